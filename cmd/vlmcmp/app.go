@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// streams are the process's standard streams, injected so that tests run
+// commands in-process.
+type streams struct {
+	In  io.Reader
+	Out io.Writer // data: answers, tables, JSON
+	Err io.Writer // progress, status, logs
+}
+
+// isTerminal reports whether w is a terminal, so that commands show progress
+// bars there and plain lines elsewhere.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// usageError marks an error in the command line: run prints the command's
+// usage after it. Other failures do not print usage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// usagef returns a usageError.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// run runs vlmcmp with args (args[0] is the program name) and returns the exit
+// code: 0 on success, 1 on failure, 2 on a bad command line, 130 when
+// interrupted.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	s := &streams{In: stdin, Out: stdout, Err: stderr}
+	app := newApp(s)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return 0
+	}
+	var ue usageError
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		fmt.Fprintln(stderr, "vlmcmp: interrupted")
+		return 130
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "vlmcmp: %v\n", err)
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", strings.Join(commandPath(args), " "))
+		return 2
+	default:
+		fmt.Fprintf(stderr, "vlmcmp: %v\n", err)
+		if hint := hintFor(err); hint != "" {
+			fmt.Fprintln(stderr, hint)
+		}
+		return 1
+	}
+}
+
+// commandPath is the program name and the subcommand words of args, for the
+// usage hint.
+func commandPath(args []string) []string {
+	path := []string{"vlmcmp"}
+	for _, a := range args[1:] {
+		if strings.HasPrefix(a, "-") {
+			break
+		}
+		path = append(path, a)
+	}
+	return path
+}
+
+// hints maps errors callers can act on to one line saying what to do. Each
+// package exports the sentinels; commands register them in hintRules.
+var hintRules []func(error) string
+
+func hintFor(err error) string {
+	for _, rule := range hintRules {
+		if h := rule(err); h != "" {
+			return h
+		}
+	}
+	return ""
+}
+
+func newApp(s *streams) *cli.App {
+	app := &cli.App{
+		Name:  "vlmcmp",
+		Usage: "compare vision-language models that score images",
+		Description: "vlmcmp prepares OpenAI fine-tuning data, runs fine-tuning jobs, predicts with\n" +
+			"OpenAI models and a local Qwen2-VL (llama.cpp, in-process), and compares them\n" +
+			"on the same held-out images with metrics, sheets, plots and reports.",
+		Reader:    s.In,
+		Writer:    s.Out,
+		ErrWriter: s.Err,
+		// Errors are printed by run, once; urfave/cli must not exit the process.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:  "log-level",
+				Value: "warn",
+				Usage: "log `LEVEL`: debug, info, warn or error (debug shows llama.cpp's own log)",
+			},
+		},
+		Before: func(c *cli.Context) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+				return usagef("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
+			}
+			slog.SetDefault(slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level})))
+			return nil
+		},
+		Commands:        commands(s),
+		HideHelpCommand: false,
+	}
+	return app
+}
+
+// commands is the command tree, one file per command.
+func commands(s *streams) []*cli.Command {
+	return []*cli.Command{}
+}

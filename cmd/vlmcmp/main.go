@@ -1,0 +1,18 @@
+// Command vlmcmp compares vision-language models that score images: an OpenAI
+// baseline, a fine-tuned GPT-4o-mini and a LoRA-fine-tuned Qwen2-VL running
+// in-process through llama.cpp. Run `vlmcmp help` for the commands.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,2 @@
+// Package native is vlmcmp's bridge to llama.cpp.
+package native

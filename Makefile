@@ -17,8 +17,11 @@ GO        ?= go
 MARCH     ?= native
 TAGS      := llamacpp
 BIN       := vlmcmp
-CUDA_ARCHITECTURES ?= 80;86;89;90
+# CUDA_ARCHITECTURES: empty picks the GPUs of this machine when nvidia-smi sees
+# one (CMake's "native"), else ggml's portable default; e.g. 90 for an H100/H200.
+CUDA_ARCHITECTURES ?=
 BUILD_CUDA := build/cuda
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 
 # Resolved lazily: the module must be downloaded first (deps does it).
 OLLAMA_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/ollama/ollama)
@@ -52,6 +55,24 @@ deps:
 
 build: deps
 	$(CGO_ENV) $(GO) build -tags $(TAGS) -o $(BIN) ./cmd/vlmcmp
+
+# cuda builds ggml's CUDA backend from the same pinned ggml sources as a
+# loadable library (CMakeLists.txt) and puts it, with the libggml-base.so it
+# links, beside ./vlmcmp; package native loads it at start. Needs nvcc (CUDA 12)
+# and CMake >= 3.21.
+cuda: build
+	@command -v cmake >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake >/dev/null || exit 1; \
+		else echo "cuda: cmake not found; run: sudo apt-get install -y cmake" >&2; exit 1; fi; }
+	@command -v nvcc >/dev/null 2>&1 || [ -n "$$CUDACXX" ] || [ -x /usr/local/cuda/bin/nvcc ] || { \
+		echo "cuda: nvcc not found: install the CUDA toolkit (12.x) and put its bin folder on PATH, or set CUDACXX" >&2; exit 1; }
+	PATH="$$PATH:/usr/local/cuda/bin" cmake -S . -B $(BUILD_CUDA) \
+		-DGGML_DIR=$(OLLAMA_DIR)/ml/backend/ggml/ggml \
+		$(if $(CUDA_ARCHITECTURES),-DCMAKE_CUDA_ARCHITECTURES="$(CUDA_ARCHITECTURES)",-DVLMCMP_CUDA_NATIVE=$$(nvidia-smi -L >/dev/null 2>&1 && echo ON || echo OFF))
+	PATH="$$PATH:/usr/local/cuda/bin" cmake --build $(BUILD_CUDA) --target ggml-cuda -j $(JOBS)
+	cp -P $(BUILD_CUDA)/lib/libggml-base.so* $(BUILD_CUDA)/lib/libggml-cuda.so* .
+	@echo "cuda: ./libggml-cuda.so is beside ./vlmcmp; run ./vlmcmp devices to see the GPU"
 
 # Print the cgo environment, for running go commands by hand:
 #   eval "$(make -s env)" && go test -tags llamacpp ./native

@@ -1,0 +1,158 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "vlmcmp.yaml")
+	cfg, err := Parse(path, []byte(`
+data: gt.json
+prompt: Rate it.
+models:
+  - name: gpt4
+    backend: openai
+    model: gpt-4o
+    detail: low
+  - name: ft
+    backend: openai
+    model: {from: ft.json}
+  - name: qwen
+    backend: local
+    model_file: m.gguf
+    mmproj: /abs/mm.gguf
+    lora: [a.gguf, "b.gguf:0.5", {path: c.gguf, scale: 2}]
+    gpu_layers: 0
+    prompt: Own prompt.
+  - name: mean
+    backend: baseline
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Names(), "gpt4,ft,qwen,mean"; strings.Join(got, ",") != want {
+		t.Errorf("names = %v, want %s", got, want)
+	}
+	if cfg.DataPath() != filepath.Join(dir, "gt.json") {
+		t.Errorf("data = %q, want it relative to the file", cfg.DataPath())
+	}
+	ft, _ := cfg.Lookup("ft")
+	if ft.Model.From != filepath.Join(dir, "ft.json") || ft.Line != 9 {
+		t.Errorf("ft = %+v", ft)
+	}
+	q, _ := cfg.Lookup("qwen")
+	if q.Mmproj != "/abs/mm.gguf" || q.ModelFile != filepath.Join(dir, "m.gguf") {
+		t.Errorf("qwen paths = %q %q", q.ModelFile, q.Mmproj)
+	}
+	if len(q.LoRA) != 3 || q.LoRA[0].ScaleOr1() != 1 || q.LoRA[1].ScaleOr1() != 0.5 ||
+		q.LoRA[1].Path != filepath.Join(dir, "b.gguf") || q.LoRA[2].ScaleOr1() != 2 {
+		t.Errorf("lora = %+v", q.LoRA)
+	}
+	if q.GPULayers == nil || *q.GPULayers != 0 {
+		t.Errorf("gpu_layers = %v, want 0", q.GPULayers)
+	}
+	if p, _ := cfg.PromptFor(q); p != "Own prompt." {
+		t.Errorf("qwen prompt = %q", p)
+	}
+	g, _ := cfg.Lookup("gpt4")
+	if p, _ := cfg.PromptFor(g); p != "Rate it." {
+		t.Errorf("gpt4 prompt = %q", p)
+	}
+	m, _ := cfg.Lookup("mean")
+	if m.Model.Name != "mean" {
+		t.Errorf("baseline statistic = %q, want mean from the name", m.Model.Name)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown top key", "modles: []\n", `c.yaml:1: unknown key "modles"`},
+		{"unknown model key", "models:\n  - name: a\n    backend: baseline\n    modle: mean\n", `c.yaml:4: unknown key "modle" in a model`},
+		{"unknown from key", "models:\n  - name: a\n    backend: openai\n    model: {form: x}\n", `c.yaml:4: unknown key "form" in model`},
+		{"bad backend", "models:\n  - name: a\n    backend: vllm\n", `c.yaml:2: model "a": backend "vllm" is not one of local, openai, baseline`},
+		{"no backend", "models:\n  - name: a\n", `c.yaml:2: model "a" has no backend`},
+		{"duplicate", "models:\n  - {name: a, backend: baseline, model: mean}\n  - {name: a, backend: baseline, model: median}\n", `c.yaml:3: model name "a" is used twice`},
+		{"bad baseline", "models:\n  - {name: a, backend: baseline}\n", `baseline model "a" is not mean or median`},
+		{"local without files", "models:\n  - {name: q, backend: local}\n", `local models need model_file and mmproj`},
+		{"openai without model", "models:\n  - {name: g, backend: openai}\n", `openai models need model`},
+		{"bad detail", "models:\n  - {name: g, backend: openai, model: x, detail: max}\n", `detail "max" is not one of low, high, auto`},
+		{"empty", "", `c.yaml: empty config`},
+		{"no models", "data: x.json\n", `c.yaml: no models`},
+		{"syntax", "models: [\n", `c.yaml:`},
+		{"name with slash", "models:\n  - {name: a/b, backend: baseline, model: mean}\n", `model name "a/b"`},
+		{"wrong type", "models:\n  - {name: a, backend: baseline, max_tokens: many}\n", `c.yaml:2: cannot unmarshal`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse(%q) error = %v, want it to contain %q", tt.yaml, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadMissing(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "nope.yaml")
+	_, err := Load(p)
+	if err == nil || err.Error() != "config "+p+": file not found" {
+		t.Errorf("Load(missing) = %v", err)
+	}
+	if _, err := Find(p); err == nil {
+		t.Error("Find with a missing explicit path must fail")
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := Find("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+	for _, n := range []string{"gpt4", "gpt4o-mini-ft", "qwen2vl-ft", "mean", "median"} {
+		if _, err := cfg.Lookup(n); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := cfg.SetGPT4Model("gpt-4-turbo"); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := cfg.Lookup("gpt4")
+	if g.Model.Name != "gpt-4-turbo" {
+		t.Errorf("gpt4 model = %q after SetGPT4Model", g.Model.Name)
+	}
+	_, err = cfg.Select([]string{"gpt4", "gpt5"})
+	if !errors.Is(err, ErrUnknownModel) || !strings.Contains(err.Error(), `"gpt5"`) || !strings.Contains(err.Error(), "qwen2vl-ft") {
+		t.Errorf("Select(unknown) = %v", err)
+	}
+	// A vlmcmp.yaml in the working directory wins over the defaults.
+	if err := os.WriteFile(DefaultFile, []byte("models:\n  - {name: m, backend: baseline, model: median}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = Find("")
+	if err != nil || strings.Join(cfg.Names(), ",") != "m" {
+		t.Errorf("Find with vlmcmp.yaml = %v, %v", cfg, err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("models:\n  - {name: a, backend: baseline}\n"))
+	f.Add([]byte("models:\n  - name: q\n    backend: local\n    model_file: m\n    mmproj: p\n    lora: [x:0.5]\n"))
+	f.Add([]byte("models: [{name: g, backend: openai, model: {from: f.json}}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := Parse("f.yaml", data)
+		if err == nil && len(cfg.Models) == 0 {
+			t.Error("a config without models parsed")
+		}
+	})
+}

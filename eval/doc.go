@@ -1,0 +1,38 @@
+// Package eval runs the comparison: every model predicts on the same images,
+// and each answer is appended to the run's predictions file as it arrives.
+//
+// A run is a folder (results/model_comparison/<run-id>/) holding run.json
+// (the images and models of the run, see [RunInfo]) and predictions/<model>.jsonl,
+// one [Record] per line and image. Those files are the run's only state: the
+// metrics, workbook, plots and reports (packages eval/metrics and eval/report)
+// are rebuilt from them, and a resumed run reads them to do only what is
+// missing.
+//
+// # The runner
+//
+// [Runner.Run] takes the models one after another. For each it opens the
+// model's predictions file, keeps the answered images (a torn last line, as a
+// crash leaves it, is dropped and redone with a warning; lines that recorded
+// an error are redone), and asks the model for the rest:
+//
+//   - when the model's predictor implements [llm.BatchPredictor], all missing
+//     requests go to PredictBatch at once and the backend schedules them
+//     (the local backend decodes many sequences per step, the OpenAI backend
+//     runs them concurrently under its rate limit);
+//   - otherwise the runner calls Predict from Concurrency goroutines
+//     ([Model.Concurrency], else [Runner.Concurrency], else 4).
+//
+// Every answer is written, one JSON line, to the file as soon as it arrives;
+// the file is fsynced every [SyncEvery] lines or [SyncInterval], and at the
+// end. An item the model could not answer (an unreadable image, a refused
+// request) is recorded with its error and the run goes on; when a model's
+// first answers all fail ([MaxLeadingErrors]), the runner stops that model
+// and reports its error instead of writing the same failure for every image.
+//
+// Cancelling the context (Ctrl-C) stops the run cleanly: requests in flight
+// are abandoned without a line, answers already written stay, and the file is
+// synced, so a resumed run neither loses nor repeats an answer.
+//
+// The baselines ([Baseline]) are predictors too: the mean or median of the
+// training split's scores, the floor every model must beat.
+package eval

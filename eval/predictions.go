@@ -1,0 +1,261 @@
+package eval
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/vlmcmp/vlmcmp/llm"
+)
+
+// Record is one line of a predictions file: one model's answer for one image.
+type Record struct {
+	// ID names the image (its path relative to the data file).
+	ID string `json:"id"`
+	// Image is the image file as the run read it.
+	Image string `json:"image"`
+	// Expected is the ground-truth score.
+	Expected float64 `json:"expected"`
+	// Model is the configured model name.
+	Model string `json:"model"`
+	// Prediction is the answer; nil when Error is set.
+	Prediction *llm.Prediction `json:"prediction,omitempty"`
+	// Error says why the item has no answer.
+	Error string `json:"error,omitempty"`
+	// Time is when the answer arrived.
+	Time time.Time `json:"time"`
+}
+
+// Score is the predicted score, nil when there is none.
+func (r *Record) Score() *float64 {
+	if r.Prediction == nil {
+		return nil
+	}
+	return r.Prediction.Score
+}
+
+// Sync policy of a [PredictionsWriter].
+const (
+	SyncEvery    = 32
+	SyncInterval = 2 * time.Second
+)
+
+// ReadResult is what [ReadPredictions] found in a file.
+type ReadResult struct {
+	// Records in file order, the last line for an ID winning where an ID
+	// appears twice.
+	Records []Record
+	// Torn is set when the last line was incomplete (no final newline, or
+	// not JSON, as a crash leaves it); it is not in Records.
+	Torn bool
+	// ValidSize is the length of the file up to the end of its last good
+	// line.
+	ValidSize int64
+	// Duplicates counts lines whose ID appeared again later.
+	Duplicates int
+	// NoFinalNewline is set when the last record is complete but lacks its
+	// newline (a file edited by hand).
+	NoFinalNewline bool
+}
+
+// ReadPredictions reads a predictions file. A torn last line is left out and
+// reported in the result; any other line that is not a record is an error
+// naming the file and line. A file that does not exist reads as empty.
+func ReadPredictions(path string) (*ReadResult, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &ReadResult{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read predictions: %w", err)
+	}
+	return parsePredictions(path, data)
+}
+
+func parsePredictions(path string, data []byte) (*ReadResult, error) {
+	res := &ReadResult{}
+	index := map[string]int{}
+	var off int64
+	for line := 1; off < int64(len(data)); line++ {
+		rest := data[off:]
+		n := bytes.IndexByte(rest, '\n')
+		text, next := rest, int64(len(rest))
+		if n >= 0 {
+			text, next = rest[:n], int64(n+1)
+		}
+		if len(bytes.TrimSpace(text)) == 0 {
+			off += next
+			continue
+		}
+		var rec Record
+		err := json.Unmarshal(text, &rec)
+		if err == nil && rec.ID == "" {
+			err = errors.New("no id")
+		}
+		if err != nil {
+			if isLastLine(rest[next:]) {
+				res.Torn = true
+				break
+			}
+			return nil, fmt.Errorf("%s:%d: not a prediction record: %v", path, line, err)
+		}
+		if n < 0 {
+			// A complete record without its newline: keep it, but the
+			// file must be rewritten before anything is appended.
+			res.NoFinalNewline = true
+		}
+		if i, ok := index[rec.ID]; ok {
+			res.Records[i] = rec
+			res.Duplicates++
+		} else {
+			index[rec.ID] = len(res.Records)
+			res.Records = append(res.Records, rec)
+		}
+		off += next
+		if n >= 0 {
+			res.ValidSize = off
+		}
+	}
+	return res, nil
+}
+
+// isLastLine reports whether rest holds nothing but whitespace.
+func isLastLine(rest []byte) bool { return len(bytes.TrimSpace(rest)) == 0 }
+
+// PredictionsWriter appends records to a predictions file. Append is safe
+// for concurrent use; each record is written with one write call, so the file
+// never holds half a line except after a crash.
+type PredictionsWriter struct {
+	path string
+
+	mu       sync.Mutex
+	f        *os.File  // nil after Close
+	unsynced int       // lines written since the last fsync
+	lastSync time.Time // time of the last fsync
+}
+
+// OpenPredictions opens path for appending after reading what it holds.
+// Records for which keep returns false are removed (the runner drops those
+// that recorded an error, to redo them), as is a torn last line; when
+// anything is removed the file is rewritten atomically first. It returns the
+// records kept and what was read.
+func OpenPredictions(path string, keep func(*Record) bool) (*PredictionsWriter, []Record, *ReadResult, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, nil, nil, fmt.Errorf("predictions: %w", err)
+	}
+	res, err := ReadPredictions(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var kept []Record
+	for i := range res.Records {
+		if keep == nil || keep(&res.Records[i]) {
+			kept = append(kept, res.Records[i])
+		}
+	}
+	if res.Torn || res.NoFinalNewline || res.Duplicates > 0 || len(kept) != len(res.Records) {
+		if err := rewrite(path, kept); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("predictions: %w", err)
+	}
+	return &PredictionsWriter{path: path, f: f, lastSync: time.Now()}, kept, res, nil
+}
+
+// rewrite replaces path with recs, through a temporary file and a rename.
+func rewrite(path string, recs []Record) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("predictions: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	w := bufio.NewWriter(tmp)
+	for i := range recs {
+		line, err := json.Marshal(&recs[i])
+		if err != nil {
+			tmp.Close()
+			return fmt.Errorf("predictions: %w", err)
+		}
+		w.Write(line)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rewrite %s: %w", path, err)
+	}
+	return nil
+}
+
+// Path is the file written.
+func (w *PredictionsWriter) Path() string { return w.path }
+
+// Append writes rec as one line and syncs the file every [SyncEvery] lines
+// or [SyncInterval].
+func (w *PredictionsWriter) Append(rec *Record) error {
+	line, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("predictions: %w", err)
+	}
+	line = append(line, '\n')
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return fmt.Errorf("predictions %s: %w", w.path, os.ErrClosed)
+	}
+	if _, err := w.f.Write(line); err != nil {
+		return fmt.Errorf("write %s: %w", w.path, err)
+	}
+	w.unsynced++
+	if w.unsynced >= SyncEvery || time.Since(w.lastSync) >= SyncInterval {
+		return w.syncLocked()
+	}
+	return nil
+}
+
+func (w *PredictionsWriter) syncLocked() error {
+	if w.unsynced == 0 {
+		return nil
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", w.path, err)
+	}
+	w.unsynced, w.lastSync = 0, time.Now()
+	return nil
+}
+
+// Close syncs and closes the file. Closing twice is a no-op.
+func (w *PredictionsWriter) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	err := w.syncLocked()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	return err
+}
+
+var _ io.Closer = (*PredictionsWriter)(nil)

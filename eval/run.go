@@ -1,0 +1,159 @@
+package eval
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// RunInfoFile is the name of a run's manifest inside the run folder.
+const RunInfoFile = "run.json"
+
+// RunInfo describes a run: what it evaluates on and with which models. It is
+// written when the run starts and read back by a resumed run, so that a
+// resume evaluates exactly the same images.
+type RunInfo struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	// Data is the ground-truth file; Split the split manifest or "all";
+	// SplitName which part was evaluated ("val", "all" or a file).
+	Data      string `json:"data,omitempty"`
+	Split     string `json:"split,omitempty"`
+	SplitName string `json:"split_name,omitempty"`
+	Limit     int    `json:"limit,omitempty"`
+	// Models in the order they were asked for; Baseline the model the
+	// others are compared against.
+	Models   []string `json:"models"`
+	Baseline string   `json:"baseline,omitempty"`
+	// Config is the config file used, if any.
+	Config string `json:"config,omitempty"`
+	// Items are the images of the run.
+	Items []Item `json:"items"`
+}
+
+// WriteRunInfo writes info to dir/run.json.
+func WriteRunInfo(dir string, info *RunInfo) error {
+	data, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("run folder: %w", err)
+	}
+	tmp := filepath.Join(dir, RunInfoFile+".tmp")
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write run info: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, RunInfoFile))
+}
+
+// ReadRunInfo reads dir/run.json.
+func ReadRunInfo(dir string) (*RunInfo, error) {
+	path := filepath.Join(dir, RunInfoFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s is not a run folder: no %s", dir, RunInfoFile)
+		}
+		return nil, fmt.Errorf("read run info: %w", err)
+	}
+	var info RunInfo
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &info, nil
+}
+
+// PredictionsDir is where a run keeps its predictions files.
+func PredictionsDir(runDir string) string { return filepath.Join(runDir, "predictions") }
+
+// PredictionsPath is the predictions file of model in a run.
+func PredictionsPath(runDir, model string) string {
+	return filepath.Join(PredictionsDir(runDir), model+".jsonl")
+}
+
+// NewRunID names a run by its start time, so that names sort by age.
+func NewRunID(t time.Time) string { return t.Format("20060102-150405") }
+
+// LatestRun is the run folder under outputDir most recently created
+// (by run.json's time; the name breaks ties).
+func LatestRun(outputDir string) (string, error) {
+	entries, err := os.ReadDir(outputDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("no runs in %s: it does not exist (run vlmcmp compare first)", outputDir)
+		}
+		return "", fmt.Errorf("find latest run: %w", err)
+	}
+	type run struct {
+		dir     string
+		created time.Time
+	}
+	var runs []run
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(outputDir, e.Name())
+		info, err := ReadRunInfo(dir)
+		if err != nil {
+			continue
+		}
+		runs = append(runs, run{dir, info.Created})
+	}
+	if len(runs) == 0 {
+		return "", fmt.Errorf("no runs in %s (run vlmcmp compare first)", outputDir)
+	}
+	sort.Slice(runs, func(i, j int) bool {
+		if !runs[i].created.Equal(runs[j].created) {
+			return runs[i].created.Before(runs[j].created)
+		}
+		return runs[i].dir < runs[j].dir
+	})
+	return runs[len(runs)-1].dir, nil
+}
+
+// ReadRun reads every predictions file of a run: the models of run.json in
+// their order, then any other file found. warn is told about torn last lines,
+// which are left out.
+func ReadRun(runDir string, warn func(msg string, args ...any)) (*RunInfo, map[string][]Record, error) {
+	info, err := ReadRunInfo(runDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	files, err := filepath.Glob(filepath.Join(PredictionsDir(runDir), "*.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
+	models := append([]string(nil), info.Models...)
+	known := map[string]bool{}
+	for _, m := range models {
+		known[m] = true
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		name = name[:len(name)-len(".jsonl")]
+		if !known[name] {
+			models = append(models, name)
+			known[name] = true
+		}
+	}
+	out := map[string][]Record{}
+	for _, m := range models {
+		path := PredictionsPath(runDir, m)
+		res, err := ReadPredictions(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res.Torn && warn != nil {
+			warn("torn last line left out (an interrupted write); vlmcmp compare --resume redoes it", "file", path)
+		}
+		out[m] = res.Records
+	}
+	info.Models = models
+	return info, out, nil
+}

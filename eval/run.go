@@ -33,6 +33,9 @@ type RunInfo struct {
 	Config string `json:"config,omitempty"`
 	// Items are the images of the run.
 	Items []Item `json:"items"`
+	// TrainScores are the training split's scores, from which the
+	// baselines predict.
+	TrainScores []float64 `json:"train_scores,omitempty"`
 }
 
 // WriteRunInfo writes info to dir/run.json.

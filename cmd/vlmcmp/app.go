@@ -132,5 +132,9 @@ func newApp(s *streams) *cli.App {
 
 // commands is the command tree, one file per command.
 func commands(s *streams) []*cli.Command {
-	return []*cli.Command{}
+	return []*cli.Command{
+		newCompareCommand(s),
+		newAnalyzeCommand(s),
+		newModelsCommand(s),
+	}
 }

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vlmcmp/vlmcmp/eval/config"
+)
+
+type modelsOptions struct {
+	Config    string
+	GPT4Model string
+}
+
+func newModelsCommand(s *streams) *cli.Command {
+	return &cli.Command{
+		Name:      "models",
+		Usage:     "list the configured models and whether each is ready",
+		UsageText: "vlmcmp models [--config <file>] [--gpt4-model <model>]",
+		Description: `models lists the models of ./vlmcmp.yaml (or --config, or the built-in
+gpt4, gpt4o-mini-ft, qwen2vl-ft, mean and median) with their backend and
+whether each can run here: model files present, an API key present, the
+fine-tuned model known. When one is not ready it says why.
+
+Examples:
+  vlmcmp models
+  vlmcmp models --config experiments/vlmcmp.yaml`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
+			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("models takes no arguments, got %q", c.Args().First())
+			}
+			return runModels(c.Context, s, modelsOptions{Config: c.String("config"), GPT4Model: c.String("gpt4-model")})
+		},
+	}
+}
+
+func runModels(ctx context.Context, s *streams, opts modelsOptions) error {
+	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
+	if err != nil {
+		return err
+	}
+	src := "built-in defaults (no vlmcmp.yaml)"
+	if cfg.Path != "" {
+		src = cfg.Path
+	}
+	fmt.Fprintf(s.Err, "models from %s\n", src)
+	tw := tabwriter.NewWriter(s.Out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tBACKEND\tMODEL\tREADY\tDETAIL")
+	for i := range cfg.Models {
+		m := &cfg.Models[i]
+		r := modelReadiness(cfg, m)
+		ready := "no"
+		if r.Ready {
+			ready = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, m.Backend, describeModel(m), ready, r.Reason)
+	}
+	return tw.Flush()
+}
+
+func describeModel(m *config.Model) string {
+	switch m.Backend {
+	case config.BackendLocal:
+		d := m.ModelFile
+		if len(m.LoRA) > 0 {
+			d += fmt.Sprintf(" + %d lora", len(m.LoRA))
+		}
+		return d
+	default:
+		return m.Model.String()
+	}
+}

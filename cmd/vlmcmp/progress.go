@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/vlmcmp/vlmcmp/eval"
+)
+
+// progressView shows the runner's progress on stderr: a bar per model on a
+// terminal, plain lines otherwise (every tenth of the work or every 10 s, and
+// at the end).
+type progressView struct {
+	w    io.Writer
+	tty  bool
+	bar  *progressbar.ProgressBar // current model's bar (tty)
+	name string                   // current model
+	last time.Time                // last plain line
+	step int                      // items between plain lines
+	next int                      // Done at which the next plain line is due
+}
+
+func newProgressView(w io.Writer) *progressView {
+	return &progressView{w: w, tty: isTerminal(w)}
+}
+
+// Update is the runner's Progress callback.
+func (v *progressView) Update(p eval.Progress) {
+	if p.Model != v.name {
+		v.start(p)
+	}
+	if v.tty {
+		v.bar.Describe(v.describe(p))
+		v.bar.Set(p.Done)
+		if p.Finished {
+			v.bar.Finish()
+			fmt.Fprintln(v.w)
+		}
+		return
+	}
+	if p.Finished || p.Done >= v.next || time.Since(v.last) >= 10*time.Second {
+		fmt.Fprintln(v.w, v.line(p))
+		v.last = time.Now()
+		v.next = p.Done + v.step
+	}
+}
+
+func (v *progressView) start(p eval.Progress) {
+	v.name = p.Model
+	v.step = max(1, p.Total/10)
+	v.next = p.Done + v.step
+	v.last = time.Now()
+	if v.tty {
+		v.bar = progressbar.NewOptions(p.Total,
+			progressbar.OptionSetWriter(v.w),
+			progressbar.OptionSetDescription(v.describe(p)),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("img"),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionSetWidth(30),
+		)
+	} else if p.Resumed > 0 {
+		fmt.Fprintf(v.w, "%s: %d of %d already answered\n", p.Model, p.Resumed, p.Total)
+	}
+}
+
+func (v *progressView) describe(p eval.Progress) string {
+	d := p.Model
+	if p.Errors > 0 {
+		d += fmt.Sprintf(" (%d errors)", p.Errors)
+	}
+	return d
+}
+
+// line is one plain progress line:
+// "gpt4: 12/30 40% 1.5 img/s eta 12s errors 0 cached 3".
+func (v *progressView) line(p eval.Progress) string {
+	pct := 100
+	if p.Total > 0 {
+		pct = 100 * p.Done / p.Total
+	}
+	s := fmt.Sprintf("%s: %d/%d %d%%", p.Model, p.Done, p.Total, pct)
+	if r := p.Rate(); r > 0 {
+		s += fmt.Sprintf(" %.1f img/s", r)
+		if !p.Finished {
+			s += " eta " + p.ETA().Round(time.Second).String()
+		}
+	}
+	s += fmt.Sprintf(" errors %d", p.Errors)
+	if p.Cached > 0 {
+		s += fmt.Sprintf(" cached %d", p.Cached)
+	}
+	if p.Finished {
+		s += " done"
+	}
+	return s
+}

@@ -136,5 +136,7 @@ func commands(s *streams) []*cli.Command {
 		newCompareCommand(s),
 		newAnalyzeCommand(s),
 		newModelsCommand(s),
+		newPipelineCommand(s),
+		newDemoCommand(s),
 	}
 }

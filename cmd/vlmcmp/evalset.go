@@ -91,7 +91,11 @@ func selectItems(data, split, defaultSplit string) (*evalSet, error) {
 }
 
 func itemOf(s sample) eval.Item {
-	return eval.Item{ID: s.ID, Image: s.Image, Expected: s.Score, Prompt: s.Prompt, System: s.System}
+	img := s.Image
+	if abs, err := filepath.Abs(img); err == nil {
+		img = abs // the run's files stay valid from any working directory
+	}
+	return eval.Item{ID: s.ID, Image: img, Expected: s.Score, Prompt: s.Prompt, System: s.System}
 }
 
 // loadGroundTruth reads the ground-truth file: a JSON list of records with

@@ -11,8 +11,8 @@ import (
 )
 
 // progressView shows the runner's progress on stderr: a bar per model on a
-// terminal, plain lines otherwise (every tenth of the work or every 10 s, and
-// at the end).
+// terminal, plain lines otherwise (every tenth of the work but at most once a
+// second, at least every 10 s, and at the end).
 type progressView struct {
 	w    io.Writer
 	tty  bool
@@ -41,7 +41,7 @@ func (v *progressView) Update(p eval.Progress) {
 		}
 		return
 	}
-	if p.Finished || p.Done >= v.next || time.Since(v.last) >= 10*time.Second {
+	if p.Finished || (p.Done >= v.next && time.Since(v.last) >= time.Second) || time.Since(v.last) >= 10*time.Second {
 		fmt.Fprintln(v.w, v.line(p))
 		v.last = time.Now()
 		v.next = p.Done + v.step

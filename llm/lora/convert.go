@@ -1,0 +1,219 @@
+package lora
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+)
+
+// ConvertOptions says what to convert.
+type ConvertOptions struct {
+	// Adapter is the PEFT adapter folder.
+	Adapter string
+	// Base is the language model GGUF the adapter will be applied to; its
+	// architecture, tensor names and shapes are checked.
+	Base string
+	// Out is the adapter GGUF to write.
+	Out string
+	// Mmproj and OutMmproj, when both given, merge the adapter's vision
+	// modules into a copy of the projector, since llama.cpp cannot apply
+	// LoRA to the projector at run time.
+	Mmproj, OutMmproj string
+}
+
+// ConvertResult says what a conversion did.
+type ConvertResult struct {
+	// Alpha is the adapter.lora.alpha written.
+	Alpha float64
+	// Tensors are the GGUF tensors the adapter modifies.
+	Tensors []string
+	// Folded are the modules whose scale differs from alpha/rank and was
+	// folded into lora_b, with the factor.
+	Folded map[string]float64
+	// Vision are the vision modules: merged into OutMmproj when given,
+	// otherwise not applied (see [Merge]).
+	Vision []string
+	// VisionMerged is true when they were merged into OutMmproj.
+	VisionMerged bool
+	// NotConverted are tensors and modules that could not be placed, with
+	// the reason.
+	NotConverted []Unplaced
+}
+
+// Convert writes the language-model part of a PEFT adapter as a llama.cpp
+// LoRA adapter GGUF: lora_a and lora_b per target (F32), general.type
+// "adapter", adapter.type "lora", the base architecture and
+// adapter.lora.alpha. llama.cpp scales every pair by alpha/rank with rank
+// taken from lora_b; Convert picks the alpha that makes this exact for the
+// most common module scale and multiplies any other module's lora_b by
+// (its scale × its rank / alpha), so rank_pattern, alpha_pattern and
+// use_rslora all come out as PEFT applies them.
+func Convert(ctx context.Context, opts ConvertOptions) (*ConvertResult, error) {
+	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
+		return nil, errors.New("convert: give both the mmproj and the file to write the merged projector to, or neither")
+	}
+	a, err := Open(opts.Adapter)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	base, err := openGGUF(opts.Base)
+	if err != nil {
+		return nil, err
+	}
+	defer base.Close()
+	arch := base.str("general.architecture")
+	if arch != "qwen2vl" {
+		return nil, fmt.Errorf("%s: architecture %q: %w (want qwen2vl)", opts.Base, arch, ErrArchitecture)
+	}
+	res := &ConvertResult{Folded: map[string]float64{}}
+	pairs, missing := peftPairs(a, false, base, 1)
+	res.NotConverted = append(res.NotConverted, missing...)
+	res.NotConverted = append(res.NotConverted, a.Unplaced...)
+	for _, m := range a.Modules {
+		if m.Target.Vision {
+			res.Vision = append(res.Vision, m.Target.Module)
+		}
+	}
+	for _, p := range pairs {
+		t, _ := base.lookup(p.target)
+		if err := p.check(opts.Base, t); err != nil {
+			return nil, err
+		}
+	}
+	if len(pairs) == 0 && len(res.Vision) == 0 {
+		return nil, fmt.Errorf("convert: nothing to convert: %s", describeUnplaced(res.NotConverted))
+	}
+
+	// The alpha: llama.cpp's scale for a pair is alpha/rank, so alpha =
+	// scale·rank makes a module exact; take the most common such value.
+	count := map[float64]int{}
+	for _, p := range pairs {
+		count[p.scale*float64(p.rank)]++
+	}
+	best, bestN := 0.0, -1
+	for v, n := range count {
+		if n > bestN || n == bestN && v < best {
+			best, bestN = v, n
+		}
+	}
+	if best == 0 || math.IsNaN(best) {
+		// alpha 0 means "no scaling" to llama.cpp; use r and fold instead.
+		best = float64(a.Config.R)
+	}
+	alpha32 := float32(best)
+	res.Alpha = float64(alpha32)
+
+	var kvs []kv
+	kvs = append(kvs,
+		kvString("general.architecture", arch),
+		kvString("general.type", "adapter"),
+		kvString("general.name", "LoRA adapter converted by vlmcmp"),
+		kvString("adapter.type", "lora"),
+		kvF32("adapter.lora.alpha", alpha32),
+	)
+	src, _ := json.Marshal(MergeSource{Kind: "peft", Path: opts.Adapter, Scale: 1, BaseModel: a.Config.BaseModel,
+		R: a.Config.R, Alpha: a.Config.LoraAlpha, RSLoRA: a.Config.UseRSLoRA})
+	kvs = append(kvs, kvString("vlmcmp.lora.source", string(src)))
+
+	// One lora_a and lora_b per target, F32, in the base's tensor order.
+	type entry struct {
+		p    pair
+		fold float64
+	}
+	var entries []entry
+	for _, p := range pairs {
+		fold := p.scale * float64(p.rank) / res.Alpha
+		if fold != 1 {
+			res.Folded[p.label] = fold
+		}
+		entries = append(entries, entry{p, fold})
+	}
+	slices.SortStableFunc(entries, func(x, y entry) int { return base.byName[x.p.target] - base.byName[y.p.target] })
+	var infos []tensorInfo
+	for _, e := range entries {
+		p := e.p
+		aNe := []int64{int64(p.in), int64(p.rank)}
+		if p.embedding { // llama.cpp wants token_embd's A as [vocab][rank]
+			aNe = []int64{int64(p.rank), int64(p.in)}
+		}
+		infos = append(infos,
+			tensorInfo{name: p.target + ".lora_a", ne: aNe, typ: typeF32, size: 4 * int64(p.in) * int64(p.rank)},
+			tensorInfo{name: p.target + ".lora_b", ne: []int64{int64(p.rank), int64(p.rows)}, typ: typeF32, size: 4 * int64(p.rows) * int64(p.rank)},
+		)
+		res.Tensors = append(res.Tensors, p.target)
+	}
+	if len(entries) > 0 {
+		w, err := createGGUF(opts.Out, kvs, infos, ggufDefaultAlignment)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				w.abort()
+				return nil, err
+			}
+			A, B, err := e.p.load()
+			if err == nil && (!finite(A) || !finite(B)) {
+				err = fmt.Errorf("%s: lora weights hold NaN or infinity", e.p.label)
+			}
+			if err != nil {
+				w.abort()
+				return nil, err
+			}
+			if e.p.embedding {
+				A = transpose(A, e.p.rank, e.p.in)
+			}
+			B = B[e.p.row0*e.p.rank : (e.p.row0+e.p.rows)*e.p.rank]
+			for _, part := range []struct {
+				v []float64
+				f float64
+			}{{A, 1}, {B, e.fold}} {
+				_, dst := w.tensor()
+				if err := writeF32(dst, part.v, part.f); err != nil {
+					w.abort()
+					return nil, err
+				}
+				if err := w.done(); err != nil {
+					w.abort()
+					return nil, err
+				}
+			}
+		}
+		if err := w.Close(); err != nil {
+			return nil, fmt.Errorf("write %s: %w", opts.Out, err)
+		}
+	}
+	if opts.OutMmproj != "" && len(res.Vision) > 0 {
+		_, err := Merge(ctx, MergeOptions{Base: opts.Base, Mmproj: opts.Mmproj, Adapter: opts.Adapter, AdapterScale: 1,
+			OutMmproj: opts.OutMmproj, Out: "", Type: "same", visionOnly: true})
+		if err != nil {
+			return nil, err
+		}
+		res.VisionMerged = true
+	}
+	return res, nil
+}
+
+// writeF32 writes f·v as little-endian float32, rounding once.
+func writeF32(w io.Writer, v []float64, f float64) error {
+	buf := make([]byte, 0, 4*len(v))
+	for _, x := range v {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(f*x)))
+	}
+	_, err := w.Write(buf)
+	return err
+}
+
+// String lists what a conversion did, for people.
+func (r *ConvertResult) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d tensors, alpha %g", len(r.Tensors), r.Alpha)
+	return b.String()
+}

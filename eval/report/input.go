@@ -1,0 +1,110 @@
+package report
+
+import (
+	"time"
+
+	"github.com/vlmcmp/vlmcmp/eval/metrics"
+)
+
+// Input is what a run's outputs are made from: every model's predictions.
+// [Write] does not modify it.
+type Input struct {
+	// RunDir is the run folder the outputs are written into (it must exist
+	// or be creatable).
+	RunDir string
+	// RunID names the run in the reports; the base name of RunDir when
+	// empty.
+	RunID string
+	// Created is when the run started, shown in the reports; omitted when
+	// zero (the golden tests leave it zero).
+	Created time.Time
+	// Models in the order the reports list them.
+	Models []ModelResult
+	// Baseline names the model the others are compared with; the first
+	// model when empty.
+	Baseline string
+	// Metrics are the evaluated metrics; [Write] computes them with
+	// [Evaluate] (and Options) when nil.
+	Metrics *metrics.Result
+	// Options are the statistics options used when Metrics is nil.
+	Options metrics.Options
+	// Extremes is how many best and worst predictions per model the
+	// reports show (default 5).
+	Extremes int
+	// NoThumbnails leaves images out of report.html (for tests and runs
+	// whose images are not at hand); the reports still name them.
+	NoThumbnails bool
+}
+
+// ModelResult is one model's predictions.
+type ModelResult struct {
+	// Name is the configured model name (as in vlmcmp.yaml and file names).
+	Name string
+	// Backend is the backend kind ("local", "openai", "baseline").
+	Backend string
+	// Model is the backend's own model identifier (API model, GGUF file).
+	Model string
+	// Predictions, one per image, in the order the sheets list them.
+	Predictions []Prediction
+}
+
+// Prediction is one model's answer for one image.
+type Prediction struct {
+	// ID names the image (its path relative to the data file).
+	ID string
+	// ImagePath is the image file, for thumbnails; may be empty.
+	ImagePath string
+	// Expected is the ground-truth score.
+	Expected float64
+	// Score is the predicted score; nil when none could be read or there
+	// was no answer.
+	Score *float64
+	// Text is the answer verbatim.
+	Text string
+	// ScoreError says why Score is nil when there was an answer.
+	ScoreError string
+	// Error says why there was no answer at all (an unreadable image, a
+	// refused request); empty when there was one.
+	Error string
+	// LatencyMS is the request's wall time in milliseconds.
+	LatencyMS float64
+	// CostUSD is the request's cost in US dollars.
+	CostUSD float64
+}
+
+// AbsError is |Score − Expected|, and false when there is no score.
+func (p *Prediction) AbsError() (float64, bool) {
+	if p.Score == nil {
+		return 0, false
+	}
+	d := *p.Score - p.Expected
+	if d < 0 {
+		d = -d
+	}
+	return d, true
+}
+
+// Samples converts a model's predictions to the metrics' input.
+func (m *ModelResult) Samples() []metrics.Sample {
+	out := make([]metrics.Sample, len(m.Predictions))
+	for i, p := range m.Predictions {
+		out[i] = metrics.Sample{
+			ID:        p.ID,
+			Expected:  p.Expected,
+			Predicted: p.Score,
+			Failed:    p.Error != "",
+			LatencyMS: p.LatencyMS,
+			CostUSD:   p.CostUSD,
+		}
+	}
+	return out
+}
+
+// Evaluate computes the metrics of in's models against its baseline.
+func Evaluate(in *Input) (*metrics.Result, error) {
+	ms := make([]metrics.Model, len(in.Models))
+	for i := range in.Models {
+		ms[i] = metrics.Model{Name: in.Models[i].Name, Samples: in.Models[i].Samples()}
+	}
+	return metrics.Evaluate(ms, in.Baseline, in.Options)
+}

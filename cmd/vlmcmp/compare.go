@@ -159,9 +159,11 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 			return err
 		}
 	default:
-		runDir = filepath.Join(outDir, eval.NewRunID(now()))
-		if _, err := os.Stat(runDir); err == nil {
-			return fmt.Errorf("run folder %s exists: give --run-id or --resume", runDir)
+		// Runs started in the same second get a suffix.
+		id := eval.NewRunID(now())
+		runDir = filepath.Join(outDir, id)
+		for i := 2; exists(runDir); i++ {
+			runDir = filepath.Join(outDir, fmt.Sprintf("%s-%d", id, i))
 		}
 	}
 
@@ -305,4 +307,9 @@ func pickModels(cfg *config.Config, want []string, s *streams) ([]*config.Model,
 		return nil, errors.New("no model is ready: see vlmcmp models")
 	}
 	return out, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -93,5 +93,10 @@ test-native:
 	$(CGO_ENV) $(GO) vet -tags $(TAGS) ./...
 	$(CGO_ENV) $(GO) test -tags $(TAGS) ./...
 
+# demo writes synthetic data, a tiny random-weight Qwen2-VL and a config into
+# ./vlmcmp-demo, then runs prepare, compare and analyze (about a minute).
+demo: build
+	./$(BIN) demo
+
 clean:
 	rm -rf $(BIN) build lib*.so

@@ -138,5 +138,6 @@ func commands(s *streams) []*cli.Command {
 		newModelsCommand(s),
 		newPipelineCommand(s),
 		newDemoCommand(s),
+		newLoRACommand(s),
 	}
 }

@@ -1,0 +1,85 @@
+package native
+
+import "log/slog"
+
+// The exported API, signature by signature: this file compiles only when the
+// build in use (cgo with the llamacpp tag, or the stub without) has all of
+// it, so the two builds cannot drift apart.
+var (
+	_ func(InitOptions) ([]BackendLoad, error) = Init
+	_ func() ([]Device, error)                 = Devices
+	_ func() (string, error)                   = SystemInfo
+	_ func() bool                              = SupportsGPUOffload
+	_ func() int                               = MaxParallelSequences
+	_ func(*slog.Logger)                       = SetLogger
+
+	_ func(string, ModelParams) (*Model, error)                                        = LoadModel
+	_ func(*Model) error                                                               = (*Model).Close
+	_ func(*Model) ModelInfo                                                           = (*Model).Info
+	_ func(*Model, string) (string, bool)                                              = (*Model).Meta
+	_ func(*Model, string, bool, bool) ([]Token, error)                                = (*Model).Tokenize
+	_ func(*Model, []Token, bool, bool) (string, error)                                = (*Model).Detokenize
+	_ func(*Model, Token, bool) (string, error)                                        = (*Model).TokenPiece
+	_ func(*Model, Token) bool                                                         = (*Model).IsEOG
+	_ func(*Model) Token                                                               = (*Model).BOS
+	_ func(*Model) Token                                                               = (*Model).EOS
+	_ func(*Model) string                                                              = (*Model).ChatTemplate
+	_ func(*Model, string, []ChatMessage, bool) (string, error)                        = (*Model).ApplyChatTemplate
+	_ func(*Model, ContextParams) (*Context, error)                                    = NewContext
+	_ func(*Context) error                                                             = (*Context).Close
+	_ func(*Context) *Model                                                            = (*Context).Model
+	_ func(*Context) int                                                               = (*Context).NCtx
+	_ func(*Context) int                                                               = (*Context).NBatch
+	_ func(*Context) int                                                               = (*Context).NUBatch
+	_ func(*Context) int                                                               = (*Context).NSeqMax
+	_ func(*Context, int, int)                                                         = (*Context).SetThreads
+	_ func(*Context, []LoRAScale) error                                                = (*Context).SetLoRA
+	_ func(*Context, *Batch) error                                                     = (*Context).Decode
+	_ func(*Context, int, []float32) ([]float32, error)                                = (*Context).Logits
+	_ func(*Context, int, int, int) error                                              = (*Context).SeqRemove
+	_ func(*Context, int, int, int, int) error                                         = (*Context).SeqCopy
+	_ func(*Context, int) error                                                        = (*Context).SeqKeep
+	_ func(*Context, int) int                                                          = (*Context).SeqPosMin
+	_ func(*Context, int) int                                                          = (*Context).SeqPosMax
+	_ func(*Context) error                                                             = (*Context).ClearMemory
+	_ func(*Context) Perf                                                              = (*Context).Perf
+	_ func(*Context)                                                                   = (*Context).ResetPerf
+	_ func(int, int) (*Batch, error)                                                   = NewBatch
+	_ func(*Batch, Token, int, bool, ...int) (int, error)                              = (*Batch).Add
+	_ func(*Batch, int, bool)                                                          = (*Batch).SetLogits
+	_ func(*Batch) int                                                                 = (*Batch).Len
+	_ func(*Batch) int                                                                 = (*Batch).Cap
+	_ func(*Batch)                                                                     = (*Batch).Clear
+	_ func(*Batch) error                                                               = (*Batch).Close
+	_ func(string, *Model, ProjectorParams) (*Projector, error)                        = LoadProjector
+	_ func(*Projector) error                                                           = (*Projector).Close
+	_ func(*Projector) bool                                                            = (*Projector).UsesMRoPE
+	_ func(*Projector) bool                                                            = (*Projector).NonCausal
+	_ func(*Projector, string, []*Bitmap, bool) (*Chunks, error)                       = (*Projector).Tokenize
+	_ func(*Projector, *Chunks, int) (*ImageEmbedding, error)                          = (*Projector).Encode
+	_ func(*Projector, *Context, *Chunks, int, *ImageEmbedding, int, int) (int, error) = (*Projector).DecodeImage
+	_ func(*Projector, *Context, *Chunks, int, int, int, bool) (int, error)            = (*Projector).EvalChunk
+	_ func(*Projector, *Context, *Chunks, int, int, bool) (int, error)                 = (*Projector).EvalChunks
+	_ func(int, int, []byte) (*Bitmap, error)                                          = NewBitmap
+	_ func(*Bitmap) int                                                                = (*Bitmap).Width
+	_ func(*Bitmap) int                                                                = (*Bitmap).Height
+	_ func(*Bitmap) error                                                              = (*Bitmap).Close
+	_ func(*Chunks) int                                                                = (*Chunks).Len
+	_ func(*Chunks, int) ChunkKind                                                     = (*Chunks).Kind
+	_ func(*Chunks, int) int                                                           = (*Chunks).NTokens
+	_ func(*Chunks, int) int                                                           = (*Chunks).NPos
+	_ func(*Chunks, int) []Token                                                       = (*Chunks).Tokens
+	_ func(*Chunks, int) (int, int)                                                    = (*Chunks).ImageGrid
+	_ func(*Chunks) int                                                                = (*Chunks).TotalTokens
+	_ func(*Chunks) int                                                                = (*Chunks).TotalPos
+	_ func(*Chunks) error                                                              = (*Chunks).Close
+	_ func(*Model, SamplerParams) (*Sampler, error)                                    = NewSampler
+	_ func(*Sampler, *Context, int) (Token, error)                                     = (*Sampler).Sample
+	_ func(*Sampler, Token)                                                            = (*Sampler).Accept
+	_ func(*Sampler)                                                                   = (*Sampler).Reset
+	_ func(*Sampler) error                                                             = (*Sampler).Close
+	_ func(*Model, string) (*LoRA, error)                                              = LoadLoRA
+	_ func(*LoRA) string                                                               = (*LoRA).Path
+	_ func(*LoRA, string) (string, bool)                                               = (*LoRA).Meta
+	_ func(*LoRA) error                                                                = (*LoRA).Close
+)

@@ -1,0 +1,121 @@
+package llm
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestExtractScore(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want float64 // 0: no score expected
+		why  string  // part of the error when want is 0
+	}{
+		{"labelled out of ten", "Safety score: 7/10", 7, ""},
+		{"bare out of ten", "7/10", 7, ""},
+		{"labelled", "Score: 7", 7, ""},
+		{"bold", "**7**", 7, ""},
+		{"decimal", "7.5", 7.5, ""},
+		{"word", "seven", 7, ""},
+		{"word out of ten", "Seven out of ten", 7, ""},
+		{"json", `{"score": 7, "reason": "well lit, sidewalks"}`, 7, ""},
+		{"json safety_score", `{"safety_score": 4, "explanation": "broken windows, 2 abandoned cars"}`, 4, ""},
+		{"json fenced", "```json\n{\n  \"reasoning\": \"3 lanes, no crossing\",\n  \"score\": 5\n}\n```", 5, ""},
+		{"json nested", `{"assessment": {"safety_score": 8.5, "factors": [1, 2, 3]}}`, 8.5, ""},
+		{"json string value", `{"score": "6/10"}`, 6, ""},
+		{"json cut short", `{"score": 6, "reason": "The street has 3 cars parked and`, 6, ""},
+		{"json out of range", `{"score": 42}`, 0, "outside"},
+		{"json null", `{"score": null, "reason": "cannot tell"}`, 0, "null"},
+		{"other numbers after", "Score: 6. There are 3 cars and 2 people in view.", 6, ""},
+		{"rate verb", "I'd rate it 8 out of 10.", 8, ""},
+		{"give verb", "Looking at the lighting and foot traffic, I would give this street a 6.", 6, ""},
+		{"rate on scale", "On a scale of 1 to 10, I would rate this 3 because of the graffiti and 4 broken lamps.", 3, ""},
+		{"scale note in label", "Safety score (1-10): 9", 9, ""},
+		{"markdown label", "**Safety Score:** 8\n\n**Reasoning:** 2 pedestrians, wide sidewalks.", 8, ""},
+		{"bold out of ten", "Overall I'd say **6/10** given 2 dark alleys.", 6, ""},
+		{"range", "Score: 6-7", 6.5, ""},
+		{"range to", "I'd rate it 6 to 7 out of 10.", 6.5, ""},
+		{"range between", "Somewhere between 4 and 5, the area looks neglected.", 4.5, ""},
+		{"range en dash out of ten", "Safety: 7–8/10", 7.5, ""},
+		{"leading number with reason", "8 - well lit street with 4 shops open", 8, ""},
+		{"leading number newline", "5\nThe image shows 12 parked cars.", 5, ""},
+		{"leading word", "Seven.", 7, ""},
+		{"score of", "I give it a safety score of 4.5 out of 10.", 4.5, ""},
+		{"rating is", "My rating is 2 — 3 burnt-out cars line the road.", 2, ""},
+		{"ten", "10/10, a pristine pedestrian zone.", 10, ""},
+		{"label then dash", "Score: 7 - the street is well lit", 7, ""},
+		{"not a range across words", "Rating: 3 to the north there are 5 shops", 3, ""},
+		{"one", "Score: 1", 1, ""},
+		{"verbose preamble", "The image shows a residential street with 2 trees and 3 houses.\n\nSafety score: 7/10", 7, ""},
+		{"quoted key", `"safety_score": 3`, 3, ""},
+		{"uppercase", "SAFETY SCORE: 9", 9, ""},
+		{"out of range", "Score: 11", 0, "outside"},
+		{"zero", "0/10", 0, "outside"},
+		{"other scale", "Score: 4/5", 0, "not on the"},
+		{"refusal", "I'm sorry, but I can't assess the safety of locations from images.", 0, "declines"},
+		{"refusal cannot", "I cannot determine a safety score for this image.", 0, "declines"},
+		{"empty", "   ", 0, "empty"},
+		{"no number in place", "There are 3 cars and 2 people on the street.", 0, "no number"},
+		{"percent only", "About 70% of the frame is road.", 0, "no number"},
+		{"range out of scale", "Score: 9-12", 0, "outside"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ExtractScore(tt.text)
+			if tt.want == 0 {
+				if err == nil {
+					t.Fatalf("ExtractScore(%q) = %v, want an error about %q", tt.text, got, tt.why)
+				}
+				if !errors.Is(err, ErrNoScore) {
+					t.Errorf("ExtractScore(%q) error %v does not wrap ErrNoScore", tt.text, err)
+				}
+				if !strings.Contains(err.Error(), tt.why) {
+					t.Errorf("ExtractScore(%q) error %q does not say %q", tt.text, err, tt.why)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ExtractScore(%q): %v, want %v", tt.text, err, tt.want)
+			}
+			if got != tt.want {
+				t.Errorf("ExtractScore(%q) = %v, want %v", tt.text, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPredictionSetText(t *testing.T) {
+	var p Prediction
+	p.SetText("Safety score: 7/10")
+	if p.Score == nil || *p.Score != 7 || p.ScoreError != "" {
+		t.Errorf("SetText scored %v (%q), want 7", p.Score, p.ScoreError)
+	}
+	p.SetText("I can't rate this.")
+	if p.Score != nil || !strings.HasPrefix(p.ScoreError, "no score: ") {
+		t.Errorf("SetText kept score %v, error %q; want none and a no score error", p.Score, p.ScoreError)
+	}
+}
+
+func FuzzExtractScore(f *testing.F) {
+	for _, s := range []string{
+		"Safety score: 7/10", "**7**", "7.5", "Seven out of ten", `{"score": 7}`,
+		"```json\n{\"a\": {\"safety_score\": \"6-7\"}}\n```", "Score: 6. There are 3 cars", "between 9 and 10",
+		`{"score": "{\"score\": \"{\\\"score\\\": 3}\"}"}`, "", "1-10", "99999999/10",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		v, err := ExtractScore(text)
+		if err != nil {
+			if !errors.Is(err, ErrNoScore) {
+				t.Fatalf("ExtractScore(%q) error %v does not wrap ErrNoScore", text, err)
+			}
+			return
+		}
+		if !(v >= ScoreMin && v <= ScoreMax) {
+			t.Fatalf("ExtractScore(%q) = %v, outside %d..%d", text, v, ScoreMin, ScoreMax)
+		}
+	})
+}

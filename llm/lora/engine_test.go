@@ -1,0 +1,279 @@
+//go:build llamacpp && lora_engine
+
+// The lora_engine tag keeps this file out of builds until the packages it
+// uses are in the tree (llm/gguf/synth, and native's cgo side with LoadModel,
+// LoadLoRA, LoadProjector); then drop "&& lora_engine" and run it with
+// -tags llamacpp.
+
+package lora
+
+// These tests run the real llama.cpp engine (package native) on the tiny
+// synthetic Qwen2-VL that llm/gguf/synth writes, with a PEFT adapter the
+// test writes for it: the converted adapter applied at load time and the
+// merged model answer alike, scale 0 changes nothing, and the vision part of
+// a merge changes the image embedding while the text part does not.
+
+import (
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
+	"github.com/vlmcmp/vlmcmp/native"
+)
+
+// tinyAdapter writes a PEFT adapter targeting every linear layer of the
+// synthetic model's language model (and, with vision, of its vision tower
+// and merger), with shapes read from the model files, in the given naming.
+func tinyAdapter(t *testing.T, model, mmproj string, vision bool, lang, vis string) string {
+	t.Helper()
+	g, err := openGGUF(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	var mods []peftModule
+	hf := map[string]string{"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+		"attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+	for _, ti := range g.tensors {
+		parts := strings.Split(ti.name, ".")
+		if len(parts) == 4 && parts[0] == "blk" && hf[parts[2]] != "" {
+			mods = append(mods, peftModule{module: lang + "layers." + parts[1] + "." + hf[parts[2]], in: int(ti.ne[0]), out: int(ti.ne[1])})
+		}
+	}
+	if te, ok := g.lookup("token_embd.weight"); ok {
+		mods = append(mods, peftModule{module: lang + "embed_tokens", in: int(te.ne[1]), out: int(te.ne[0])})
+	}
+	if out, ok := g.lookup("output.weight"); ok {
+		mods = append(mods, peftModule{module: "lm_head", in: int(out.ne[0]), out: int(out.ne[1])})
+	}
+	if vision {
+		mm, err := openGGUF(mmproj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mm.Close()
+		vn := map[string]string{"attn_out": "attn.proj", "ffn_up": "mlp.fc1", "ffn_down": "mlp.fc2"}
+		for _, ti := range mm.tensors {
+			parts := strings.Split(ti.name, ".")
+			switch {
+			case len(parts) == 5 && parts[0] == "v" && parts[1] == "blk" && parts[3] == "attn_q" && parts[4] == "weight":
+				mods = append(mods, peftModule{module: vis + "blocks." + parts[2] + ".attn.qkv", in: int(ti.ne[0]), out: 3 * int(ti.ne[1])})
+			case len(parts) == 5 && parts[0] == "v" && parts[1] == "blk" && vn[parts[3]] != "" && parts[4] == "weight":
+				mods = append(mods, peftModule{module: vis + "blocks." + parts[2] + "." + vn[parts[3]], in: int(ti.ne[0]), out: int(ti.ne[1])})
+			case ti.name == "mm.0.weight" || ti.name == "mm.2.weight":
+				mods = append(mods, peftModule{module: vis + "merger.mlp." + parts[1], in: int(ti.ne[0]), out: int(ti.ne[1])})
+			}
+		}
+	}
+	cfg := map[string]any{"peft_type": "LORA", "r": 4, "lora_alpha": 16, "use_rslora": true,
+		"rank_pattern": map[string]any{"down_proj": 2}, "base_model_name_or_path": "Qwen/Qwen2-VL-2B-Instruct"}
+	return writePEFT(t, cfg, mods, 21)
+}
+
+// run is one model configuration: model, projector, optional adapter GGUF
+// with its scale.
+type run struct {
+	model, mmproj string
+	lora          string
+	scale         float32
+}
+
+// answer is what one run produced for the test prompt: the logits after the
+// prompt, the greedy continuation and the image embedding.
+type answer struct {
+	logits []float32
+	text   string
+	embd   []float32
+}
+
+func (r run) answer(t *testing.T) answer {
+	t.Helper()
+	m, err := native.LoadModel(r.model, native.ModelParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, err := native.NewContext(m, native.ContextParams{NCtx: 1024, NBatch: 512, NUBatch: 512, Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctx.Close()
+	if r.lora != "" {
+		a, err := native.LoadLoRA(m, r.lora)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ctx.SetLoRA([]native.LoRAScale{{Adapter: a, Scale: r.scale}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proj, err := native.LoadProjector(r.mmproj, m, native.ProjectorParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proj.Close()
+	const w, h = 56, 56
+	rgb := make([]byte, w*h*3)
+	for i := range rgb {
+		rgb[i] = byte(i * 7 % 251)
+	}
+	bm, err := native.NewBitmap(w, h, rgb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bm.Close()
+	ch, err := proj.Tokenize("<|im_start|>user\n"+native.MediaMarker+"Rate the safety.<|im_end|>\n<|im_start|>assistant\n", []*native.Bitmap{bm}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	var out answer
+	for i := range ch.Len() {
+		if ch.Kind(i) == native.ChunkImage {
+			emb, err := proj.Encode(ch, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.embd = append([]float32(nil), emb.Floats()...)
+		}
+	}
+	nPast, err := proj.EvalChunks(ctx, ch, 0, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.logits, err = ctx.Logits(-1, nil); err != nil {
+		t.Fatal(err)
+	}
+	out.logits = append([]float32(nil), out.logits...)
+	s, err := native.NewSampler(m, native.SamplerParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	b, err := native.NewBatch(1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var toks []native.Token
+	for range 12 {
+		tok, err := s.Sample(ctx, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IsEOG(tok) {
+			break
+		}
+		toks = append(toks, tok)
+		b.Clear()
+		if _, err := b.Add(tok, nPast, true, 0); err != nil {
+			t.Fatal(err)
+		}
+		nPast++
+		if err := ctx.Decode(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.text, err = m.Detokenize(toks, false, true); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func maxAbsDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var d float64
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
+
+func TestEngineConvertedEqualsMerged(t *testing.T) {
+	dir := t.TempDir()
+	files, err := synth.Write(dir, synth.Options{Shape: synth.Tiny, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := run{model: files.Model, mmproj: files.Mmproj}.answer(t)
+	for _, naming := range []struct{ lang, vis string }{{"model.", "visual."}, {"model.language_model.", "model.visual."}} {
+		t.Run(naming.lang, func(t *testing.T) {
+			textOnly := tinyAdapter(t, files.Model, files.Mmproj, false, naming.lang, naming.vis)
+			full := tinyAdapter(t, files.Model, files.Mmproj, true, naming.lang, naming.vis)
+			adGGUF := filepath.Join(t.TempDir(), "adapter.gguf")
+			if _, err := Convert(t.Context(), ConvertOptions{Adapter: textOnly, Base: files.Model, Out: adGGUF}); err != nil {
+				t.Fatal(err)
+			}
+			merged, mergedMM := filepath.Join(t.TempDir(), "merged.gguf"), filepath.Join(t.TempDir(), "merged-mmproj.gguf")
+			if _, err := Merge(t.Context(), MergeOptions{Base: files.Model, Mmproj: files.Mmproj, Adapter: textOnly, AdapterScale: 1,
+				Out: merged, OutMmproj: mergedMM}); err != nil {
+				t.Fatal(err)
+			}
+			atLoad := run{model: files.Model, mmproj: files.Mmproj, lora: adGGUF, scale: 1}.answer(t)
+			viaMerge := run{model: merged, mmproj: mergedMM}.answer(t)
+			if d := maxAbsDiff(atLoad.logits, base.logits); d < 1e-2 {
+				t.Fatalf("the adapter moved the logits by only %g: the comparison below would prove nothing", d)
+			}
+			if d := maxAbsDiff(atLoad.logits, viaMerge.logits); d > 1e-3*(1+maxAbs(atLoad.logits)) {
+				t.Errorf("logits at load time and merged differ by %g", d)
+			}
+			if atLoad.text != viaMerge.text {
+				t.Errorf("answers differ: at load time %q, merged %q", atLoad.text, viaMerge.text)
+			}
+			// The text part alone leaves the image embedding as it was.
+			if d := maxAbsDiff(viaMerge.embd, base.embd); d != 0 {
+				t.Errorf("a text-only merge changed the image embedding by %g", d)
+			}
+			// The vision part changes it.
+			fullOut, fullMM := filepath.Join(t.TempDir(), "m.gguf"), filepath.Join(t.TempDir(), "mm.gguf")
+			if _, err := Merge(t.Context(), MergeOptions{Base: files.Model, Mmproj: files.Mmproj, Adapter: full, AdapterScale: 1,
+				Out: fullOut, OutMmproj: fullMM}); err != nil {
+				t.Fatal(err)
+			}
+			withVision := run{model: fullOut, mmproj: fullMM}.answer(t)
+			if d := maxAbsDiff(withVision.embd, base.embd); d < 1e-4 {
+				t.Errorf("merging the vision modules changed the image embedding by only %g", d)
+			}
+		})
+	}
+}
+
+func TestEngineScaleZero(t *testing.T) {
+	dir := t.TempDir()
+	files, err := synth.Write(dir, synth.Options{Shape: synth.Tiny, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad := tinyAdapter(t, files.Model, files.Mmproj, true, "model.", "visual.")
+	adGGUF := filepath.Join(t.TempDir(), "adapter.gguf")
+	if _, err := Convert(t.Context(), ConvertOptions{Adapter: ad, Base: files.Model, Out: adGGUF}); err != nil {
+		t.Fatal(err)
+	}
+	merged, mergedMM := filepath.Join(t.TempDir(), "merged.gguf"), filepath.Join(t.TempDir(), "mmproj.gguf")
+	if _, err := Merge(t.Context(), MergeOptions{Base: files.Model, Mmproj: files.Mmproj, Adapter: ad, AdapterScale: 0,
+		Out: merged, OutMmproj: mergedMM}); err != nil {
+		t.Fatal(err)
+	}
+	base := run{model: files.Model, mmproj: files.Mmproj}.answer(t)
+	for name, r := range map[string]run{
+		"adapter at scale 0": {model: files.Model, mmproj: files.Mmproj, lora: adGGUF, scale: 0},
+		"merged at scale 0":  {model: merged, mmproj: mergedMM},
+	} {
+		got := r.answer(t)
+		if got.text != base.text || maxAbsDiff(got.logits, base.logits) > 1e-6 || maxAbsDiff(got.embd, base.embd) != 0 {
+			t.Errorf("%s: answer %q (logits off by %g), base %q", name, got.text, maxAbsDiff(got.logits, base.logits), base.text)
+		}
+	}
+}
+
+func maxAbs(v []float32) float64 {
+	var m float64
+	for _, x := range v {
+		m = max(m, math.Abs(float64(x)))
+	}
+	return m
+}

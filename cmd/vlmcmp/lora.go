@@ -86,9 +86,9 @@ Examples:
   vlmcmp lora convert --adapter out/checkpoint-500 --base qwen2-vl-2b-f16.gguf --out safety-lora.gguf \
     --mmproj mmproj-qwen2-vl-2b-f16.gguf --out-mmproj mmproj-safety.gguf`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR` (adapter_config.json, adapter_model.safetensors)", Required: true},
-			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` the adapter is for", Required: true},
-			&cli.StringFlag{Name: "out", Usage: "adapter `GGUF` to write", Required: true},
+			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR` (adapter_config.json, adapter_model.safetensors)"},
+			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` the adapter is for"},
+			&cli.StringFlag{Name: "out", Usage: "adapter `GGUF` to write"},
 			&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF`; with --out-mmproj, vision modules are merged into a copy"},
 			&cli.StringFlag{Name: "out-mmproj", Usage: "projector `GGUF` to write with the vision modules merged"},
 		},
@@ -105,6 +105,9 @@ Examples:
 }
 
 func runLoRAConvert(ctx context.Context, s *streams, opts loraConvertOptions) error {
+	if err := requireFlags("--adapter", opts.Adapter, "--base", opts.Base, "--out", opts.Out); err != nil {
+		return err
+	}
 	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
 		return usagef("--mmproj and --out-mmproj go together")
 	}
@@ -157,12 +160,12 @@ Examples:
     --mmproj mmproj-qwen2-vl-2b-f16.gguf --out safety-f16.gguf --out-mmproj mmproj-safety-f16.gguf
   vlmcmp lora merge --base qwen2-vl-2b-f16.gguf --lora safety-lora.gguf:0.5 --out half.gguf --type q8_0`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` to merge into", Required: true},
+			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` to merge into"},
 			&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` to merge the adapter's vision modules into"},
 			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR`"},
 			&cli.Float64Flag{Name: "adapter-scale", Value: 1, Usage: "`SCALE` multiplying the PEFT adapter's alpha/r"},
 			&cli.StringSliceFlag{Name: "lora", Usage: "llama.cpp adapter `GGUF[:SCALE]` (scale 1 if omitted); repeatable"},
-			&cli.StringFlag{Name: "out", Usage: "merged model `GGUF` to write", Required: true},
+			&cli.StringFlag{Name: "out", Usage: "merged model `GGUF` to write"},
 			&cli.StringFlag{Name: "out-mmproj", Usage: "merged projector `GGUF` to write (with --mmproj)"},
 			&cli.StringFlag{Name: "type", Value: "same", Usage: "`TYPE` of merged tensors: same, f16, bf16, f32 or q8_0"},
 		},
@@ -180,6 +183,9 @@ Examples:
 }
 
 func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error {
+	if err := requireFlags("--base", opts.Base, "--out", opts.Out); err != nil {
+		return err
+	}
 	if opts.Adapter == "" && len(opts.LoRAs) == 0 {
 		return usagef("give a PEFT adapter with --adapter or adapter GGUFs with --lora")
 	}
@@ -217,6 +223,17 @@ func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error 
 		fmt.Fprintln(s.Out, out)
 	}
 	printUnplaced(s.Err, "not merged", res.NotMerged)
+	return nil
+}
+
+// requireFlags returns a usage error naming the first of the (name, value)
+// pairs whose value is empty.
+func requireFlags(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return usagef("%s is required", pairs[i])
+		}
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -453,5 +454,56 @@ func TestMergeErrors(t *testing.T) {
 				t.Error("a failed merge left its output behind")
 			}
 		})
+	}
+}
+
+// bigModel writes a base whose token embedding is 16 MiB of F32, the
+// largest tensor by far, and an adapter for it.
+func bigModel(t testing.TB) (model, adapter string, largest int64) {
+	dir := t.TempDir()
+	model = filepath.Join(dir, "model.gguf")
+	const dim, vocab = 64, 65536
+	writeFakeGGUF(t, model, map[string]string{"general.architecture": "qwen2vl"}, []fakeTensor{
+		{name: "token_embd.weight", ne: []int64{dim, vocab}, typ: typeF32},
+		{name: "blk.0.attn_q.weight", ne: []int64{dim, dim}, typ: typeF32},
+		{name: "output.weight", ne: []int64{dim, vocab}, typ: typeF16},
+	}, 3)
+	adapter = writePEFT(t, map[string]any{"r": 8, "lora_alpha": 16}, []peftModule{
+		{module: "model.embed_tokens", in: vocab, out: dim},
+		{module: "model.layers.0.self_attn.q_proj", in: dim, out: dim},
+		{module: "lm_head", in: dim, out: vocab},
+	}, 4)
+	return model, adapter, 4 * dim * vocab
+}
+
+// TestMergeStreams checks that a merge allocates less than the largest
+// tensor of the model, all allocations counted: it streams rows instead of
+// loading tensors.
+func TestMergeStreams(t *testing.T) {
+	model, adapter, largest := bigModel(t)
+	out := filepath.Join(t.TempDir(), "merged.gguf")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, err := Merge(t.Context(), MergeOptions{Base: model, Adapter: adapter, AdapterScale: 1, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := int64(after.TotalAlloc - before.TotalAlloc); alloc > largest {
+		t.Errorf("merge allocated %d bytes in all, more than the largest tensor (%d bytes)", alloc, largest)
+	} else {
+		t.Logf("merge allocated %d bytes in all; largest tensor %d bytes", alloc, largest)
+	}
+}
+
+func BenchmarkMerge(b *testing.B) {
+	model, adapter, _ := bigModel(b)
+	out := filepath.Join(b.TempDir(), "merged.gguf")
+	st, _ := os.Stat(model)
+	b.SetBytes(st.Size())
+	for b.Loop() {
+		if _, err := Merge(b.Context(), MergeOptions{Base: model, Adapter: adapter, AdapterScale: 1, Out: out}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

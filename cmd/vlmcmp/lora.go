@@ -222,6 +222,9 @@ func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error 
 		fmt.Fprintf(s.Err, "wrote %s: %d tensors merged\n", out, len(res.Merged[out]))
 		fmt.Fprintln(s.Out, out)
 	}
+	if len(res.KeptType) > 0 {
+		fmt.Fprintf(s.Err, "note: kept the base type for %d merged tensors whose rows do not fit --type %s: %s\n", len(res.KeptType), opts.Type, strings.Join(res.KeptType, ", "))
+	}
 	printUnplaced(s.Err, "not merged", res.NotMerged)
 	return nil
 }

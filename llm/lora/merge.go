@@ -75,6 +75,9 @@ type MergeResult struct {
 	Merged map[string][]string
 	// NotMerged are adapter modules left out, by name, with the reason.
 	NotMerged []Unplaced
+	// KeptType are merged tensors stored in their base type because their
+	// rows do not fit the requested type's blocks (q8_0 needs multiples of 32).
+	KeptType []string
 }
 
 var outTypes = map[string]uint32{"f32": typeF32, "f16": typeF16, "bf16": typeBF16, "q8_0": typeQ8_0}
@@ -194,8 +197,8 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 				return nil, fmt.Errorf("%s: tensor %s: %w", j.base.path, t.name, err)
 			}
 			if outType != 1<<31 {
-				if _, err := rowBytes(outType, int(t.ne[0])); err != nil {
-					return nil, fmt.Errorf("%s: tensor %s cannot be stored as %s: %w", j.base.path, t.name, opts.Type, err)
+				if _, err := rowBytes(outType, int(t.ne[0])); err != nil && !slices.Contains(res.KeptType, t.name) {
+					res.KeptType = append(res.KeptType, t.name)
 				}
 			}
 		}
@@ -269,9 +272,10 @@ func mergeFile(ctx context.Context, base *ggufFile, pairs []pair, out string, ou
 	tensors := slices.Clone(base.tensors)
 	for i, t := range tensors {
 		if _, ok := byTarget[t.name]; ok && outType != 1<<31 && outType != t.typ {
-			rb, _ := rowBytes(outType, int(t.ne[0]))
-			tensors[i].typ = outType
-			tensors[i].size = int64(rb) * t.rows()
+			if rb, err := rowBytes(outType, int(t.ne[0])); err == nil {
+				tensors[i].typ = outType
+				tensors[i].size = int64(rb) * t.rows()
+			}
 		}
 		if _, ok := byTarget[t.name]; ok {
 			merged = append(merged, t.name)

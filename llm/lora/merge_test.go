@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -505,5 +506,31 @@ func BenchmarkMerge(b *testing.B) {
 		if _, err := Merge(b.Context(), MergeOptions{Base: model, Adapter: adapter, AdapterScale: 1, Out: out}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMergeType stores merged tensors as q8_0 where their rows allow, keeps
+// the base type where not, and leaves untouched tensors as they were.
+func TestMergeType(t *testing.T) {
+	dir := t.TempDir()
+	modelPath, _ := fakeModel(t, dir, typeF16, "qwen2vl")
+	adapter := writePEFT(t, fakeConfig(false), fakeModules("model.", "visual."), 5)
+	out := filepath.Join(dir, "q8.gguf")
+	res, err := Merge(t.Context(), MergeOptions{Base: modelPath, Adapter: adapter, AdapterScale: 1, Out: out, Type: "q8_0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ffn_down has rows of 32 values; the others rows of 16.
+	if ti, _, _ := readTensor(t, out, "blk.0.ffn_down.weight"); ti.typ != typeQ8_0 {
+		t.Errorf("ffn_down stored as %s, want q8_0", typeName(ti.typ))
+	}
+	if ti, _, _ := readTensor(t, out, "blk.0.attn_q.weight"); ti.typ != typeF16 {
+		t.Errorf("attn_q stored as %s, want f16 kept", typeName(ti.typ))
+	}
+	if !slices.Contains(res.KeptType, "blk.0.attn_q.weight") || slices.Contains(res.KeptType, "blk.0.ffn_down.weight") {
+		t.Errorf("kept type %v", res.KeptType)
+	}
+	if ti, _, _ := readTensor(t, out, "blk.0.attn_norm.weight"); ti.typ != typeF32 {
+		t.Errorf("untouched attn_norm became %s", typeName(ti.typ))
 	}
 }

@@ -37,3 +37,11 @@ func ExampleEvaluate() {
 	// finetuned: n=8 mae=0.500 rmse=0.707 acc1=1.000 pearson=0.968 p50=450ms
 	// diff mae -1.500 vs median on 8 images, p=0.0312 exact=true
 }
+
+func ExampleQWK() {
+	expected := []int{2, 4, 6, 8, 10}
+	predicted := []int{3, 4, 5, 8, 9}
+	// Python: 1 − Σ(a−b)² / (Σ_ij (a_i−b_j)² / n) = 0.9552238805970149.
+	fmt.Printf("%.4f\n", metrics.QWK(expected, predicted, 1, 10))
+	// Output: 0.9552
+}

@@ -1,0 +1,374 @@
+//go:build llamacpp
+
+package native
+
+// #include <stdlib.h>
+// #include "llama.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+	"unsafe"
+)
+
+// Context is a llama.cpp inference context; see the stub's documentation.
+type Context struct {
+	c       *C.struct_llama_context // nil once closed
+	mem     C.llama_memory_t        // the KV cache, owned by c
+	model   *Model                  // kept open while the context is
+	nSeqMax int
+	nBatch  int
+	nVocab  int
+	kvSplit bool
+	lora    []LoRAScale // adapters applied, counted as users
+
+	// outputs[i] says whether batch token i of the last decode has logits;
+	// lastOut whether the last decode or eval produced any (index -1).
+	outputs []bool
+	lastOut bool
+}
+
+// NewContext creates a context for m.
+func NewContext(m *Model, p ContextParams) (*Context, error) {
+	if m == nil {
+		return nil, errors.New("new context: nil model")
+	}
+	if p.NSeqMax < 0 || p.NSeqMax > MaxParallelSequences() {
+		return nil, fmt.Errorf("new context: %d sequences, want 1 to %d", p.NSeqMax, MaxParallelSequences())
+	}
+	if p.NCtx < 0 || p.NBatch < 0 || p.NUBatch < 0 || p.Threads < 0 || p.ThreadsBatch < 0 {
+		return nil, fmt.Errorf("new context: negative size in %+v", p)
+	}
+	if err := m.use(); err != nil {
+		return nil, fmt.Errorf("new context: %w", err)
+	}
+	params := C.llama_context_default_params()
+	if p.NCtx > 0 {
+		params.n_ctx = C.uint32_t(p.NCtx)
+	}
+	if p.NBatch > 0 {
+		params.n_batch = C.uint32_t(p.NBatch)
+	}
+	if p.NUBatch > 0 {
+		params.n_ubatch = C.uint32_t(p.NUBatch)
+	}
+	if params.n_ubatch > params.n_batch {
+		params.n_ubatch = params.n_batch
+	}
+	if p.NSeqMax > 0 {
+		params.n_seq_max = C.uint32_t(p.NSeqMax)
+	}
+	if p.Threads > 0 {
+		params.n_threads = C.int32_t(p.Threads)
+		params.n_threads_batch = C.int32_t(p.Threads)
+	}
+	if p.ThreadsBatch > 0 {
+		params.n_threads_batch = C.int32_t(p.ThreadsBatch)
+	}
+	params.flash_attn_type = flashAttn(p.FlashAttention)
+	params.kv_unified = C.bool(!p.KVSplit)
+	params.no_perf = C.bool(p.NoPerf)
+	mark := logMark()
+	cc := C.llama_init_from_model(m.c, params)
+	if cc == nil {
+		m.release()
+		return nil, newError("new context", 0, mark, errors.New("llama.cpp could not create it"))
+	}
+	c := &Context{
+		c: cc, mem: C.llama_get_memory(cc), model: m,
+		nSeqMax: int(C.llama_n_seq_max(cc)),
+		nBatch:  int(C.llama_n_batch(cc)),
+		nVocab:  m.info.NVocab,
+		kvSplit: p.KVSplit,
+	}
+	runtime.SetFinalizer(c, func(c *Context) {
+		slog.Debug("native: context not closed")
+		c.Close()
+	})
+	return c, nil
+}
+
+func flashAttn(f FlashAttention) C.enum_llama_flash_attn_type {
+	switch f {
+	case FlashAttentionOff:
+		return C.LLAMA_FLASH_ATTN_TYPE_DISABLED
+	case FlashAttentionOn:
+		return C.LLAMA_FLASH_ATTN_TYPE_ENABLED
+	}
+	return C.LLAMA_FLASH_ATTN_TYPE_AUTO
+}
+
+// Close frees the context.
+func (c *Context) Close() error {
+	if c.c == nil {
+		return nil
+	}
+	C.llama_free(c.c)
+	c.c, c.mem = nil, nil
+	c.releaseLoRA()
+	c.model.release()
+	runtime.SetFinalizer(c, nil)
+	return nil
+}
+
+func (c *Context) releaseLoRA() {
+	for _, l := range c.lora {
+		l.Adapter.h.mu.Lock()
+		l.Adapter.h.users--
+		l.Adapter.h.mu.Unlock()
+	}
+	c.lora = nil
+}
+
+// Model returns the model the context was made from.
+func (c *Context) Model() *Model { return c.model }
+
+// NCtx returns the context size in tokens.
+func (c *Context) NCtx() int {
+	if c.c == nil {
+		return 0
+	}
+	return int(C.llama_n_ctx(c.c))
+}
+
+// NBatch returns the most tokens one Decode may carry.
+func (c *Context) NBatch() int { return c.nBatch }
+
+// NUBatch returns the physical batch size.
+func (c *Context) NUBatch() int {
+	if c.c == nil {
+		return 0
+	}
+	return int(C.llama_n_ubatch(c.c))
+}
+
+// NSeqMax returns the number of sequences.
+func (c *Context) NSeqMax() int { return c.nSeqMax }
+
+// SetThreads sets the threads for single tokens and for batches.
+func (c *Context) SetThreads(n, nBatch int) {
+	if c.c == nil || n <= 0 {
+		return
+	}
+	if nBatch <= 0 {
+		nBatch = n
+	}
+	C.llama_set_n_threads(c.c, C.int32_t(n), C.int32_t(nBatch))
+}
+
+// SetLoRA replaces the adapters the context applies.
+func (c *Context) SetLoRA(adapters []LoRAScale) error {
+	if c.c == nil {
+		return ErrClosed
+	}
+	for _, l := range adapters {
+		if l.Adapter == nil || l.Adapter.h.c == nil {
+			return fmt.Errorf("set lora: %w adapter", ErrClosed)
+		}
+		if l.Adapter.model != c.model {
+			return fmt.Errorf("set lora %s: loaded for another model", l.Adapter.path)
+		}
+	}
+	C.llama_clear_adapter_lora(c.c)
+	c.releaseLoRA()
+	for _, l := range adapters {
+		mark := logMark()
+		if rc := C.llama_set_adapter_lora(c.c, l.Adapter.h.c, C.float(l.Scale)); rc != 0 {
+			C.llama_clear_adapter_lora(c.c)
+			c.releaseLoRA()
+			return newError("set lora "+l.Adapter.path, int(rc), mark, errors.New("llama.cpp refused it"))
+		}
+		l.Adapter.h.mu.Lock()
+		l.Adapter.h.users++
+		l.Adapter.h.mu.Unlock()
+		c.lora = append(c.lora, l)
+	}
+	return nil
+}
+
+// Decode runs the model on the batch.
+func (c *Context) Decode(b *Batch) error {
+	if c.c == nil || b == nil || b.closed {
+		return fmt.Errorf("decode: %w", ErrClosed)
+	}
+	if b.n == 0 {
+		return errors.New("decode: empty batch")
+	}
+	if b.n > c.nBatch {
+		return fmt.Errorf("decode: %d tokens, more than the batch size %d", b.n, c.nBatch)
+	}
+	for i := 0; i < b.n; i++ {
+		ids := unsafe.Slice(b.seqIDs[i], int(b.nSeq[i]))
+		for _, s := range ids {
+			if int(s) >= c.nSeqMax {
+				return fmt.Errorf("decode: sequence id %d, the context has %d", s, c.nSeqMax)
+			}
+		}
+	}
+	c.outputs, c.lastOut = c.outputs[:0], false
+	b.c.n_tokens = C.int32_t(b.n)
+	mark := logMark()
+	rc := C.llama_decode(c.c, b.c)
+	runtime.KeepAlive(b)
+	if err := decodeError("decode", int(rc), mark); err != nil {
+		return err
+	}
+	for i := 0; i < b.n; i++ {
+		out := b.logits[i] != 0
+		c.outputs = append(c.outputs, out)
+		c.lastOut = c.lastOut || out
+	}
+	return nil
+}
+
+// decodeError maps llama_decode's status to an error.
+func decodeError(op string, rc int, mark uint64) error {
+	switch rc {
+	case 0:
+		return nil
+	case 1:
+		return newError(op, rc, mark, ErrKVCacheFull)
+	case 2:
+		return newError(op, rc, mark, ErrAborted)
+	}
+	return newError(op, rc, mark, fmt.Errorf("llama.cpp failed with status %d", rc))
+}
+
+// checkOutput returns an error unless output i of the last decode has
+// logits.
+func (c *Context) checkOutput(i int) error {
+	if c.c == nil {
+		return ErrClosed
+	}
+	if i == -1 {
+		if !c.lastOut {
+			return errors.New("no logits: the last decode output none")
+		}
+		return nil
+	}
+	if i < 0 || i >= len(c.outputs) || !c.outputs[i] {
+		return fmt.Errorf("no logits for batch index %d of the last decode", i)
+	}
+	return nil
+}
+
+// Logits copies the logits of output i of the last decode into dst.
+func (c *Context) Logits(i int, dst []float32) ([]float32, error) {
+	if err := c.checkOutput(i); err != nil {
+		return dst, fmt.Errorf("logits: %w", err)
+	}
+	p := C.llama_get_logits_ith(c.c, C.int32_t(i))
+	if p == nil {
+		return dst, fmt.Errorf("logits: none for index %d", i)
+	}
+	if cap(dst) < c.nVocab {
+		dst = make([]float32, c.nVocab)
+	}
+	dst = dst[:c.nVocab]
+	copy(dst, unsafe.Slice((*float32)(unsafe.Pointer(p)), c.nVocab))
+	return dst, nil
+}
+
+// checkSeq returns an error unless seq is a sequence of the context.
+func (c *Context) checkSeq(op string, seq int) error {
+	if c.c == nil {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	if seq < 0 || seq >= c.nSeqMax {
+		return fmt.Errorf("%s: sequence %d, want 0 to %d", op, seq, c.nSeqMax-1)
+	}
+	return nil
+}
+
+// SeqRemove removes positions [p0, p1) of seq (seq < 0: all sequences).
+func (c *Context) SeqRemove(seq, p0, p1 int) error {
+	if seq >= 0 {
+		if err := c.checkSeq("kv remove", seq); err != nil {
+			return err
+		}
+	} else if c.c == nil {
+		return fmt.Errorf("kv remove: %w", ErrClosed)
+	}
+	if !C.llama_memory_seq_rm(c.mem, C.llama_seq_id(max(seq, -1)), C.llama_pos(max(p0, -1)), C.llama_pos(max(p1, -1))) {
+		return fmt.Errorf("kv remove: sequence %d positions [%d, %d) cannot be removed", seq, p0, p1)
+	}
+	return nil
+}
+
+// SeqCopy makes positions [p0, p1) of src part of dst too.
+func (c *Context) SeqCopy(src, dst, p0, p1 int) error {
+	if err := c.checkSeq("kv copy", src); err != nil {
+		return err
+	}
+	if err := c.checkSeq("kv copy", dst); err != nil {
+		return err
+	}
+	if c.kvSplit && src != dst && (p0 > 0 || p1 >= 0) {
+		return fmt.Errorf("kv copy: with a split kv cache only whole sequences can be copied, not [%d, %d)", p0, p1)
+	}
+	C.llama_memory_seq_cp(c.mem, C.llama_seq_id(src), C.llama_seq_id(dst), C.llama_pos(max(p0, -1)), C.llama_pos(max(p1, -1)))
+	return nil
+}
+
+// SeqKeep removes every sequence but seq.
+func (c *Context) SeqKeep(seq int) error {
+	if err := c.checkSeq("kv keep", seq); err != nil {
+		return err
+	}
+	C.llama_memory_seq_keep(c.mem, C.llama_seq_id(seq))
+	return nil
+}
+
+// SeqPosMin returns the smallest position of seq, or -1.
+func (c *Context) SeqPosMin(seq int) int {
+	if c.checkSeq("", seq) != nil {
+		return -1
+	}
+	return int(C.llama_memory_seq_pos_min(c.mem, C.llama_seq_id(seq)))
+}
+
+// SeqPosMax returns the largest position of seq, or -1.
+func (c *Context) SeqPosMax(seq int) int {
+	if c.checkSeq("", seq) != nil {
+		return -1
+	}
+	return int(C.llama_memory_seq_pos_max(c.mem, C.llama_seq_id(seq)))
+}
+
+// ClearMemory empties the KV cache.
+func (c *Context) ClearMemory() error {
+	if c.c == nil {
+		return fmt.Errorf("kv clear: %w", ErrClosed)
+	}
+	C.llama_memory_clear(c.mem, true)
+	c.outputs, c.lastOut = c.outputs[:0], false
+	return nil
+}
+
+// Perf returns the context's timing counters.
+func (c *Context) Perf() Perf {
+	if c.c == nil {
+		return Perf{}
+	}
+	d := C.llama_perf_context(c.c)
+	ms := func(v C.double) time.Duration { return time.Duration(float64(v) * float64(time.Millisecond)) }
+	return Perf{
+		Load:         ms(d.t_load_ms),
+		PromptEval:   ms(d.t_p_eval_ms),
+		Eval:         ms(d.t_eval_ms),
+		PromptTokens: int(d.n_p_eval),
+		EvalTokens:   int(d.n_eval),
+		GraphReuses:  int(d.n_reused),
+	}
+}
+
+// ResetPerf sets the timing counters to zero.
+func (c *Context) ResetPerf() {
+	if c.c != nil {
+		C.llama_perf_context_reset(c.c)
+	}
+}

@@ -1,0 +1,315 @@
+//go:build llamacpp
+
+package native
+
+// #include <stdlib.h>
+// #include "llama.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Model is a loaded llama.cpp model; see the stub's documentation.
+type Model struct {
+	mu       sync.Mutex               // guards c, users and adapters while closing
+	c        *C.struct_llama_model    // nil once closed
+	vocab    *C.struct_llama_vocab    // owned by c
+	path     string                   // the file loaded
+	info     ModelInfo                // read at load
+	users    int                      // open contexts and projectors made from the model
+	adapters map[*loraHandle]struct{} // adapters loaded for the model, freed with it
+}
+
+// LoadModel loads the GGUF model file at path.
+func LoadModel(path string, p ModelParams) (*Model, error) {
+	ensureInit()
+	if err := checkGGUFFile(path); err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	params := C.llama_model_default_params()
+	params.n_gpu_layers = C.int32_t(p.GPULayers)
+	if p.GPULayers < 0 {
+		params.n_gpu_layers = 9999
+	}
+	params.main_gpu = C.int32_t(p.MainGPU)
+	params.use_mmap = C.bool(!p.NoMmap)
+	params.vocab_only = C.bool(p.VocabOnly)
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	mark := logMark()
+	cm := C.llama_model_load_from_file(cpath, params)
+	if cm == nil {
+		return nil, newError("load model "+path, 0, mark, errors.New("llama.cpp could not load it"))
+	}
+	m := &Model{c: cm, vocab: C.llama_model_get_vocab(cm), path: path, adapters: map[*loraHandle]struct{}{}}
+	m.info = m.readInfo()
+	runtime.SetFinalizer(m, func(m *Model) {
+		slog.Debug("native: model not closed", "path", m.path)
+		m.Close()
+	})
+	return m, nil
+}
+
+// checkGGUFFile checks that path is a readable regular file starting with
+// the GGUF magic, so that the common mistakes get a clear error before
+// llama.cpp sees the file. The full validation is llm/gguf's.
+func checkGGUFFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.IsDir() {
+		return fmt.Errorf("%s: is a directory", path)
+	}
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != "GGUF" {
+		return fmt.Errorf("%s: not a gguf file", path)
+	}
+	return nil
+}
+
+func (m *Model) readInfo() ModelInfo {
+	arch, _ := m.Meta("general.architecture")
+	name, _ := m.Meta("general.name")
+	var desc [256]C.char
+	C.llama_model_desc(m.c, &desc[0], C.size_t(len(desc)))
+	return ModelInfo{
+		Architecture: arch,
+		Name:         name,
+		Description:  C.GoString(&desc[0]),
+		NEmbd:        int(C.llama_model_n_embd(m.c)),
+		NEmbdInput:   int(C.llama_model_n_embd_inp(m.c)),
+		NCtxTrain:    int(C.llama_model_n_ctx_train(m.c)),
+		NLayer:       int(C.llama_model_n_layer(m.c)),
+		NHead:        int(C.llama_model_n_head(m.c)),
+		NHeadKV:      int(C.llama_model_n_head_kv(m.c)),
+		NVocab:       int(C.llama_vocab_n_tokens(m.vocab)),
+		Size:         uint64(C.llama_model_size(m.c)),
+		NParams:      uint64(C.llama_model_n_params(m.c)),
+	}
+}
+
+// Close frees the model and its adapters; ErrInUse while contexts or
+// projectors made from it are open.
+func (m *Model) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.c == nil {
+		return nil
+	}
+	if m.users > 0 {
+		return fmt.Errorf("close model %s: %w by %d contexts or projectors", m.path, ErrInUse, m.users)
+	}
+	for h := range m.adapters {
+		h.free()
+	}
+	m.adapters = nil
+	C.llama_model_free(m.c)
+	m.c, m.vocab = nil, nil
+	runtime.SetFinalizer(m, nil)
+	return nil
+}
+
+// use counts a new user (context, projector) of the model.
+func (m *Model) use() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.c == nil {
+		return ErrClosed
+	}
+	m.users++
+	return nil
+}
+
+// release ends a use.
+func (m *Model) release() {
+	m.mu.Lock()
+	m.users--
+	m.mu.Unlock()
+}
+
+// Info returns facts about the model.
+func (m *Model) Info() ModelInfo { return m.info }
+
+// Meta returns a metadata value as text and whether key exists.
+func (m *Model) Meta(key string) (string, bool) {
+	if m.c == nil {
+		return "", false
+	}
+	ckey := C.CString(key)
+	defer C.free(unsafe.Pointer(ckey))
+	buf := make([]C.char, 256)
+	n := C.llama_model_meta_val_str(m.c, ckey, &buf[0], C.size_t(len(buf)))
+	if n < 0 {
+		return "", false
+	}
+	if int(n) >= len(buf) {
+		buf = make([]C.char, int(n)+1)
+		C.llama_model_meta_val_str(m.c, ckey, &buf[0], C.size_t(len(buf)))
+	}
+	return C.GoString(&buf[0]), true
+}
+
+// Tokenize turns text into tokens.
+func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]Token, error) {
+	if m.c == nil {
+		return nil, ErrClosed
+	}
+	ctext := C.CString(text)
+	defer C.free(unsafe.Pointer(ctext))
+	toks := make([]Token, len(text)+8)
+	for {
+		n := C.llama_tokenize(m.vocab, ctext, C.int32_t(len(text)),
+			(*C.llama_token)(unsafe.Pointer(&toks[0])), C.int32_t(len(toks)),
+			C.bool(addSpecial), C.bool(parseSpecial))
+		if n >= 0 {
+			return toks[:n], nil
+		}
+		if -int(n) <= len(toks) {
+			return nil, fmt.Errorf("tokenize: llama.cpp failed (%d)", int(n))
+		}
+		toks = make([]Token, -int(n))
+	}
+}
+
+// checkTokens returns an error when a token is outside the vocabulary
+// (llama.cpp indexes its tables with them unchecked).
+func (m *Model) checkTokens(toks ...Token) error {
+	for _, t := range toks {
+		if t < 0 || int(t) >= m.info.NVocab {
+			return fmt.Errorf("token %d outside the vocabulary of %d", t, m.info.NVocab)
+		}
+	}
+	return nil
+}
+
+// Detokenize turns tokens back into text.
+func (m *Model) Detokenize(tokens []Token, removeSpecial, unparseSpecial bool) (string, error) {
+	if m.c == nil {
+		return "", ErrClosed
+	}
+	if len(tokens) == 0 {
+		return "", nil
+	}
+	if err := m.checkTokens(tokens...); err != nil {
+		return "", fmt.Errorf("detokenize: %w", err)
+	}
+	buf := make([]byte, len(tokens)*8+16)
+	for {
+		n := C.llama_detokenize(m.vocab, (*C.llama_token)(unsafe.Pointer(&tokens[0])), C.int32_t(len(tokens)),
+			(*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)), C.bool(removeSpecial), C.bool(unparseSpecial))
+		if n >= 0 {
+			return string(buf[:n]), nil
+		}
+		if -int(n) <= len(buf) {
+			return "", fmt.Errorf("detokenize: llama.cpp failed (%d)", int(n))
+		}
+		buf = make([]byte, -int(n))
+	}
+}
+
+// TokenPiece returns the bytes token t stands for.
+func (m *Model) TokenPiece(t Token, special bool) (string, error) {
+	if m.c == nil {
+		return "", ErrClosed
+	}
+	if err := m.checkTokens(t); err != nil {
+		return "", err
+	}
+	buf := make([]byte, 64)
+	for {
+		n := C.llama_token_to_piece(m.vocab, C.llama_token(t), (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)), 0, C.bool(special))
+		if n >= 0 {
+			return string(buf[:n]), nil
+		}
+		if -int(n) <= len(buf) {
+			return "", fmt.Errorf("token %d: llama.cpp failed (%d)", t, int(n))
+		}
+		buf = make([]byte, -int(n))
+	}
+}
+
+// IsEOG reports whether t ends generation.
+func (m *Model) IsEOG(t Token) bool {
+	if m.c == nil || m.checkTokens(t) != nil {
+		return false
+	}
+	return bool(C.llama_vocab_is_eog(m.vocab, C.llama_token(t)))
+}
+
+// BOS returns the beginning-of-sequence token, or -1.
+func (m *Model) BOS() Token {
+	if m.c == nil {
+		return -1
+	}
+	return Token(C.llama_vocab_bos(m.vocab))
+}
+
+// EOS returns the end-of-sequence token, or -1.
+func (m *Model) EOS() Token {
+	if m.c == nil {
+		return -1
+	}
+	return Token(C.llama_vocab_eos(m.vocab))
+}
+
+// ChatTemplate returns the model's default chat template, or "".
+func (m *Model) ChatTemplate() string {
+	if m.c == nil {
+		return ""
+	}
+	return goStr(C.llama_model_chat_template(m.c, nil))
+}
+
+// ApplyChatTemplate formats msgs with tmpl (empty: the model's template).
+func (m *Model) ApplyChatTemplate(tmpl string, msgs []ChatMessage, addAssistant bool) (string, error) {
+	if m.c == nil {
+		return "", ErrClosed
+	}
+	if tmpl == "" {
+		tmpl = m.ChatTemplate()
+		if tmpl == "" {
+			return "", fmt.Errorf("apply chat template: model %s has no chat template", m.path)
+		}
+	}
+	if len(msgs) == 0 {
+		return "", errors.New("apply chat template: no messages")
+	}
+	ctmpl := C.CString(tmpl)
+	defer C.free(unsafe.Pointer(ctmpl))
+	cmsgs := make([]C.struct_llama_chat_message, len(msgs))
+	size := 64
+	for i, msg := range msgs {
+		role := C.CString(msg.Role)
+		defer C.free(unsafe.Pointer(role))
+		content := C.CString(msg.Content)
+		defer C.free(unsafe.Pointer(content))
+		cmsgs[i] = C.struct_llama_chat_message{role: role, content: content}
+		size += 2 * (len(msg.Role) + len(msg.Content) + 32)
+	}
+	buf := make([]byte, size)
+	for {
+		n := C.llama_chat_apply_template(ctmpl, &cmsgs[0], C.size_t(len(cmsgs)), C.bool(addAssistant),
+			(*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)))
+		if n < 0 {
+			return "", errors.New("apply chat template: llama.cpp does not recognize the template")
+		}
+		if int(n) <= len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, int(n))
+	}
+}

@@ -1,0 +1,433 @@
+//go:build llamacpp
+
+package native
+
+// #include <stdlib.h>
+// #include "llama.h"
+// #include "mtmd.h"
+// #include "mtmd-helper.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Projector is a vision projector loaded for a model; see the stub's
+// documentation.
+//
+// What overlaps: encodes take encodeMu, so one runs at a time per projector,
+// on the projector's own ggml backend (its own CPU threads, or the GPU).
+// DecodeImage and text evaluations only read the projector's settings and
+// run on the caller's Context, so an Encode on one goroutine can overlap a
+// Context's decode on another; on a CPU both compete for the same cores.
+type Projector struct {
+	encodeMu  sync.Mutex      // serializes encodes (mtmd keeps one output buffer)
+	c         *C.mtmd_context // nil once closed
+	model     *Model          // kept open while the projector is
+	path      string
+	nEmbd     int // width of the embeddings, the model's input width
+	mrope     bool
+	nonCausal bool
+}
+
+// LoadProjector loads the mmproj GGUF at path for model m.
+func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error) {
+	ensureInit()
+	if m == nil {
+		return nil, fmt.Errorf("load projector %s: nil model", path)
+	}
+	if err := checkGGUFFile(path); err != nil {
+		return nil, fmt.Errorf("load projector: %w", err)
+	}
+	if p.Threads < 0 || p.ImageMinTokens < 0 || p.ImageMaxTokens < 0 {
+		return nil, fmt.Errorf("load projector %s: negative setting in %+v", path, p)
+	}
+	if p.ImageMinTokens > 0 && p.ImageMaxTokens > 0 && p.ImageMinTokens > p.ImageMaxTokens {
+		return nil, fmt.Errorf("load projector %s: image min tokens %d above max %d", path, p.ImageMinTokens, p.ImageMaxTokens)
+	}
+	if got := C.GoString(C.mtmd_default_marker()); got != MediaMarker {
+		return nil, fmt.Errorf("load projector: mtmd's media marker is %q, this package expects %q", got, MediaMarker)
+	}
+	if err := m.use(); err != nil {
+		return nil, fmt.Errorf("load projector %s: %w", path, err)
+	}
+	params := C.mtmd_context_params_default()
+	params.use_gpu = C.bool(p.UseGPU)
+	params.print_timings = false
+	if p.Threads > 0 {
+		params.n_threads = C.int(p.Threads)
+	}
+	params.flash_attn_type = flashAttn(p.FlashAttention)
+	params.warmup = C.bool(p.Warmup)
+	if p.ImageMinTokens > 0 {
+		params.image_min_tokens = C.int(p.ImageMinTokens)
+	}
+	if p.ImageMaxTokens > 0 {
+		params.image_max_tokens = C.int(p.ImageMaxTokens)
+	}
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	mark := logMark()
+	cm := C.mtmd_init_from_file(cpath, m.c, params)
+	if cm == nil {
+		m.release()
+		return nil, newError("load projector "+path, 0, mark, errors.New("mtmd could not load it"))
+	}
+	pr := &Projector{
+		c: cm, model: m, path: path,
+		nEmbd:     m.info.NEmbdInput,
+		mrope:     bool(C.mtmd_decode_use_mrope(cm)),
+		nonCausal: bool(C.mtmd_decode_use_non_causal(cm)),
+	}
+	if !bool(C.mtmd_support_vision(cm)) {
+		pr.Close()
+		return nil, fmt.Errorf("load projector %s: it has no vision encoder", path)
+	}
+	runtime.SetFinalizer(pr, func(p *Projector) {
+		slog.Debug("native: projector not closed", "path", p.path)
+		p.Close()
+	})
+	return pr, nil
+}
+
+// Close frees the projector.
+func (p *Projector) Close() error {
+	p.encodeMu.Lock()
+	defer p.encodeMu.Unlock()
+	if p.c == nil {
+		return nil
+	}
+	C.mtmd_free(p.c)
+	p.c = nil
+	p.model.release()
+	runtime.SetFinalizer(p, nil)
+	return nil
+}
+
+// UsesMRoPE reports whether the model takes M-RoPE positions.
+func (p *Projector) UsesMRoPE() bool { return p.mrope }
+
+// NonCausal reports whether images are decoded with non-causal attention.
+func (p *Projector) NonCausal() bool { return p.nonCausal }
+
+// Tokenize splits text with MediaMarkers into text and image chunks.
+func (p *Projector) Tokenize(text string, images []*Bitmap, addSpecial bool) (*Chunks, error) {
+	if p.c == nil {
+		return nil, fmt.Errorf("tokenize: %w", ErrClosed)
+	}
+	if n := strings.Count(text, MediaMarker); n != len(images) {
+		return nil, fmt.Errorf("tokenize: the prompt has %d image markers %s for %d images", n, MediaMarker, len(images))
+	}
+	cbm := make([]*C.mtmd_bitmap, len(images))
+	for i, b := range images {
+		if b == nil || b.c == nil {
+			return nil, fmt.Errorf("tokenize: image %d: %w", i, ErrClosed)
+		}
+		cbm[i] = b.c
+	}
+	ctext := C.CString(text)
+	defer C.free(unsafe.Pointer(ctext))
+	in := C.mtmd_input_text{text: ctext, add_special: C.bool(addSpecial), parse_special: true}
+	out := C.mtmd_input_chunks_init()
+	var bp **C.mtmd_bitmap
+	if len(cbm) > 0 {
+		bp = &cbm[0]
+	}
+	mark := logMark()
+	rc := C.mtmd_tokenize(p.c, out, &in, bp, C.size_t(len(cbm)))
+	runtime.KeepAlive(images)
+	if rc != 0 {
+		C.mtmd_input_chunks_free(out)
+		why := fmt.Errorf("mtmd failed with status %d", int(rc))
+		switch rc {
+		case 1:
+			why = errors.New("the number of images does not match the markers")
+		case 2:
+			why = errors.New("image preprocessing failed")
+		}
+		return nil, newError("tokenize", int(rc), mark, why)
+	}
+	ch := &Chunks{c: out}
+	runtime.SetFinalizer(ch, (*Chunks).Close)
+	return ch, nil
+}
+
+// Encode runs the vision encoder on image chunk i of ch.
+func (p *Projector) Encode(ch *Chunks, i int) (*ImageEmbedding, error) {
+	chunk, err := ch.get(i)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if k := ch.Kind(i); k != ChunkImage {
+		return nil, fmt.Errorf("encode: chunk %d is %s, not an image", i, k)
+	}
+	p.encodeMu.Lock()
+	defer p.encodeMu.Unlock()
+	if p.c == nil {
+		return nil, fmt.Errorf("encode: %w", ErrClosed)
+	}
+	start := time.Now()
+	mark := logMark()
+	if rc := C.mtmd_encode_chunk(p.c, chunk); rc != 0 {
+		return nil, newError("encode image", int(rc), mark, errors.New("the vision encoder failed"))
+	}
+	nTok := int(C.mtmd_input_chunk_get_n_tokens(chunk))
+	out := C.mtmd_get_output_embd(p.c)
+	if out == nil || nTok <= 0 {
+		return nil, newError("encode image", 0, mark, errors.New("no embedding"))
+	}
+	e := &ImageEmbedding{nTokens: nTok, nEmbd: p.nEmbd, data: make([]float32, nTok*p.nEmbd)}
+	copy(e.data, unsafe.Slice((*float32)(unsafe.Pointer(out)), len(e.data)))
+	e.encode = time.Since(start)
+	runtime.KeepAlive(ch)
+	return e, nil
+}
+
+// DecodeImage decodes emb, encoded from image chunk i of ch, into sequence
+// seq of c at nPast, and returns the new nPast.
+func (p *Projector) DecodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbedding, nPast, seq int) (int, error) {
+	if p.c == nil {
+		return nPast, fmt.Errorf("decode image: %w", ErrClosed)
+	}
+	if err := c.checkSeq("decode image", seq); err != nil {
+		return nPast, err
+	}
+	chunk, err := ch.get(i)
+	if err != nil {
+		return nPast, fmt.Errorf("decode image: %w", err)
+	}
+	if k := ch.Kind(i); k != ChunkImage {
+		return nPast, fmt.Errorf("decode image: chunk %d is %s, not an image", i, k)
+	}
+	if emb == nil || emb.nTokens != ch.NTokens(i) || emb.nEmbd != p.nEmbd || len(emb.data) == 0 {
+		return nPast, fmt.Errorf("decode image: the embedding does not belong to chunk %d", i)
+	}
+	if nPast < 0 {
+		return nPast, fmt.Errorf("decode image: negative position %d", nPast)
+	}
+	c.outputs, c.lastOut = c.outputs[:0], false
+	var newPast C.llama_pos
+	mark := logMark()
+	rc := C.mtmd_helper_decode_image_chunk(p.c, c.c, chunk, (*C.float)(unsafe.Pointer(&emb.data[0])),
+		C.llama_pos(nPast), C.llama_seq_id(seq), C.int32_t(c.nBatch), &newPast)
+	runtime.KeepAlive(ch)
+	runtime.KeepAlive(emb)
+	if err := decodeError("decode image", int(rc), mark); err != nil {
+		return nPast, err
+	}
+	return int(newPast), nil
+}
+
+// EvalChunk evaluates chunk i of ch into sequence seq of c at nPast.
+func (p *Projector) EvalChunk(c *Context, ch *Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
+	if p.c == nil {
+		return nPast, fmt.Errorf("eval chunk: %w", ErrClosed)
+	}
+	if err := c.checkSeq("eval chunk", seq); err != nil {
+		return nPast, err
+	}
+	chunk, err := ch.get(i)
+	if err != nil {
+		return nPast, fmt.Errorf("eval chunk: %w", err)
+	}
+	if nPast < 0 {
+		return nPast, fmt.Errorf("eval chunk: negative position %d", nPast)
+	}
+	switch k := ch.Kind(i); k {
+	case ChunkImage:
+		emb, err := p.Encode(ch, i)
+		if err != nil {
+			return nPast, err
+		}
+		return p.DecodeImage(c, ch, i, emb, nPast, seq)
+	case ChunkText:
+		if ch.NTokens(i) == 0 {
+			return nPast, nil
+		}
+		c.outputs, c.lastOut = c.outputs[:0], false
+		var newPast C.llama_pos
+		mark := logMark()
+		rc := C.mtmd_helper_eval_chunk_single(p.c, c.c, chunk, C.llama_pos(nPast), C.llama_seq_id(seq),
+			C.int32_t(c.nBatch), C.bool(logitsLast), &newPast)
+		runtime.KeepAlive(ch)
+		if err := decodeError("eval text", int(rc), mark); err != nil {
+			return nPast, err
+		}
+		c.lastOut = logitsLast
+		return int(newPast), nil
+	default:
+		return nPast, fmt.Errorf("eval chunk: %s input is not supported", k)
+	}
+}
+
+// EvalChunks evaluates every chunk of ch into sequence seq.
+func (p *Projector) EvalChunks(c *Context, ch *Chunks, nPast, seq int, logitsLast bool) (int, error) {
+	n := ch.Len()
+	for i := 0; i < n; i++ {
+		var err error
+		nPast, err = p.EvalChunk(c, ch, i, nPast, seq, logitsLast && i == n-1)
+		if err != nil {
+			return nPast, fmt.Errorf("chunk %d of %d: %w", i+1, n, err)
+		}
+	}
+	return nPast, nil
+}
+
+// Bitmap is an RGB image for the projector.
+type Bitmap struct {
+	c    *C.mtmd_bitmap // nil once closed
+	w, h int
+}
+
+// NewBitmap copies width*height*3 bytes of packed RGB into a new bitmap.
+func NewBitmap(width, height int, rgb []byte) (*Bitmap, error) {
+	if width <= 0 || height <= 0 {
+		return nil, fmt.Errorf("new bitmap: size %dx%d", width, height)
+	}
+	if len(rgb) != width*height*3 {
+		return nil, fmt.Errorf("new bitmap: %d bytes for %dx%d RGB, want %d", len(rgb), width, height, width*height*3)
+	}
+	cb := C.mtmd_bitmap_init(C.uint32_t(width), C.uint32_t(height), (*C.uchar)(unsafe.Pointer(&rgb[0])))
+	if cb == nil {
+		return nil, errors.New("new bitmap: out of memory")
+	}
+	b := &Bitmap{c: cb, w: width, h: height}
+	runtime.SetFinalizer(b, (*Bitmap).Close)
+	return b, nil
+}
+
+// Width returns the width in pixels.
+func (b *Bitmap) Width() int { return b.w }
+
+// Height returns the height in pixels.
+func (b *Bitmap) Height() int { return b.h }
+
+// Close frees the bitmap.
+func (b *Bitmap) Close() error {
+	if b.c != nil {
+		C.mtmd_bitmap_free(b.c)
+		b.c = nil
+		runtime.SetFinalizer(b, nil)
+	}
+	return nil
+}
+
+// Chunks is a tokenized multimodal prompt.
+type Chunks struct {
+	c *C.mtmd_input_chunks // nil once closed
+}
+
+// get returns chunk i, or an error for a bad index or closed chunks.
+func (ch *Chunks) get(i int) (*C.mtmd_input_chunk, error) {
+	if ch == nil || ch.c == nil {
+		return nil, ErrClosed
+	}
+	n := int(C.mtmd_input_chunks_size(ch.c))
+	if i < 0 || i >= n {
+		return nil, fmt.Errorf("chunk %d of %d", i, n)
+	}
+	return C.mtmd_input_chunks_get(ch.c, C.size_t(i)), nil
+}
+
+// Len returns the number of chunks.
+func (ch *Chunks) Len() int {
+	if ch == nil || ch.c == nil {
+		return 0
+	}
+	return int(C.mtmd_input_chunks_size(ch.c))
+}
+
+// Kind returns the kind of chunk i.
+func (ch *Chunks) Kind(i int) ChunkKind {
+	c, err := ch.get(i)
+	if err != nil {
+		return ChunkText
+	}
+	switch C.mtmd_input_chunk_get_type(c) {
+	case C.MTMD_INPUT_CHUNK_TYPE_IMAGE:
+		return ChunkImage
+	case C.MTMD_INPUT_CHUNK_TYPE_AUDIO:
+		return ChunkAudio
+	}
+	return ChunkText
+}
+
+// NTokens returns the number of tokens chunk i takes.
+func (ch *Chunks) NTokens(i int) int {
+	c, err := ch.get(i)
+	if err != nil {
+		return 0
+	}
+	return int(C.mtmd_input_chunk_get_n_tokens(c))
+}
+
+// NPos returns how far chunk i advances a sequence's position.
+func (ch *Chunks) NPos(i int) int {
+	c, err := ch.get(i)
+	if err != nil {
+		return 0
+	}
+	return int(C.mtmd_input_chunk_get_n_pos(c))
+}
+
+// Tokens returns a copy of the tokens of text chunk i.
+func (ch *Chunks) Tokens(i int) []Token {
+	c, err := ch.get(i)
+	if err != nil || C.mtmd_input_chunk_get_type(c) != C.MTMD_INPUT_CHUNK_TYPE_TEXT {
+		return nil
+	}
+	var n C.size_t
+	p := C.mtmd_input_chunk_get_tokens_text(c, &n)
+	if p == nil || n == 0 {
+		return []Token{}
+	}
+	out := make([]Token, int(n))
+	copy(out, unsafe.Slice((*Token)(unsafe.Pointer(p)), int(n)))
+	return out
+}
+
+// ImageGrid returns the width and height in tokens of image chunk i.
+func (ch *Chunks) ImageGrid(i int) (nx, ny int) {
+	c, err := ch.get(i)
+	if err != nil {
+		return 0, 0
+	}
+	img := C.mtmd_input_chunk_get_tokens_image(c)
+	if img == nil {
+		return 0, 0
+	}
+	return int(C.mtmd_image_tokens_get_nx(img)), int(C.mtmd_image_tokens_get_ny(img))
+}
+
+// TotalTokens returns the KV cells all chunks take.
+func (ch *Chunks) TotalTokens() int {
+	if ch == nil || ch.c == nil {
+		return 0
+	}
+	return int(C.mtmd_helper_get_n_tokens(ch.c))
+}
+
+// TotalPos returns how far all chunks advance a sequence's position.
+func (ch *Chunks) TotalPos() int {
+	if ch == nil || ch.c == nil {
+		return 0
+	}
+	return int(C.mtmd_helper_get_n_pos(ch.c))
+}
+
+// Close frees the chunks.
+func (ch *Chunks) Close() error {
+	if ch.c != nil {
+		C.mtmd_input_chunks_free(ch.c)
+		ch.c = nil
+		runtime.SetFinalizer(ch, nil)
+	}
+	return nil
+}

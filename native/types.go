@@ -34,25 +34,28 @@ func (t DeviceType) String() string {
 	return fmt.Sprintf("devicetype(%d)", int(t))
 }
 
+// MarshalText returns the type's String, so JSON says "cpu" or "gpu".
+func (t DeviceType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
 // Device is one compute device a ggml backend offers.
 type Device struct {
-	Name        string     // ggml's device name, e.g. "CPU", "CUDA0"
-	Description string     // the device's own description, e.g. the CPU or GPU model
-	Backend     string     // the ggml backend that registered it, e.g. "CPU", "CUDA"
-	Type        DeviceType // CPU, GPU, ...
-	ID          string     // PCI bus id where known, else empty
-	MemoryTotal uint64     // bytes
-	MemoryFree  uint64     // bytes, at the time Devices was called
+	Name        string     `json:"name"`         // ggml's device name, e.g. "CPU", "CUDA0"
+	Description string     `json:"description"`  // the device's own description, e.g. the CPU or GPU model
+	Backend     string     `json:"backend"`      // the ggml backend that registered it, e.g. "CPU", "CUDA"
+	Type        DeviceType `json:"type"`         // CPU, GPU, ...
+	ID          string     `json:"id,omitempty"` // PCI bus id where known, else empty
+	MemoryTotal uint64     `json:"memory_total"` // bytes
+	MemoryFree  uint64     `json:"memory_free"`  // bytes, at the time Devices was called
 	// Features are the backend's build features (for the CPU: AVX2, AVX512,
 	// ...; for CUDA: architectures and options), in the order ggml lists
 	// them. Backends that report none leave it empty.
-	Features []Feature
+	Features []Feature `json:"features,omitempty"`
 }
 
 // Feature is one name/value pair a backend reports about its build.
 type Feature struct {
-	Name  string
-	Value string
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // BackendLoad records the outcome of trying to load one backend library.

@@ -139,5 +139,6 @@ func commands(s *streams) []*cli.Command {
 		newPipelineCommand(s),
 		newDemoCommand(s),
 		newLoRACommand(s),
+		newDevicesCommand(s),
 	}
 }

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vlmcmp/vlmcmp/native"
+)
+
+// devicesOptions are the flags of `vlmcmp devices`.
+type devicesOptions struct {
+	BackendPaths []string // extra folders with ggml backend libraries
+	JSON         bool     // print JSON instead of text
+}
+
+func newDevicesCommand(s *streams) *cli.Command {
+	var opts devicesOptions
+	return &cli.Command{
+		Name:      "devices",
+		Usage:     "list the CPU and GPUs llama.cpp can run on",
+		UsageText: "vlmcmp devices [--backend-path <dir>]... [--json]",
+		Description: "Loads llama.cpp's backends the way every local command does (the CPU backend\n" +
+			"built in; GPU backend libraries such as libggml-cuda.so from `make cuda` found\n" +
+			"beside the binary, in $VLMCMP_BACKEND_PATH or --backend-path) and prints each\n" +
+			"device: the CPU with the instruction sets ggml was built for, GPUs with their\n" +
+			"memory. A backend library that fails to load is reported with llama.cpp's reason.\n\n" +
+			"Examples:\n" +
+			"  vlmcmp devices\n" +
+			"  VLMCMP_BACKEND_PATH=/opt/vlmcmp/lib vlmcmp devices --json",
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "backend-path", Usage: "also load ggml backend libraries from `DIR` (repeatable)"},
+			&cli.BoolFlag{Name: "json", Usage: "print the devices as JSON"},
+		},
+		Action: func(c *cli.Context) error {
+			opts.BackendPaths = c.StringSlice("backend-path")
+			opts.JSON = c.Bool("json")
+			return runDevices(c.Context, s, opts)
+		},
+	}
+}
+
+func runDevices(_ context.Context, s *streams, opts devicesOptions) error {
+	loads, err := native.Init(native.InitOptions{BackendPaths: opts.BackendPaths})
+	if err != nil {
+		return err
+	}
+	devs, err := native.Devices()
+	if err != nil {
+		return err
+	}
+	if opts.JSON {
+		type loadJSON struct {
+			Path    string `json:"path"`
+			Backend string `json:"backend,omitempty"`
+			Error   string `json:"error,omitempty"`
+		}
+		out := struct {
+			Devices  []native.Device `json:"devices"`
+			Backends []loadJSON      `json:"backend_libraries"`
+		}{Devices: devs, Backends: []loadJSON{}}
+		for _, l := range loads {
+			lj := loadJSON{Path: l.Path, Backend: l.Backend}
+			if l.Err != nil {
+				lj.Error = l.Err.Error()
+			}
+			out.Backends = append(out.Backends, lj)
+		}
+		enc := json.NewEncoder(s.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	for _, d := range devs {
+		fmt.Fprintf(s.Out, "%s\t%s\t%s", d.Name, d.Type, d.Description)
+		if d.MemoryTotal > 0 {
+			fmt.Fprintf(s.Out, "\t%s free of %s", gib(d.MemoryFree), gib(d.MemoryTotal))
+		}
+		fmt.Fprintln(s.Out)
+		if len(d.Features) > 0 {
+			var fs []string
+			for _, f := range d.Features {
+				if f.Value == "1" {
+					fs = append(fs, f.Name)
+				} else {
+					fs = append(fs, f.Name+"="+f.Value)
+				}
+			}
+			fmt.Fprintf(s.Out, "  features: %s\n", strings.Join(fs, " "))
+		}
+	}
+	for _, l := range loads {
+		if l.Err != nil {
+			fmt.Fprintf(s.Err, "vlmcmp: backend library not loaded: %v\n", l.Err)
+		}
+	}
+	return nil
+}
+
+// gib formats bytes as GiB with one decimal.
+func gib(b uint64) string {
+	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+}

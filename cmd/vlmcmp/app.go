@@ -140,5 +140,6 @@ func commands(s *streams) []*cli.Command {
 		newDemoCommand(s),
 		newLoRACommand(s),
 		newDevicesCommand(s),
+		newPredictCommand(s),
 	}
 }

@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/llm/local"
+)
+
+// engineOptions are the flags that load a local Qwen2-VL, shared by predict
+// and bench.
+type engineOptions struct {
+	ModelFile      string
+	Mmproj         string
+	LoRA           []string // PATH[:SCALE]
+	GPULayers      int
+	Threads        int
+	ContextSize    int
+	ImageMinTokens int
+	ImageMaxTokens int
+	FlashAttention string
+}
+
+// engineFlags are the command-line flags of engineOptions.
+func engineFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "model-file", Usage: "Qwen2-VL model `GGUF`"},
+		&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` made for the model"},
+		&cli.StringSliceFlag{Name: "lora", Usage: "LoRA adapter `GGUF[:SCALE]` applied at load (scale 1 by default); repeatable"},
+		&cli.IntFlag{Name: "gpu-layers", Usage: "`N` layers offloaded to the GPU; -1: all (needs make cuda)"},
+		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads (default: ggml's)"},
+		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer (default: image max tokens + 512)"},
+		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes (default: the projector's)"},
+		&cli.IntFlag{Name: "image-max-tokens", Usage: fmt.Sprintf("largest number of tokens `N` an image becomes; larger images are scaled down (default %d)", local.DefaultImageMaxTokens)},
+		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
+	}
+}
+
+// engineOptionsFrom reads the engine flags.
+func engineOptionsFrom(c *cli.Context) engineOptions {
+	return engineOptions{
+		ModelFile:      c.String("model-file"),
+		Mmproj:         c.String("mmproj"),
+		LoRA:           c.StringSlice("lora"),
+		GPULayers:      c.Int("gpu-layers"),
+		Threads:        c.Int("threads"),
+		ContextSize:    c.Int("ctx-size"),
+		ImageMinTokens: c.Int("image-min-tokens"),
+		ImageMaxTokens: c.Int("image-max-tokens"),
+		FlashAttention: c.String("flash-attn"),
+	}
+}
+
+// config turns the options into a local.Config; command-line mistakes are
+// usage errors.
+func (o engineOptions) config() (local.Config, error) {
+	if o.ModelFile == "" {
+		return local.Config{}, usagef("--model-file is required")
+	}
+	if o.Mmproj == "" {
+		return local.Config{}, usagef("--mmproj is required")
+	}
+	cfg := local.Config{
+		ModelFile:      o.ModelFile,
+		MmprojFile:     o.Mmproj,
+		GPULayers:      o.GPULayers,
+		Threads:        o.Threads,
+		ContextSize:    o.ContextSize,
+		ImageMinTokens: o.ImageMinTokens,
+		ImageMaxTokens: o.ImageMaxTokens,
+		FlashAttention: o.FlashAttention,
+	}
+	for _, s := range o.LoRA {
+		l, err := local.ParseLoRA(s)
+		if err != nil {
+			return local.Config{}, usagef("--lora: %v", err)
+		}
+		cfg.LoRA = append(cfg.LoRA, l)
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{{"threads", o.Threads}, {"ctx-size", o.ContextSize}, {"image-min-tokens", o.ImageMinTokens}, {"image-max-tokens", o.ImageMaxTokens}} {
+		if n.v < 0 {
+			return local.Config{}, usagef("--%s is %d, want 0 or more", n.flag, n.v)
+		}
+	}
+	switch o.FlashAttention {
+	case "", "auto", "on", "off":
+	default:
+		return local.Config{}, usagef("--flash-attn %q is not one of auto, on, off", o.FlashAttention)
+	}
+	return cfg, nil
+}
+
+// predictOptions are the options of vlmcmp predict. Fields are filled from
+// flags; another source (a configured model) may fill Engine instead.
+type predictOptions struct {
+	Engine      engineOptions
+	Image       string
+	Prompt      string
+	System      string
+	MaxTokens   int
+	GrammarFile string
+	SchemaFile  string
+	RawPrompt   bool
+	Timings     bool
+}
+
+func newPredictCommand(s *streams) *cli.Command {
+	flags := append(engineFlags(),
+		&cli.StringFlag{Name: "image", Usage: "image `FILE` to score (JPEG, PNG, WebP, GIF or BMP)"},
+		&cli.StringFlag{Name: "prompt", Usage: "the user's `TEXT`"},
+		&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` (default: none)"},
+		&cli.IntFlag{Name: "max-tokens", Usage: fmt.Sprintf("longest answer in tokens `N` (default %d)", local.DefaultMaxTokens)},
+		&cli.StringFlag{Name: "grammar", Usage: "GBNF grammar `FILE` the answer must follow"},
+		&cli.StringFlag{Name: "json-schema", Usage: "JSON schema `FILE` the answer must follow (converted to a grammar)"},
+		&cli.BoolFlag{Name: "raw-prompt", Usage: "use --prompt as the whole prompt, without the chat template; put " + "<__media__>" + " where the image goes"},
+		&cli.BoolFlag{Name: "timings", Usage: "print the timings to stderr"},
+	)
+	return &cli.Command{
+		Name:  "predict",
+		Usage: "answer a prompt about one image with a local Qwen2-VL",
+		UsageText: "vlmcmp predict --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... --image <file> --prompt <text>\n" +
+			"  [--system <text>] [--max-tokens <n>] [--gpu-layers <n>] [--threads <n>] [{--grammar <file> | --json-schema <file>}]\n" +
+			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
+		Description: `predict loads a Qwen2-VL GGUF model and its vision projector in-process
+through llama.cpp, applies the LoRA adapters, and prints the model's answer
+about the image, and only the answer, on stdout. Logs and timings go to
+stderr. Decoding is greedy, so the same command prints the same text every
+time. The files are checked before llama.cpp reads them.
+
+The prompt is formatted with the model's chat template: the system prompt,
+then a user turn holding the image and --prompt. With --raw-prompt the prompt
+is used as given, and <__media__> marks where the image goes.
+
+Examples:
+  vlmcmp predict --model-file qwen2-vl-2b.gguf --mmproj mmproj.gguf \
+    --image street.jpg --prompt "Rate how safe this street looks from 1 to 10."
+  vlmcmp predict --model-file base.gguf --mmproj mmproj.gguf --lora safety.gguf:0.8 \
+    --image street.jpg --prompt "Safety score?" --json-schema score.json
+  vlmcmp predict --model-file m.gguf --mmproj p.gguf --image a.png --raw-prompt \
+    --prompt "<|im_start|>user\n<__media__>Describe.<|im_end|>\n<|im_start|>assistant\n"`,
+		Flags: flags,
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return usagef("predict takes no arguments, got %q", c.Args().First())
+			}
+			return runPredict(c.Context, s, predictOptions{
+				Engine:      engineOptionsFrom(c),
+				Image:       c.String("image"),
+				Prompt:      c.String("prompt"),
+				System:      c.String("system"),
+				MaxTokens:   c.Int("max-tokens"),
+				GrammarFile: c.String("grammar"),
+				SchemaFile:  c.String("json-schema"),
+				RawPrompt:   c.Bool("raw-prompt"),
+				Timings:     c.Bool("timings"),
+			})
+		},
+	}
+}
+
+func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
+	cfg, err := opts.Engine.config()
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.Image == "":
+		return usagef("--image is required")
+	case opts.Prompt == "":
+		return usagef("--prompt is required")
+	case opts.MaxTokens < 0:
+		return usagef("--max-tokens is %d, want 0 or more", opts.MaxTokens)
+	case opts.GrammarFile != "" && opts.SchemaFile != "":
+		return usagef("give --grammar or --json-schema, not both")
+	case opts.RawPrompt && opts.System != "":
+		return usagef("--system has no effect with --raw-prompt: put the system turn in --prompt")
+	}
+	cfg.RawPrompt = opts.RawPrompt
+	cfg.Parallel = 1
+	if opts.GrammarFile != "" {
+		b, err := os.ReadFile(opts.GrammarFile)
+		if err != nil {
+			return fmt.Errorf("grammar: %w", err)
+		}
+		cfg.Grammar = string(b)
+	}
+	if opts.SchemaFile != "" {
+		b, err := os.ReadFile(opts.SchemaFile)
+		if err != nil {
+			return fmt.Errorf("json schema: %w", err)
+		}
+		if _, err := local.SchemaToGrammar(string(b)); err != nil {
+			return fmt.Errorf("%s: %w", opts.SchemaFile, err)
+		}
+		cfg.JSONSchema = string(b)
+	}
+	// Check the image before the model loads, so a typo costs nothing.
+	img, err := os.ReadFile(opts.Image)
+	if err != nil {
+		return fmt.Errorf("read image: %w", err)
+	}
+	p, err := local.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	pred, err := p.Predict(ctx, &llm.Request{
+		ID:        opts.Image,
+		ImagePath: opts.Image,
+		Image:     img,
+		Prompt:    unescapePrompt(opts.Prompt, opts.RawPrompt),
+		System:    opts.System,
+		Options:   llm.Options{MaxTokens: opts.MaxTokens},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(s.Out, pred.Text)
+	if opts.Timings && pred.Timings != nil {
+		t := pred.Timings
+		fmt.Fprintf(s.Err, "timings: image encode %.1f ms, prefill %.1f ms (%d prompt tokens), decode %.1f ms (%d tokens), first token %.1f ms, total %.1f ms\n",
+			t.ImageEncodeMS, t.PrefillMS, pred.Usage.PromptTokens, t.DecodeMS, pred.Usage.CompletionTokens, t.FirstTokenMS, float64(pred.Latency.Microseconds())/1000)
+	}
+	return nil
+}
+
+// unescapePrompt turns the two-character sequence \n into a newline in raw
+// prompts, so that chat-formatted prompts can be typed on one line.
+func unescapePrompt(p string, raw bool) string {
+	if !raw {
+		return p
+	}
+	return strings.ReplaceAll(p, `\n`, "\n")
+}

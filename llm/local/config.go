@@ -1,0 +1,165 @@
+package local
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Defaults used when a Config field is zero.
+const (
+	// DefaultImageMaxTokens bounds the tokens one image becomes. Qwen2-VL
+	// spends one token on each 28×28 pixel patch, so a 12-megapixel photo
+	// (4000×3000) left at full size would cost over 15,000 tokens; 1024
+	// tokens keep about 0.8 megapixels, plenty for a street-safety rating.
+	DefaultImageMaxTokens = 1024
+	// DefaultMaxTokens is the answer length when neither the request nor
+	// Config.MaxTokens sets one.
+	DefaultMaxTokens = 128
+	// defaultTextTokens is what a sequence's context holds beside the image
+	// when Config.ContextSize is zero: chat template, prompt and answer.
+	defaultTextTokens = 512
+	// maxDefaultParallel caps the default number of sequences.
+	maxDefaultParallelCPU = 4
+	maxDefaultParallelGPU = 16
+)
+
+// Config configures [New]. Only ModelFile and MmprojFile are required; zero
+// fields take the defaults noted on each.
+type Config struct {
+	// ModelFile is the LLM GGUF (Qwen2-VL, architecture qwen2vl).
+	ModelFile string
+	// MmprojFile is the vision projector GGUF made for that model.
+	MmprojFile string
+	// LoRA adapters (GGUF) applied at load time, in order, each with its
+	// scale (1: as trained).
+	LoRA []LoRA
+
+	// GPULayers is the number of layers offloaded to a GPU: 0 keeps the
+	// model on the CPU, a negative value offloads all of them. The vision
+	// encoder runs on the GPU whenever GPULayers is not 0 and a GPU backend
+	// is loaded.
+	GPULayers int
+	// Threads is the number of CPU threads for decoding and for the vision
+	// encoder; 0: ggml's default.
+	Threads int
+	// ContextSize is the number of tokens (KV cells) one sequence holds:
+	// the image's tokens, the prompt and the answer. 0: ImageMaxTokens +
+	// 512. The llama context holds Parallel times this, plus the shared
+	// prefix.
+	ContextSize int
+	// Parallel is the number of sequences decoded together (P). 0 picks a
+	// default that fits memory: up to 4 on the CPU, 16 on a GPU, fewer when
+	// the KV cache would not fit in a quarter of the device's free memory;
+	// [Predictor.Parallel] reports the choice.
+	Parallel int
+	// BatchSize is the most tokens one llama_decode carries (llama.cpp's
+	// n_batch and n_ubatch). 0: the larger of 512 and ImageMaxTokens; it is
+	// raised to ImageMaxTokens when smaller, since Qwen2-VL decodes an
+	// image's tokens in one physical batch.
+	BatchSize int
+	// FlashAttention selects flash attention: "auto" (default), "on" or
+	// "off".
+	FlashAttention string
+	// ImageMinTokens and ImageMaxTokens bound the tokens one image becomes;
+	// mtmd resizes the image to fit. 0: the projector's minimum, and
+	// DefaultImageMaxTokens.
+	ImageMinTokens int
+	ImageMaxTokens int
+	// MaxTokens is the default answer length for requests that set none;
+	// 0: DefaultMaxTokens.
+	MaxTokens int
+	// Grammar (GBNF) and JSONSchema constrain every request that sets
+	// neither itself; at most one of them may be set.
+	Grammar    string
+	JSONSchema string
+	// RawPrompt uses each request's Prompt as the whole prompt, without the
+	// chat template and ignoring System: the prompt must contain the media
+	// marker <__media__> where the image goes.
+	RawPrompt bool
+	// EncodeAhead encodes queued images on the preparing goroutine while
+	// the context decodes other sequences ("on"), or on the owner between
+	// decoding steps ("off"). "" or "auto": on when the encoder runs on a
+	// GPU, off on the CPU (where both would compete for the same cores).
+	EncodeAhead string
+}
+
+// LoRA is one adapter file and its scale.
+type LoRA struct {
+	Path  string
+	Scale float32
+}
+
+// ParseLoRA parses "PATH[:SCALE]" (scale 1 when absent), the form the
+// command line uses. A path containing ':' takes a scale only when the last
+// ':' is followed by a number.
+func ParseLoRA(s string) (LoRA, error) {
+	if s == "" {
+		return LoRA{}, fmt.Errorf("lora: empty adapter path")
+	}
+	if i := strings.LastIndexByte(s, ':'); i >= 0 {
+		if f, err := strconv.ParseFloat(s[i+1:], 32); err == nil {
+			if i == 0 {
+				return LoRA{}, fmt.Errorf("lora %q: empty adapter path", s)
+			}
+			return LoRA{Path: s[:i], Scale: float32(f)}, nil
+		}
+	}
+	return LoRA{Path: s, Scale: 1}, nil
+}
+
+// validate checks the fields that do not need files and fills defaults that
+// do not depend on the model.
+func (c *Config) validate() error {
+	if c.ModelFile == "" {
+		return fmt.Errorf("local: no model file given")
+	}
+	if c.MmprojFile == "" {
+		return fmt.Errorf("local: no projector (mmproj) file given for %s", c.ModelFile)
+	}
+	if c.Grammar != "" && c.JSONSchema != "" {
+		return fmt.Errorf("local: give a grammar or a json schema, not both")
+	}
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"threads", c.Threads}, {"context size", c.ContextSize}, {"parallel", c.Parallel},
+		{"batch size", c.BatchSize}, {"image min tokens", c.ImageMinTokens},
+		{"image max tokens", c.ImageMaxTokens}, {"max tokens", c.MaxTokens}} {
+		if n.v < 0 {
+			return fmt.Errorf("local: %s is %d, want 0 (default) or more", n.name, n.v)
+		}
+	}
+	switch strings.ToLower(c.FlashAttention) {
+	case "", "auto", "on", "off":
+	default:
+		return fmt.Errorf("local: flash attention %q is not one of auto, on, off", c.FlashAttention)
+	}
+	switch strings.ToLower(c.EncodeAhead) {
+	case "", "auto", "on", "off":
+	default:
+		return fmt.Errorf("local: encode ahead %q is not one of auto, on, off", c.EncodeAhead)
+	}
+	if c.ImageMaxTokens == 0 {
+		c.ImageMaxTokens = DefaultImageMaxTokens
+	}
+	if c.ImageMinTokens > c.ImageMaxTokens {
+		return fmt.Errorf("local: image min tokens %d is above image max tokens %d", c.ImageMinTokens, c.ImageMaxTokens)
+	}
+	if c.ContextSize == 0 {
+		c.ContextSize = c.ImageMaxTokens + defaultTextTokens
+	}
+	if c.MaxTokens == 0 {
+		c.MaxTokens = DefaultMaxTokens
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 512
+	}
+	c.BatchSize = max(c.BatchSize, c.ImageMaxTokens)
+	for i, l := range c.LoRA {
+		if l.Path == "" {
+			return fmt.Errorf("local: lora %d has no path", i+1)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,51 @@
+// Package local is vlmcmp's in-process Qwen2-VL backend: a [Predictor] that
+// runs a GGUF model and its vision projector (mmproj), with optional LoRA
+// adapters, through llama.cpp (package native), on the CPU or a GPU.
+//
+// # Continuous batching
+//
+// One llama context holds P sequences (Config.Parallel). Requests queue in
+// the order they arrive. Each request's prompt (chat template, image
+// embedding with Qwen2-VL's M-RoPE positions, text) is prefilled into a free
+// sequence; then every decoding step is a single llama_decode carrying the
+// next token of every live sequence. A sequence that ends (end-of-generation
+// token, the end of its grammar, or its token limit) has its KV cells
+// cleared, and the next waiting request takes its slot in the same step
+// loop. The text before the image (the system prompt and the opening of the
+// user turn) is the same for every request with the same system prompt: it is
+// decoded once into a spare sequence and copied (llama_memory_seq_cp, free
+// in the unified KV cache) into each new sequence.
+//
+// # Goroutines and what overlaps
+//
+// Three kinds of goroutine take part, and only one touches the llama
+// context:
+//
+//   - the preparer reads each queued image file, decodes it in Go
+//     (package imagefile), packs it to RGB, makes the mtmd bitmap and
+//     tokenizes the prompt (mtmd resizes the image to its token budget
+//     there). This runs while the owner decodes. When the vision encoder runs
+//     on a GPU (Config.EncodeAhead), the preparer also encodes the image
+//     (mtmd's encoder is serialized by package native and may run while the
+//     context decodes), so image encoding overlaps text decoding too. On the
+//     CPU the encoder and the decoder would fight over the same cores, so by
+//     default the owner encodes an image itself, between two decoding steps,
+//     just before the image is prefilled: Go-side decoding overlaps, the
+//     vision encoder does not.
+//   - the owner (the Server.run shape of ollama's runner) owns the llama
+//     context, the step batch and every sampler: it admits prepared requests
+//     into free sequences, prefills them (image embedding, then the text
+//     after it), runs the decoding steps and finishes sequences. Prefill of a
+//     new sequence is its own llama_decode between two steps; it is not
+//     merged into a step.
+//   - one watcher per PredictBatch call answers that batch's still-queued
+//     requests with the context's error when it is cancelled.
+//
+// Each request has exactly one owner at a time (queue, preparer, hand-over
+// channel, owner), so it is answered exactly once. Per-request failures (an
+// image that will not decode, a prompt longer than a sequence's context, a
+// grammar llama.cpp refuses) fail that request only.
+//
+// Files are checked with package llm/gguf before llama.cpp sees them, since
+// llama.cpp aborts the process on some malformed files.
+package local

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval/metrics"
 )
@@ -68,18 +69,117 @@ func Write(ctx context.Context, in *Input) (*Written, error) {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	w := &Written{Metrics: res}
+	dir := in.RunDir
+	put := func(name string, data []byte) (string, error) {
+		path := filepath.Join(dir, name)
+		if err := writeFile(path, data); err != nil {
+			return "", err
+		}
+		return path, ctx.Err()
+	}
 	var buf bytes.Buffer
 	if err := WriteSummary(&buf, Summary(in, res)); err != nil {
 		return nil, err
 	}
-	if err := writeFile(filepath.Join(in.RunDir, "summary.json"), buf.Bytes()); err != nil {
-		return nil, err
+	var err error
+	if w.Summary, err = put("summary.json", buf.Bytes()); err != nil {
+		return w, err
 	}
-	w.Summary = filepath.Join(in.RunDir, "summary.json")
-	if err := ctx.Err(); err != nil {
+
+	wb, err := Workbook(in, res)
+	if err != nil {
+		return w, fmt.Errorf("report: metrics.xlsx: %w", err)
+	}
+	data, err := xlsxBytes(wb)
+	if err != nil {
+		return w, fmt.Errorf("report: metrics.xlsx: %w", err)
+	}
+	if w.Workbook, err = put("metrics.xlsx", data); err != nil {
+		return w, err
+	}
+
+	for i := range in.Models {
+		m := &in.Models[i]
+		s := res.Find(m.Name)
+		if s == nil {
+			return w, fmt.Errorf("report: model %s has no metrics", m.Name)
+		}
+		base := SafeFileName(m.Name) + "_results"
+		data, err := resultsJSON(Results(m, s))
+		if err != nil {
+			return w, fmt.Errorf("report: %s.json: %w", base, err)
+		}
+		path, err := put(base+".json", data)
+		if err != nil {
+			return w, err
+		}
+		w.Results = append(w.Results, path)
+		rb, err := ResultsWorkbook(m)
+		if err == nil {
+			data, err = xlsxBytes(rb)
+		}
+		if err != nil {
+			return w, fmt.Errorf("report: %s.xlsx: %w", base, err)
+		}
+		if path, err = put(base+".xlsx", data); err != nil {
+			return w, err
+		}
+		w.Results = append(w.Results, path)
+	}
+
+	figs, err := Figures(in, res)
+	if err != nil {
+		return w, fmt.Errorf("report: %w", err)
+	}
+	var pngs []NamedPNG
+	for _, fig := range figs {
+		png, svg, err := fig.render()
+		if err != nil {
+			return w, fmt.Errorf("report: %w", err)
+		}
+		for _, out := range []struct {
+			ext  string
+			data []byte
+		}{{".png", png}, {".svg", svg}} {
+			path, err := put(filepath.Join("plots", fig.Name+out.ext), out.data)
+			if err != nil {
+				return w, err
+			}
+			w.Plots = append(w.Plots, path)
+		}
+		pngs = append(pngs, NamedPNG{fig.Name, png})
+	}
+
+	buf.Reset()
+	if err := WriteText(&buf, in, res); err != nil {
+		return w, fmt.Errorf("report: report.txt: %w", err)
+	}
+	if w.Text, err = put("report.txt", buf.Bytes()); err != nil {
+		return w, err
+	}
+	buf.Reset()
+	if err := WriteHTML(&buf, in, res, pngs); err != nil {
+		return w, fmt.Errorf("report: report.html: %w", err)
+	}
+	if w.HTML, err = put("report.html", buf.Bytes()); err != nil {
 		return w, err
 	}
 	return w, nil
+}
+
+// SafeFileName turns a model name into a file name: path separators and
+// characters that are trouble in file names become '_'.
+func SafeFileName(name string) string {
+	s := strings.Map(func(r rune) rune {
+		if r < ' ' || strings.ContainsRune(`/\:*?"<>|`, r) {
+			return '_'
+		}
+		return r
+	}, name)
+	if s == "" || s == "." || s == ".." {
+		return "model"
+	}
+	return s
 }
 
 // writeFile writes data to path through a temporary file and a rename.
@@ -92,6 +192,10 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand/v2"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/brewer"
@@ -317,6 +318,7 @@ func errorFigure(in *Input, _ *metrics.Result) (*Figure, error) {
 		h := &plotter.Histogram{Bins: ErrorBins(m), Width: 1, FillColor: modelColor(i), LineStyle: plotter.DefaultLineStyle}
 		p.Add(h)
 		p.X.Min, p.X.Max, p.Y.Min = -9.5, 9.5, 0
+		p.Y.Tick.Marker = integerTicks{}
 		f.panels = append(f.panels, p)
 	}
 	return f, nil
@@ -370,7 +372,11 @@ func confusionFigure(in *Input, res *metrics.Result) (*Figure, error) {
 			for j := range l.TextStyle {
 				l.TextStyle[j].XAlign = draw.XCenter
 				l.TextStyle[j].YAlign = draw.YCenter
-				l.TextStyle[j].Color = color.RGBA{0xd0, 0x30, 0x10, 0xff}
+				// Dark cells get white counts, light cells black.
+				l.TextStyle[j].Color = color.Black
+				if v, _ := strconv.Atoi(labels.Labels[j]); float64(v) > hm.Max/2 {
+					l.TextStyle[j].Color = color.White
+				}
 			}
 			p.Add(l)
 		}
@@ -379,4 +385,17 @@ func confusionFigure(in *Input, res *metrics.Result) (*Figure, error) {
 		f.panels = append(f.panels, p)
 	}
 	return f, nil
+}
+
+// integerTicks marks whole numbers only (image counts), at most about six.
+type integerTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := math.Max(1, math.Ceil((hi-lo)/6))
+	var t []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		t = append(t, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+	}
+	return t
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -155,10 +154,10 @@ func Summary(in *Input, res *metrics.Result) *SummaryFile {
 
 // WriteSummary writes summary.json's content, indented, to w.
 func WriteSummary(w io.Writer, f *SummaryFile) error {
-	data, err := json.MarshalIndent(f, "", "  ")
+	data, err := marshalJSON(f)
 	if err != nil {
 		return fmt.Errorf("summary: %w", err)
 	}
-	_, err = w.Write(append(data, '\n'))
+	_, err = w.Write(data)
 	return err
 }

@@ -263,8 +263,20 @@ func Results(m *ModelResult, s *metrics.Summary) *ResultsFile {
 }
 
 func resultsJSON(r *ResultsFile) ([]byte, error) {
-	data, err := json.MarshalIndent(r, "", "  ")
-	return append(data, '\n'), err
+	return marshalJSON(r)
+}
+
+// marshalJSON indents v and leaves <, > and & as they are: the files are
+// read by people and programs, never embedded in HTML.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // ResultsWorkbook is <model>_results.xlsx: one Results sheet with

@@ -27,7 +27,8 @@ var ErrNoScore = errors.New("no score")
 //     safety_score, rating, safety_rating or safety, at any depth (top level
 //     first); a string value is read with these same rules;
 //  2. a labelled score: "Safety score: 7/10", "Score: 7", "**Rating:** 8",
-//     "score of 6.5", "\"score\": 7" in JSON cut short;
+//     "score of 6.5", "The safety score for this image is 4", "\"score\": 7"
+//     in JSON cut short;
 //  3. a rating verb: "I'd rate it 8 out of 10", "I would give this street a 6";
 //  4. a score out of ten anywhere: "7/10", "Seven out of ten";
 //  5. a bold number: "**7**";
@@ -98,7 +99,7 @@ type scoreRule struct {
 
 var scoreRules = []scoreRule{
 	// 2. labelled.
-	{re: regexp.MustCompile(`(?i)\b(?:safety[\s_-]*)?(?:score|rating)\b[^0-9a-z\n]{0,6}(?:(?:is|of|would\s+be|be|at|around|about|approximately|roughly|:)\s*)*(?:an?\s+)?[*_"']*\s*` + rng + outOf), lo: 1, hi: 2, den: 3},
+	{re: regexp.MustCompile(`(?i)\b(?:safety[\s_-]*)?(?:score|rating)\b(?:\s+(?:for|of)\s+(?:this|the|that)(?:\s+[\w'’-]+){1,3}?)?[\s:=*_"'’\-–—]{0,6}(?:(?:is|of|would\s+be|be|at|around|about|approximately|roughly|:)\s*)*(?:an?\s+)?[*_"']*\s*` + rng + outOf), lo: 1, hi: 2, den: 3},
 	// 3. rating verb.
 	{re: regexp.MustCompile(`(?i)\b(?:rate|rated|give|gave|assign|assigned|would\s+put)\s+(?:(?:it|this|that|the\s+\w+|this\s+\w+|this\s+\w+\s+\w+)\s+)?(?:an?\s+|at\s+|as\s+)?[*_"']*` + rng + outOf), lo: 1, hi: 2, den: 3},
 	// 4. out of ten anywhere.

@@ -141,5 +141,6 @@ func commands(s *streams) []*cli.Command {
 		newLoRACommand(s),
 		newDevicesCommand(s),
 		newPredictCommand(s),
+		newBenchCommand(s),
 	}
 }

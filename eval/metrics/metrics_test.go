@@ -3,6 +3,7 @@ package metrics
 import (
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -341,6 +342,27 @@ func TestConfusion(t *testing.T) {
 			if m[i][j] != want[i][j] {
 				t.Fatalf("Confusion = %v, want %v", m, want)
 			}
+		}
+	}
+}
+
+// BenchmarkEvaluate times a run of 3 models on 500 images with the default
+// 2000 bootstrap resamples (three intervals per model) and the paired tests.
+func BenchmarkEvaluate(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var models []Model
+	for m := range 3 {
+		mod := Model{Name: string(rune('a' + m))}
+		for i := range 500 {
+			exp := float64(1 + r.IntN(10))
+			pred := math.Max(1, math.Min(10, exp+float64(r.IntN(5)-2)))
+			mod.Samples = append(mod.Samples, Sample{ID: strconv.Itoa(i), Expected: exp, Predicted: ptr(pred), LatencyMS: 100})
+		}
+		models = append(models, mod)
+	}
+	for b.Loop() {
+		if _, err := Evaluate(models, "", Options{Seed: 1}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -211,7 +211,7 @@ func Figures(in *Input, res *metrics.Result) ([]*Figure, error) {
 
 func metricsFigure(_ *Input, res *metrics.Result) (*Figure, error) {
 	names, bars := MetricBars(res)
-	f := &Figure{Name: "metrics_comparison", Cols: 2, Rows: 2}
+	fig := &Figure{Name: "metrics_comparison", Cols: 2, Rows: 2}
 	for k, name := range names {
 		p := plot.New()
 		p.Title.Text = name
@@ -231,7 +231,7 @@ func metricsFigure(_ *Input, res *metrics.Result) (*Figure, error) {
 		}
 		bc, err := plotter.NewBarChart(vals, vg.Points(24))
 		if err != nil {
-			return nil, fmt.Errorf("plot %s: %w", f.Name, err)
+			return nil, fmt.Errorf("plot %s: %w", fig.Name, err)
 		}
 		bc.Color = modelColor(k)
 		bc.LineStyle.Width = 0
@@ -242,19 +242,46 @@ func metricsFigure(_ *Input, res *metrics.Result) (*Figure, error) {
 				plotter.YErrors
 			}{xys, errs})
 			if err != nil {
-				return nil, fmt.Errorf("plot %s: %w", f.Name, err)
+				return nil, fmt.Errorf("plot %s: %w", fig.Name, err)
 			}
 			eb.LineStyle.Width = vg.Points(1.2)
 			p.Add(eb)
 		}
+		// The value above each bar; "n/a" where it is undefined, so that
+		// a model that scored nothing does not pass for a perfect zero.
+		var vl plotter.XYLabels
+		for i, b := range bars[k] {
+			text := f(b.Value, 2)
+			if k >= 2 {
+				text = f(b.Value, 0) + "%"
+				if math.IsNaN(b.Value) {
+					text = "n/a"
+				}
+			}
+			y := vals[i]
+			if !math.IsNaN(b.Hi) {
+				y = math.Max(y, b.Hi)
+			}
+			vl.XYs = append(vl.XYs, plotter.XY{X: float64(i), Y: y})
+			vl.Labels = append(vl.Labels, text)
+		}
+		l, err := plotter.NewLabels(vl)
+		if err != nil {
+			return nil, fmt.Errorf("plot %s: %w", fig.Name, err)
+		}
+		for j := range l.TextStyle {
+			l.TextStyle[j].XAlign = draw.XCenter
+			l.Offset = vg.Point{Y: vg.Points(3)}
+		}
+		p.Add(l)
 		p.NominalX(labels...)
 		p.Y.Min = 0
 		if k >= 2 {
-			p.Y.Max = 100
+			p.Y.Max = 108 // room for the 100% label
 		}
-		f.panels = append(f.panels, p)
+		fig.panels = append(fig.panels, p)
 	}
-	return f, nil
+	return fig, nil
 }
 
 func scatterFigure(in *Input, res *metrics.Result) (*Figure, error) {

@@ -142,5 +142,6 @@ func commands(s *streams) []*cli.Command {
 		newDevicesCommand(s),
 		newPredictCommand(s),
 		newBenchCommand(s),
+		newSynthModelCommand(s),
 	}
 }

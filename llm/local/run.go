@@ -182,7 +182,7 @@ func (r *runner) start(s *seq, j *job) {
 				return
 			}
 			r.prefix.toks = nil
-			pos, err := p.proj.EvalChunk(p.lctx, ch, 0, 0, r.prefix.seq, false)
+			pos, err := evalText(p.proj, p.lctx, ch, 0, 0, r.prefix.seq, false)
 			if err != nil {
 				fail(fmt.Errorf("prefill: %w", err))
 				return
@@ -199,7 +199,7 @@ func (r *runner) start(s *seq, j *job) {
 		nPast = r.prefix.pos
 	} else {
 		for i := range j.imageAt {
-			if nPast, err = p.proj.EvalChunk(p.lctx, ch, i, nPast, s.id, false); err != nil {
+			if nPast, err = evalText(p.proj, p.lctx, ch, i, nPast, s.id, false); err != nil {
 				fail(fmt.Errorf("prefill: %w", err))
 				return
 			}
@@ -212,7 +212,7 @@ func (r *runner) start(s *seq, j *job) {
 	}
 	prefillTokens += ch.NTokens(j.imageAt)
 	for i := j.imageAt + 1; i < ch.Len(); i++ {
-		if nPast, err = p.proj.EvalChunk(p.lctx, ch, i, nPast, s.id, i == ch.Len()-1); err != nil {
+		if nPast, err = evalText(p.proj, p.lctx, ch, i, nPast, s.id, i == ch.Len()-1); err != nil {
 			fail(fmt.Errorf("prefill: %w", err))
 			return
 		}
@@ -355,4 +355,19 @@ func (r *runner) failAll(err error) {
 			r.finish(s, err)
 		}
 	}
+}
+
+// evalText decodes text chunk i of ch into sequence seq at nPast and returns
+// the position after it. It counts the position itself: native's EvalChunk
+// at this commit returns the chunk's token count instead of nPast plus it for
+// text (mtmd_helper_eval_chunk_single adds to *new_n_past, which the caller
+// must preset to n_past).
+func evalText(proj *native.Projector, c *native.Context, ch *native.Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
+	if k := ch.Kind(i); k != native.ChunkText {
+		return nPast, fmt.Errorf("chunk %d is %s where text was expected", i, k)
+	}
+	if _, err := proj.EvalChunk(c, ch, i, nPast, seq, logitsLast); err != nil {
+		return nPast, err
+	}
+	return nPast + ch.NTokens(i), nil
 }

@@ -285,7 +285,7 @@ func (g *gbnf) integer(s *object, path string) (string, error) {
 		if hi-lo < maxEnumerated {
 			alts := make([]string, 0, hi-lo+1)
 			for i := lo; i <= hi; i++ {
-				alts = append(alts, gbnfString(`"`+strconv.Itoa(i)+`"`))
+				alts = append(alts, gbnfString(strconv.Itoa(i)))
 			}
 			return g.add(g.name(path), strings.Join(alts, " | ")), nil
 		}
@@ -335,9 +335,9 @@ func literal(x any) (string, error) {
 		b, _ := json.Marshal(v)
 		return gbnfString(string(b)), nil
 	case json.Number:
-		return gbnfString(`"` + v.String() + `"`), nil
+		return gbnfString(v.String()), nil
 	case bool:
-		return gbnfString(`"` + strconv.FormatBool(v) + `"`), nil
+		return gbnfString(strconv.FormatBool(v)), nil
 	case nil:
 		return `"null"`, nil
 	}

@@ -1,0 +1,427 @@
+//go:build llamacpp
+
+package local
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vlmcmp/vlmcmp/eval/demo"
+	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
+	"github.com/vlmcmp/vlmcmp/llm/imagefile"
+)
+
+// The tests run the real engine on the tiny synthetic Qwen2-VL of
+// llm/gguf/synth (random weights: the text is gibberish, but deterministic
+// and dependent on the image).
+
+var tiny struct {
+	files synth.Files
+	err   error
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "local-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tiny.files, tiny.err = synth.Write(dir, synth.Options{Shape: synth.Tiny, Seed: 1, LoRA: true})
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// tinyConfig is a Config for the tiny model with p sequences.
+func tinyConfig(t testing.TB, p int) Config {
+	t.Helper()
+	if tiny.err != nil {
+		t.Fatalf("write tiny synthetic model: %v", tiny.err)
+	}
+	return Config{ModelFile: tiny.files.Model, MmprojFile: tiny.files.Mmproj, Parallel: p, Threads: 2,
+		ImageMaxTokens: 256, MaxTokens: 12}
+}
+
+func newTiny(t testing.TB, cfg Config) *Predictor {
+	t.Helper()
+	p, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return p
+}
+
+// streetPNG draws street scene i at w×h as PNG.
+func streetPNG(t testing.TB, i, w, h int) []byte {
+	t.Helper()
+	sc := demo.Scene{Daylight: float64(i%5) / 4, Lights: i % 6, Greenery: float64(i%3) / 2,
+		RoadWidth: 0.2 + 0.05*float64(i%8), Clutter: float64(i%4) / 3, Windows: float64(i%7) / 6, BuildingsH: 0.3 + 0.06*float64(i%9)}
+	var b bytes.Buffer
+	if err := png.Encode(&b, imagefile.Resize(demo.Draw(sc, uint64(i)), w, h)); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// requests makes n requests over distinct synthetic images.
+func requests(t testing.TB, n int) []*llm.Request {
+	t.Helper()
+	reqs := make([]*llm.Request, n)
+	for i := range reqs {
+		reqs[i] = &llm.Request{ID: fmt.Sprintf("img-%d", i), Image: streetPNG(t, i, 112, 84),
+			Prompt: "Rate how safe this street looks from 1 to 10.", System: "You rate street safety."}
+	}
+	return reqs
+}
+
+// collect drains a batch, checking that every request gets exactly one
+// result naming it, and returns the results by ID.
+func collect(t testing.TB, reqs []*llm.Request, ch <-chan llm.Result) map[string]llm.Result {
+	t.Helper()
+	byPtr := map[*llm.Request]bool{}
+	for _, r := range reqs {
+		byPtr[r] = true
+	}
+	got := map[string]llm.Result{}
+	for res := range ch {
+		if res.Request == nil || !byPtr[res.Request] {
+			t.Errorf("result for a request not in the batch: %+v", res)
+			continue
+		}
+		if _, dup := got[res.Request.ID]; dup {
+			t.Errorf("second result for %s", res.Request.ID)
+		}
+		if (res.Err == nil) == (res.Prediction == nil) {
+			t.Errorf("%s: result has err %v and prediction %v: want exactly one", res.Request.ID, res.Err, res.Prediction)
+		}
+		got[res.Request.ID] = res
+	}
+	if len(got) != len(reqs) {
+		t.Errorf("got %d results for %d requests", len(got), len(reqs))
+	}
+	return got
+}
+
+func texts(t testing.TB, got map[string]llm.Result) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for id, r := range got {
+		if r.Err != nil {
+			t.Errorf("%s: %v", id, r.Err)
+			continue
+		}
+		out[id] = r.Prediction.Text
+	}
+	return out
+}
+
+// TestParallelMatchesSequential scores 8 images with 1, 3 and 8 sequences:
+// every request gets one result, and the answers match parallel 1's and a
+// plain one-at-a-time loop through native.
+func TestParallelMatchesSequential(t *testing.T) {
+	reqs := requests(t, 8)
+	var base map[string]string
+	for _, par := range []int{1, 3, 8} {
+		t.Run(fmt.Sprintf("parallel=%d", par), func(t *testing.T) {
+			p := newTiny(t, tinyConfig(t, par))
+			got := texts(t, collect(t, reqs, p.PredictBatch(t.Context(), reqs)))
+			if par == 1 {
+				base = got
+				plain := plainLoop(t, tinyConfig(t, 1), reqs)
+				for id, want := range plain {
+					if got[id] != want {
+						t.Errorf("%s: batched path says %q, plain loop %q", id, got[id], want)
+					}
+				}
+				distinct := map[string]bool{}
+				for _, s := range got {
+					distinct[s] = true
+				}
+				if len(distinct) < 2 {
+					t.Errorf("8 different images gave %d distinct answers: %q", len(distinct), got)
+				}
+				if st := p.Stats(); st.PrefixReuses != len(reqs)-1 {
+					t.Errorf("shared prefix reused %d times, want %d", st.PrefixReuses, len(reqs)-1)
+				}
+				return
+			}
+			if base == nil {
+				t.Skip("parallel=1 failed")
+			}
+			same := 0
+			for id, s := range got {
+				if base[id] == s {
+					same++
+				} else {
+					t.Logf("%s: parallel %d says %q, parallel 1 %q", id, par, s, base[id])
+				}
+			}
+			if same != len(reqs) {
+				t.Errorf("%d of %d answers at parallel %d match parallel 1", same, len(reqs), par)
+			}
+		})
+	}
+}
+
+// TestDeterministic: the same request twice gives the same text, with
+// timings and usage filled in.
+func TestDeterministic(t *testing.T) {
+	p := newTiny(t, tinyConfig(t, 2))
+	req := requests(t, 1)[0]
+	a, err := p.Predict(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Predict(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Text != b.Text {
+		t.Errorf("same request, different answers: %q then %q", a.Text, b.Text)
+	}
+	if a.Usage.PromptTokens == 0 || a.Usage.CompletionTokens == 0 || a.Usage.CompletionTokens > 12 {
+		t.Errorf("usage %+v: want prompt tokens and 1..12 answer tokens", a.Usage)
+	}
+	if tm := a.Timings; tm == nil || tm.ImageEncodeMS <= 0 || tm.PrefillMS <= 0 || tm.FirstTokenMS <= 0 {
+		t.Errorf("timings %+v: want image encode, prefill and first token times", a.Timings)
+	}
+	if a.Backend != "local" || a.Model != filepath.Base(tiny.files.Model) {
+		t.Errorf("backend %q model %q", a.Backend, a.Model)
+	}
+}
+
+// TestFailuresFailAlone puts bad images and an oversized prompt in the
+// middle of a batch: those fail with errors naming the image, the rest
+// answer as they do alone.
+func TestFailuresFailAlone(t *testing.T) {
+	dir := t.TempDir()
+	good := requests(t, 6)
+	png0 := streetPNG(t, 0, 112, 84)
+	writeFile := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	bad := []struct {
+		req  *llm.Request
+		want string
+	}{
+		{&llm.Request{ID: "truncated", ImagePath: writeFile("truncated.png", png0[:len(png0)/2])}, "truncated.png"},
+		{&llm.Request{ID: "empty", ImagePath: writeFile("empty.jpg", nil)}, "empty"},
+		{&llm.Request{ID: "text", ImagePath: writeFile("notes.png", []byte("just some notes\n"))}, "text"},
+		{&llm.Request{ID: "audio", ImagePath: writeFile("sound.wav", append([]byte("RIFF\x24\x00\x00\x00WAVEfmt "), make([]byte, 64)...))}, "audio"},
+		{&llm.Request{ID: "missing", ImagePath: filepath.Join(dir, "nope.jpg")}, "nope.jpg"},
+		{&llm.Request{ID: "too-long", Image: streetPNG(t, 1, 448, 336)}, "more than the"},
+	}
+	reqs := []*llm.Request{good[0], good[1], good[2]}
+	for _, b := range bad {
+		b.req.Prompt = good[0].Prompt
+		reqs = append(reqs, b.req)
+	}
+	reqs = append(reqs, good[3:]...)
+	cfg := tinyConfig(t, 3)
+	cfg.ContextSize = 128 // the 448x336 image (192 tokens) does not fit
+	p := newTiny(t, cfg)
+	alone := texts(t, collect(t, good, p.PredictBatch(t.Context(), good)))
+	got := collect(t, reqs, p.PredictBatch(t.Context(), reqs))
+	for _, b := range bad {
+		r := got[b.req.ID]
+		if r.Err == nil {
+			t.Errorf("%s: no error, answer %q", b.req.ID, r.Prediction.Text)
+		} else if !strings.Contains(r.Err.Error(), b.want) {
+			t.Errorf("%s: error %q does not mention %q", b.req.ID, r.Err, b.want)
+		}
+	}
+	for _, g := range good {
+		r := got[g.ID]
+		if r.Err != nil {
+			t.Errorf("%s: %v", g.ID, r.Err)
+		} else if r.Prediction.Text != alone[g.ID] {
+			t.Errorf("%s: %q beside bad requests, %q without them", g.ID, r.Prediction.Text, alone[g.ID])
+		}
+	}
+}
+
+// TestCancelMidBatch cancels a long batch after its first answer: the rest
+// are answered with the context's error promptly, and Close leaves no
+// goroutine behind.
+func TestCancelMidBatch(t *testing.T) {
+	before := runtime.NumGoroutine()
+	cfg := tinyConfig(t, 2)
+	cfg.MaxTokens = 64
+	p, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := requests(t, 16)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	ch := p.PredictBatch(ctx, reqs)
+	first := <-ch
+	if first.Err != nil {
+		t.Fatalf("first result: %v", first.Err)
+	}
+	cancel()
+	start := time.Now()
+	n, cancelled := 1, 0
+	for r := range ch {
+		n++
+		if errors.Is(r.Err, context.Canceled) {
+			cancelled++
+		} else if r.Err != nil {
+			t.Errorf("%s: %v, want context.Canceled or an answer", r.Request.ID, r.Err)
+		}
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("batch took %v to end after cancel", took)
+	}
+	if n != len(reqs) || cancelled == 0 {
+		t.Errorf("%d results (%d cancelled) for %d requests", n, cancelled, len(reqs))
+	}
+	// The predictor still works for a new batch after a cancelled one.
+	if _, err := p.Predict(t.Context(), reqs[0]); err != nil {
+		t.Errorf("predict after cancel: %v", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines before, %d after Close:\n%s", before, after, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestClose answers requests in flight and later ones with ErrClosed.
+func TestClose(t *testing.T) {
+	cfg := tinyConfig(t, 2)
+	cfg.MaxTokens = 64
+	p, err := New(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := requests(t, 8)
+	ch := p.PredictBatch(t.Context(), reqs)
+	<-ch
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for r := range ch {
+		if r.Err != nil && !errors.Is(r.Err, ErrClosed) {
+			t.Errorf("%s: %v, want ErrClosed", r.Request.ID, r.Err)
+		}
+	}
+	if _, err := p.Predict(t.Context(), reqs[0]); !errors.Is(err, ErrClosed) {
+		t.Errorf("predict after close: %v, want ErrClosed", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
+}
+
+// TestConstrained: a grammar and a JSON schema hold every answer to a score.
+func TestConstrained(t *testing.T) {
+	schema := `{"type":"object","properties":{"score":{"type":"integer","minimum":1,"maximum":10},"reason":{"type":"string","maxLength":20}},"required":["score","reason"]}`
+	tests := []struct {
+		name string
+		opts llm.Options
+		ok   func(string) error
+	}{
+		{"grammar", llm.Options{MaxTokens: 40, Grammar: `root ::= "Safety score: " ([1-9] | "10") "/10"`}, func(s string) error {
+			if !regexp.MustCompile(`^Safety score: ([1-9]|10)/10$`).MatchString(s) {
+				return fmt.Errorf("does not match the grammar")
+			}
+			return nil
+		}},
+		{"json schema", llm.Options{MaxTokens: 200, JSONSchema: schema}, func(s string) error {
+			var v struct {
+				Score  *int    `json:"score"`
+				Reason *string `json:"reason"`
+			}
+			if err := json.Unmarshal([]byte(s), &v); err != nil {
+				return err
+			}
+			if v.Score == nil || *v.Score < 1 || *v.Score > 10 || v.Reason == nil {
+				return fmt.Errorf("score or reason missing or out of range")
+			}
+			return nil
+		}},
+	}
+	p := newTiny(t, tinyConfig(t, 4))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reqs := requests(t, 4)
+			for _, r := range reqs {
+				r.Options = tt.opts
+			}
+			for id, text := range texts(t, collect(t, reqs, p.PredictBatch(t.Context(), reqs))) {
+				if err := tt.ok(text); err != nil {
+					t.Errorf("%s: %q: %v", id, text, err)
+				}
+			}
+		})
+	}
+}
+
+// TestBadConfig: bad files and settings are refused before llama.cpp sees
+// them, with errors naming the file.
+func TestBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.gguf")
+	os.WriteFile(text, []byte("not a model\n"), 0o644)
+	data, err := os.ReadFile(tinyConfig(t, 1).ModelFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trunc := filepath.Join(dir, "trunc.gguf")
+	os.WriteFile(trunc, data[:len(data)/3], 0o644)
+	tests := []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"missing model", func(c *Config) { c.ModelFile = filepath.Join(dir, "none.gguf") }, "none.gguf"},
+		{"text model", func(c *Config) { c.ModelFile = text }, "notes.gguf"},
+		{"truncated model", func(c *Config) { c.ModelFile = trunc }, "trunc.gguf"},
+		{"model as mmproj", func(c *Config) { c.MmprojFile = c.ModelFile }, "mmproj"},
+		{"truncated lora", func(c *Config) { c.LoRA = []LoRA{{Path: trunc, Scale: 1}} }, "trunc.gguf"},
+		{"negative parallel", func(c *Config) { c.Parallel = -1 }, "parallel"},
+		{"bad grammar", func(c *Config) { c.Grammar = "root ::= (" }, "grammar"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tinyConfig(t, 1)
+			tt.edit(&cfg)
+			p, err := New(t.Context(), cfg)
+			if err == nil {
+				p.Close()
+				t.Fatalf("New succeeded, want an error mentioning %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -252,7 +252,9 @@ func (p *Projector) EvalChunk(c *Context, ch *Chunks, i, nPast, seq int, logitsL
 			return nPast, nil
 		}
 		c.outputs, c.lastOut = c.outputs[:0], false
-		var newPast C.llama_pos
+		// The helper adds the text's length to *new_n_past for text chunks
+		// (and sets it for images), so it starts at nPast.
+		newPast := C.llama_pos(nPast)
 		mark := logMark()
 		rc := C.mtmd_helper_eval_chunk_single(p.c, c.c, chunk, C.llama_pos(nPast), C.llama_seq_id(seq),
 			C.int32_t(c.nBatch), C.bool(logitsLast), &newPast)

@@ -37,6 +37,17 @@ func (t DeviceType) String() string {
 // MarshalText returns the type's String, so JSON says "cpu" or "gpu".
 func (t DeviceType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
+// UnmarshalText parses what MarshalText writes.
+func (t *DeviceType) UnmarshalText(b []byte) error {
+	for _, k := range []DeviceType{DeviceCPU, DeviceGPU, DeviceIGPU, DeviceAccel} {
+		if k.String() == string(b) {
+			*t = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown device type %q", b)
+}
+
 // Device is one compute device a ggml backend offers.
 type Device struct {
 	Name        string     `json:"name"`         // ggml's device name, e.g. "CPU", "CUDA0"

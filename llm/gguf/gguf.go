@@ -182,7 +182,7 @@ type FormatError struct {
 	Path   string // the file, as given to Open; may be empty
 	Offset int64  // byte offset of the bad value, -1 if not known
 	Where  string // the key or tensor concerned, e.g. `key "general.architecture"`; may be empty
-	Msg    string
+	Msg    string // what is wrong; follows Where as a predicate ("is i32, want u32")
 }
 
 func (e *FormatError) Error() string {
@@ -190,14 +190,13 @@ func (e *FormatError) Error() string {
 	if e.Path != "" {
 		s = e.Path
 	}
-	if e.Where != "" {
-		s += ": " + e.Where
-	}
-	if e.Offset >= 0 {
-		if e.Where == "" {
-			s += ":"
-		}
-		s += fmt.Sprintf(" at byte %d", e.Offset)
+	switch {
+	case e.Where != "" && e.Offset >= 0:
+		return fmt.Sprintf("%s: %s at byte %d: %s", s, e.Where, e.Offset, e.Msg)
+	case e.Where != "":
+		return fmt.Sprintf("%s: %s %s", s, e.Where, e.Msg)
+	case e.Offset >= 0:
+		return fmt.Sprintf("%s: at byte %d: %s", s, e.Offset, e.Msg)
 	}
 	return s + ": " + e.Msg
 }

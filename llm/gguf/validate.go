@@ -137,10 +137,13 @@ func ValidateModel(path string) (*Model, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
+	if typ, _ := f.Metadata.String("general.type"); typ == "adapter" {
+		return nil, fmt.Errorf("%s: is a lora adapter, not a language model", path)
+	}
+	if arch == "clip" {
+		return nil, fmt.Errorf("%s: is a vision projector, not a language model", path)
+	}
 	if arch != "qwen2vl" {
-		if typ, _ := f.Metadata.String("general.type"); typ == "adapter" || arch == "clip" {
-			return nil, fmt.Errorf("%s: is a %s file, not a language model", path, map[bool]string{true: "lora adapter", false: "vision projector"}[typ == "adapter"])
-		}
 		return nil, fmt.Errorf("%s: architecture %q is not supported (supported: %s): %w", path, arch, strings.Join(SupportedArchitectures, ", "), ErrUnsupported)
 	}
 	if t := c.str("general.type", false); t != "" && t != "model" {
@@ -244,7 +247,7 @@ func (c *checker) vocabulary() int64 {
 	seen := make(map[string]int, len(tokens))
 	for i, s := range tokens {
 		if j, dup := seen[s]; dup {
-			c.failf(`key "tokenizer.ggml.tokens"`, "tokens %d and %d are both %q; every token must be unique", j, i, s)
+			c.failf(`key "tokenizer.ggml.tokens"`, "has tokens %d and %d both %q; every token must be unique", j, i, s)
 			return 0
 		}
 		seen[s] = i

@@ -257,6 +257,11 @@ func (c *checker) vocabulary() int64 {
 			c.failf(`key "tokenizer.ggml.token_type"`, "is %s of %d values, want %d i32", typeName(kv), kv.Len(), len(tokens))
 		}
 	}
+	if kv, ok := c.f.Metadata.Lookup("tokenizer.ggml.scores"); ok {
+		if _, isF32 := kv.Value.([]float32); !isF32 || kv.Len() != len(tokens) {
+			c.failf(`key "tokenizer.ggml.scores"`, "is %s of %d values, want %d f32", typeName(kv), kv.Len(), len(tokens))
+		}
+	}
 	if model == "gpt2" {
 		merges, err := c.f.Metadata.Strings("tokenizer.ggml.merges")
 		if err != nil {

@@ -64,3 +64,38 @@ func read(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// BenchmarkWrite measures writing each small shape (2b: see the report of
+// `vlmcmp synth-model --shape 2b`, about 20 s for 4.4 GB here).
+func BenchmarkWrite(b *testing.B) {
+	for _, shape := range []Shape{Tiny, Small} {
+		b.Run(string(shape), func(b *testing.B) {
+			dir := b.TempDir()
+			for b.Loop() {
+				if _, err := Write(dir, Options{Shape: shape, Seed: 1, LoRA: true}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestDimsConstraints(t *testing.T) {
+	for _, s := range Shapes {
+		d, err := DimsOf(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := d.Embd / d.Heads
+		sum := d.RopeSections[0] + d.RopeSections[1] + d.RopeSections[2] + d.RopeSections[3]
+		if d.Embd%d.Heads != 0 || int(sum) != head/2 || d.Heads%d.KVHeads != 0 {
+			t.Errorf("%s: width %d, %d heads, %d kv heads, rope sections sum %d", s, d.Embd, d.Heads, d.KVHeads, sum)
+		}
+		if d.VEmbd%d.VHeads != 0 || (d.VEmbd/d.VHeads)%4 != 0 || d.VFF == d.VEmbd {
+			t.Errorf("%s: vision width %d, %d heads, ffn %d", s, d.VEmbd, d.VHeads, d.VFF)
+		}
+	}
+	if _, err := DimsOf("huge"); err == nil {
+		t.Error("unknown shape accepted")
+	}
+}

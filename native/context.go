@@ -4,6 +4,16 @@ package native
 
 // #include <stdlib.h>
 // #include "llama.h"
+//
+// // The abort flag lives in C memory: ggml reads it between graph nodes,
+// // any goroutine may set it, and no Go code runs inside a decode.
+// static bool vlmcmp_abort_cb(void *flag) { return __atomic_load_n((int *) flag, __ATOMIC_RELAXED) != 0; }
+// static void vlmcmp_flag_store(int *flag, int v) { __atomic_store_n(flag, v, __ATOMIC_RELAXED); }
+// static int *vlmcmp_set_abort(struct llama_context *ctx) {
+//     int *flag = (int *) calloc(1, sizeof(int));
+//     if (flag) llama_set_abort_callback(ctx, vlmcmp_abort_cb, flag);
+//     return flag;
+// }
 import "C"
 
 import (
@@ -11,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -25,6 +36,9 @@ type Context struct {
 	nVocab  int
 	kvSplit bool
 	lora    []LoRAScale // adapters applied, counted as users
+
+	abortMu   sync.Mutex // guards abortFlag against Close
+	abortFlag *C.int     // non-zero: decodes abort; freed by Close
 
 	// outputs[i] says whether batch token i of the last decode has logits;
 	// lastOut whether the last decode or eval produced any (index -1).
@@ -85,6 +99,7 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 		nVocab:  m.info.NVocab,
 		kvSplit: p.KVSplit,
 	}
+	c.abortFlag = C.vlmcmp_set_abort(cc)
 	runtime.SetFinalizer(c, func(c *Context) {
 		slog.Debug("native: context not closed")
 		c.Close()
@@ -107,8 +122,11 @@ func (c *Context) Close() error {
 	if c.c == nil {
 		return nil
 	}
+	c.abortMu.Lock()
 	C.llama_free(c.c)
-	c.c, c.mem = nil, nil
+	C.free(unsafe.Pointer(c.abortFlag))
+	c.c, c.mem, c.abortFlag = nil, nil, nil
+	c.abortMu.Unlock()
 	c.releaseLoRA()
 	c.model.release()
 	runtime.SetFinalizer(c, nil)
@@ -188,6 +206,26 @@ func (c *Context) SetLoRA(adapters []LoRAScale) error {
 		c.lora = append(c.lora, l)
 	}
 	return nil
+}
+
+// Interrupt makes the running decode, and every later one until
+// ResetInterrupt, stop early with ErrAborted. Safe from any goroutine.
+func (c *Context) Interrupt() {
+	c.abortMu.Lock()
+	defer c.abortMu.Unlock()
+	if c.abortFlag != nil {
+		C.vlmcmp_flag_store(c.abortFlag, 1)
+	}
+}
+
+// ResetInterrupt lets decodes run again after Interrupt. Safe from any
+// goroutine.
+func (c *Context) ResetInterrupt() {
+	c.abortMu.Lock()
+	defer c.abortMu.Unlock()
+	if c.abortFlag != nil {
+		C.vlmcmp_flag_store(c.abortFlag, 0)
+	}
 }
 
 // Decode runs the model on the batch.

@@ -685,6 +685,32 @@ func TestKVCacheFull(t *testing.T) {
 	}
 }
 
+func TestInterrupt(t *testing.T) {
+	e := loadTiny(t)
+	c := e.newContext(t, ContextParams{NCtx: 256})
+	b, err := NewBatch(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := 0; i < 64; i++ {
+		b.Add(Token(1+i), i, i == 63, 0)
+	}
+	c.Interrupt()
+	if err := c.Decode(b); !errors.Is(err, ErrAborted) {
+		t.Fatalf("decode after Interrupt = %v, want ErrAborted", err)
+	}
+	c.ResetInterrupt()
+	if err := c.SeqRemove(0, -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Decode(b); err != nil {
+		t.Fatalf("decode after ResetInterrupt: %v", err)
+	}
+	c.Close()
+	c.Interrupt() // after Close: nothing to do, no crash
+}
+
 func TestCloseAndInUse(t *testing.T) {
 	e := loadTiny(t)
 	c, err := NewContext(e.model, ContextParams{NCtx: 256})

@@ -146,6 +146,17 @@ func (c *Context) SetLoRA(adapters []LoRAScale) error { return ErrNotBuilt }
 // and Sampler.Sample until the next Decode or eval.
 func (c *Context) Decode(b *Batch) error { return ErrNotBuilt }
 
+// Interrupt makes the running decode, and every later one until
+// ResetInterrupt, stop early with ErrAborted: for cancelling a long prefill
+// (context.AfterFunc(ctx, c.Interrupt)). ggml checks between graph nodes on
+// the CPU backend; work on a GPU finishes its step. Image encodes are not
+// interrupted. Safe from any goroutine, also during Decode.
+func (c *Context) Interrupt() {}
+
+// ResetInterrupt lets decodes run again after Interrupt. Safe from any
+// goroutine.
+func (c *Context) ResetInterrupt() {}
+
 // Logits copies the logits of output i of the last decode into dst (grown
 // when too small) and returns it; i is the token's index in the batch, or -1
 // for the last output. It has NVocab floats.

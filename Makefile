@@ -98,5 +98,17 @@ test-native:
 demo: build
 	./$(BIN) demo
 
+# bench writes the `small` synthetic Qwen2-VL into build/bench (seeded, so the
+# same bytes every time) and measures throughput on 32 synthetic street images,
+# 16 new tokens each, at batch sizes 1 to 16: a table on stdout, and
+# build/bench/bench.json and bench.png. BENCH_FLAGS adds flags (e.g. --threads 4).
+BENCH_DIR   := build/bench
+BENCH_FLAGS ?=
+bench: build
+	./$(BIN) synth-model --shape small --seed 1 --out $(BENCH_DIR)/small
+	./$(BIN) bench --model-file $(BENCH_DIR)/small/model.gguf --mmproj $(BENCH_DIR)/small/mmproj.gguf \
+		--synthetic 32 --synthetic-size 224x168 --max-tokens 16 --batch 1,2,4,8,16 --repeat 3 \
+		--json $(BENCH_DIR)/bench.json --plot $(BENCH_DIR)/bench.png $(BENCH_FLAGS)
+
 clean:
 	rm -rf $(BIN) build lib*.so

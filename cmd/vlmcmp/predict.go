@@ -24,6 +24,7 @@ type engineOptions struct {
 	ImageMinTokens int
 	ImageMaxTokens int
 	FlashAttention string
+	EncodeAhead    string
 }
 
 // engineFlags are the command-line flags of engineOptions.
@@ -33,11 +34,12 @@ func engineFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` made for the model"},
 		&cli.StringSliceFlag{Name: "lora", Usage: "LoRA adapter `GGUF[:SCALE]` applied at load (scale 1 by default); repeatable"},
 		&cli.IntFlag{Name: "gpu-layers", Usage: "`N` layers offloaded to the GPU; -1: all (needs make cuda)"},
-		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads (default: ggml's)"},
+		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads (default: the number of CPUs, at most 16)"},
 		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer (default: image max tokens + 512)"},
 		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes (default: the projector's)"},
 		&cli.IntFlag{Name: "image-max-tokens", Usage: fmt.Sprintf("largest number of tokens `N` an image becomes; larger images are scaled down (default %d)", local.DefaultImageMaxTokens)},
 		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
+		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU), on or off"},
 	}
 }
 
@@ -53,6 +55,7 @@ func engineOptionsFrom(c *cli.Context) engineOptions {
 		ImageMinTokens: c.Int("image-min-tokens"),
 		ImageMaxTokens: c.Int("image-max-tokens"),
 		FlashAttention: c.String("flash-attn"),
+		EncodeAhead:    c.String("encode-ahead"),
 	}
 }
 
@@ -74,6 +77,7 @@ func (o engineOptions) config() (local.Config, error) {
 		ImageMinTokens: o.ImageMinTokens,
 		ImageMaxTokens: o.ImageMaxTokens,
 		FlashAttention: o.FlashAttention,
+		EncodeAhead:    o.EncodeAhead,
 	}
 	for _, s := range o.LoRA {
 		l, err := local.ParseLoRA(s)
@@ -94,6 +98,11 @@ func (o engineOptions) config() (local.Config, error) {
 	case "", "auto", "on", "off":
 	default:
 		return local.Config{}, usagef("--flash-attn %q is not one of auto, on, off", o.FlashAttention)
+	}
+	switch o.EncodeAhead {
+	case "", "auto", "on", "off":
+	default:
+		return local.Config{}, usagef("--encode-ahead %q is not one of auto, on, off", o.EncodeAhead)
 	}
 	return cfg, nil
 }

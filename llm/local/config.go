@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -41,7 +42,7 @@ type Config struct {
 	// is loaded.
 	GPULayers int
 	// Threads is the number of CPU threads for decoding and for the vision
-	// encoder; 0: ggml's default.
+	// encoder; 0: the number of CPUs Go sees (runtime.NumCPU), at most 16.
 	Threads int
 	// ContextSize is the number of tokens (KV cells) one sequence holds:
 	// the image's tokens, the prompt and the answer. 0: ImageMaxTokens +
@@ -148,6 +149,9 @@ func (c *Config) validate() error {
 	}
 	if c.ContextSize == 0 {
 		c.ContextSize = c.ImageMaxTokens + defaultTextTokens
+	}
+	if c.Threads == 0 {
+		c.Threads = min(runtime.NumCPU(), 16)
 	}
 	if c.MaxTokens == 0 {
 		c.MaxTokens = DefaultMaxTokens

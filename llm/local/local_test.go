@@ -50,7 +50,7 @@ func tinyConfig(t testing.TB, p int) Config {
 	if tiny.err != nil {
 		t.Fatalf("write tiny synthetic model: %v", tiny.err)
 	}
-	return Config{ModelFile: tiny.files.Model, MmprojFile: tiny.files.Mmproj, Parallel: p, Threads: 2,
+	return Config{ModelFile: tiny.files.Model, MmprojFile: tiny.files.Mmproj, Parallel: p, Threads: 1,
 		ImageMaxTokens: 256, MaxTokens: 12}
 }
 

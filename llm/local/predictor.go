@@ -207,9 +207,13 @@ func (p *Predictor) load(ctx context.Context) error {
 	if m := native.MaxParallelSequences(); m > 1 && p.parallel+1 > m {
 		return fmt.Errorf("local: parallel %d is more than llama.cpp's %d sequences (one is kept for the shared prefix)", p.parallel, m-1)
 	}
-	// Every sequence holds at most ContextSize cells; the shared prefix is
-	// one more sequence, and llama.cpp pads the cache, hence the slack.
-	nCtx := p.parallel*cfg.ContextSize + defaultTextTokens
+	// Each sequence, the shared prefix's included, gets its own KV stream of
+	// ContextSize cells (llama.cpp's kv_unified=false): a sequence's
+	// attention then spans its own cells only, where in one unified buffer
+	// every prefill and step would attend over (masked) cells of all P
+	// sequences and slow down as P grows. Copying the prefix copies its
+	// whole stream, which is all it holds.
+	nCtx := (p.parallel + 1) * cfg.ContextSize
 	p.lctx, err = native.NewContext(p.model, native.ContextParams{
 		NCtx:           nCtx,
 		NBatch:         cfg.BatchSize,
@@ -218,6 +222,7 @@ func (p *Predictor) load(ctx context.Context) error {
 		Threads:        cfg.Threads,
 		ThreadsBatch:   cfg.Threads,
 		FlashAttention: flash(cfg.FlashAttention),
+		KVSplit:        true,
 	})
 	if err != nil {
 		return fmt.Errorf("local: %w", err)

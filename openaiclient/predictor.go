@@ -1,0 +1,340 @@
+package openaiclient
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	openai "github.com/sashabaranov/go-openai"
+	"golang.org/x/time/rate"
+
+	"github.com/vlmcmp/vlmcmp/llm"
+)
+
+// Defaults of [Config].
+const (
+	DefaultDetail      = DetailLow
+	DefaultMaxTokens   = 300
+	DefaultSeed        = 42
+	DefaultConcurrency = 8
+	DefaultTimeout     = 60 * time.Second
+	DefaultMaxRetries  = 6
+)
+
+// Config configures the OpenAI backend. The zero value of each field means
+// its default.
+type Config struct {
+	// Model is the API's model name (gpt-4o, ft:gpt-4o-mini-...:org::id).
+	Model string
+	// BaseURL of the API; empty means OPENAI_BASE_URL or the OpenAI API.
+	BaseURL string
+	// APIKey is the key itself, when the caller has resolved it. It is never
+	// logged or written. Empty means ResolveKey(APIKeyFile).
+	APIKey string
+	// APIKeyFile holds the key (used when APIKey is empty).
+	APIKeyFile string
+	// NoKey allows an empty key, for OpenAI-compatible servers that need
+	// none.
+	NoKey bool
+	// Detail is the image detail: low (default), high or auto.
+	Detail string
+	// Structured asks for JSON-schema structured output (score 1..10 and a
+	// short reason) and reads the score from it.
+	Structured bool
+	// MaxTokens bounds the answer (default 300); Temperature defaults to 0;
+	// Seed to 42 (NoSeed sends none).
+	MaxTokens   int
+	Temperature float64
+	Seed        int64
+	NoSeed      bool
+	// Concurrency bounds the requests in flight (default 8).
+	Concurrency int
+	// RPM and TPM are the requests and tokens per minute the client keeps
+	// to; 0 means no limit (the retries still honour the server's 429s).
+	RPM, TPM int
+	// Timeout bounds each attempt of a request (default 60 s).
+	Timeout time.Duration
+	// MaxRetries bounds the retries of one request (default 6; -1 none).
+	MaxRetries int
+	// RetryBase and RetryMax are the backoff's first and largest wait
+	// (default 1 s and 60 s).
+	RetryBase, RetryMax time.Duration
+	// Prices prices usage; nil means DefaultPrices.
+	Prices Prices
+	// HTTPClient sends the requests; nil means a client without its own
+	// timeout (each attempt has Timeout).
+	HTTPClient *http.Client
+	// Logger receives Debug logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// conn is what the predictor and the fine-tuning client share: the base
+// URL, the key and the HTTP doer.
+type conn struct {
+	cfg     Config
+	baseURL string
+	key     string
+	doer    *doer
+	api     *openai.Client
+	log     *slog.Logger
+}
+
+func newConn(cfg Config) (*conn, error) {
+	key := cfg.APIKey
+	if key == "" && !cfg.NoKey {
+		var err error
+		if key, _, err = ResolveKey(cfg.APIKeyFile); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		cfg.MaxRetries = DefaultMaxRetries
+	case cfg.MaxRetries < 0:
+		cfg.MaxRetries = 0
+	}
+	if cfg.RetryBase == 0 {
+		cfg.RetryBase = time.Second
+	}
+	if cfg.RetryMax == 0 {
+		cfg.RetryMax = 60 * time.Second
+	}
+	if cfg.Prices == nil {
+		cfg.Prices = DefaultPrices()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	d := &doer{client: hc, rpm: newLimiter(cfg.RPM), tpm: newLimiter(cfg.TPM), timeout: cfg.Timeout,
+		maxRetries: cfg.MaxRetries, base: cfg.RetryBase, cap: cfg.RetryMax, key: key, log: log, sleep: sleepCtx}
+	if d.tpm != nil {
+		// A request's tokens must fit in the burst; a tenth of the minute
+		// is too little for a large image at a small TPM.
+		d.tpm = rate.NewLimiter(rate.Limit(float64(cfg.TPM)/60), cfg.TPM)
+	}
+	base := ResolveBaseURL(cfg.BaseURL)
+	oc := openai.DefaultConfig(key)
+	oc.BaseURL = base
+	oc.HTTPClient = d
+	return &conn{cfg: cfg, baseURL: base, key: key, doer: d, api: openai.NewClientWithConfig(oc), log: log}, nil
+}
+
+// Predictor scores images with an OpenAI chat model. It is safe for
+// concurrent use; at most Config.Concurrency requests are in flight at once,
+// however many goroutines call Predict.
+type Predictor struct {
+	c   *conn
+	sem chan struct{}
+}
+
+var (
+	_ llm.Predictor      = (*Predictor)(nil)
+	_ llm.BatchPredictor = (*Predictor)(nil)
+)
+
+// New returns a Predictor for cfg. It fails when no key can be found (unless
+// NoKey), when Model is empty or Detail is not low, high or auto.
+func New(cfg Config) (*Predictor, error) {
+	if cfg.Model == "" {
+		return nil, errors.New("openai: no model given")
+	}
+	if cfg.Detail == "" {
+		cfg.Detail = DefaultDetail
+	}
+	if !ValidDetail(cfg.Detail) {
+		return nil, fmt.Errorf("openai: detail %q is not one of low, high, auto", cfg.Detail)
+	}
+	if cfg.MaxTokens == 0 {
+		cfg.MaxTokens = DefaultMaxTokens
+	}
+	if cfg.Seed == 0 {
+		cfg.Seed = DefaultSeed
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	c, err := newConn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Predictor{c: c, sem: make(chan struct{}, cfg.Concurrency)}, nil
+}
+
+// Model is the model the predictor asks.
+func (p *Predictor) Model() string { return p.c.cfg.Model }
+
+// BaseURL is the API's base URL in use.
+func (p *Predictor) BaseURL() string { return p.c.baseURL }
+
+// scoreSchema is the structured output's JSON schema.
+const scoreSchema = `{"type":"object","properties":{"score":{"type":"integer","minimum":1,"maximum":10,"description":"perceived safety, 1 (very unsafe) to 10 (very safe)"},"reason":{"type":"string","description":"one short sentence"}},"required":["score","reason"],"additionalProperties":false}`
+
+type rawSchema string
+
+func (s rawSchema) MarshalJSON() ([]byte, error) { return []byte(s), nil }
+
+// Predict scores one image. See llm.Predictor.
+func (p *Predictor) Predict(ctx context.Context, req *llm.Request) (*llm.Prediction, error) {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-p.sem }()
+	return p.predict(ctx, req)
+}
+
+func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Prediction, error) {
+	cfg := p.c.cfg
+	data := req.Image
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(req.ImagePath); err != nil {
+			return nil, fmt.Errorf("read image: %w", err)
+		}
+	}
+	img, err := EncodeImage(data, cfg.Detail)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", req.ImagePath, err)
+	}
+	var msgs []openai.ChatCompletionMessage
+	if req.System != "" {
+		msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleSystem, Content: req.System})
+	}
+	var parts []openai.ChatMessagePart
+	if req.Prompt != "" {
+		// go-openai omits an empty text, which the API refuses.
+		parts = append(parts, openai.ChatMessagePart{Type: openai.ChatMessagePartTypeText, Text: req.Prompt})
+	}
+	parts = append(parts, openai.ChatMessagePart{Type: openai.ChatMessagePartTypeImageURL,
+		ImageURL: &openai.ChatMessageImageURL{URL: img.DataURL, Detail: openai.ImageURLDetail(cfg.Detail)}})
+	msgs = append(msgs, openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, MultiContent: parts})
+	maxTokens := cfg.MaxTokens
+	if req.Options.MaxTokens > 0 {
+		maxTokens = req.Options.MaxTokens
+	}
+	temp := cfg.Temperature
+	if req.Options.Temperature > 0 {
+		temp = req.Options.Temperature
+	}
+	cr := openai.ChatCompletionRequest{Model: cfg.Model, Messages: msgs, MaxTokens: maxTokens, Temperature: float32(temp)}
+	if temp == 0 {
+		// go-openai omits a zero temperature, and the API's default is 1;
+		// the smallest float32 is sent instead and means greedy decoding.
+		cr.Temperature = math.SmallestNonzeroFloat32
+	}
+	if !cfg.NoSeed {
+		seed := int(cfg.Seed)
+		if req.Options.Seed != 0 {
+			seed = int(req.Options.Seed)
+		}
+		cr.Seed = &seed
+	}
+	structured := cfg.Structured || req.Options.JSONSchema != ""
+	if structured {
+		schema := scoreSchema
+		if req.Options.JSONSchema != "" {
+			schema = req.Options.JSONSchema
+		}
+		cr.ResponseFormat = &openai.ChatCompletionResponseFormat{Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
+			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{Name: "safety_score", Schema: rawSchema(schema), Strict: true}}
+	}
+	est := EstimateTextTokens(req.System+req.Prompt) + 2*MessageOverhead + ReplyOverhead +
+		EstimateImageTokens(cfg.Model, cfg.Detail, img.Width, img.Height) + maxTokens
+	start := time.Now()
+	resp, err := p.c.api.CreateChatCompletion(withTokens(ctx, est), cr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("openai %s: %w", cfg.Model, convertError(err, p.c.key))
+	}
+	if len(resp.Choices) == 0 {
+		return nil, fmt.Errorf("openai %s: %w: no choices", cfg.Model, ErrMalformed)
+	}
+	pred := &llm.Prediction{Latency: time.Since(start), Backend: "openai", Model: resp.Model, ResponseID: resp.ID,
+		Usage: llm.Usage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens}}
+	if pred.Model == "" {
+		pred.Model = cfg.Model
+	}
+	pred.CostUSD = p.c.cfg.Prices.Cost(cfg.Model, pred.Usage)
+	text := resp.Choices[0].Message.Content
+	if text == "" && resp.Choices[0].Message.Refusal != "" {
+		text = resp.Choices[0].Message.Refusal
+	}
+	pred.SetText(text)
+	if structured {
+		readStructured(pred, text)
+	}
+	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "latency", pred.Latency,
+		"prompt_tokens", pred.Usage.PromptTokens, "completion_tokens", pred.Usage.CompletionTokens)
+	return pred, nil
+}
+
+// readStructured takes the score from a structured answer when it holds an
+// integer score on the scale, and keeps SetText's reading otherwise.
+func readStructured(pred *llm.Prediction, text string) {
+	var v struct {
+		Score *float64 `json:"score"`
+	}
+	if err := json.Unmarshal([]byte(text), &v); err != nil || v.Score == nil {
+		return
+	}
+	if s := *v.Score; s >= 1 && s <= 10 {
+		pred.Score, pred.ScoreError = &s, ""
+		return
+	}
+	pred.Score = nil
+	pred.ScoreError = fmt.Sprintf("structured score %v is outside 1..10", *v.Score)
+}
+
+// PredictBatch scores reqs with up to Config.Concurrency requests in flight
+// under the rate limits. See llm.BatchPredictor.
+func (p *Predictor) PredictBatch(ctx context.Context, reqs []*llm.Request) <-chan llm.Result {
+	out := make(chan llm.Result, len(reqs))
+	go func() {
+		defer close(out)
+		jobs := make(chan *llm.Request)
+		var wg sync.WaitGroup
+		for range min(cap(p.sem), max(1, len(reqs))) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range jobs {
+					pred, err := p.Predict(ctx, r)
+					out <- llm.Result{Request: r, Prediction: pred, Err: err}
+				}
+			}()
+		}
+		i := 0
+	feed:
+		for ; i < len(reqs); i++ {
+			select {
+			case jobs <- reqs[i]:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		close(jobs)
+		wg.Wait()
+		for ; i < len(reqs); i++ {
+			out <- llm.Result{Request: reqs[i], Err: ctx.Err()}
+		}
+	}()
+	return out
+}

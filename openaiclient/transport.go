@@ -1,0 +1,212 @@
+package openaiclient
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"golang.org/x/time/rate"
+)
+
+// doer is the HTTP doer go-openai sends every request through: limiter,
+// per-attempt timeout, retries. It is safe for concurrent use.
+type doer struct {
+	client     *http.Client
+	rpm, tpm   *rate.Limiter // nil: unlimited
+	timeout    time.Duration // per attempt
+	maxRetries int
+	base, cap  time.Duration // backoff's first and largest interval
+	key        string        // for redaction only
+	log        *slog.Logger
+	sleep      func(ctx context.Context, d time.Duration) error
+}
+
+type tokensKey struct{}
+
+// withTokens tells the doer how many tokens the request will use, for the
+// tokens-per-minute limiter.
+func withTokens(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, tokensKey{}, n)
+}
+
+func newLimiter(perMinute int) *rate.Limiter {
+	if perMinute <= 0 {
+		return nil
+	}
+	// A burst of a tenth of a minute keeps a run from front-loading the
+	// whole minute's budget and then stalling.
+	burst := max(1, perMinute/10)
+	return rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// retryable reports whether a status is worth retrying: rate limits,
+// timeouts, lock conflicts and server errors. 400, 401, 403, 404 and 422 are
+// the caller's to fix.
+func retryable(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout ||
+		status == http.StatusConflict || status >= 500
+}
+
+// retryAfter reads retry-after-ms or Retry-After (seconds or an HTTP date).
+func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if ms, err := strconv.ParseFloat(h.Get("retry-after-ms"), 64); err == nil && ms >= 0 {
+		return time.Duration(ms * float64(time.Millisecond)), true
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now)), true
+	}
+	return 0, false
+}
+
+func (d *doer) Do(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	tokens, _ := ctx.Value(tokensKey{}).(int)
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = d.base
+	bo.MaxInterval = d.cap
+	bo.Multiplier = 2
+	bo.RandomizationFactor = 0.5
+	bo.MaxElapsedTime = 0
+	bo.Reset()
+	for attempt := 0; ; attempt++ {
+		if err := d.wait(ctx, tokens); err != nil {
+			return nil, err
+		}
+		resp, err := d.attempt(req, attempt)
+		if err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		var status int
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		again := err != nil || retryable(status)
+		if status == http.StatusTooManyRequests && isQuotaExhausted(resp) {
+			again = false // waiting does not refill a quota
+		}
+		if !again || attempt >= d.maxRetries {
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, Redact(err.Error(), d.key))
+			}
+			return resp, nil
+		}
+		wait := bo.NextBackOff()
+		if resp != nil {
+			if ra, ok := retryAfter(resp.Header, time.Now()); ok {
+				// The server's word, plus a little jitter so that many
+				// waiting workers do not return in the same instant.
+				wait = ra + time.Duration(rand.Int64N(int64(ra/10)+int64(10*time.Millisecond)))
+			}
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+			resp.Body.Close()
+		}
+		d.log.Debug("openai: retrying", "method", req.Method, "path", req.URL.Path, "status", status,
+			"err", errString(err, d.key), "attempt", attempt+1, "wait", wait)
+		if err := d.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func errString(err error, key string) string {
+	if err == nil {
+		return ""
+	}
+	return Redact(err.Error(), key)
+}
+
+func (d *doer) wait(ctx context.Context, tokens int) error {
+	if d.rpm != nil {
+		if err := d.rpm.Wait(ctx); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
+		}
+	}
+	if d.tpm != nil && tokens > 0 {
+		n := min(tokens, d.tpm.Burst())
+		if err := d.tpm.WaitN(ctx, n); err != nil {
+			return fmt.Errorf("token rate limit: %w", err)
+		}
+	}
+	return nil
+}
+
+// attempt sends one try of req with its own timeout. The timeout's cancel
+// runs when the body is closed.
+func (d *doer) attempt(req *http.Request, n int) (*http.Response, error) {
+	r := req
+	if n > 0 && req.Body != nil {
+		if req.GetBody == nil {
+			return nil, errors.New("request body cannot be sent again")
+		}
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r = req.Clone(req.Context())
+		r.Body = body
+	}
+	ctx, cancel := context.WithCancel(req.Context())
+	if d.timeout > 0 {
+		ctx, cancel = context.WithTimeout(req.Context(), d.timeout)
+	}
+	r = r.WithContext(ctx)
+	resp, err := d.client.Do(r)
+	if err != nil {
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) && req.Context().Err() == nil {
+			return nil, fmt.Errorf("no answer within %s", d.timeout)
+		}
+		return nil, err
+	}
+	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// isQuotaExhausted peeks at a 429's body for the insufficient_quota code and
+// puts the body back.
+func isQuotaExhausted(resp *http.Response) bool {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	return bytes.Contains(b, []byte("insufficient_quota"))
+}

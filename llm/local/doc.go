@@ -24,14 +24,14 @@
 //   - the preparer reads each queued image file, decodes it in Go
 //     (package imagefile), packs it to RGB, makes the mtmd bitmap and
 //     tokenizes the prompt (mtmd resizes the image to its token budget
-//     there). This runs while the owner decodes. When the vision encoder runs
-//     on a GPU (Config.EncodeAhead), the preparer also encodes the image
-//     (mtmd's encoder is serialized by package native and may run while the
-//     context decodes), so image encoding overlaps text decoding too. On the
-//     CPU the encoder and the decoder would fight over the same cores, so by
-//     default the owner encodes an image itself, between two decoding steps,
-//     just before the image is prefilled: Go-side decoding overlaps, the
-//     vision encoder does not.
+//     there). This runs while the owner decodes. When the vision encoder
+//     runs on a GPU, or when the encoder's and the decoder's threads fit on
+//     the CPUs together (Config.EncodeAhead), the preparer also encodes the
+//     image (mtmd's encoder is serialized by package native and may run
+//     while the context decodes), so image encoding overlaps decoding too.
+//     When they would fight over the same cores, the owner encodes an image
+//     itself, between two decoding steps, just before the image is
+//     prefilled: Go-side decoding overlaps, the vision encoder does not.
 //   - the owner (the Server.run shape of ollama's runner) owns the llama
 //     context, the step batch and every sampler: it admits prepared requests
 //     into free sequences, prefills them (image embedding, then the text

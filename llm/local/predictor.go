@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -165,7 +166,9 @@ func (p *Predictor) load(ctx context.Context) error {
 	case "off":
 		p.ahead = false
 	default:
-		p.ahead = gpu
+		// On a GPU the encoder and the decoder use different hardware; on
+		// the CPU only when both sets of threads fit on the cores together.
+		p.ahead = gpu || 2*cfg.Threads <= runtime.NumCPU()
 	}
 	var err error
 	start := time.Now()

@@ -10,6 +10,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
 // ConvertOptions says what to convert.
@@ -63,12 +65,12 @@ func Convert(ctx context.Context, opts ConvertOptions) (*ConvertResult, error) {
 		return nil, err
 	}
 	defer a.Close()
-	base, err := openGGUF(opts.Base)
+	base, err := gguf.Open(opts.Base)
 	if err != nil {
 		return nil, err
 	}
 	defer base.Close()
-	arch := base.str("general.architecture")
+	arch := base.Architecture()
 	if arch != "qwen2vl" {
 		return nil, fmt.Errorf("%s: architecture %q: %w (want qwen2vl)", opts.Base, arch, ErrArchitecture)
 	}
@@ -82,7 +84,7 @@ func Convert(ctx context.Context, opts ConvertOptions) (*ConvertResult, error) {
 		}
 	}
 	for _, p := range pairs {
-		t, _ := base.lookup(p.target)
+		t, _ := base.Tensor(p.target)
 		if err := p.check(opts.Base, t); err != nil {
 			return nil, err
 		}
@@ -110,17 +112,16 @@ func Convert(ctx context.Context, opts ConvertOptions) (*ConvertResult, error) {
 	alpha32 := float32(best)
 	res.Alpha = float64(alpha32)
 
-	var kvs []kv
-	kvs = append(kvs,
-		kvString("general.architecture", arch),
-		kvString("general.type", "adapter"),
-		kvString("general.name", "LoRA adapter converted by vlmcmp"),
-		kvString("adapter.type", "lora"),
-		kvF32("adapter.lora.alpha", alpha32),
-	)
 	src, _ := json.Marshal(MergeSource{Kind: "peft", Path: opts.Adapter, Scale: 1, BaseModel: a.Config.BaseModel,
 		R: a.Config.R, Alpha: a.Config.LoraAlpha, RSLoRA: a.Config.UseRSLoRA})
-	kvs = append(kvs, kvString("vlmcmp.lora.source", string(src)))
+	md := gguf.Metadata{
+		gguf.KV("general.architecture", arch),
+		gguf.KV("general.type", "adapter"),
+		gguf.KV("general.name", "LoRA adapter converted by vlmcmp"),
+		gguf.KV("adapter.type", "lora"),
+		gguf.KV("adapter.lora.alpha", alpha32),
+		gguf.KV("vlmcmp.lora.source", string(src)),
+	}
 
 	// One lora_a and lora_b per target, F32, in the base's tensor order.
 	type entry struct {
@@ -135,59 +136,55 @@ func Convert(ctx context.Context, opts ConvertOptions) (*ConvertResult, error) {
 		}
 		entries = append(entries, entry{p, fold})
 	}
-	slices.SortStableFunc(entries, func(x, y entry) int { return base.byName[x.p.target] - base.byName[y.p.target] })
-	var infos []tensorInfo
+	order := make(map[string]int, len(base.Tensors))
+	for i, t := range base.Tensors {
+		order[t.Name] = i
+	}
+	slices.SortStableFunc(entries, func(x, y entry) int { return order[x.p.target] - order[y.p.target] })
+	var infos []gguf.TensorInfo
 	for _, e := range entries {
 		p := e.p
-		aNe := []int64{int64(p.in), int64(p.rank)}
+		aShape := []int64{int64(p.in), int64(p.rank)}
 		if p.embedding { // llama.cpp wants token_embd's A as [vocab][rank]
-			aNe = []int64{int64(p.rank), int64(p.in)}
+			aShape = []int64{int64(p.rank), int64(p.in)}
 		}
 		infos = append(infos,
-			tensorInfo{name: p.target + ".lora_a", ne: aNe, typ: typeF32, size: 4 * int64(p.in) * int64(p.rank)},
-			tensorInfo{name: p.target + ".lora_b", ne: []int64{int64(p.rank), int64(p.rows)}, typ: typeF32, size: 4 * int64(p.rows) * int64(p.rank)},
+			gguf.TensorInfo{Name: p.target + ".lora_a", Type: gguf.F32, Shape: aShape},
+			gguf.TensorInfo{Name: p.target + ".lora_b", Type: gguf.F32, Shape: []int64{int64(p.rank), int64(p.rows)}},
 		)
 		res.Tensors = append(res.Tensors, p.target)
 	}
 	if len(entries) > 0 {
-		w, err := createGGUF(opts.Out, kvs, infos, ggufDefaultAlignment)
+		// Tensor 2k is entry k's lora_a, 2k+1 its lora_b (folded): one
+		// module's A and B are in memory at a time.
+		var A, B []float64
+		cur := -1
+		err := gguf.Create(opts.Out, md, infos, func(i int, w io.Writer) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			e := entries[i/2]
+			if i/2 != cur {
+				var err error
+				A, B, err = e.p.load()
+				if err == nil && (!finite(A) || !finite(B)) {
+					err = fmt.Errorf("%s: lora weights hold NaN or infinity", e.p.label)
+				}
+				if err != nil {
+					return err
+				}
+				cur = i / 2
+			}
+			if i%2 == 0 {
+				if e.p.embedding {
+					A = transpose(A, e.p.rank, e.p.in)
+				}
+				return writeF32(w, A, 1)
+			}
+			return writeF32(w, B[e.p.row0*e.p.rank:(e.p.row0+e.p.rows)*e.p.rank], e.fold)
+		})
 		if err != nil {
 			return nil, err
-		}
-		for _, e := range entries {
-			if err := ctx.Err(); err != nil {
-				w.abort()
-				return nil, err
-			}
-			A, B, err := e.p.load()
-			if err == nil && (!finite(A) || !finite(B)) {
-				err = fmt.Errorf("%s: lora weights hold NaN or infinity", e.p.label)
-			}
-			if err != nil {
-				w.abort()
-				return nil, err
-			}
-			if e.p.embedding {
-				A = transpose(A, e.p.rank, e.p.in)
-			}
-			B = B[e.p.row0*e.p.rank : (e.p.row0+e.p.rows)*e.p.rank]
-			for _, part := range []struct {
-				v []float64
-				f float64
-			}{{A, 1}, {B, e.fold}} {
-				_, dst := w.tensor()
-				if err := writeF32(dst, part.v, part.f); err != nil {
-					w.abort()
-					return nil, err
-				}
-				if err := w.done(); err != nil {
-					w.abort()
-					return nil, err
-				}
-			}
-		}
-		if err := w.Close(); err != nil {
-			return nil, fmt.Errorf("write %s: %w", opts.Out, err)
 		}
 	}
 	if opts.OutMmproj != "" && len(res.Vision) > 0 {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
 func randSlice(r *rand.Rand, n int) []float64 {
@@ -70,7 +72,7 @@ func TestUpdate(t *testing.T) {
 func TestCodecRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	row := randSlice(r, 64)
-	for _, typ := range []uint32{typeF32, typeF16, typeBF16, typeQ8_0} {
+	for _, typ := range []gguf.TensorType{gguf.F32, gguf.F16, gguf.BF16, gguf.Q8_0} {
 		n, err := rowBytes(typ, len(row))
 		if err != nil {
 			t.Fatal(err)
@@ -83,12 +85,12 @@ func TestCodecRoundTrip(t *testing.T) {
 		again := make([]byte, n)
 		encodeRow(typ, got, again)
 		if string(again) != string(buf) {
-			t.Errorf("%s: encode(decode(x)) differs from x", typeName(typ))
+			t.Errorf("%s: encode(decode(x)) differs from x", typ)
 		}
-		tol := map[uint32]float64{typeF32: 1e-7, typeF16: 1e-3, typeBF16: 8e-3, typeQ8_0: 0.03}[typ]
+		tol := map[gguf.TensorType]float64{gguf.F32: 1e-7, gguf.F16: 1e-3, gguf.BF16: 8e-3, gguf.Q8_0: 0.03}[typ]
 		for i := range row {
 			if math.Abs(got[i]-row[i]) > tol*math.Max(1, math.Abs(row[i])) {
-				t.Errorf("%s: value %d: %g back as %g", typeName(typ), i, row[i], got[i])
+				t.Errorf("%s: value %d: %g back as %g", typ, i, row[i], got[i])
 			}
 		}
 	}
@@ -103,7 +105,7 @@ func TestQ8Block(t *testing.T) {
 	x[2] = 2.5 // ties round away from zero
 	x[3] = 0.49
 	buf := make([]byte, 34)
-	encodeRow(typeQ8_0, x, buf)
+	encodeRow(gguf.Q8_0, x, buf)
 	if buf[0] != 0x00 || buf[1] != 0x3c { // F16 1.0
 		t.Errorf("scale bytes %x, want F16 1.0 (00 3c)", buf[:2])
 	}
@@ -113,10 +115,10 @@ func TestQ8Block(t *testing.T) {
 			t.Errorf("q[%d] = %d, want %d", i, int8(buf[2+i]), w)
 		}
 	}
-	if _, err := rowBytes(typeQ8_0, 33); err == nil {
+	if _, err := rowBytes(gguf.Q8_0, 33); err == nil {
 		t.Error("rowBytes(q8_0, 33) did not fail")
 	}
-	if _, err := rowBytes(12, 64); err == nil || err.Error() != "type q4_k cannot be merged into (F32, F16, BF16 and Q8_0 can)" {
-		t.Errorf("rowBytes(q4_k) error = %v", err)
+	if _, err := rowBytes(gguf.Q4_K, 64); err == nil || err.Error() != "type q4_K cannot be merged into (f32, f16, bf16 and q8_0 can)" {
+		t.Errorf("rowBytes(q4_K) error = %v", err)
 	}
 }

@@ -19,5 +19,7 @@
 // Merging computes W' = W + s·(α/r)·B·A per row in float64 and rounds once to
 // the stored type; base tensors are read and written row by row, so memory
 // stays near one row of the largest tensor plus the adapter. Untouched
-// tensors are copied byte for byte.
+// tensors are copied byte for byte. GGUF files are read, checked and written
+// with package llm/gguf; the float64-to-F16/BF16 rounding is in
+// llm/lora/floats.
 package lora

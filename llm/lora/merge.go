@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
 // MergeKey is the metadata key of a merged file that records what was
@@ -80,7 +82,10 @@ type MergeResult struct {
 	KeptType []string
 }
 
-var outTypes = map[string]uint32{"f32": typeF32, "f16": typeF16, "bf16": typeBF16, "q8_0": typeQ8_0}
+var outTypes = map[string]gguf.TensorType{"f32": gguf.F32, "f16": gguf.F16, "bf16": gguf.BF16, "q8_0": gguf.Q8_0}
+
+// keepType is the output type that keeps each base tensor's own type.
+const keepType gguf.TensorType = 1 << 31
 
 // Merge writes copies of the base model (and projector) with the adapters
 // merged in: W' = W + s·(α/r)·B·A computed in float64 per row and rounded
@@ -90,7 +95,7 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 	if opts.Adapter == "" && len(opts.LoRAs) == 0 {
 		return nil, errors.New("merge: no adapter given")
 	}
-	outType := uint32(1 << 31)
+	outType := keepType
 	switch t := strings.ToLower(opts.Type); t {
 	case "", "same":
 	default:
@@ -106,15 +111,15 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 	if opts.Mmproj != "" && opts.OutMmproj == "" {
 		return nil, errors.New("merge: an mmproj is given but no file to write the merged projector to")
 	}
-	base, err := openGGUF(opts.Base)
+	base, err := gguf.Open(opts.Base)
 	if err != nil {
 		return nil, err
 	}
 	defer base.Close()
-	if arch := base.str("general.architecture"); arch != "qwen2vl" {
+	if arch := base.Architecture(); arch != "qwen2vl" {
 		return nil, fmt.Errorf("%s: architecture %q: %w (want qwen2vl)", opts.Base, arch, ErrArchitecture)
 	}
-	var mmproj *ggufFile
+	var mmproj *gguf.File
 	if opts.Mmproj != "" {
 		if mmproj, err = openMmproj(opts.Mmproj); err != nil {
 			return nil, err
@@ -151,7 +156,7 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 			BaseModel: a.Config.BaseModel, R: a.Config.R, Alpha: a.Config.LoraAlpha, RSLoRA: a.Config.UseRSLoRA})
 	}
 	for _, lf := range opts.LoRAs {
-		ad, err := openGGUF(lf.Path)
+		ad, err := gguf.Open(lf.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +166,7 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 			return nil, err
 		}
 		for _, q := range p {
-			if _, ok := base.lookup(q.target); !ok {
+			if _, ok := base.Tensor(q.target); !ok {
 				return nil, fmt.Errorf("%s: tensor %s.lora_a: %s has no tensor %s: %w", lf.Path, q.target, opts.Base, q.target, ErrShape)
 			}
 		}
@@ -173,7 +178,7 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 	}
 
 	type job struct {
-		base    *ggufFile
+		base    *gguf.File
 		pairs   []pair
 		out     string
 		outName string
@@ -189,21 +194,21 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 	var total int64
 	for _, j := range jobs {
 		for _, p := range j.pairs {
-			t, _ := j.base.lookup(p.target)
-			if err := p.check(j.base.path, t); err != nil {
+			t, _ := j.base.Tensor(p.target)
+			if err := p.check(j.base.Path, t); err != nil {
 				return nil, err
 			}
-			if _, err := rowBytes(t.typ, int(t.ne[0])); err != nil {
-				return nil, fmt.Errorf("%s: tensor %s: %w", j.base.path, t.name, err)
+			if _, err := rowBytes(t.Type, int(t.Shape[0])); err != nil {
+				return nil, fmt.Errorf("%s: tensor %s: %w", j.base.Path, t.Name, err)
 			}
-			if outType != 1<<31 {
-				if _, err := rowBytes(outType, int(t.ne[0])); err != nil && !slices.Contains(res.KeptType, t.name) {
-					res.KeptType = append(res.KeptType, t.name)
+			if outType != keepType {
+				if _, err := rowBytes(outType, int(t.Shape[0])); err != nil && !slices.Contains(res.KeptType, t.Name) {
+					res.KeptType = append(res.KeptType, t.Name)
 				}
 			}
 		}
-		for _, t := range j.base.tensors {
-			total += t.size
+		for _, t := range j.base.Tensors {
+			total += t.Size()
 		}
 	}
 	var done int64
@@ -242,18 +247,18 @@ func describeUnplaced(u []Unplaced) string {
 }
 
 // openMmproj opens a vision projector GGUF and checks it is a Qwen2-VL one.
-func openMmproj(path string) (*ggufFile, error) {
-	mm, err := openGGUF(path)
+func openMmproj(path string) (*gguf.File, error) {
+	mm, err := gguf.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if arch := mm.str("general.architecture"); arch != "clip" {
+	if arch := mm.Architecture(); arch != "clip" {
 		mm.Close()
 		return nil, fmt.Errorf("%s: architecture %q, not a vision projector (clip)", path, arch)
 	}
-	pt := mm.str("clip.projector_type")
+	pt, _ := mm.Metadata.String("clip.projector_type")
 	if pt == "" {
-		pt = mm.str("clip.vision.projector_type")
+		pt, _ = mm.Metadata.String("clip.vision.projector_type")
 	}
 	if pt != "qwen2vl_merger" && pt != "qwen2.5vl_merger" {
 		mm.Close()
@@ -264,21 +269,23 @@ func openMmproj(path string) (*ggufFile, error) {
 
 // mergeFile writes base with pairs merged to out and returns the names of
 // the tensors it changed. progress gets the bytes of each base tensor done.
-func mergeFile(ctx context.Context, base *ggufFile, pairs []pair, out string, outType uint32, rec MergeRecord, progress func(int64)) (merged []string, err error) {
+// On error no file is left at out.
+func mergeFile(ctx context.Context, base *gguf.File, pairs []pair, out string, outType gguf.TensorType, rec MergeRecord, progress func(int64)) ([]string, error) {
 	byTarget := map[string][]pair{}
 	for _, p := range pairs {
 		byTarget[p.target] = append(byTarget[p.target], p)
 	}
-	tensors := slices.Clone(base.tensors)
+	var merged []string
+	tensors := slices.Clone(base.Tensors)
 	for i, t := range tensors {
-		if _, ok := byTarget[t.name]; ok && outType != 1<<31 && outType != t.typ {
-			if rb, err := rowBytes(outType, int(t.ne[0])); err == nil {
-				tensors[i].typ = outType
-				tensors[i].size = int64(rb) * t.rows()
-			}
+		if _, ok := byTarget[t.Name]; !ok {
+			continue
 		}
-		if _, ok := byTarget[t.name]; ok {
-			merged = append(merged, t.name)
+		merged = append(merged, t.Name)
+		if outType != keepType && outType != t.Type {
+			if _, err := rowBytes(outType, int(t.Shape[0])); err == nil {
+				tensors[i].Type = outType
+			}
 		}
 	}
 	rec.Tensors = merged
@@ -286,80 +293,71 @@ func mergeFile(ctx context.Context, base *ggufFile, pairs []pair, out string, ou
 	if err != nil {
 		return nil, err
 	}
-	kvs := slices.DeleteFunc(slices.Clone(base.kvs), func(e kv) bool { return e.key == MergeKey })
-	kvs = append(kvs, kvString(MergeKey, string(recJSON)))
+	md := slices.DeleteFunc(slices.Clone(base.Metadata), func(kv gguf.KeyValue) bool { return kv.Key == MergeKey })
+	md = append(md, gguf.KV(MergeKey, string(recJSON)))
 
-	w, err := createGGUF(out, kvs, tensors, base.align)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
-		if err != nil {
-			w.abort()
-		}
-	}()
 	// The adapter data of the last module read, shared by a qkv's parts.
 	var cacheKey string
 	var cacheA, cacheB []float64
-	for _, bt := range base.tensors {
+	err = gguf.Create(out, md, tensors, func(i int, dst io.Writer) error {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		ot, dst := w.tensor()
-		ps := byTarget[bt.name]
+		bt, ot := base.Tensors[i], tensors[i]
+		ps := byTarget[bt.Name]
 		if len(ps) == 0 {
-			if _, err := io.Copy(dst, base.section(bt)); err != nil {
-				return nil, fmt.Errorf("copy %s from %s: %w", bt.name, base.path, err)
+			if _, err := io.Copy(dst, base.TensorReader(bt)); err != nil {
+				return fmt.Errorf("copy from %s: %w", base.Path, err)
 			}
-		} else {
-			ups := make([]*update, len(ps))
-			for k, p := range ps {
-				if p.key != cacheKey {
-					a, b, err := p.load()
-					if err != nil {
-						return nil, err
-					}
-					if !finite(a) || !finite(b) {
-						return nil, fmt.Errorf("%s: lora weights hold NaN or infinity", p.label)
-					}
-					cacheKey, cacheA, cacheB = p.key, a, b
+			progress(bt.Size())
+			return nil
+		}
+		ups := make([]*update, len(ps))
+		for k, p := range ps {
+			if p.key != cacheKey {
+				a, b, err := p.load()
+				if err != nil {
+					return err
 				}
-				ups[k] = &update{a: cacheA, b: cacheB, rank: p.rank, in: p.in, row0: p.row0, embedding: p.embedding, scale: p.scale}
+				if !finite(a) || !finite(b) {
+					return fmt.Errorf("%s: lora weights hold NaN or infinity", p.label)
+				}
+				cacheKey, cacheA, cacheB = p.key, a, b
 			}
-			if err := mergeTensor(base, bt, ot, ups, dst); err != nil {
-				return nil, err
-			}
-			slog.Debug("lora: merged", "tensor", bt.name, "updates", len(ps), "type", typeName(ot.typ))
+			ups[k] = &update{a: cacheA, b: cacheB, rank: p.rank, in: p.in, row0: p.row0, embedding: p.embedding, scale: p.scale}
 		}
-		if err := w.done(); err != nil {
-			return nil, err
+		if err := mergeTensor(base, bt, ot, ups, dst); err != nil {
+			return err
 		}
-		progress(bt.size)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("write %s: %w", out, err)
+		slog.Debug("lora: merged", "tensor", bt.Name, "updates", len(ps), "type", ot.Type)
+		progress(bt.Size())
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return merged, nil
 }
 
 // mergeTensor streams tensor bt of base row by row: decode, add every
 // update, encode as ot's type, write.
-func mergeTensor(base *ggufFile, bt, ot tensorInfo, ups []*update, dst io.Writer) error {
-	inRB, _ := rowBytes(bt.typ, int(bt.ne[0]))
-	outRB, _ := rowBytes(ot.typ, int(bt.ne[0]))
-	src := base.section(bt)
+func mergeTensor(base *gguf.File, bt, ot gguf.TensorInfo, ups []*update, dst io.Writer) error {
+	n := int(bt.Shape[0])
+	inRB, _ := rowBytes(bt.Type, n)
+	outRB, _ := rowBytes(ot.Type, n)
+	src := base.TensorReader(bt)
 	inBuf := make([]byte, inRB)
 	outBuf := make([]byte, outRB)
-	row := make([]float64, bt.ne[0])
-	for r := 0; r < int(bt.rows()); r++ {
+	row := make([]float64, n)
+	for r := range int(bt.Rows()) {
 		if _, err := io.ReadFull(src, inBuf); err != nil {
-			return fmt.Errorf("read %s from %s: %w", bt.name, base.path, err)
+			return fmt.Errorf("read from %s: %w", base.Path, err)
 		}
-		decodeRow(bt.typ, inBuf, row)
+		decodeRow(bt.Type, inBuf, row)
 		for _, u := range ups {
 			u.addRow(r, row)
 		}
-		encodeRow(ot.typ, row, outBuf)
+		encodeRow(ot.Type, row, outBuf)
 		if _, err := dst.Write(outBuf); err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 	"github.com/vlmcmp/vlmcmp/llm/lora/floats"
 	"github.com/vlmcmp/vlmcmp/llm/lora/safetensors"
 )
@@ -23,7 +24,7 @@ import (
 type fakeTensor struct {
 	name string
 	ne   []int64
-	typ  uint32
+	typ  gguf.TensorType
 	vals []float64
 }
 
@@ -33,50 +34,42 @@ type fakeTensor struct {
 func writeFakeGGUF(t testing.TB, path string, meta map[string]string, ts []fakeTensor, seed uint64) map[string]fakeTensor {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 7))
-	var kvs []kv
+	var md gguf.Metadata
 	for _, k := range []string{"general.architecture", "clip.projector_type"} {
 		if v, ok := meta[k]; ok {
-			kvs = append(kvs, kvString(k, v))
+			md = append(md, gguf.KV(k, v))
 		}
 	}
-	var infos []tensorInfo
+	var infos []gguf.TensorInfo
 	out := map[string]fakeTensor{}
 	for i := range ts {
 		ft := &ts[i]
-		n := int64(1)
-		for _, d := range ft.ne {
-			n *= d
-		}
-		rb, err := rowBytes(ft.typ, int(ft.ne[0]))
-		if err != nil {
+		if _, err := rowBytes(ft.typ, int(ft.ne[0])); err != nil {
 			t.Fatal(err)
 		}
-		infos = append(infos, tensorInfo{name: ft.name, ne: ft.ne, typ: ft.typ, size: int64(rb) * n / ft.ne[0]})
-		ft.vals = make([]float64, n)
+		ti := gguf.TensorInfo{Name: ft.name, Type: ft.typ, Shape: ft.ne}
+		infos = append(infos, ti)
+		ft.vals = make([]float64, ti.Elements())
 		for j := range ft.vals {
 			ft.vals[j] = r.NormFloat64()
 		}
 	}
-	w, err := createGGUF(path, kvs, infos, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ft := range ts {
-		ti, dst := w.tensor()
+	err := gguf.Create(path, md, infos, func(i int, w io.Writer) error {
+		ft := ts[i]
 		rb, _ := rowBytes(ft.typ, int(ft.ne[0]))
 		buf := make([]byte, rb)
-		for row := int64(0); row < ti.rows(); row++ {
+		for row := range infos[i].Rows() {
 			vals := ft.vals[row*ft.ne[0] : (row+1)*ft.ne[0]]
 			encodeRow(ft.typ, vals, buf)
 			decodeRow(ft.typ, buf, vals) // keep what the file holds
-			dst.Write(buf)
-		}
-		if err := w.done(); err != nil {
-			t.Fatal(err)
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
 		}
 		out[ft.name] = ft
-	}
-	if err := w.Close(); err != nil {
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -88,11 +81,11 @@ const (
 	fVDim, fVFF, fVMerged = 32, 64, 128
 )
 
-func fakeModel(t testing.TB, dir string, typ uint32, arch string) (string, map[string]fakeTensor) {
+func fakeModel(t testing.TB, dir string, typ gguf.TensorType, arch string) (string, map[string]fakeTensor) {
 	path := filepath.Join(dir, "model.gguf")
 	return path, writeFakeGGUF(t, path, map[string]string{"general.architecture": arch}, []fakeTensor{
 		{name: "token_embd.weight", ne: []int64{fDim, fVocab}, typ: typ},
-		{name: "blk.0.attn_norm.weight", ne: []int64{fDim}, typ: typeF32},
+		{name: "blk.0.attn_norm.weight", ne: []int64{fDim}, typ: gguf.F32},
 		{name: "blk.0.attn_q.weight", ne: []int64{fDim, fDim}, typ: typ},
 		{name: "blk.0.attn_k.weight", ne: []int64{fDim, fDim / 2}, typ: typ},
 		{name: "blk.0.ffn_down.weight", ne: []int64{fFF, fDim}, typ: typ},
@@ -100,7 +93,7 @@ func fakeModel(t testing.TB, dir string, typ uint32, arch string) (string, map[s
 	}, 11)
 }
 
-func fakeMmproj(t testing.TB, dir string, typ uint32) (string, map[string]fakeTensor) {
+func fakeMmproj(t testing.TB, dir string, typ gguf.TensorType) (string, map[string]fakeTensor) {
 	path := filepath.Join(dir, "mmproj.gguf")
 	return path, writeFakeGGUF(t, path, map[string]string{"general.architecture": "clip", "clip.projector_type": "qwen2vl_merger"}, []fakeTensor{
 		{name: "v.blk.0.attn_q.weight", ne: []int64{fVDim, fVDim}, typ: typ},
@@ -196,22 +189,25 @@ func refDelta(t *testing.T, dir, module string, scale float64) [][]float64 {
 	return tr
 }
 
-func readTensor(t *testing.T, path, name string) (tensorInfo, []float64, []byte) {
+func readTensor(t *testing.T, path, name string) (gguf.TensorInfo, []float64, []byte) {
 	t.Helper()
-	g, err := openGGUF(path)
+	g, err := gguf.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	ti, ok := g.lookup(name)
+	ti, ok := g.Tensor(name)
 	if !ok {
 		t.Fatalf("%s: no tensor %s", path, name)
 	}
-	raw, _ := io.ReadAll(g.section(ti))
-	if _, err := rowBytes(ti.typ, int(ti.ne[0])); err != nil {
+	raw, err := g.ReadTensor(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rowBytes(ti.Type, int(ti.Shape[0])); err != nil {
 		return ti, nil, raw
 	}
-	v, err := g.readFloat64s(ti)
+	v, err := readFloat64s(g, ti)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,15 +233,15 @@ func halfULPs(a, b float64) int {
 func TestMergeExact(t *testing.T) {
 	for _, tt := range []struct {
 		name      string
-		typ       uint32
+		typ       gguf.TensorType
 		lang, vis string
 		rslora    bool
 		scale     float64
 	}{
-		{"f32 legacy", typeF32, "model.", "visual.", false, 1},
-		{"f32 nested rslora", typeF32, "model.language_model.", "model.visual.", true, 1},
-		{"f16 legacy scaled", typeF16, "model.", "visual.", false, 0.5},
-		{"f16 nested rslora", typeF16, "model.language_model.", "model.visual.", true, 1},
+		{"f32 legacy", gguf.F32, "model.", "visual.", false, 1},
+		{"f32 nested rslora", gguf.F32, "model.language_model.", "model.visual.", true, 1},
+		{"f16 legacy scaled", gguf.F16, "model.", "visual.", false, 0.5},
+		{"f16 nested rslora", gguf.F16, "model.language_model.", "model.visual.", true, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -270,19 +266,20 @@ func TestMergeExact(t *testing.T) {
 				ti, got, _ := readTensor(t, path, target)
 				delta := refDelta(t, adapter, module, tt.scale*wantScale(module, tt.rslora))
 				w := base[target]
-				if ti.typ != tt.typ {
-					t.Fatalf("%s: type %d, want %d", target, ti.typ, tt.typ)
+				if ti.Type != tt.typ {
+					t.Fatalf("%s: type %s, want %s", target, ti.Type, tt.typ)
 				}
-				for r := range int(ti.rows()) {
-					for c := range int(ti.ne[0]) {
-						ref := w.vals[r*int(ti.ne[0])+c] + delta[row0+r][c]
-						g := got[r*int(ti.ne[0])+c]
+				n := int(ti.Shape[0])
+				for r := range int(ti.Rows()) {
+					for c := range n {
+						ref := w.vals[r*n+c] + delta[row0+r][c]
+						g := got[r*n+c]
 						switch tt.typ {
-						case typeF32:
+						case gguf.F32:
 							if g != float64(float32(ref)) {
 								t.Fatalf("%s[%d][%d] = %.9g, want %.9g", target, r, c, g, float32(ref))
 							}
-						case typeF16:
+						case gguf.F16:
 							if u := halfULPs(g, ref); u > 1 {
 								t.Fatalf("%s[%d][%d] = %g, want %g (%d ulps)", target, r, c, g, ref, u)
 							}
@@ -309,19 +306,20 @@ func TestMergeExact(t *testing.T) {
 			}
 			// The merged files say what was merged.
 			for _, p := range []string{out, outMM} {
-				g, err := openGGUF(p)
+				g, err := gguf.Open(p)
 				if err != nil {
 					t.Fatal(err)
 				}
+				g.Close()
+				recJSON, _ := g.Metadata.String(MergeKey)
 				var rec MergeRecord
-				if err := json.Unmarshal([]byte(g.str(MergeKey)), &rec); err != nil {
+				if err := json.Unmarshal([]byte(recJSON), &rec); err != nil {
 					t.Fatalf("%s: %s: %v", p, MergeKey, err)
 				}
-				g.Close()
 				if len(rec.Sources) != 1 || rec.Sources[0].Kind != "peft" || rec.Sources[0].Scale != tt.scale || len(rec.Tensors) == 0 {
 					t.Errorf("%s: merge record %+v", p, rec)
 				}
-				if g.str("general.architecture") == "" {
+				if g.Architecture() == "" {
 					t.Errorf("%s lost general.architecture", p)
 				}
 			}
@@ -336,8 +334,8 @@ func TestMergeExact(t *testing.T) {
 func TestConvertMatchesMerge(t *testing.T) {
 	for _, rslora := range []bool{false, true} {
 		dir := t.TempDir()
-		modelPath, _ := fakeModel(t, dir, typeF32, "qwen2vl")
-		mmPath, _ := fakeMmproj(t, dir, typeF32)
+		modelPath, _ := fakeModel(t, dir, gguf.F32, "qwen2vl")
+		mmPath, _ := fakeMmproj(t, dir, gguf.F32)
 		adapter := writePEFT(t, fakeConfig(rslora), fakeModules("model.", "visual."), 9)
 		adGGUF := filepath.Join(dir, "adapter.gguf")
 		cres, err := Convert(t.Context(), ConvertOptions{Adapter: adapter, Base: modelPath, Out: adGGUF})
@@ -381,7 +379,7 @@ func TestConvertMatchesMerge(t *testing.T) {
 
 func TestMergeZeroScaleIsIdentity(t *testing.T) {
 	dir := t.TempDir()
-	modelPath, _ := fakeModel(t, dir, typeF16, "qwen2vl")
+	modelPath, _ := fakeModel(t, dir, gguf.F16, "qwen2vl")
 	adapter := writePEFT(t, fakeConfig(false), fakeModules("model.", "visual."), 5)
 	out := filepath.Join(dir, "merged.gguf")
 	res, err := Merge(t.Context(), MergeOptions{Base: modelPath, Adapter: adapter, AdapterScale: 0, Out: out})
@@ -402,15 +400,15 @@ func TestMergeZeroScaleIsIdentity(t *testing.T) {
 
 func TestMergeErrors(t *testing.T) {
 	dir := t.TempDir()
-	modelPath, _ := fakeModel(t, dir, typeF32, "qwen2vl")
-	llamaPath, _ := fakeModel(t, t.TempDir(), typeF32, "llama")
-	mmPath, _ := fakeMmproj(t, dir, typeF32)
+	modelPath, _ := fakeModel(t, dir, gguf.F32, "qwen2vl")
+	llamaPath, _ := fakeModel(t, t.TempDir(), gguf.F32, "llama")
+	mmPath, _ := fakeMmproj(t, dir, gguf.F32)
 	good := writePEFT(t, fakeConfig(false), fakeModules("model.", "visual."), 5)
 	wrongShape := writePEFT(t, fakeConfig(false), []peftModule{{module: "model.layers.0.self_attn.q_proj", in: fDim + 1, out: fDim}}, 5)
 	wrongVision := writePEFT(t, fakeConfig(false), []peftModule{{module: "visual.blocks.0.mlp.fc1", in: fVDim, out: fVFF * 2}}, 5)
 	noLayer := writePEFT(t, fakeConfig(false), []peftModule{{module: "model.layers.7.self_attn.q_proj", in: fDim, out: fDim}}, 5)
 	q4 := filepath.Join(t.TempDir(), "model.gguf")
-	writeFakeGGUF(t, q4, map[string]string{"general.architecture": "qwen2vl"}, []fakeTensor{{name: "blk.0.attn_q.weight", ne: []int64{32, 16}, typ: typeQ8_0}}, 1)
+	writeFakeGGUF(t, q4, map[string]string{"general.architecture": "qwen2vl"}, []fakeTensor{{name: "blk.0.attn_q.weight", ne: []int64{32, 16}, typ: gguf.Q8_0}}, 1)
 	q4Bytes, _ := os.ReadFile(q4)
 	// Turn the tensor's type into q4_0 (2, same block size) in place: a quantised base Merge
 	// cannot requantise in Go.
@@ -432,7 +430,7 @@ func TestMergeErrors(t *testing.T) {
 		{"bad type", MergeOptions{Base: modelPath, Adapter: good, Out: "x", Type: "q4_0"}, `type "q4_0" is not one of`, nil},
 		{"quantised base", MergeOptions{Base: q4, Adapter: writePEFT(t, fakeConfig(false), []peftModule{{module: "model.layers.0.self_attn.q_proj", in: 32, out: 16}}, 5), Out: "x"}, "type q4_0 cannot be merged into", nil},
 		{"missing adapter config", MergeOptions{Base: modelPath, Adapter: t.TempDir(), Out: "x"}, "no adapter_config.json", ErrNoConfig},
-		{"not gguf", MergeOptions{Base: filepath.Join(good, ConfigFile), Adapter: good, Out: "x"}, "not a GGUF file", nil},
+		{"not gguf", MergeOptions{Base: filepath.Join(good, ConfigFile), Adapter: good, Out: "x"}, "not a gguf file", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -465,9 +463,9 @@ func bigModel(t testing.TB) (model, adapter string, largest int64) {
 	model = filepath.Join(dir, "model.gguf")
 	const dim, vocab = 64, 65536
 	writeFakeGGUF(t, model, map[string]string{"general.architecture": "qwen2vl"}, []fakeTensor{
-		{name: "token_embd.weight", ne: []int64{dim, vocab}, typ: typeF32},
-		{name: "blk.0.attn_q.weight", ne: []int64{dim, dim}, typ: typeF32},
-		{name: "output.weight", ne: []int64{dim, vocab}, typ: typeF16},
+		{name: "token_embd.weight", ne: []int64{dim, vocab}, typ: gguf.F32},
+		{name: "blk.0.attn_q.weight", ne: []int64{dim, dim}, typ: gguf.F32},
+		{name: "output.weight", ne: []int64{dim, vocab}, typ: gguf.F16},
 	}, 3)
 	adapter = writePEFT(t, map[string]any{"r": 8, "lora_alpha": 16}, []peftModule{
 		{module: "model.embed_tokens", in: vocab, out: dim},
@@ -513,7 +511,7 @@ func BenchmarkMerge(b *testing.B) {
 // the base type where not, and leaves untouched tensors as they were.
 func TestMergeType(t *testing.T) {
 	dir := t.TempDir()
-	modelPath, _ := fakeModel(t, dir, typeF16, "qwen2vl")
+	modelPath, _ := fakeModel(t, dir, gguf.F16, "qwen2vl")
 	adapter := writePEFT(t, fakeConfig(false), fakeModules("model.", "visual."), 5)
 	out := filepath.Join(dir, "q8.gguf")
 	res, err := Merge(t.Context(), MergeOptions{Base: modelPath, Adapter: adapter, AdapterScale: 1, Out: out, Type: "q8_0"})
@@ -521,16 +519,16 @@ func TestMergeType(t *testing.T) {
 		t.Fatal(err)
 	}
 	// ffn_down has rows of 32 values; the others rows of 16.
-	if ti, _, _ := readTensor(t, out, "blk.0.ffn_down.weight"); ti.typ != typeQ8_0 {
-		t.Errorf("ffn_down stored as %s, want q8_0", typeName(ti.typ))
+	if ti, _, _ := readTensor(t, out, "blk.0.ffn_down.weight"); ti.Type != gguf.Q8_0 {
+		t.Errorf("ffn_down stored as %s, want q8_0", ti.Type)
 	}
-	if ti, _, _ := readTensor(t, out, "blk.0.attn_q.weight"); ti.typ != typeF16 {
-		t.Errorf("attn_q stored as %s, want f16 kept", typeName(ti.typ))
+	if ti, _, _ := readTensor(t, out, "blk.0.attn_q.weight"); ti.Type != gguf.F16 {
+		t.Errorf("attn_q stored as %s, want f16 kept", ti.Type)
 	}
 	if !slices.Contains(res.KeptType, "blk.0.attn_q.weight") || slices.Contains(res.KeptType, "blk.0.ffn_down.weight") {
 		t.Errorf("kept type %v", res.KeptType)
 	}
-	if ti, _, _ := readTensor(t, out, "blk.0.attn_norm.weight"); ti.typ != typeF32 {
-		t.Errorf("untouched attn_norm became %s", typeName(ti.typ))
+	if ti, _, _ := readTensor(t, out, "blk.0.attn_norm.weight"); ti.Type != gguf.F32 {
+		t.Errorf("untouched attn_norm became %s", ti.Type)
 	}
 }

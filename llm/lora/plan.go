@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
+
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
 // pair is one low-rank update to apply to one GGUF tensor, from either a
@@ -29,19 +32,19 @@ var ErrShape = errors.New("does not fit the base model")
 
 // check verifies p against the base tensor t of file path: a linear
 // weight's ne is [in, rows], an embedding's [dim, vocab] with dim = rows.
-func (p pair) check(path string, t tensorInfo) error {
-	if len(t.ne) != 2 {
-		return fmt.Errorf("%s → %s: base tensor in %s has shape %v, not a matrix: %w", p.label, p.target, path, t.ne, ErrShape)
+func (p pair) check(path string, t gguf.TensorInfo) error {
+	if len(t.Shape) != 2 {
+		return fmt.Errorf("%s → %s: base tensor in %s has shape %s, not a matrix: %w", p.label, p.target, path, t.ShapeString(), ErrShape)
 	}
 	wantIn, wantOut := int64(p.in), int64(p.rows)
-	got := fmt.Sprintf("[%d, %d]", t.ne[0], t.ne[1])
+	got := fmt.Sprintf("[%d, %d]", t.Shape[0], t.Shape[1])
 	if p.embedding {
-		if t.ne[0] != wantOut || t.ne[1] != wantIn {
+		if t.Shape[0] != wantOut || t.Shape[1] != wantIn {
 			return fmt.Errorf("%s → %s: adapter is for a %d × %d embedding but %s holds %s (ne): %w", p.label, p.target, wantIn, wantOut, path, got, ErrShape)
 		}
 		return nil
 	}
-	if t.ne[0] != wantIn || t.ne[1] != wantOut {
+	if t.Shape[0] != wantIn || t.Shape[1] != wantOut {
 		return fmt.Errorf("%s → %s: adapter is for %d inputs × %d outputs but %s holds ne %s: %w", p.label, p.target, wantIn, wantOut, path, got, ErrShape)
 	}
 	return nil
@@ -51,7 +54,7 @@ func (p pair) check(path string, t tensorInfo) error {
 // pairs against base, resolving a fused qkv to the split or fused tensors
 // the base holds. userScale multiplies every module's scale. Modules whose
 // target the base lacks are returned in missing.
-func peftPairs(a *Adapter, vision bool, base *ggufFile, userScale float64) (pairs []pair, missing []Unplaced) {
+func peftPairs(a *Adapter, vision bool, base *gguf.File, userScale float64) (pairs []pair, missing []Unplaced) {
 	for _, m := range a.Modules {
 		if m.Target.Vision != vision {
 			continue
@@ -59,16 +62,16 @@ func peftPairs(a *Adapter, vision bool, base *ggufFile, userScale float64) (pair
 		load := func() ([]float64, []float64, error) { return a.Read(m) }
 		names := m.Target.Names
 		if len(names) > 1 {
-			if _, ok := base.lookup(names[0]); !ok && m.Target.Fused != "" {
-				if _, ok := base.lookup(m.Target.Fused); ok {
+			if _, ok := base.Tensor(names[0]); !ok && m.Target.Fused != "" {
+				if _, ok := base.Tensor(m.Target.Fused); ok {
 					names = []string{m.Target.Fused}
 				}
 			}
 		}
 		rows := int(m.Out()) / len(names)
 		for i, n := range names {
-			if _, ok := base.lookup(n); !ok {
-				reason := fmt.Sprintf("%s has no tensor %s", base.path, n)
+			if _, ok := base.Tensor(n); !ok {
+				reason := fmt.Sprintf("%s has no tensor %s", base.Path, n)
 				if n == "output.weight" {
 					reason += " (its output is tied to token_embd)"
 				}
@@ -88,31 +91,38 @@ func peftPairs(a *Adapter, vision bool, base *ggufFile, userScale float64) (pair
 // ggufPairs reads the pairs of a llama.cpp LoRA adapter GGUF for base. Its
 // scale is userScale·alpha/rank (userScale alone when alpha is 0), as
 // llama.cpp applies it.
-func ggufPairs(ad *ggufFile, base *ggufFile, userScale float64) ([]pair, error) {
-	if t := ad.str("general.type"); t != "adapter" {
-		return nil, fmt.Errorf("%s: general.type is %q, not a LoRA adapter", ad.path, t)
+func ggufPairs(ad *gguf.File, base *gguf.File, userScale float64) ([]pair, error) {
+	if t, _ := ad.Metadata.String("general.type"); t != "adapter" {
+		return nil, fmt.Errorf("%s: general.type is %q, not a LoRA adapter", ad.Path, t)
 	}
-	if t := ad.str("adapter.type"); t != "lora" {
-		return nil, fmt.Errorf("%s: adapter.type is %q, not lora", ad.path, t)
+	if t, _ := ad.Metadata.String("adapter.type"); t != "lora" {
+		return nil, fmt.Errorf("%s: adapter.type is %q, not lora", ad.Path, t)
 	}
-	if aa, ba := ad.str("general.architecture"), base.str("general.architecture"); aa != ba {
-		return nil, fmt.Errorf("%s: adapter for architecture %q, but %s is %q: %w", ad.path, aa, base.path, ba, ErrArchitecture)
+	if aa, ba := ad.Architecture(), base.Architecture(); aa != ba {
+		return nil, fmt.Errorf("%s: adapter for architecture %q, but %s is %q: %w", ad.Path, aa, base.Path, ba, ErrArchitecture)
 	}
-	alpha, _ := ad.f32("adapter.lora.alpha")
-	type ab struct{ a, b *tensorInfo }
+	var alpha float64
+	if kv, ok := ad.Metadata.Lookup("adapter.lora.alpha"); ok {
+		a, ok := kv.Value.(float32)
+		if !ok {
+			return nil, fmt.Errorf("%s: adapter.lora.alpha is %v of go type %T, want an f32", ad.Path, kv.Value, kv.Value)
+		}
+		alpha = float64(a)
+	}
+	type ab struct{ a, b *gguf.TensorInfo }
 	byTarget := map[string]*ab{}
 	var order []string
-	for i := range ad.tensors {
-		t := &ad.tensors[i]
+	for i := range ad.Tensors {
+		t := &ad.Tensors[i]
 		var target string
 		var isA bool
 		switch {
-		case len(t.name) > 7 && t.name[len(t.name)-7:] == ".lora_a":
-			target, isA = t.name[:len(t.name)-7], true
-		case len(t.name) > 7 && t.name[len(t.name)-7:] == ".lora_b":
-			target = t.name[:len(t.name)-7]
+		case len(t.Name) > 7 && strings.HasSuffix(t.Name, ".lora_a"):
+			target, isA = strings.TrimSuffix(t.Name, ".lora_a"), true
+		case len(t.Name) > 7 && strings.HasSuffix(t.Name, ".lora_b"):
+			target = strings.TrimSuffix(t.Name, ".lora_b")
 		default:
-			return nil, fmt.Errorf("%s: tensor %q is neither a lora_a nor a lora_b", ad.path, t.name)
+			return nil, fmt.Errorf("%s: tensor %q is neither a lora_a nor a lora_b", ad.Path, t.Name)
 		}
 		p := byTarget[target]
 		if p == nil {
@@ -130,43 +140,43 @@ func ggufPairs(ad *ggufFile, base *ggufFile, userScale float64) ([]pair, error) 
 	for _, target := range order {
 		p := byTarget[target]
 		if p.a == nil || p.b == nil {
-			return nil, fmt.Errorf("%s: %s lacks its lora_a or lora_b", ad.path, target)
+			return nil, fmt.Errorf("%s: %s lacks its lora_a or lora_b", ad.Path, target)
 		}
-		if len(p.a.ne) != 2 || len(p.b.ne) != 2 {
-			return nil, fmt.Errorf("%s: %s: lora_a %v and lora_b %v are not matrices", ad.path, target, p.a.ne, p.b.ne)
+		if len(p.a.Shape) != 2 || len(p.b.Shape) != 2 {
+			return nil, fmt.Errorf("%s: %s: lora_a %s and lora_b %s are not matrices", ad.Path, target, p.a.ShapeString(), p.b.ShapeString())
 		}
 		emb := target == "token_embd.weight"
-		rank := p.b.ne[0]
-		aRank := p.a.ne[1]
+		rank := p.b.Shape[0]
+		aRank := p.a.Shape[1]
 		if emb {
-			aRank = p.a.ne[0]
+			aRank = p.a.Shape[0]
 		}
 		if aRank != rank {
-			return nil, fmt.Errorf("%s: %s: rank mismatch: lora_a ne %v, lora_b ne %v", ad.path, target, p.a.ne, p.b.ne)
+			return nil, fmt.Errorf("%s: %s: rank mismatch: lora_a ne %s, lora_b ne %s", ad.Path, target, p.a.ShapeString(), p.b.ShapeString())
 		}
 		scale := userScale
 		if alpha != 0 {
-			scale = userScale * float64(alpha) / float64(rank)
+			scale = userScale * alpha / float64(rank)
 		}
-		in := p.a.ne[0]
+		in := p.a.Shape[0]
 		if emb {
-			in = p.a.ne[1]
+			in = p.a.Shape[1]
 		}
 		ta, tb := *p.a, *p.b
 		pairs = append(pairs, pair{
-			label: ad.path + " " + target, target: target, rows: int(p.b.ne[1]),
-			rank: int(rank), in: int(in), embedding: emb, scale: scale, key: ad.path + "\x00" + target,
+			label: ad.Path + " " + target, target: target, rows: int(p.b.Shape[1]),
+			rank: int(rank), in: int(in), embedding: emb, scale: scale, key: ad.Path + "\x00" + target,
 			load: func() ([]float64, []float64, error) {
-				a, err := ad.readFloat64s(ta)
+				a, err := readFloat64s(ad, ta)
 				if err != nil {
 					return nil, nil, err
 				}
-				b, err := ad.readFloat64s(tb)
+				b, err := readFloat64s(ad, tb)
 				if err != nil {
 					return nil, nil, err
 				}
 				if emb { // stored [vocab][rank]; PEFT layout is [rank][vocab]
-					a = transpose(a, int(ta.ne[1]), int(ta.ne[0]))
+					a = transpose(a, int(ta.Shape[1]), int(ta.Shape[0]))
 				}
 				return a, b, nil
 			},

@@ -1,33 +1,16 @@
-// Package floats converts between float64 and the 16-bit floating-point
-// formats of model files, IEEE 754 binary16 (F16) and bfloat16 (BF16),
-// rounding once, to nearest with ties to even.
+// Package floats rounds float64 values to the 16-bit floating-point formats
+// of model files, IEEE 754 binary16 (F16) and bfloat16 (BF16), once, to
+// nearest with ties to even. Reading them back is exact and lives in
+// package llm/gguf (F16ToFloat32, BF16ToFloat32); what this package adds is
+// the rounding straight from float64.
 //
 // Rounding once matters for merges: a float64 sum rounded straight to F16
 // is the reference a merge is measured against, and a detour through
-// float32 can land one unit in the last place away from it.
+// float32 (gguf.Float32ToF16(float32(x))) can land one unit in the last
+// place away from it.
 package floats
 
 import "math"
-
-// HalfToFloat64 returns the value of the binary16 number h (exact).
-func HalfToFloat64(h uint16) float64 {
-	sign := 1.0
-	if h&0x8000 != 0 {
-		sign = -1
-	}
-	exp := int(h>>10) & 0x1f
-	man := float64(h & 0x3ff)
-	switch exp {
-	case 0: // zero or subnormal: man × 2^-24
-		return sign * math.Ldexp(man, -24)
-	case 0x1f:
-		if man != 0 {
-			return math.NaN()
-		}
-		return math.Inf(int(sign))
-	}
-	return sign * math.Ldexp(1024+man, exp-25)
-}
 
 // Float64ToHalf rounds x to the nearest binary16 number, ties to even.
 // Values beyond the largest finite half (65504) round to infinity as IEEE 754
@@ -68,11 +51,6 @@ func Float64ToHalf(x float64) uint16 {
 	return sign | uint16(exp)<<10 | (uint16(m) - 1024)
 }
 
-// BFloatToFloat64 returns the value of the bfloat16 number b (exact).
-func BFloatToFloat64(b uint16) float64 {
-	return float64(math.Float32frombits(uint32(b) << 16))
-}
-
 // Float64ToBFloat rounds x to the nearest bfloat16 number, ties to even.
 func Float64ToBFloat(x float64) uint16 {
 	if math.IsNaN(x) {
@@ -98,6 +76,3 @@ func Float64ToBFloat(x float64) uint16 {
 	bits := math.Float32bits(float32(v))
 	return sign | uint16(bits>>16)
 }
-
-// Float64ToFloat32 rounds x to float32, ties to even (Go's conversion).
-func Float64ToFloat32(x float64) float32 { return float32(x) }

@@ -4,11 +4,18 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
+
+// half and bfloat read a 16-bit value back exactly, with package gguf's
+// decoders (the ones merges read base tensors with).
+func half(h uint16) float64   { return float64(gguf.F16ToFloat32(h)) }
+func bfloat(h uint16) float64 { return float64(gguf.BF16ToFloat32(h)) }
 
 func TestHalfRoundTrip(t *testing.T) {
 	for h := range 1 << 16 {
-		x := HalfToFloat64(uint16(h))
+		x := half(uint16(h))
 		if math.IsNaN(x) {
 			if got := Float64ToHalf(x); got&0x7c00 != 0x7c00 || got&0x3ff == 0 {
 				t.Errorf("Float64ToHalf(NaN) = %#04x, not a NaN", got)
@@ -16,7 +23,7 @@ func TestHalfRoundTrip(t *testing.T) {
 			continue
 		}
 		if got := Float64ToHalf(x); got != uint16(h) {
-			t.Errorf("Float64ToHalf(HalfToFloat64(%#04x) = %g) = %#04x", h, x, got)
+			t.Errorf("Float64ToHalf(half(%#04x) = %g) = %#04x", h, x, got)
 		}
 	}
 }
@@ -35,8 +42,8 @@ func TestHalfValues(t *testing.T) {
 		{0x7c00, math.Inf(1)},
 	}
 	for _, tt := range tests {
-		if got := HalfToFloat64(tt.h); got != tt.want {
-			t.Errorf("HalfToFloat64(%#04x) = %g, want %g", tt.h, got, tt.want)
+		if got := Float64ToHalf(tt.want); got != tt.h {
+			t.Errorf("Float64ToHalf(%g) = %#04x, want %#04x", tt.want, got, tt.h)
 		}
 	}
 }
@@ -46,7 +53,7 @@ func TestHalfValues(t *testing.T) {
 // nearer one.
 func TestHalfRounding(t *testing.T) {
 	for h := uint16(0); h < 0x7bff; h++ {
-		lo, hi := HalfToFloat64(h), HalfToFloat64(h+1)
+		lo, hi := half(h), half(h+1)
 		mid := (lo + hi) / 2
 		even := h
 		if h&1 == 1 {
@@ -80,10 +87,20 @@ func TestHalfRounding(t *testing.T) {
 	}
 }
 
-// bfloatRef rounds a float32 to bfloat16 by integer arithmetic on its bits.
-func bfloatRef(f float32) uint16 {
-	b := math.Float32bits(f)
-	return uint16((b + 0x7fff + (b>>16)&1) >> 16)
+// TestFloat32Agrees checks that for values that are already float32 (one
+// rounding either way) the float64 rounding agrees with package gguf's
+// float32 conversions.
+func TestFloat32Agrees(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200000 {
+		f := math.Float32frombits(r.Uint32())
+		if math.IsNaN(float64(f)) {
+			continue
+		}
+		if got, want := Float64ToHalf(float64(f)), gguf.Float32ToF16(f); got != want {
+			t.Fatalf("Float64ToHalf(%g) = %#04x, gguf.Float32ToF16 %#04x", f, got, want)
+		}
+	}
 }
 
 func TestBFloat(t *testing.T) {
@@ -94,18 +111,18 @@ func TestBFloat(t *testing.T) {
 		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
 			continue
 		}
-		want := bfloatRef(f)
+		want := gguf.Float32ToBF16(f)
 		if got := Float64ToBFloat(float64(f)); got != want {
 			t.Fatalf("Float64ToBFloat(%g) = %#04x, want %#04x", f, got, want)
 		}
 	}
 	for h := range 1 << 16 {
-		x := BFloatToFloat64(uint16(h))
+		x := bfloat(uint16(h))
 		if math.IsNaN(x) {
 			continue
 		}
 		if got := Float64ToBFloat(x); got != uint16(h) {
-			t.Errorf("Float64ToBFloat(BFloatToFloat64(%#04x)) = %#04x", h, got)
+			t.Errorf("Float64ToBFloat(bfloat(%#04x)) = %#04x", h, got)
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/vlmcmp/vlmcmp/llm/lora/floats"
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
 // maxHeader bounds the JSON header (100 MiB, as the reference implementation
@@ -259,11 +259,11 @@ func (f *File) Float64s(t Tensor) ([]float64, error) {
 		}
 	case F16:
 		for i := range out {
-			out[i] = floats.HalfToFloat64(binary.LittleEndian.Uint16(buf[2*i:]))
+			out[i] = float64(gguf.F16ToFloat32(binary.LittleEndian.Uint16(buf[2*i:])))
 		}
 	case BF16:
 		for i := range out {
-			out[i] = float64(math.Float32frombits(uint32(binary.LittleEndian.Uint16(buf[2*i:])) << 16))
+			out[i] = float64(gguf.BF16ToFloat32(binary.LittleEndian.Uint16(buf[2*i:])))
 		}
 	case F64:
 		for i := range out {

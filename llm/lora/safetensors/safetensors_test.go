@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 	"github.com/vlmcmp/vlmcmp/llm/lora/floats"
 )
 
@@ -84,8 +85,8 @@ func TestRoundTrip(t *testing.T) {
 
 // roundHalf and roundBF are the values a 16-bit tensor stores for v
 // (package floats tests the rounding itself).
-func roundHalf(v float64) float64 { return floats.HalfToFloat64(floats.Float64ToHalf(v)) }
-func roundBF(v float64) float64   { return floats.BFloatToFloat64(floats.Float64ToBFloat(v)) }
+func roundHalf(v float64) float64 { return float64(gguf.F16ToFloat32(floats.Float64ToHalf(v))) }
+func roundBF(v float64) float64   { return float64(gguf.BF16ToFloat32(floats.Float64ToBFloat(v))) }
 
 func TestBadFiles(t *testing.T) {
 	good := encodeT(t, []Data{{Name: "x", DType: F32, Shape: []int64{2}, Values: []float64{1, 2}}})

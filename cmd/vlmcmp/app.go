@@ -142,6 +142,8 @@ func commands(s *streams) []*cli.Command {
 		newDevicesCommand(s),
 		newPredictCommand(s),
 		newBenchCommand(s),
+		newPrepareCommand(s),
+		newFinetuneCommand(s),
 		newSynthModelCommand(s),
 	}
 }

@@ -134,7 +134,7 @@ func TestPredictRetries(t *testing.T) {
 			configure: func(c *Config) { c.Timeout = 150 * time.Millisecond }},
 		{name: "gives up after max retries", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 500, Times: 3}}, requests: 3,
 			configure: func(c *Config) { c.MaxRetries = 2 }, wantErr: "status 500"},
-		{name: "quota exhausted not retried", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 429, Message: "You exceeded your current quota", RetryAfter: "0"}}, requests: 2},
+		{name: "429 without the quota code retried", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 429, Message: "You exceeded your current quota", RetryAfter: "0"}}, requests: 2},
 		{name: "400 not retried", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 400, Message: "Invalid image."}}, requests: 1, wantErr: "status 400: Invalid image"},
 		{name: "401 not retried", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 401}}, requests: 1, wantErr: "status 401", wantIs: ErrUnauthorized},
 		{name: "403 not retried", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 403}}, requests: 1, wantErr: "status 403"},

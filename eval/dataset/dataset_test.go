@@ -88,7 +88,7 @@ func TestLoadShapes(t *testing.T) {
 		{
 			name: "openai chat jsonl", file: "chat.jsonl", format: FormatOpenAIChat,
 			content: `{"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": [{"type": "text", "text": "Rate"}, {"type": "image_url", "image_url": {"url": "img/a.png", "detail": "low"}}]}, {"role": "assistant", "content": "Safety score: 3/10"}]}` + "\n",
-			want: []Item{{ID: "img/a.png", Score: 3, Prompt: "Rate", System: "S", Answer: "Safety score: 3/10"}},
+			want:    []Item{{ID: "img/a.png", Score: 3, Prompt: "Rate", System: "S", Answer: "Safety score: 3/10"}},
 		},
 		{
 			name: "csv", file: "gt.csv", format: FormatCSV,

@@ -150,6 +150,12 @@ func TestPrepareCommand(t *testing.T) {
 	if !bytes.Contains(ex.Messages[1].Content, []byte(`"url":"data:image/png;base64,`)) || !bytes.Contains(ex.Messages[2].Content, []byte("Safety score: ")) {
 		t.Errorf("example messages: %s", first)
 	}
+	// A prices file changes the estimate.
+	os.WriteFile("prices.yaml", []byte("gpt-4o-mini: {input: 1, output: 1, training: 1000}\n"), 0o644)
+	_, out2, _ := vlmcmp(t, t.Context(), "prepare", "--data", data, "--out", "priced", "--prices", "prices.yaml")
+	if !strings.Contains(out2, "cost estimate") || out2 == out {
+		t.Errorf("--prices changed nothing:\n%s", out2)
+	}
 	// Same data, same seed: the same split.
 	vlmcmp(t, t.Context(), "prepare", "--data", data, "--out", "again")
 	b2, _ := os.ReadFile("again/split.json")

@@ -26,7 +26,8 @@ type prepareOptions struct {
 	Detail   string // image detail of the examples
 	Model    string // base model the checks and estimate are for
 	Epochs   int
-	Strict   bool // fail when the API would reject the files
+	Strict   bool   // fail when the API would reject the files
+	Prices   string // YAML/JSON price overrides
 }
 
 func newPrepareCommand(s *streams) *cli.Command {
@@ -69,11 +70,12 @@ Examples:
 			&cli.StringFlag{Name: "model", Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL` the checks and the cost estimate are for"},
 			&cli.IntFlag{Name: "epochs", Value: 3, Usage: "epochs the cost estimate assumes"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail when the fine-tuning API would reject the files"},
+			&cli.StringFlag{Name: "prices", Usage: "override the built-in prices with `FILE` (YAML or JSON: model: {input, output, training} in USD per 1M tokens)"},
 		},
 		Action: func(c *cli.Context) error {
 			opts = prepareOptions{Data: c.String("data"), Out: c.String("out"), ValRatio: c.Float64("val-ratio"),
 				Seed: c.Int64("seed"), Prompt: c.String("prompt"), System: c.String("system"), Detail: c.String("detail"),
-				Model: c.String("model"), Epochs: c.Int("epochs"), Strict: c.Bool("strict")}
+				Model: c.String("model"), Epochs: c.Int("epochs"), Strict: c.Bool("strict"), Prices: c.String("prices")}
 			return runPrepare(c.Context, s, opts)
 		},
 	}
@@ -85,6 +87,13 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	}
 	if !openaiclient.ValidDetail(opts.Detail) {
 		return usagef("--detail %q is not one of low, high, auto", opts.Detail)
+	}
+	var prices openaiclient.Prices
+	if opts.Prices != "" {
+		var err error
+		if prices, err = openaiclient.LoadPrices(opts.Prices); err != nil {
+			return err
+		}
 	}
 	ds, err := dataset.Load(opts.Data)
 	if ds != nil {
@@ -103,7 +112,7 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	train, _ := ds.Subset(split.Train)
 	val, _ := ds.Subset(split.Val)
 	sum, err := openaiclient.Prepare(openaiclient.PrepareOptions{Train: train, Val: val, Prompt: opts.Prompt, System: opts.System,
-		Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs, OutDir: opts.Out})
+		Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs, OutDir: opts.Out, Prices: prices})
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
-.PHONY: all build cuda test test-stub test-native demo bench clean deps env
+.PHONY: all build cuda test test-stub test-native test-race demo bench clean deps env
 
 all: build
 
@@ -82,7 +82,7 @@ env: deps
 	@echo export CGO_CFLAGS=\"-O3 -march=$(MARCH)\"
 	@echo export CGO_CXXFLAGS=\"-O3 -march=$(MARCH)\"
 
-test: deps test-stub test-native
+test: deps test-stub test-native test-race
 
 test-stub:
 	$(GO) vet ./...
@@ -109,6 +109,12 @@ bench: build
 	./$(BIN) bench --model-file $(BENCH_DIR)/small/model.gguf --mmproj $(BENCH_DIR)/small/mmproj.gguf \
 		--synthetic 32 --synthetic-size 224x168 --max-tokens 16 --batch 1,2,4,8,16 --repeat 3 \
 		--json $(BENCH_DIR)/bench.json --plot $(BENCH_DIR)/bench.png $(BENCH_FLAGS)
+
+# The race detector on the packages with goroutines of their own; the batching
+# scheduler runs on llama.cpp, which -race compiles once more (a few minutes cold).
+test-race:
+	$(GO) test -race ./eval/... ./openaiclient/... ./llm/...
+	$(CGO_ENV) $(GO) test -race -tags $(TAGS) ./llm/local
 
 clean:
 	rm -rf $(BIN) build lib*.so

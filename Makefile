@@ -31,7 +31,7 @@ CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
-.PHONY: all build cuda test test-stub test-native test-race demo bench clean deps env
+.PHONY: all build cuda test test-stub test-native test-race demo bench gpu-bundle clean deps env
 
 all: build
 
@@ -73,6 +73,19 @@ cuda: build
 	PATH="$$PATH:/usr/local/cuda/bin" cmake --build $(BUILD_CUDA) --target ggml-cuda -j $(JOBS)
 	cp -P $(BUILD_CUDA)/lib/libggml-base.so* $(BUILD_CUDA)/lib/libggml-cuda.so* .
 	@echo "cuda: ./libggml-cuda.so is beside ./vlmcmp; run ./vlmcmp devices to see the GPU"
+
+# gpu-bundle prepares build/gpu for scripts/gpu-check.sh on a machine with a GPU
+# but no Go: a portable binary (x86-64-v3, not this machine's -march=native) and
+# the pinned ggml sources CMakeLists.txt builds the CUDA backend from.
+gpu-bundle: deps
+	$(MAKE) build MARCH=x86-64-v3 BIN=build/gpu/vlmcmp
+	rm -rf build/gpu/ggml && mkdir -p build/gpu/ggml
+	cp -r $(OLLAMA_DIR)/ml/backend/ggml/ggml/include $(OLLAMA_DIR)/ml/backend/ggml/ggml/cmake build/gpu/ggml/
+	mkdir -p build/gpu/ggml/src && cd $(OLLAMA_DIR)/ml/backend/ggml/ggml/src && \
+		cp -r *.c *.cpp *.h CMakeLists.txt ggml-cuda ggml-cpu $(CURDIR)/build/gpu/ggml/src/
+	chmod -R u+w build/gpu/ggml
+	git rev-parse --short HEAD > build/gpu/COMMIT 2>/dev/null || true
+	@du -sh build/gpu
 
 # Print the cgo environment, for running go commands by hand:
 #   eval "$(make -s env)" && go test -tags llamacpp ./native

@@ -31,6 +31,7 @@ type compareOptions struct {
 	Baseline    string
 	NoCache     bool
 	GPT4Model   string
+	OpenAI      openaiFlags
 	// now gives the run's start time (tests fix it).
 	now func() time.Time
 }
@@ -56,7 +57,7 @@ Examples:
   vlmcmp compare --models gpt4,qwen2vl-ft,mean --limit 20
   vlmcmp compare --resume
   vlmcmp compare --split all --data configs/vlm_safety_training_data.json --gpt4-model gpt-4-turbo`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringSliceFlag{Name: "models", Usage: "comma-separated model `NAMES` (default: every ready model)"},
 			&cli.StringFlag{Name: "data", Usage: "ground-truth `FILE` (default from the config, else " + config.DefaultData + ")"},
@@ -69,7 +70,7 @@ Examples:
 			&cli.StringFlag{Name: "baseline", Usage: "model `NAME` the others are compared against (default: the first)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "ask every model again instead of using cached answers"},
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4 (default " + config.DefaultGPT4Model + ")"},
-		},
+		}, openaiCLIFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("compare takes no arguments, got %q", c.Args().First())
@@ -87,6 +88,7 @@ Examples:
 				Baseline:    c.String("baseline"),
 				NoCache:     c.Bool("no-cache"),
 				GPT4Model:   c.String("gpt4-model"),
+				OpenAI:      readOpenAIFlags(c),
 			})
 		},
 	}
@@ -180,7 +182,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		if data == "" {
 			data = cfg.DataPath()
 		}
-		set, err := selectItems(data, opts.Split, cfg.SplitPath())
+		set, err := selectItems(data, opts.Split, cfg.SplitPath(), s.Err)
 		if err != nil {
 			return err
 		}
@@ -198,7 +200,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		}
 	}
 
-	models, err := pickModels(cfg, opts.Models, s)
+	models, err := pickModels(cfg, opts.Models, opts.OpenAI, s)
 	if err != nil {
 		return err
 	}
@@ -217,7 +219,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		return err
 	}
 
-	env := buildEnv{TrainScores: info.TrainScores}
+	env := buildEnv{TrainScores: info.TrainScores, OpenAI: opts.OpenAI, Concurrency: opts.Concurrency}
 	if !opts.NoCache {
 		dir, err := llm.DefaultCacheDir()
 		if err == nil {
@@ -282,7 +284,7 @@ func names(models []*config.Model) []string {
 
 // pickModels resolves --models: the named models, each of which must be
 // ready, or without names every ready model (saying which were left out).
-func pickModels(cfg *config.Config, want []string, s *streams) ([]*config.Model, error) {
+func pickModels(cfg *config.Config, want []string, flags openaiFlags, s *streams) ([]*config.Model, error) {
 	models, err := cfg.Select(want)
 	if err != nil {
 		return nil, usageError{err}
@@ -290,7 +292,7 @@ func pickModels(cfg *config.Config, want []string, s *streams) ([]*config.Model,
 	var out []*config.Model
 	var notReady []string
 	for _, m := range models {
-		r := modelReadiness(cfg, m)
+		r := modelReadiness(cfg, m, flags)
 		if r.Ready {
 			out = append(out, m)
 			continue

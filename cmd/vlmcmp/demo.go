@@ -41,7 +41,7 @@ Examples:
   vlmcmp demo --dir /tmp/vlmcmp-demo --images 60`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Value: "vlmcmp-demo", Usage: "`DIR` to write the demo into"},
-			&cli.IntFlag{Name: "images", Value: 40, Usage: "`N` synthetic images"},
+			&cli.IntFlag{Name: "images", Value: 48, Usage: "`N` synthetic images (half are held out for the comparison)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random `SEED` of the images and the model"},
 		},
 		Action: func(c *cli.Context) error {
@@ -86,12 +86,15 @@ func runDemo(ctx context.Context, s *streams, opts demoOptions) error {
 	} else {
 		rel := func(p string) string { r, _ := filepath.Rel(dir, p); return r }
 		m := demoModel{Name: "qwen2vl-tiny", Backend: "local", ModelFile: rel(files.Model), Mmproj: rel(files.Mmproj),
-			Structured: true, MaxTokens: 16}
+			Structured: true, MaxTokens: 24}
 		if files.LoRA != "" {
 			m.LoRA = []string{rel(files.LoRA)}
 		}
 		models = append(models, m)
 		fmt.Fprintf(s.Err, "demo: wrote a tiny random-weight Qwen2-VL to %s\n", filepath.Dir(files.Model))
+		if err := localAvailable(); err != nil {
+			fmt.Fprintf(s.Err, "demo: this vlmcmp was %v (make demo does): the local model is left out\n", err)
+		}
 	}
 	if os.Getenv("OPENAI_API_KEY") != "" {
 		models = append(models, demoModel{Name: "gpt4o-mini", Backend: "openai", Model: "gpt-4o-mini", Detail: "low", MaxTokens: 20})
@@ -118,8 +121,10 @@ func runDemo(ctx context.Context, s *streams, opts demoOptions) error {
 		name string
 		args []string
 	}{
-		{"prepare", []string{"prepare", "--data", data, "--out", filepath.Join(dataDir, "openai_finetuning")}},
-		{"compare", []string{"compare", "--config", cfgPath}},
+		// Half held out, so that the comparison has a couple of dozen images.
+		{"prepare", []string{"prepare", "--data", data, "--out", filepath.Join(dataDir, "openai_finetuning"), "--val-ratio", "0.5"}},
+		// compare ends by writing the outputs, as vlmcmp analyze does.
+		{"compare", []string{"compare", "--config", cfgPath, "--baseline", "mean"}},
 	}
 	for _, st := range steps {
 		fmt.Fprintf(s.Err, "\ndemo: vlmcmp %s\n", strings.Join(st.args, " "))
@@ -133,7 +138,8 @@ func runDemo(ctx context.Context, s *streams, opts demoOptions) error {
 	}
 	fmt.Fprintf(s.Err, "\ndemo: done in %s\n", time.Since(start).Round(time.Second))
 	fmt.Fprintf(s.Err, "demo: report: %s\n", filepath.Join(run, "report.html"))
-	fmt.Fprintf(s.Err, "demo: also report.txt, summary.json, metrics.xlsx and plots/ in %s\n", run)
+	fmt.Fprintf(s.Err, "demo: also report.txt, summary.json, metrics.xlsx, <model>_results.json/.xlsx and plots/ in %s\n", run)
+	fmt.Fprintf(s.Err, "demo: rebuild them from the predictions alone with: vlmcmp analyze --run %s\n", run)
 	fmt.Fprintln(s.Err, "demo: note: the local model has random weights, so its scores show the machinery working, not a model's skill;")
 	fmt.Fprintln(s.Err, "demo: the baselines always predict the training mean or median, the floor a real model must beat.")
 	return nil

@@ -1,24 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval"
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 )
-
-// sample is one ground-truth record as compare needs it.
-type sample struct {
-	ID     string // image path as the data file names it
-	Image  string // the file to read
-	Score  float64
-	Prompt string
-	System string
-}
 
 // evalSet is the images of a run and the training scores the baselines use.
 type evalSet struct {
@@ -27,62 +20,88 @@ type evalSet struct {
 	// SplitName says which images: "val", "all" or the split file.
 	SplitName string
 	SplitFile string
+	// Skipped counts the records of the data file that could not be used
+	// (reported on stderr with their reasons).
+	Skipped int
 }
 
-// selectItems loads the ground truth at data and picks the images split
-// names: "val" the held-out part of the manifest at defaultSplit, "all" every
-// record, anything else a manifest file whose held-out part is used.
-func selectItems(data, split, defaultSplit string) (*evalSet, error) {
-	samples, err := loadGroundTruth(data)
+// selectItems loads the ground truth at data (any shape package
+// eval/dataset reads) and picks the images split names: "val" the held-out
+// part of the manifest at defaultSplit (the split.json vlmcmp prepare
+// writes), "all" every record, anything else a manifest file whose held-out
+// part is used. Records the data file holds but cannot use are reported on
+// warn with their reasons and left out.
+func selectItems(data, split, defaultSplit string, warn io.Writer) (*evalSet, error) {
+	ds, err := dataset.Load(data)
 	if err != nil {
+		if ds != nil {
+			reportSkipped(warn, ds)
+		}
 		return nil, err
 	}
-	set := &evalSet{SplitName: split}
+	set := &evalSet{SplitName: split, Skipped: len(ds.Skipped)}
+	reportSkipped(warn, ds)
 	if split == "all" {
-		for _, s := range samples {
-			set.Items = append(set.Items, itemOf(s))
-			set.TrainScores = append(set.TrainScores, s.Score)
+		for _, it := range ds.Items {
+			set.Items = append(set.Items, itemOf(it))
+			set.TrainScores = append(set.TrainScores, it.Score)
 		}
 		return set, nil
 	}
 	file := split
 	if split == "" || split == "val" {
 		file, set.SplitName = defaultSplit, "val"
-	}
-	set.SplitFile = file
-	train, val, err := loadSplit(file)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) && (split == "" || split == "val") {
+		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("no split manifest at %s: run vlmcmp prepare --data %s first, or use --split all", file, data)
 		}
+	}
+	set.SplitFile = file
+	sp, err := dataset.ReadSplit(file)
+	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]sample, len(samples))
-	for _, s := range samples {
-		byID[s.ID] = s
+	if sp.Data != "" && !samePath(sp.Data, data) {
+		fmt.Fprintf(warn, "warning: split %s was made from %s, not %s\n", file, sp.Data, data)
 	}
-	var missing []string
-	for _, id := range val {
-		s, ok := byID[id]
-		if !ok {
-			missing = append(missing, id)
+
+	// Held-out images that the data file has but could not use are left
+	// out with a warning; images it does not have at all are an error.
+	skipped := make(map[string]string, len(ds.Skipped))
+	for _, p := range ds.Skipped {
+		if p.ID != "" {
+			skipped[p.ID] = p.Reason
+		}
+	}
+	val := make([]string, 0, len(sp.Val))
+	var dropped []string
+	for _, id := range sp.Val {
+		if _, bad := skipped[id]; bad {
+			dropped = append(dropped, id)
 			continue
 		}
-		set.Items = append(set.Items, itemOf(s))
+		val = append(val, id)
 	}
-	for _, id := range train {
-		if s, ok := byID[id]; ok {
-			set.TrainScores = append(set.TrainScores, s.Score)
+	if len(dropped) > 0 {
+		fmt.Fprintf(warn, "warning: %d held-out image(s) of %s left out, their records are unusable: %s\n",
+			len(dropped), file, strings.Join(dropped, ", "))
+	}
+	items, err := ds.Subset(val)
+	if err != nil {
+		return nil, fmt.Errorf("split %s: %w", file, err)
+	}
+	for _, it := range items {
+		set.Items = append(set.Items, itemOf(it))
+	}
+	train := make([]string, 0, len(sp.Train))
+	for _, id := range sp.Train {
+		if _, bad := skipped[id]; !bad {
+			train = append(train, id)
 		}
 	}
-	if len(missing) > 0 {
-		more := ""
-		if len(missing) > 3 {
-			more = fmt.Sprintf(" and %d more", len(missing)-3)
-			missing = missing[:3]
-		}
-		return nil, fmt.Errorf("split %s names images not in %s: %s%s (was the split written for another data file? rerun vlmcmp prepare)",
-			file, data, strings.Join(missing, ", "), more)
+	// Training images missing from the data only thin the baselines' scores.
+	tr, _ := ds.Subset(train)
+	for _, it := range tr {
+		set.TrainScores = append(set.TrainScores, it.Score)
 	}
 	if len(set.Items) == 0 {
 		return nil, fmt.Errorf("split %s holds no held-out images", file)
@@ -90,77 +109,38 @@ func selectItems(data, split, defaultSplit string) (*evalSet, error) {
 	return set, nil
 }
 
-func itemOf(s sample) eval.Item {
-	img := s.Image
+// reportSkipped says on w how many records were skipped and why: the
+// reasons counted, and the first few records.
+func reportSkipped(w io.Writer, ds *dataset.Dataset) {
+	if len(ds.Skipped) == 0 {
+		return
+	}
+	counts := skipCounts(ds.Skipped) // by kind of reason, as prepare reports them
+	reasons := make([]string, 0, len(counts))
+	for r, n := range counts {
+		reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+	}
+	sort.Strings(reasons)
+	fmt.Fprintf(w, "warning: %s: %d of %d records skipped (%s)\n", ds.Path, len(ds.Skipped), ds.Records, strings.Join(reasons, "; "))
+	for i, p := range ds.Skipped {
+		if i == 5 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(ds.Skipped)-5)
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", p)
+	}
+}
+
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
+}
+
+func itemOf(it dataset.Item) eval.Item {
+	img := it.ImagePath
 	if abs, err := filepath.Abs(img); err == nil {
 		img = abs // the run's files stay valid from any working directory
 	}
-	return eval.Item{ID: s.ID, Image: img, Expected: s.Score, Prompt: s.Prompt, System: s.System}
-}
-
-// loadGroundTruth reads the ground-truth file: a JSON list of records with
-// an image path and a score.
-func loadGroundTruth(path string) ([]sample, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("ground truth %s: file not found (give --data FILE)", path)
-		}
-		return nil, fmt.Errorf("ground truth: %w", err)
-	}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		return nil, fmt.Errorf("ground truth %s: empty file", path)
-	}
-	var recs []struct {
-		Image       string   `json:"image"`
-		ImagePath   string   `json:"image_path"`
-		Score       *float64 `json:"score"`
-		SafetyScore *float64 `json:"safety_score"`
-		Prompt      string   `json:"prompt"`
-		System      string   `json:"system"`
-	}
-	if err := json.Unmarshal(data, &recs); err != nil {
-		return nil, fmt.Errorf("ground truth %s: %w", path, err)
-	}
-	if len(recs) == 0 {
-		return nil, fmt.Errorf("ground truth %s: no records", path)
-	}
-	dir := filepath.Dir(path)
-	var out []sample
-	for i, r := range recs {
-		img := r.Image
-		if img == "" {
-			img = r.ImagePath
-		}
-		sc := r.Score
-		if sc == nil {
-			sc = r.SafetyScore
-		}
-		if img == "" || sc == nil {
-			return nil, fmt.Errorf("ground truth %s: record %d has no image or no score", path, i+1)
-		}
-		file := img
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(dir, file)
-		}
-		out = append(out, sample{ID: img, Image: file, Score: *sc, Prompt: r.Prompt, System: r.System})
-	}
-	return out, nil
-}
-
-// loadSplit reads a split manifest: the IDs of the training and held-out
-// images.
-func loadSplit(path string) (train, val []string, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("split manifest: %w", err)
-	}
-	var m struct {
-		Train []string `json:"train"`
-		Val   []string `json:"val"`
-	}
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, nil, fmt.Errorf("split manifest %s: %w", path, err)
-	}
-	return m.Train, m.Val, nil
+	return eval.Item{ID: it.ID, Image: img, Expected: it.Score, Prompt: it.Prompt, System: it.System}
 }

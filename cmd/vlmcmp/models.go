@@ -13,6 +13,7 @@ import (
 type modelsOptions struct {
 	Config    string
 	GPT4Model string
+	OpenAI    openaiFlags
 }
 
 func newModelsCommand(s *streams) *cli.Command {
@@ -28,15 +29,15 @@ fine-tuned model known. When one is not ready it says why.
 Examples:
   vlmcmp models
   vlmcmp models --config experiments/vlmcmp.yaml`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
-		},
+		}, openaiCLIFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("models takes no arguments, got %q", c.Args().First())
 			}
-			return runModels(c.Context, s, modelsOptions{Config: c.String("config"), GPT4Model: c.String("gpt4-model")})
+			return runModels(c.Context, s, modelsOptions{Config: c.String("config"), GPT4Model: c.String("gpt4-model"), OpenAI: readOpenAIFlags(c)})
 		},
 	}
 }
@@ -55,7 +56,7 @@ func runModels(ctx context.Context, s *streams, opts modelsOptions) error {
 	fmt.Fprintln(tw, "NAME\tBACKEND\tMODEL\tREADY\tDETAIL")
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
-		r := modelReadiness(cfg, m)
+		r := modelReadiness(cfg, m, opts.OpenAI)
 		ready := "no"
 		if r.Ready {
 			ready = "yes"

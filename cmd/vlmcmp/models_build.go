@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
 // buildEnv is what building a predictor may need besides the model's config.
@@ -20,6 +20,12 @@ type buildEnv struct {
 	TrainScores []float64
 	// Cache, when set, wraps every non-baseline predictor.
 	Cache *llm.Cache
+	// OpenAI are the --api-key-file and --base-url flags; they win over
+	// the models' config.
+	OpenAI openaiFlags
+	// Concurrency is the --concurrency flag (0: the model's, else the
+	// backend's default).
+	Concurrency int
 }
 
 // builtModel is a configured model ready to answer.
@@ -51,9 +57,9 @@ func buildPredictor(ctx context.Context, cfg *config.Config, m *config.Model, en
 		}
 		return &builtModel{Predictor: bl, Identity: "baseline/" + m.Model.Name}, nil
 	case config.BackendOpenAI:
-		b, err = buildOpenAI(ctx, cfg, m)
+		b, err = buildOpenAI(ctx, cfg, m, env)
 	case config.BackendLocal:
-		b, err = buildLocal(ctx, cfg, m)
+		b, err = buildLocal(ctx, cfg, m, env)
 	default:
 		err = fmt.Errorf("backend %q is not one of local, openai, baseline", m.Backend)
 	}
@@ -73,8 +79,9 @@ type readiness struct {
 }
 
 // modelReadiness checks what a model needs without loading it: files
-// present, a key present, the fine-tuned model known.
-func modelReadiness(cfg *config.Config, m *config.Model) readiness {
+// present, a key present, the fine-tuned model known, llama.cpp built in.
+// flags are the command line's OpenAI flags.
+func modelReadiness(cfg *config.Config, m *config.Model, flags openaiFlags) readiness {
 	switch m.Backend {
 	case config.BackendBaseline:
 		split := cfg.SplitPath()
@@ -83,23 +90,24 @@ func modelReadiness(cfg *config.Config, m *config.Model) readiness {
 		}
 		return readiness{true, m.Model.Name + " of the training scores in " + split}
 	case config.BackendOpenAI:
-		if _, src, err := openAIKey(m); err != nil {
+		st, err := resolveOpenAI(m, flags)
+		if err != nil {
 			return readiness{false, err.Error()}
-		} else if m.Model.From != "" {
-			name, err := fineTunedModel(m.Model.From)
-			if err != nil {
-				return readiness{false, err.Error()}
-			}
-			return readiness{true, name + ", key from " + src}
-		} else {
-			return readiness{true, m.Model.Name + ", key from " + src}
 		}
+		what := st.Model
+		if st.BaseURL != openaiclient.DefaultBaseURL {
+			what += " at " + st.BaseURL
+		}
+		return readiness{true, what + ", key from " + st.KeySource}
 	case config.BackendLocal:
 		files := []string{m.ModelFile, m.Mmproj}
 		for _, l := range m.LoRA {
 			files = append(files, l.Path)
 		}
 		for _, f := range files {
+			if f == "" {
+				return readiness{false, "model_file and mmproj must both be set"}
+			}
 			if _, err := os.Stat(f); err != nil {
 				return readiness{false, "missing " + f}
 			}
@@ -110,42 +118,6 @@ func modelReadiness(cfg *config.Config, m *config.Model) readiness {
 		return readiness{true, m.ModelFile}
 	}
 	return readiness{false, "unknown backend " + m.Backend}
-}
-
-// keyFileFallback is the key file the original scripts read from the
-// working directory.
-const keyFileFallback = "API_KEY_Enoch"
-
-// errNoAPIKey is wrapped when no OpenAI key is found.
-var errNoAPIKey = errors.New("no OpenAI API key")
-
-// openAIKey finds the model's key: api_key_file, else OPENAI_API_KEY, else
-// ./API_KEY_Enoch. It returns the key and where it came from (never the key
-// itself in messages).
-func openAIKey(m *config.Model) (key, source string, err error) {
-	read := func(path string) (string, error) {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("api key file: %w", err)
-		}
-		k := strings.TrimSpace(string(data))
-		if k == "" {
-			return "", fmt.Errorf("api key file %s is empty", path)
-		}
-		return k, nil
-	}
-	if m.APIKeyFile != "" {
-		k, err := read(m.APIKeyFile)
-		return k, m.APIKeyFile, err
-	}
-	if k := strings.TrimSpace(os.Getenv("OPENAI_API_KEY")); k != "" {
-		return k, "OPENAI_API_KEY", nil
-	}
-	if _, err := os.Stat(keyFileFallback); err == nil {
-		k, err := read(keyFileFallback)
-		return k, keyFileFallback, err
-	}
-	return "", "", fmt.Errorf("%w: set OPENAI_API_KEY or api_key_file", errNoAPIKey)
 }
 
 // fineTunedModel reads the fine-tuned model's name from the record vlmcmp

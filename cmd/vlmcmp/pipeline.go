@@ -23,6 +23,7 @@ type pipelineOptions struct {
 	Config         string
 	Data           string
 	GPT4Model      string
+	OpenAI         openaiFlags
 }
 
 func newPipelineCommand(s *streams) *cli.Command {
@@ -40,7 +41,7 @@ Examples:
   vlmcmp pipeline
   vlmcmp pipeline --auto
   vlmcmp pipeline --skip-data-prep --skip-finetuning --models gpt4,qwen2vl-ft`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "auto", Usage: "run every step without asking"},
 			&cli.BoolFlag{Name: "skip-data-prep", Usage: "skip prepare"},
 			&cli.BoolFlag{Name: "skip-finetuning", Usage: "skip finetune"},
@@ -48,7 +49,7 @@ Examples:
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringFlag{Name: "data", Usage: "ground-truth `FILE` (default from the config, else " + config.DefaultData + ")"},
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
-		},
+		}, openaiCLIFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("pipeline takes no arguments, got %q", c.Args().First())
@@ -56,7 +57,7 @@ Examples:
 			return runPipeline(c.Context, s, pipelineOptions{
 				Auto: c.Bool("auto"), SkipDataPrep: c.Bool("skip-data-prep"), SkipFinetuning: c.Bool("skip-finetuning"),
 				Models: splitList(c.StringSlice("models")), Config: c.String("config"), Data: c.String("data"),
-				GPT4Model: c.String("gpt4-model"),
+				GPT4Model: c.String("gpt4-model"), OpenAI: readOpenAIFlags(c),
 			})
 		},
 	}
@@ -91,7 +92,14 @@ func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
 	if opts.GPT4Model != "" {
 		common = append(common, "--gpt4-model", opts.GPT4Model)
 	}
-	compareArgs := append([]string{"compare", "--data", data}, common...)
+	var apiFlags []string // for the steps that talk to the API
+	if opts.OpenAI.APIKeyFile != "" {
+		apiFlags = append(apiFlags, "--api-key-file", opts.OpenAI.APIKeyFile)
+	}
+	if opts.OpenAI.BaseURL != "" {
+		apiFlags = append(apiFlags, "--base-url", opts.OpenAI.BaseURL)
+	}
+	compareArgs := append(append([]string{"compare", "--data", data}, common...), apiFlags...)
 	if len(opts.Models) > 0 {
 		compareArgs = append(compareArgs, "--models", strings.Join(opts.Models, ","))
 	}
@@ -104,8 +112,8 @@ func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
 		},
 		{
 			name: "finetune", what: "fine-tune GPT-4o-mini on OpenAI and wait for the job",
-			args: []string{"finetune", "start", "--train", filepath.Join(prepOut, "train_with_images.jsonl"),
-				"--val", filepath.Join(prepOut, "val_with_images.jsonl"), "--wait"},
+			args: append([]string{"finetune", "start", "--train", filepath.Join(prepOut, "train_with_images.jsonl"),
+				"--val", filepath.Join(prepOut, "val_with_images.jsonl"), "--wait"}, apiFlags...),
 			onFail: "check the job with vlmcmp finetune status; rerun with --skip-finetuning to compare the other models",
 		},
 		{
@@ -133,7 +141,7 @@ func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
 		steps[1].done = "fine-tuned model " + name + " recorded in " + info
 	} else if _, statErr := os.Stat(info); statErr == nil {
 		// A job was started: follow it instead of starting another.
-		steps[1].args = []string{"finetune", "wait"}
+		steps[1].args = append([]string{"finetune", "wait"}, apiFlags...)
 		steps[1].what = "wait for the fine-tuning job recorded in " + info
 	}
 	if opts.SkipFinetuning {

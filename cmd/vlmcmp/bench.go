@@ -173,6 +173,9 @@ type BenchSize struct {
 	GPUUsedMiB     float64    `json:"gpu_used_mib,omitempty"`
 	SameAsBatch1   float64    `json:"same_as_batch1"` // share of answers identical to batch size 1's first run
 	Speedup        float64    `json:"speedup_vs_batch1"`
+	// Answers are the first run's answers by image, so that two reports (a
+	// CPU and a GPU run, say) can be compared answer for answer.
+	Answers map[string]string `json:"answers,omitempty"`
 }
 
 // BenchReport is what --json writes.
@@ -234,6 +237,7 @@ func runBench(ctx context.Context, s *streams, opts benchOptions) error {
 		if err != nil {
 			return fmt.Errorf("batch %d: %w", p, err)
 		}
+		size.Answers = answers
 		if base == nil && p == 1 {
 			base = answers
 		}

@@ -132,6 +132,13 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if err != nil {
 		return err
 	}
+	if len(opts.Models) > 0 {
+		// Named models that are unknown or not ready fail before anything
+		// is read.
+		if _, err := pickModels(cfg, opts.Models, opts.OpenAI, s); err != nil {
+			return err
+		}
+	}
 	outDir := opts.OutputDir
 	if outDir == "" {
 		outDir = cfg.OutputPath()

@@ -119,6 +119,11 @@ type predictOptions struct {
 	SchemaFile  string
 	RawPrompt   bool
 	Timings     bool
+	// Model names a configured model (--model) instead of the engine
+	// flags; Config is the config file and OpenAI the API flags it uses.
+	Model  string
+	Config string
+	OpenAI openaiFlags
 }
 
 func newPredictCommand(s *streams) *cli.Command {
@@ -131,11 +136,15 @@ func newPredictCommand(s *streams) *cli.Command {
 		&cli.StringFlag{Name: "json-schema", Usage: "JSON schema `FILE` the answer must follow (converted to a grammar)"},
 		&cli.BoolFlag{Name: "raw-prompt", Usage: "use --prompt as the whole prompt, without the chat template; put " + "<__media__>" + " where the image goes"},
 		&cli.BoolFlag{Name: "timings", Usage: "print the timings to stderr"},
+		&cli.StringFlag{Name: "model", Usage: "configured model `NAME` (see vlmcmp models), local or OpenAI, instead of --model-file and --mmproj"},
+		&cli.StringFlag{Name: "config", Usage: "models `FILE` for --model (default ./vlmcmp.yaml, else the built-in models)"},
 	)
+	flags = append(flags, openaiCLIFlags()...)
 	return &cli.Command{
 		Name:  "predict",
 		Usage: "answer a prompt about one image with a local Qwen2-VL",
-		UsageText: "vlmcmp predict --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... --image <file> --prompt <text>\n" +
+		UsageText: "vlmcmp predict --model <name> --image <file> [--prompt <text>] [--config <file>]\n" +
+			"vlmcmp predict --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... --image <file> --prompt <text>\n" +
 			"  [--system <text>] [--max-tokens <n>] [--gpu-layers <n>] [--threads <n>] [{--grammar <file> | --json-schema <file>}]\n" +
 			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
 		Description: `predict loads a Qwen2-VL GGUF model and its vision projector in-process
@@ -148,7 +157,12 @@ The prompt is formatted with the model's chat template: the system prompt,
 then a user turn holding the image and --prompt. With --raw-prompt the prompt
 is used as given, and <__media__> marks where the image goes.
 
+With --model NAME, a model of vlmcmp.yaml (or the built-in gpt4,
+gpt4o-mini-ft and qwen2vl-ft) answers instead, local or OpenAI, with its
+configured prompt unless --prompt is given.
+
 Examples:
+  vlmcmp predict --model gpt4 --image street.jpg
   vlmcmp predict --model-file qwen2-vl-2b.gguf --mmproj mmproj.gguf \
     --image street.jpg --prompt "Rate how safe this street looks from 1 to 10."
   vlmcmp predict --model-file base.gguf --mmproj mmproj.gguf --lora safety.gguf:0.8 \
@@ -170,12 +184,18 @@ Examples:
 				SchemaFile:  c.String("json-schema"),
 				RawPrompt:   c.Bool("raw-prompt"),
 				Timings:     c.Bool("timings"),
+				Model:       c.String("model"),
+				Config:      c.String("config"),
+				OpenAI:      readOpenAIFlags(c),
 			})
 		},
 	}
 }
 
 func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
+	if opts.Model != "" {
+		return runPredictModel(ctx, s, opts) // models_build.go
+	}
 	cfg, err := opts.Engine.config()
 	if err != nil {
 		return err

@@ -32,15 +32,21 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("VLMCMP_CACHE_DIR", filepath.Join(env.WorkDir, ".cache"))
-			env.Setenv("OPENAI_API_KEY", "")
-			env.Setenv("OPENAI_BASE_URL", "")
-			return setupScript(env)
+			return setupScript(t, env)
+		},
+		// [llamacpp] holds in a build with llama.cpp linked in.
+		Condition: func(cond string) (bool, error) {
+			if cond == "llamacpp" {
+				return localAvailable() == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"gendata":  cmdGendata,
-			"gensplit": cmdGensplit,
-			"tear":     cmdTear,
-			"lines":    cmdLines,
+			"gendata":         cmdGendata,
+			"gensplit":        cmdGensplit,
+			"tear":            cmdTear,
+			"lines":           cmdLines,
+			"openai-requests": cmdOpenAIRequests,
 		},
 	})
 }

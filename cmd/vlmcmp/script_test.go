@@ -47,6 +47,7 @@ func TestScripts(t *testing.T) {
 			"tear":            cmdTear,
 			"lines":           cmdLines,
 			"openai-requests": cmdOpenAIRequests,
+			"outputs":         cmdOutputs,
 		},
 	})
 }

@@ -123,6 +123,14 @@ func TestAccuracySlack(t *testing.T) {
 	}
 }
 
+func repeat(v float64, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
 func TestPearsonUndefined(t *testing.T) {
 	tests := []struct {
 		name string
@@ -130,6 +138,9 @@ func TestPearsonUndefined(t *testing.T) {
 	}{
 		{"constant prediction", []float64{5, 5, 5}, []float64{1, 4, 9}},
 		{"constant truth", []float64{1, 4, 9}, []float64{3, 3, 3}},
+		// 31/6 is not exact in binary: the mean of 24 copies is off by an
+		// ulp, which once gave a tiny non-zero variance and r = -0.000.
+		{"constant inexact", repeat(31.0/6, 24), []float64{2, 3, 3, 3, 4, 4, 5, 5, 5, 5, 5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7}},
 		{"n=1", []float64{4}, []float64{7}},
 		{"empty", nil, nil},
 	}

@@ -103,12 +103,26 @@ func Pearson(x, y []float64) float64 {
 		sxx += dx * dx
 		syy += dy * dy
 	}
-	if sxx == 0 || syy == 0 {
+	// A constant side has no correlation; test it directly, since the mean
+	// of n copies of a value that is not exact in binary (the mean
+	// baseline's 31/6) can differ from it by an ulp, leaving sxx tiny but
+	// not 0.
+	if sxx == 0 || syy == 0 || constant(x) || constant(y) {
 		return math.NaN()
 	}
 	r := sxy / math.Sqrt(sxx*syy)
 	// Rounding can push |r| a hair past 1.
 	return math.Max(-1, math.Min(1, r))
+}
+
+// constant reports whether every value of x is the same.
+func constant(x []float64) bool {
+	for _, v := range x[1:] {
+		if v != x[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // Spearman is Spearman's rank correlation ρ: [Pearson] of the average ranks

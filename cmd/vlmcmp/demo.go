@@ -13,6 +13,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
 type demoOptions struct {
@@ -29,9 +30,11 @@ func newDemoCommand(s *streams) *cli.Command {
 		Description: `demo shows the whole loop on this machine with nothing to download. It writes
 a small synthetic dataset (street-like images with safety scores, in the
 ground-truth format), a tiny random-weight Qwen2-VL and a config into --dir,
-then runs prepare, compare (the local model and the mean and median baselines;
-an OpenAI model too when OPENAI_API_KEY is set) and analyze, and prints where
-the report is.
+then runs prepare (half the images held out) and compare (the local model and
+the mean and median baselines; gpt-4o-mini too when an OpenAI key is set in
+OPENAI_API_KEY or ./API_KEY_Enoch), which ends by writing the outputs as
+analyze does, and prints where the report is. Without llama.cpp built in
+(go build instead of make) the local model is left out.
 
 The local model has random weights: its scores show the machinery at work,
 not a model's skill.
@@ -96,9 +99,10 @@ func runDemo(ctx context.Context, s *streams, opts demoOptions) error {
 			fmt.Fprintf(s.Err, "demo: this vlmcmp was %v (make demo does): the local model is left out\n", err)
 		}
 	}
-	if os.Getenv("OPENAI_API_KEY") != "" {
+	if _, src, err := openaiclient.ResolveKey(""); err == nil {
 		models = append(models, demoModel{Name: "gpt4o-mini", Backend: "openai", Model: "gpt-4o-mini", Detail: "low", MaxTokens: 20})
-		fmt.Fprintln(s.Err, "demo: OPENAI_API_KEY is set: gpt-4o-mini joins the comparison (a few cents at most)")
+		fmt.Fprintf(s.Err, "demo: an OpenAI key is set (%s): gpt-4o-mini at %s joins the comparison (about a cent)\n",
+			src, openaiclient.ResolveBaseURL(""))
 	}
 	models = append(models, demoModel{Name: "mean", Backend: "baseline"}, demoModel{Name: "median", Backend: "baseline"})
 	cfg := struct {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,6 +25,7 @@ type pipelineOptions struct {
 	Data           string
 	GPT4Model      string
 	OpenAI         openaiFlags
+	Poll           time.Duration
 }
 
 func newPipelineCommand(s *streams) *cli.Command {
@@ -49,6 +51,7 @@ Examples:
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringFlag{Name: "data", Usage: "ground-truth `FILE` (default from the config, else " + config.DefaultData + ")"},
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
+			&cli.DurationFlag{Name: "poll", Usage: "check the fine-tuning job every `DURATION` (default: finetune's)"},
 		}, openaiCLIFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -57,7 +60,7 @@ Examples:
 			return runPipeline(c.Context, s, pipelineOptions{
 				Auto: c.Bool("auto"), SkipDataPrep: c.Bool("skip-data-prep"), SkipFinetuning: c.Bool("skip-finetuning"),
 				Models: splitList(c.StringSlice("models")), Config: c.String("config"), Data: c.String("data"),
-				GPT4Model: c.String("gpt4-model"), OpenAI: readOpenAIFlags(c),
+				GPT4Model: c.String("gpt4-model"), OpenAI: readOpenAIFlags(c), Poll: c.Duration("poll"),
 			})
 		},
 	}
@@ -104,6 +107,17 @@ func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
 		compareArgs = append(compareArgs, "--models", strings.Join(opts.Models, ","))
 	}
 
+	info := config.DefaultFineTuneInfo
+	for _, m := range cfg.Models {
+		if m.Model.From != "" {
+			info = m.Model.From
+		}
+	}
+	ftFlags := append([]string{"--info", info}, apiFlags...)
+	if opts.Poll > 0 {
+		ftFlags = append(ftFlags, "--poll", opts.Poll.String())
+	}
+
 	steps := []pipelineStep{
 		{
 			name: "prepare", what: "write the fine-tuning files and the train/validation split from " + data,
@@ -111,9 +125,11 @@ func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
 			onFail: "fix the ground truth named above and rerun, or give --data FILE",
 		},
 		{
-			name: "finetune", what: "fine-tune GPT-4o-mini on OpenAI and wait for the job",
+			// gpt-4o-mini takes no images in fine-tuning: it learns from the
+			// text-only files, as the original scripts' model did.
+			name: "finetune", what: "fine-tune GPT-4o-mini on OpenAI (text-only files) and wait for the job",
 			args: append([]string{"finetune", "start", "--train", filepath.Join(prepOut, "train_with_images.jsonl"),
-				"--val", filepath.Join(prepOut, "val_with_images.jsonl"), "--wait"}, apiFlags...),
+				"--val", filepath.Join(prepOut, "val_with_images.jsonl"), "--text-only", "--wait"}, ftFlags...),
 			onFail: "check the job with vlmcmp finetune status; rerun with --skip-finetuning to compare the other models",
 		},
 		{
@@ -131,17 +147,11 @@ func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
 	if opts.SkipDataPrep {
 		steps[0].skip = "--skip-data-prep"
 	}
-	info := config.DefaultFineTuneInfo
-	for _, m := range cfg.Models {
-		if m.Model.From != "" {
-			info = m.Model.From
-		}
-	}
 	if name, err := fineTunedModel(info); err == nil {
 		steps[1].done = "fine-tuned model " + name + " recorded in " + info
 	} else if _, statErr := os.Stat(info); statErr == nil {
 		// A job was started: follow it instead of starting another.
-		steps[1].args = append([]string{"finetune", "wait"}, apiFlags...)
+		steps[1].args = append([]string{"finetune", "wait"}, ftFlags...)
 		steps[1].what = "wait for the fine-tuning job recorded in " + info
 	}
 	if opts.SkipFinetuning {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
 // evalSet is the images of a run and the training scores the baselines use.
@@ -137,10 +138,21 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && aa == bb
 }
 
+// itemOf makes a run's item of a ground-truth record. A record without a
+// prompt or system prompt of its own gets the ones vlmcmp prepare put in its
+// fine-tuning examples (openaiclient.DefaultPrompt and DefaultSystem), so
+// that a fine-tuned model is asked as it was trained.
 func itemOf(it dataset.Item) eval.Item {
 	img := it.ImagePath
 	if abs, err := filepath.Abs(img); err == nil {
 		img = abs // the run's files stay valid from any working directory
 	}
-	return eval.Item{ID: it.ID, Image: img, Expected: it.Score, Prompt: it.Prompt, System: it.System}
+	out := eval.Item{ID: it.ID, Image: img, Expected: it.Score, Prompt: it.Prompt, System: it.System}
+	if out.Prompt == "" {
+		out.Prompt = openaiclient.DefaultPrompt
+	}
+	if out.System == "" {
+		out.System = openaiclient.DefaultSystem
+	}
+	return out
 }

@@ -84,6 +84,7 @@ gpu-bundle: deps
 	mkdir -p build/gpu/ggml/src && cd $(OLLAMA_DIR)/ml/backend/ggml/ggml/src && \
 		cp -r *.c *.cpp *.h CMakeLists.txt ggml-cuda ggml-cpu $(CURDIR)/build/gpu/ggml/src/
 	chmod -R u+w build/gpu/ggml
+	find build/gpu/ggml -name '*.go' -delete  # keep the copy out of go build ./...
 	git rev-parse --short HEAD > build/gpu/COMMIT 2>/dev/null || true
 	@du -sh build/gpu
 

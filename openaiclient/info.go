@@ -129,7 +129,7 @@ func ReadInfo(path string) (*Info, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("fine-tune info %s: file not found (run vlmcmp finetune start, or give the job ID)", path)
+			return nil, fmt.Errorf("fine-tune info %s: %w (run vlmcmp finetune start, or give the job ID)", path, os.ErrNotExist)
 		}
 		return nil, fmt.Errorf("fine-tune info: %w", err)
 	}

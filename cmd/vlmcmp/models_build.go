@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -122,22 +121,14 @@ func modelReadiness(cfg *config.Config, m *config.Model, flags openaiFlags) read
 }
 
 // fineTunedModel reads the fine-tuned model's name from the record vlmcmp
-// finetune writes.
+// finetune writes, or says why there is none yet.
 func fineTunedModel(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("no fine-tuned model: %s not found (run vlmcmp finetune start)", path)
-		}
-		return "", fmt.Errorf("fine-tune info: %w", err)
-	}
-	var info struct {
-		FineTunedModel string `json:"fine_tuned_model"`
-		Status         string `json:"status"`
-		JobID          string `json:"job_id"`
-	}
-	if err := json.Unmarshal(data, &info); err != nil {
-		return "", fmt.Errorf("fine-tune info %s: %w", path, err)
+	info, err := openaiclient.ReadInfo(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "", fmt.Errorf("no fine-tuned model: %s not found (run vlmcmp finetune start)", path)
+	case err != nil:
+		return "", fmt.Errorf("no fine-tuned model: %w", err)
 	}
 	if info.FineTunedModel == "" {
 		st := info.Status

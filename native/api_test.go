@@ -82,4 +82,6 @@ var (
 	_ func(*LoRA) string                                                               = (*LoRA).Path
 	_ func(*LoRA, string) (string, bool)                                               = (*LoRA).Meta
 	_ func(*LoRA) error                                                                = (*LoRA).Close
+	_ func(uint32, []byte, int) ([]float32, error)                                     = Dequantize
+	_ func(uint32, []float32, int, int) ([]byte, error)                                = Quantize
 )

@@ -2,12 +2,14 @@ package lora
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
 	"github.com/vlmcmp/vlmcmp/llm/lora/floats"
+	"github.com/vlmcmp/vlmcmp/native"
 )
 
 // q8Block is the number of values in one Q8_0 block, stored as an F16 scale
@@ -15,7 +17,9 @@ import (
 const q8Block = 32
 
 // rowBytes is the size in bytes of one row of n values of type typ, or an
-// error for a type the merge cannot handle.
+// error for a type the merge cannot handle. F32, F16, BF16 and Q8_0 are
+// handled in Go; other quantised types through ggml's own routines in
+// package native, so only in a build with llama.cpp.
 func rowBytes(typ gguf.TensorType, n int) (int, error) {
 	switch typ {
 	case gguf.F32, gguf.F16, gguf.BF16:
@@ -24,14 +28,28 @@ func rowBytes(typ gguf.TensorType, n int) (int, error) {
 			return 0, fmt.Errorf("a row of %d values is not a whole number of q8_0 blocks of %d", n, q8Block)
 		}
 	default:
-		return 0, fmt.Errorf("type %s cannot be merged into (f32, f16, bf16 and q8_0 can)", typ)
+		if !typ.Known() {
+			return 0, fmt.Errorf("type %s cannot be merged into", typ)
+		}
+		// Zero rows only ask ggml whether it can convert the type both ways.
+		_, err := native.Dequantize(uint32(typ), nil, 0)
+		if err == nil {
+			_, err = native.Quantize(uint32(typ), nil, 0, n)
+		}
+		if errors.Is(err, native.ErrNotBuilt) {
+			return 0, fmt.Errorf("type %s cannot be merged into by a build without llama.cpp (f32, f16, bf16 and q8_0 can): run make", typ)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("type %s cannot be merged into: %w", typ, err)
+		}
 	}
 	return int(typ.RowBytes(int64(n))), nil
 }
 
 // decodeRow converts one row of type typ from src into dst (exactly for
-// F32, F16 and BF16; Q8_0 as ggml dequantises it, d·q in float32).
-func decodeRow(typ gguf.TensorType, src []byte, dst []float64) {
+// F32, F16 and BF16; Q8_0 as ggml dequantises it, d·q in float32; other
+// types checked by rowBytes with ggml's to_float).
+func decodeRow(typ gguf.TensorType, src []byte, dst []float64) error {
 	le := binary.LittleEndian
 	switch typ {
 	case gguf.F32:
@@ -55,14 +73,23 @@ func decodeRow(typ gguf.TensorType, src []byte, dst []float64) {
 			}
 		}
 	default:
-		panic("lora: decodeRow of an unchecked type")
+		f, err := native.Dequantize(uint32(typ), src, len(dst))
+		if err != nil {
+			return err
+		}
+		for i, v := range f {
+			dst[i] = float64(v)
+		}
 	}
+	return nil
 }
 
 // encodeRow rounds src once to type typ into dst. Q8_0 follows ggml's
 // reference quantiser (quantize_row_q8_0_ref): values rounded to float32,
 // d = max|x|/127 stored as F16, q = roundf(x/d) with ties away from zero.
-func encodeRow(typ gguf.TensorType, src []float64, dst []byte) {
+// Other types checked by rowBytes are rounded to float32 and quantised by
+// ggml (ggml_quantize_chunk, no importance matrix).
+func encodeRow(typ gguf.TensorType, src []float64, dst []byte) error {
 	le := binary.LittleEndian
 	switch typ {
 	case gguf.F32:
@@ -96,11 +123,24 @@ func encodeRow(typ gguf.TensorType, src []float64, dst []byte) {
 			}
 		}
 	default:
-		panic("lora: encodeRow of an unchecked type")
+		f := make([]float32, len(src))
+		for i, v := range src {
+			f[i] = float32(v)
+		}
+		q, err := native.Quantize(uint32(typ), f, 1, len(f))
+		if err != nil {
+			return err
+		}
+		if len(q) != len(dst) {
+			return fmt.Errorf("ggml quantized a row of %s to %d bytes, want %d", typ, len(q), len(dst))
+		}
+		copy(dst, q)
 	}
+	return nil
 }
 
-// readFloat64s reads a whole F32, F16, BF16 or Q8_0 tensor of f as float64.
+// readFloat64s reads a whole tensor of f, of a type rowBytes accepts, as
+// float64.
 func readFloat64s(f *gguf.File, t gguf.TensorInfo) ([]float64, error) {
 	rb, err := rowBytes(t.Type, int(t.Shape[0]))
 	if err != nil {
@@ -113,7 +153,9 @@ func readFloat64s(f *gguf.File, t gguf.TensorInfo) ([]float64, error) {
 	out := make([]float64, t.Elements())
 	n := int(t.Shape[0])
 	for r := range int(t.Rows()) {
-		decodeRow(t.Type, buf[r*rb:(r+1)*rb], out[r*n:(r+1)*n])
+		if err := decodeRow(t.Type, buf[r*rb:(r+1)*rb], out[r*n:(r+1)*n]); err != nil {
+			return nil, fmt.Errorf("%s: tensor %q: %w", f.Path, t.Name, err)
+		}
 	}
 	return out, nil
 }

@@ -1,11 +1,13 @@
 package lora
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
+	"github.com/vlmcmp/vlmcmp/native"
 )
 
 func randSlice(r *rand.Rand, n int) []float64 {
@@ -118,7 +120,22 @@ func TestQ8Block(t *testing.T) {
 	if _, err := rowBytes(gguf.Q8_0, 33); err == nil {
 		t.Error("rowBytes(q8_0, 33) did not fail")
 	}
-	if _, err := rowBytes(gguf.Q4_K, 64); err == nil || err.Error() != "type q4_K cannot be merged into (f32, f16, bf16 and q8_0 can)" {
-		t.Errorf("rowBytes(q4_K) error = %v", err)
+	// Q4_K goes through ggml: refused for its 256-value blocks with
+	// llama.cpp, refused with "run make" without.
+	wantErr := "type q4_K cannot be merged into: quantize: 64 values of q4_K are not a whole number of blocks of 256"
+	if !ggmlBuilt() {
+		wantErr = "type q4_K cannot be merged into by a build without llama.cpp (f32, f16, bf16 and q8_0 can): run make"
 	}
+	if _, err := rowBytes(gguf.Q4_K, 64); err == nil || err.Error() != wantErr {
+		t.Errorf("rowBytes(q4_K, 64) error = %v, want %q", err, wantErr)
+	}
+	if _, err := rowBytes(gguf.TensorType(4), 32); err == nil {
+		t.Error("rowBytes of the removed type 4 did not fail")
+	}
+}
+
+// ggmlBuilt reports whether the test binary has llama.cpp linked in.
+func ggmlBuilt() bool {
+	_, err := native.Quantize(uint32(gguf.Q4_0), nil, 0, 32)
+	return !errors.Is(err, native.ErrNotBuilt)
 }

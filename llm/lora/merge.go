@@ -353,11 +353,15 @@ func mergeTensor(base *gguf.File, bt, ot gguf.TensorInfo, ups []*update, dst io.
 		if _, err := io.ReadFull(src, inBuf); err != nil {
 			return fmt.Errorf("read from %s: %w", base.Path, err)
 		}
-		decodeRow(bt.Type, inBuf, row)
+		if err := decodeRow(bt.Type, inBuf, row); err != nil {
+			return fmt.Errorf("%s: tensor %s: %w", base.Path, bt.Name, err)
+		}
 		for _, u := range ups {
 			u.addRow(r, row)
 		}
-		encodeRow(ot.Type, row, outBuf)
+		if err := encodeRow(ot.Type, row, outBuf); err != nil {
+			return fmt.Errorf("%s: tensor %s: %w", base.Path, bt.Name, err)
+		}
 		if _, err := dst.Write(outBuf); err != nil {
 			return err
 		}

@@ -127,7 +127,22 @@ func newApp(s *streams) *cli.App {
 		Commands:        commands(s),
 		HideHelpCommand: false,
 	}
+	setUsageErrors(app.Commands)
 	return app
+}
+
+// setUsageErrors makes a bad flag of any command a usageError, as it is for
+// the global flags: one line, the usage hint and exit 2, not urfave/cli's
+// whole help text and exit 1.
+func setUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		if c.OnUsageError == nil {
+			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+				return usageError{err}
+			}
+		}
+		setUsageErrors(c.Subcommands)
+	}
 }
 
 // commands is the command tree, one file per command.

@@ -376,24 +376,38 @@ func lossLine(m openaiclient.Metrics) string {
 	return b.String()
 }
 
-func runFinetuneStatus(ctx context.Context, s *streams, opts finetuneOptions) error {
-	id, info, err := opts.jobID()
+// onJob resolves the job (the argument, else the recorded one), applies call
+// to it, and records the job's new state in fine_tune_info.json when it is the
+// recorded job. It returns the job, the record (nil for another job) and the
+// client.
+func (o finetuneOptions) onJob(call func(ft *openaiclient.FineTuning, id string) (*openaiclient.Job, error)) (*openaiclient.Job, *openaiclient.Info, *openaiclient.FineTuning, error) {
+	id, info, err := o.jobID()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	ft, err := opts.client()
+	ft, err := o.client()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	job, err := ft.Job(ctx, id)
+	job, err := call(ft, id)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if info != nil {
 		info.Update(job)
-		if err := openaiclient.WriteInfo(opts.Info, info); err != nil {
-			return err
+		if err := openaiclient.WriteInfo(o.Info, info); err != nil {
+			return nil, nil, nil, err
 		}
+	}
+	return job, info, ft, nil
+}
+
+func runFinetuneStatus(ctx context.Context, s *streams, opts finetuneOptions) error {
+	job, info, ft, err := opts.onJob(func(ft *openaiclient.FineTuning, id string) (*openaiclient.Job, error) {
+		return ft.Job(ctx, id)
+	})
+	if err != nil {
+		return err
 	}
 	w := s.Out
 	fmt.Fprintf(w, "job            %s\nstatus         %s\nbase model     %s\n", job.ID, job.Status, job.Model)
@@ -416,7 +430,7 @@ func runFinetuneStatus(ctx context.Context, s *streams, opts finetuneOptions) er
 	if job.Error != nil && job.Error.Message != "" {
 		fmt.Fprintf(w, "error          %s\n", job.Error.Message)
 	}
-	if cps, err := ft.Checkpoints(ctx, id); err == nil {
+	if cps, err := ft.Checkpoints(ctx, job.ID); err == nil {
 		for _, c := range cps {
 			fmt.Fprintf(w, "checkpoint     %s (step %d)\n", c.FineTunedModelCheckpoint, c.StepNumber)
 		}
@@ -455,23 +469,11 @@ func orDash(s string) string {
 }
 
 func runFinetuneCancel(ctx context.Context, s *streams, opts finetuneOptions) error {
-	id, info, err := opts.jobID()
+	job, _, _, err := opts.onJob(func(ft *openaiclient.FineTuning, id string) (*openaiclient.Job, error) {
+		return ft.Cancel(ctx, id)
+	})
 	if err != nil {
 		return err
-	}
-	ft, err := opts.client()
-	if err != nil {
-		return err
-	}
-	job, err := ft.Cancel(ctx, id)
-	if err != nil {
-		return err
-	}
-	if info != nil {
-		info.Update(job)
-		if err := openaiclient.WriteInfo(opts.Info, info); err != nil {
-			return err
-		}
 	}
 	fmt.Fprintf(s.Out, "job %s: %s\n", job.ID, job.Status)
 	return nil

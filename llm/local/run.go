@@ -358,16 +358,11 @@ func (r *runner) failAll(err error) {
 }
 
 // evalText decodes text chunk i of ch into sequence seq at nPast and returns
-// the position after it. It counts the position itself: native's EvalChunk
-// at this commit returns the chunk's token count instead of nPast plus it for
-// text (mtmd_helper_eval_chunk_single adds to *new_n_past, which the caller
-// must preset to n_past).
+// the position after it. It refuses a chunk that is not text, so an image is
+// never decoded without its precomputed embedding.
 func evalText(proj *native.Projector, c *native.Context, ch *native.Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
 	if k := ch.Kind(i); k != native.ChunkText {
 		return nPast, fmt.Errorf("chunk %d is %s where text was expected", i, k)
 	}
-	if _, err := proj.EvalChunk(c, ch, i, nPast, seq, logitsLast); err != nil {
-		return nPast, err
-	}
-	return nPast + ch.NTokens(i), nil
+	return proj.EvalChunk(c, ch, i, nPast, seq, logitsLast)
 }

@@ -26,8 +26,19 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 # Resolved lazily: the module must be downloaded first (deps does it).
 OLLAMA_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/ollama/ollama)
 
+# Go's build cache keys a cgo package on its compiler flags, so every flag
+# must read the same in every checkout, or each new clone recompiles all of
+# llama.cpp. The only header of ours (third_party/) is therefore copied to a
+# folder named by its content hash under the user's cache, not included from
+# the checkout; the module's folders are the same for every checkout already.
+THIRD_PARTY_HASH = $(shell cat $(sort $(wildcard third_party/*/*.h)) | sha256sum | cut -c1-16)
+THIRD_PARTY_INC  = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/vlmcmp/include-$(THIRD_PARTY_HASH)
+GGML_DIR_MOD     = $(OLLAMA_DIR)/ml/backend/ggml/ggml
+
+CGO_CPPFLAGS_ALL = -I$(THIRD_PARTY_INC) -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/llama/llama.cpp/tools/mtmd -I$(GGML_DIR_MOD)/include -idirafter $(GGML_DIR_MOD)/src -idirafter $(GGML_DIR_MOD)/src/ggml-cpu
+
 CGO_ENV = CGO_ENABLED=1 \
-	CGO_CPPFLAGS="-I$(CURDIR)/third_party -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/llama/llama.cpp/tools/mtmd -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include" \
+	CGO_CPPFLAGS="$(CGO_CPPFLAGS_ALL)" \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
@@ -52,6 +63,7 @@ deps:
 		fi; \
 	fi
 	@$(GO) mod download
+	@[ -d $(THIRD_PARTY_INC) ] || { mkdir -p $(THIRD_PARTY_INC).tmp && cp -r third_party/. $(THIRD_PARTY_INC).tmp/ && mv $(THIRD_PARTY_INC).tmp $(THIRD_PARTY_INC); }
 
 build: deps
 	$(CGO_ENV) $(GO) build -tags $(TAGS) -o $(BIN) ./cmd/vlmcmp
@@ -92,7 +104,7 @@ gpu-bundle: deps
 #   eval "$(make -s env)" && go test -tags llamacpp ./native
 env: deps
 	@echo export CGO_ENABLED=1
-	@echo export CGO_CPPFLAGS=\"-I$(CURDIR)/third_party -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/llama/llama.cpp/tools/mtmd -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include\"
+	@echo export CGO_CPPFLAGS=\"$(CGO_CPPFLAGS_ALL)\"
 	@echo export CGO_CFLAGS=\"-O3 -march=$(MARCH)\"
 	@echo export CGO_CXXFLAGS=\"-O3 -march=$(MARCH)\"
 

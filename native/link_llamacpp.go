@@ -18,4 +18,6 @@ import (
 	_ "github.com/ollama/ollama/llama/llama.cpp/tools/mtmd"
 	_ "github.com/ollama/ollama/llama/llama.cpp/tools/mtmd/models"
 	_ "github.com/ollama/ollama/ml/backend/ggml/ggml/src"
+
+	_ "github.com/vlmcmp/vlmcmp/native/internal/ggmlamx"
 )

@@ -1,0 +1,3 @@
+//go:build !(llamacpp && amd64)
+
+package ggmlamx

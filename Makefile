@@ -42,7 +42,7 @@ CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
-.PHONY: all build cuda test test-stub test-native test-race demo bench gpu-bundle clean deps env
+.PHONY: all build cuda test test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps env
 
 all: build
 
@@ -108,7 +108,22 @@ env: deps
 	@echo export CGO_CFLAGS=\"-O3 -march=$(MARCH)\"
 	@echo export CGO_CXXFLAGS=\"-O3 -march=$(MARCH)\"
 
-test: deps test-stub test-native test-race
+test: deps test-stub test-native test-race test-link-amx
+
+# test-link-amx builds (links) the binary for an AMX Xeon (Sapphire Rapids),
+# whatever this machine's CPU, so that ggml's AMX code can never again fail to
+# link unnoticed. The binary is then started once: on an AMX CPU it runs; on
+# any other its start-up check must stop it with one sentence (status 1),
+# never a crash.
+LINK_MARCH ?= sapphirerapids
+test-link-amx: deps
+	$(MAKE) --no-print-directory build MARCH=$(LINK_MARCH) BIN=build/link-check/vlmcmp-$(LINK_MARCH)
+	@nm build/link-check/vlmcmp-$(LINK_MARCH) | grep -q ggml_backend_amx_buffer_type || { echo "test-link-amx: ggml's AMX buffer type is not in the $(LINK_MARCH) binary" >&2; exit 1; }
+	@set +e; out=$$(build/link-check/vlmcmp-$(LINK_MARCH) devices 2>&1); rc=$$?; set -e; \
+	if [ $$rc -eq 0 ]; then echo "test-link-amx: the $(LINK_MARCH) binary runs on this CPU"; \
+	elif [ $$rc -eq 1 ] && [ "$$(printf '%s\n' "$$out" | wc -l)" -eq 1 ] && printf '%s' "$$out" | grep -q 'which this CPU lacks'; then \
+		echo "test-link-amx: linked; on this CPU it stops as it should: $$out"; \
+	else echo "test-link-amx: the $(LINK_MARCH) binary failed with status $$rc: $$out" >&2; exit 1; fi
 
 test-stub:
 	$(GO) vet ./...

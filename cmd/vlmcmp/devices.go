@@ -27,7 +27,10 @@ func newDevicesCommand(s *streams) *cli.Command {
 			"built in; GPU backend libraries such as libggml-cuda.so from `make cuda` found\n" +
 			"beside the binary, in $VLMCMP_BACKEND_PATH or --backend-path) and prints each\n" +
 			"device: the CPU with the instruction sets ggml was built for, GPUs with their\n" +
-			"memory. A backend library that fails to load is reported with llama.cpp's reason.\n\n" +
+			"memory. A backend library that fails to load is reported with llama.cpp's reason,\n" +
+			"and a GPU library that finds no device says so in one line. The last line tells\n" +
+			"what the binary was built for: the x86-64 level (make MARCH=...) and whether\n" +
+			"ggml's AVX-512 and AMX kernels are in.\n\n" +
 			"Examples:\n" +
 			"  vlmcmp devices\n" +
 			"  VLMCMP_BACKEND_PATH=/opt/vlmcmp/lib vlmcmp devices --json",
@@ -61,7 +64,9 @@ func runDevices(_ context.Context, s *streams, opts devicesOptions) error {
 		out := struct {
 			Devices  []native.Device `json:"devices"`
 			Backends []loadJSON      `json:"backend_libraries"`
-		}{Devices: devs, Backends: []loadJSON{}}
+			Build    native.CPUBuild `json:"build"`
+			NoGPU    string          `json:"no_gpu,omitempty"`
+		}{Devices: devs, Backends: []loadJSON{}, Build: native.BuildCPU(), NoGPU: native.GPUAbsence(loads, devs)}
 		for _, l := range loads {
 			lj := loadJSON{Path: l.Path, Backend: l.Backend}
 			if l.Err != nil {
@@ -90,6 +95,10 @@ func runDevices(_ context.Context, s *streams, opts devicesOptions) error {
 			}
 			fmt.Fprintf(s.Out, "  features: %s\n", strings.Join(fs, " "))
 		}
+	}
+	fmt.Fprintf(s.Out, "build\t%s\n", native.BuildCPU())
+	if why := native.GPUAbsence(loads, devs); why != "" {
+		fmt.Fprintln(s.Out, why)
 	}
 	for _, l := range loads {
 		if l.Err != nil {

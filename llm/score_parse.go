@@ -66,6 +66,9 @@ var (
 
 // Small word sets of the grammar.
 var (
+	setJudgeVerbs     = wordSet("seems seem feels sounds is would")
+	setJudgeFill      = wordSet("be about like more quite pretty most")
+	setJudgements     = wordSet("fair right reasonable appropriate accurate apt justified")
 	setAAn            = wordSet("a an")
 	setAble           = wordSet("able")
 	setBetween        = wordSet("between")
@@ -207,8 +210,11 @@ func (p *parser) parse() {
 		if i == first {
 			p.add(rankLeading, v)
 		}
-		if p.lineStart(i) && p.lineEnd(v.end) {
+		if p.sentenceStart(i) && p.sentenceEnd(v.end) {
 			p.add(rankAlone, v)
+		}
+		if p.judged(p.next(v.end)) {
+			p.add(rankVerb, v)
 		}
 		if p.isWord(p.prev(i), setAAn) {
 			p.add(rankArticle, v)
@@ -380,7 +386,8 @@ func (p *parser) follower(i int) bool {
 	case 255, tNewline:
 		return true
 	case tPunct:
-		return p.isPunct(i, ".,;:!?)]}([|…~"+dashes)
+		// Not a unit, a fraction or a sum: "70%", "3/4", "10+", "5°".
+		return !p.isPunct(i, "/%‰°$€£¥×+=^@&<>#")
 	case tWord:
 		return followers[p.toks[i].norm]
 	}
@@ -423,6 +430,36 @@ func (p *parser) lineEnd(i int) bool {
 		}
 	}
 	return true
+}
+
+// sentenceStart reports whether only decoration stands between the start
+// of the line or sentence and token i.
+func (p *parser) sentenceStart(i int) bool {
+	k := p.prev(i)
+	return k < 0 || p.kind(k) == tNewline || p.stop(k) || (p.lineStart(i))
+}
+
+// sentenceEnd reports whether token i ends the sentence or the line, after
+// decoration.
+func (p *parser) sentenceEnd(i int) bool {
+	return p.lineEnd(i) || p.stop(p.next(i))
+}
+
+// judged reports whether the words from i judge the value before them:
+// "5 seems fair", "6 is about right", "7 would be reasonable".
+func (p *parser) judged(i int) bool {
+	if !p.isWord(i, setJudgeVerbs) {
+		return false
+	}
+	for k, n := i+1, 0; n < 3; k, n = k+1, n+1 {
+		if p.isWord(k, setJudgements) {
+			return true
+		}
+		if !p.isWord(k, setJudgeFill) {
+			return false
+		}
+	}
+	return false
 }
 
 // listMarker reports whether the integer at i starts a numbered list item

@@ -105,7 +105,12 @@ type parser struct {
 	noValue []bool // a number of a scale mention or a denominator: never a score
 	// scaleEnds are the indexes of the last numbers of scale mentions.
 	scaleEnds []int
-	cands     []candidate
+	// markers holds the last index of each list item marker; see lastMarker.
+	markers map[marker]int
+	// steps counts the tokens the parser's loops visit, for tests that
+	// check its work stays linear in the answer's length.
+	steps int
+	cands []candidate
 }
 
 func newParser(text string) *parser {
@@ -139,6 +144,7 @@ func (p *parser) transparent(i int) bool { return p.kind(i) == tEmph || p.isQuot
 func (p *parser) next(i int) int {
 	for i < len(p.toks) && p.transparent(i) {
 		i++
+		p.steps++
 	}
 	return i
 }
@@ -148,6 +154,7 @@ func (p *parser) prev(i int) int {
 	i--
 	for i >= 0 && p.transparent(i) {
 		i--
+		p.steps++
 	}
 	return i
 }
@@ -232,6 +239,7 @@ func (p *parser) cueRank(i, rank int) int {
 		return rank
 	}
 	for k, n := i-1, 0; k >= 0 && n < maxModWords && !p.stop(k) && p.kind(k) != tNewline; k-- {
+		p.steps++
 		if p.kind(k) != tWord {
 			continue
 		}
@@ -252,6 +260,7 @@ func (p *parser) cueRank(i, rank int) int {
 func (p *parser) scan(i, rank int) {
 	words := 0
 	for j := i; j < len(p.toks); j++ {
+		p.steps++
 		if p.noValue[j] {
 			continue
 		}
@@ -408,6 +417,7 @@ func (p *parser) firstSignificant() int {
 // start and token i.
 func (p *parser) lineStart(i int) bool {
 	for k := i - 1; k >= 0; k-- {
+		p.steps++
 		if p.kind(k) == tNewline {
 			return true
 		}
@@ -422,6 +432,7 @@ func (p *parser) lineStart(i int) bool {
 // token i and the line's end.
 func (p *parser) lineEnd(i int) bool {
 	for ; i < len(p.toks); i++ {
+		p.steps++
 		if p.kind(i) == tNewline {
 			return true
 		}
@@ -472,12 +483,31 @@ func (p *parser) listMarker(i int) bool {
 	if k := p.next(i + 2); k >= len(p.toks) || p.kind(k) == tNewline {
 		return false
 	}
-	for k := i + 2; k < len(p.toks); k++ {
-		if p.kind(k) == tNum && !p.toks[k].word && p.toks[k].val == t.val+1 && p.isPunct(k+1, p.toks[i+1].text) && p.lineStart(k) {
-			return true
+	last, ok := p.lastMarker()[marker{t.val + 1, p.toks[i+1].text}]
+	return ok && last > i
+}
+
+// marker is a list item marker: its number and the punctuation after it.
+type marker struct {
+	n     float64
+	punct string
+}
+
+// lastMarker returns, for each list item marker of the answer ("2." or
+// "2)" at the start of a line), the index of its last occurrence. It is
+// computed once per answer, so that listMarker takes constant time.
+func (p *parser) lastMarker() map[marker]int {
+	if p.markers != nil {
+		return p.markers
+	}
+	p.markers = make(map[marker]int)
+	for k := range p.toks {
+		t := p.toks[k]
+		if t.kind == tNum && !t.word && p.isPunct(k+1, ".)") && p.lineStart(k) {
+			p.markers[marker{t.val, p.toks[k+1].text}] = k
 		}
 	}
-	return false
+	return p.markers
 }
 
 // markScales marks the numbers that state the scale, never a score:
@@ -502,6 +532,7 @@ func (p *parser) markScales() {
 			continue
 		}
 		for k := i + 1; k < len(p.toks) && k <= i+scaleWindow && !p.stop(k) && p.kind(k) != tNewline; k++ {
+			p.steps++
 			if p.kind(k) != tNum {
 				continue
 			}
@@ -522,6 +553,7 @@ func (p *parser) markScales() {
 // the few tokens before i in its sentence.
 func (p *parser) scaleIntro(i int) bool {
 	for k, n := i-1, 0; k >= 0 && n < 4 && !p.stop(k) && p.kind(k) != tNewline; k, n = k-1, n+1 {
+		p.steps++
 		if p.isWord(k, scaleIntro) {
 			return true
 		}

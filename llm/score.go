@@ -39,19 +39,29 @@ var ErrNoScore = errors.New("no score")
 //	value    = [ "between" ] number [ sep number ] [ outof ] follower
 //	sep      = "-" | "–" | "—" | "to" | "or" | "through" | "and" (after "between")
 //	outof    = [ "point" | "points" ] ( "/" | "out of" | "of" ) number
-//	follower = end | line break | one of . , ; : ! ? ( ) [ ] | ~ - – —
-//	         | a word such as because, for, with, given, and, but, overall
-//	cue      = "overall" | "final" | "safety" | "score" | "rating" | "rate"
-//	         | "give" | "assign" | "put" | "say" | "call" | "deserves" | …
-//	labelled = cue filler value     filler: up to 8 words, counts and any
-//	                                punctuation but . ! ? ; — no line break
-//	                                after a word (one right after the cue is
-//	                                fine: "**Score:**\n7")
-//	scale    = ( "0" | "1" ) … ( "10" | "ten" ), as "1-10", "1 to 10",
-//	           "scale from 1 (unsafe) to 10 (safe)", "where 1 is … 10 is …"
-//	form     = labelled | scale filler value | value with outof | "**" value "**"
-//	         | value first in the answer | value alone on a line
-//	         | "between" value | ( "a" | "an" ) value, ending a phrase
+//	follower = end | line break | punctuation but / % $ ° + = # …
+//	         | a word such as because, for, with, given, and, but, is
+//	cue      = "overall" | "final" | "on balance" | "safety" | "score"
+//	         | "rating" | "rate" | "grade" | "safe" | "give" | "assign"
+//	         | "put" | "say" | "call" | "deserves" | "answer" | …
+//	filler   = up to 8 words, counts ("with 2 lamps") and any punctuation
+//	           but . ! ? ; — and no line break after a word ("**Score:**\n7"
+//	           is fine)
+//	scale    = ( "0" | "1" ) … ( "10" | "ten" ): "1-10", "1 to 10", "scale
+//	           from 1 (unsafe) to 10 (safe)", "where 1 is … and 10 is …"
+//	form     = cue filler value            "Perceived safety: 4", "rated 6"
+//	         | scale filler value          "On a scale of 1 to 10, a 9"
+//	         | value with "/" or "out of"  "7/10", "four out of ten"
+//	         | "**" value "**"             "**7**"
+//	         | value first in the answer   "7 - well lit"
+//	         | value alone in a sentence   "Very safe. 9."
+//	         | value judged                "5 seems fair"
+//	         | "between" value             "between 6 and 7"
+//	         | ( "a" | "an" ) value        "It's a 7."
+//
+// "6 of 10" is read only after a cue ("Score 6 of 10", not "photo 7 of 10").
+// A spaced dash that would make a range of a count is a clause dash:
+// "Rating: 2 — 3 burnt-out cars" is 2.
 //
 // A number is not a value when it is a count or a measure, followed by a
 // word that is not a follower ("3 cars", "10 meters"); part of a compound
@@ -62,18 +72,23 @@ var ErrNoScore = errors.New("no score")
 // "on a scale from 1 to 10", "(1-10)", "out of 10" are never the score.
 //
 // Precedence: when the answer holds several forms, the highest wins, and
-// the first of that rank: a cue qualified by "overall", "final" or "total";
-// one naming safety ("Perceived safety: 4", "safety score 6"); a score noun
-// or rating verb ("Score: 6", "rated 6"); another cue or a stated scale
-// ("I'd give it a 6", "(1-10): 9"); a value out of ten; a bold value or
-// the one the answer starts with; a value alone on a line; "between 6 and
-// 7"; "a 7." So in "Between 3 and 8 cars, safety 6" the score is 6, and in
-// "7/10; 3 cars, 2 people" it is 7.
+// the first of that rank: a cue qualified by "overall", "final", "total"
+// or "on balance"; one naming safety ("Perceived safety: 4", "safety score
+// 6"); a score noun or rating verb ("Score: 6", "rated 6"); another cue, a
+// stated scale or a judged value ("I'd give it a 6", "(1-10): 9", "5 seems
+// fair"); a value out of ten; a bold value or the one the answer starts
+// with; a value alone in a sentence; "between 6 and 7"; "a 7". So in
+// "Between 3 and 8 cars, safety 6" the score is 6, in "7/10; 3 cars, 2
+// people" it is 7, and in "Lighting: 8/10 … Overall: 7/10" it is 7.
 //
 // A range ("6-7", "6 to 7/10", "between 6 and 7", "6 or 7") gives its
 // midpoint, 6.5: the model hedged between two scores, and the midpoint
 // costs it half the gap in error either way. A range of 1 to 10 is the
 // scale, not a score.
+//
+// A value outside ScoreMin..ScoreMax or on another scale is not a score:
+// a valid score in any other form wins over it, and when there is none the
+// error names the best-ranked such value.
 //
 // It fails, with an error wrapping [ErrNoScore] that says why, for an empty
 // answer, a score outside ScoreMin..ScoreMax ("Score: 11", "0/10"), a score

@@ -25,7 +25,7 @@ const (
 
 // cueRanks are the words that announce a score, with their rank.
 var cueRanks = map[string]int{
-	"overall": rankFinal, "final": rankFinal,
+	"overall": rankFinal, "final": rankFinal, "balance": rankFinal, // "on balance"
 	"safety": rankSafety,
 	"score":  rankCue, "scores": rankCue, "scored": rankCue, "scoring": rankCue,
 	"rating": rankCue, "ratings": rankCue, "rate": rankCue, "rates": rankCue, "rated": rankCue,
@@ -90,8 +90,9 @@ func wordSet(words string) map[string]bool {
 
 // value is a parsed value: token indexes of its numbers.
 type value struct {
-	lo, hi, den int // hi and den are -1 when absent
-	end         int // the token after the value
+	lo, hi, den int  // hi and den are -1 when absent
+	denOf       bool // the denominator follows a bare "of": "6 of 10"
+	end         int  // the token after the value
 }
 
 // candidate is a value in a form that carries a score.
@@ -208,7 +209,8 @@ func (p *parser) parse() {
 			p.add(rankBetween, v)
 			continue
 		}
-		if v.den >= 0 {
+		if v.den >= 0 && !v.denOf {
+			// "6 of 10" is a score only after a cue: "photo 7 of 10" is not.
 			p.add(rankOutOf, v)
 		}
 		if p.kind(i-1) == tEmph && p.kind(v.end) == tEmph {
@@ -342,8 +344,9 @@ func (p *parser) parseValueRange(i int, ranges bool) (value, bool) {
 		k = p.next(k + 2)
 	case p.isWord(k, setOf):
 		k = p.next(k + 1)
+		v.denOf = true
 		if p.kind(k) != tNum || p.toks[k].val != ScoreMax {
-			k = -1
+			k, v.denOf = -1, false
 		}
 	default:
 		k = -1

@@ -20,7 +20,9 @@ var ErrNoScore = errors.New("no score")
 
 // ExtractScore reads a safety score (ScoreMin..ScoreMax) from a model's
 // answer. It reads a JSON object first, then the text by a small grammar:
-// a tokenizer (score_lex.go) and a parser (score_parse.go).
+// a tokenizer (score_lex.go) and a parser (score_parse.go). Where a
+// reasoning model's thoughts end with "</think>", the text after them is
+// read first.
 //
 // JSON. An object (bare or in a ```json fence) with a field named score,
 // safety_score, rating, safety_rating, safety, perceived_safety, … (case
@@ -102,6 +104,10 @@ func ExtractScore(text string) (float64, error) {
 	return r.value, r.err
 }
 
+// thinkEnd ends the thoughts a reasoning model (Qwen3, DeepSeek-R1 and
+// their kin) writes before its answer.
+const thinkEnd = "</think>"
+
 // maxExtractDepth bounds the recursion through JSON string values.
 const maxExtractDepth = 3
 
@@ -122,6 +128,17 @@ type reading struct {
 func extract(text string, depth int) reading {
 	if strings.TrimSpace(text) == "" {
 		return reading{err: fmt.Errorf("%w: empty answer", ErrNoScore)}
+	}
+	// A reasoning model's thoughts come before its answer: the answer is
+	// read first, the whole text only when the answer holds no score.
+	if i := strings.LastIndex(text, thinkEnd); i >= 0 {
+		answer := text[i+len(thinkEnd):]
+		if r := extract(answer, depth); r.err == nil {
+			if r.within == answer {
+				r.within = text
+			}
+			return r
+		}
 	}
 	if r, found := fromJSON(text, depth); found {
 		return r

@@ -136,13 +136,20 @@ func scanDigits(text string, j int) int {
 }
 
 // scanWord returns the end of the word starting at i: letters and digits,
-// with apostrophes between letters ("can't", "it’s").
+// with apostrophes between letters ("can't", "it’s") and dots between
+// digits once the word has one ("v1.2.3", "4k.5").
 func scanWord(text string, i int) int {
 	j := i
+	digit := false
 	for j < len(text) {
 		r, size := utf8.DecodeRuneInString(text[j:])
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			digit = digit || unicode.IsDigit(r)
 			j += size
+			continue
+		}
+		if r == '.' && digit && j+1 < len(text) && isDigit(rune(text[j+1])) {
+			j++
 			continue
 		}
 		if (r == '\'' || r == '’') && j > i && j+size < len(text) {

@@ -198,3 +198,33 @@ func TestExtractScoreLinear(t *testing.T) {
 		})
 	}
 }
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		text string
+		want string // kinds and texts, space separated: N=number, B=bad number, W=word, E=emphasis, L=line break, P=punctuation
+	}{
+		{"Score: 7/10", "W:Score P:: N:7 P:/ N:10"},
+		{"**6.5**", "E:** N:6.5 E:**"},
+		{"I'd rate it seven", "W:I'd W:rate W:it N:seven"},
+		{"Score: -3", "W:Score P:: N:-3"},
+		{"6-7", "N:6 P:- N:7"},
+		{"6 -7", "N:6 P:- N:7"},
+		{"a 4-lane road", "W:a N:4 P:- W:lane W:road"},
+		{"2nd floor, 4K", "W:2nd W:floor P:, W:4K"},
+		{"1,000 at 9:30 v1.2.3", "B:1,000 W:at B:9:30 W:v1.2.3"},
+		{"safety_score\n7", "W:safety E:_ W:score L:\n N:7"},
+		{"it’s can't", "W:it’s W:can't"},
+		{"70%", "N:70 P:%"},
+	}
+	kinds := map[tokKind]string{tWord: "W", tNum: "N", tBad: "B", tEmph: "E", tNewline: "L", tPunct: "P"}
+	for _, tt := range tests {
+		var got []string
+		for _, tok := range tokenize(tt.text) {
+			got = append(got, kinds[tok.kind]+":"+tok.text)
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("tokenize(%q) = %s, want %s", tt.text, g, tt.want)
+		}
+	}
+}

@@ -20,6 +20,7 @@ const (
 	tEmph                   // a run of '*' or '_' (markdown emphasis)
 	tNewline                // a line break
 	tPunct                  // any other single character
+	tNone                   // no token: before the first or after the last
 )
 
 // token is one token of an answer.

@@ -8,19 +8,19 @@ import "strings"
 // Ranks of the forms that carry a score, highest first: when an answer
 // holds several, the highest rank wins, and the first of that rank.
 const (
-	rankFinal    = 9 // a cue qualified as the final one: "Overall: 7", "final score 6"
-	rankSafety   = 8 // a cue naming safety: "Perceived safety: 4", "safety score 6"
-	rankCue      = 7 // a score noun or rating verb: "Score: 6", "I'd rate it 6"
-	rankVerb     = 6 // another cue: "I'd give it a 6", "I'd say 7", "(1-10): 9"
-	rankOutOf    = 5 // a value out of ten anywhere: "7/10", "seven out of ten"
-	rankBold     = 4 // a bold value: "**7**"
-	rankLeading  = 4 // the value the answer starts with: "7 - well lit"
-	rankAlone    = 3 // a value alone on its line
-	rankBetween  = 2 // "between 6 and 7" anywhere
-	rankArticle  = 1 // "a"/"an" and a value that ends a phrase: "it's a 7."
-	maxFillWords = 8 // words a cue may stand before its value
-	maxModWords  = 3 // words before a cue read for "overall", "safety"
-	scaleWindow  = 14
+	rankFinal    = 9  // a cue qualified as the final one: "Overall: 7", "final score 6"
+	rankSafety   = 8  // a cue naming safety: "Perceived safety: 4", "safety score 6"
+	rankCue      = 7  // a score noun or rating verb: "Score: 6", "I'd rate it 6"
+	rankVerb     = 6  // another cue: "I'd give it a 6", "I'd say 7", "(1-10): 9"
+	rankOutOf    = 5  // a value out of ten anywhere: "7/10", "seven out of ten"
+	rankBold     = 4  // a bold value: "**7**"
+	rankLeading  = 4  // the value the answer starts with: "7 - well lit"
+	rankAlone    = 3  // a value alone in its sentence: "Very safe. 9."
+	rankBetween  = 2  // "between 6 and 7" anywhere
+	rankArticle  = 1  // "a"/"an" and a value: "it's a 7."
+	maxFillWords = 8  // words a cue may stand before its value
+	maxModWords  = 3  // words before a cue read for "overall", "safety"
+	scaleWindow  = 14 // tokens from a scale's 1 to its 10: "from 1 (very unsafe) to 10"
 )
 
 // cueRanks are the words that announce a score, with their rank.
@@ -101,6 +101,8 @@ type candidate struct {
 	v    value
 }
 
+// parser finds the candidates of one answer; it is used once, by one
+// goroutine.
 type parser struct {
 	toks    []token
 	noValue []bool // a number of a scale mention or a denominator: never a score
@@ -111,6 +113,7 @@ type parser struct {
 	// steps counts the tokens the parser's loops visit, for tests that
 	// check its work stays linear in the answer's length.
 	steps int
+	// cands are the candidates found, in the order found.
 	cands []candidate
 }
 
@@ -120,9 +123,11 @@ func newParser(text string) *parser {
 	return p
 }
 
+// kind returns the kind of token i, tNone before the first and after the
+// last.
 func (p *parser) kind(i int) tokKind {
 	if i < 0 || i >= len(p.toks) {
-		return 255
+		return tNone
 	}
 	return p.toks[i].kind
 }
@@ -395,7 +400,7 @@ func (p *parser) compound(i int) bool {
 // break, punctuation that ends or brackets a phrase, or a word of followers.
 func (p *parser) follower(i int) bool {
 	switch p.kind(i) {
-	case 255, tNewline:
+	case tNone, tNewline:
 		return true
 	case tPunct:
 		// Not a unit, a fraction or a sum: "70%", "3/4", "10+", "5°".
@@ -424,7 +429,7 @@ func (p *parser) lineStart(i int) bool {
 		if p.kind(k) == tNewline {
 			return true
 		}
-		if !p.transparent(k) && !p.isPunct(k, "#>:-") {
+		if !p.transparent(k) && !p.isPunct(k, "#>"+dashes) {
 			return false
 		}
 	}

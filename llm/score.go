@@ -41,16 +41,20 @@ var ErrNoScore = errors.New("no score")
 //	value    = [ "between" ] number [ sep number ] [ outof ] follower
 //	sep      = "-" | "–" | "—" | "to" | "or" | "through" | "and" (after "between")
 //	outof    = [ "point" | "points" ] ( "/" | "out of" | "of" ) number
-//	follower = end | line break | punctuation but / % $ ° + = # …
-//	         | a word such as because, for, with, given, and, but, is
+//	follower = [ "points" | "stars" (after outof) ] ( end | line break
+//	         | punctuation but / % $ ° + = # … | a word such as because,
+//	         for, with, given, and, but, is )
 //	cue      = "overall" | "final" | "on balance" | "safety" | "score"
 //	         | "rating" | "rate" | "grade" | "safe" | "give" | "assign"
 //	         | "put" | "say" | "call" | "deserves" | "answer" | …
 //	filler   = up to 8 words, counts ("with 2 lamps") and any punctuation
 //	           but . ! ? ; — and no line break after a word ("**Score:**\n7"
-//	           is fine)
+//	           is fine); after a count the value must follow a link ("is",
+//	           "at", "a", ":", a cue …): "with 2 lamps is 7", but not
+//	           "3 points for lighting and 2 for cleanliness"
 //	scale    = ( "0" | "1" ) … ( "10" | "ten" ): "1-10", "1 to 10", "scale
-//	           from 1 (unsafe) to 10 (safe)", "where 1 is … and 10 is …"
+//	           from 1 (unsafe) to 10 (safe)", "where 1 is … and 10 is …";
+//	           or one end defined: "where 10 is safest", "with 1 being …"
 //	form     = cue filler value            "Perceived safety: 4", "rated 6"
 //	         | scale filler value          "On a scale of 1 to 10, a 9"
 //	         | value with "/" or "out of"  "7/10", "four out of ten"

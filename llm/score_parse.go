@@ -78,6 +78,9 @@ var (
 	setPoint          = wordSet("point")
 	setPointPointsPts = wordSet("point points pts")
 	setScale          = wordSet("scale")
+	setUnits          = wordSet("point points pts stars")
+	setLinks          = wordSet("is be at as a an of around about approximately roughly solid")
+	setDefIntro       = wordSet("where with and")
 )
 
 func wordSet(words string) map[string]bool {
@@ -266,6 +269,7 @@ func (p *parser) cueRank(i, rank int) int {
 // first value. A sentence end, or a line break after a word, ends it.
 func (p *parser) scan(i, rank int) {
 	words := 0
+	counted := false // a count stands between the cue and j
 	for j := i; j < len(p.toks); j++ {
 		p.steps++
 		if p.noValue[j] {
@@ -285,13 +289,14 @@ func (p *parser) scan(i, rank int) {
 		case tEmph:
 			continue
 		case tNum:
-			if v, ok := p.parseValue(j); ok {
+			if v, ok := p.parseValue(j); ok && (!counted || p.linked(j)) {
 				p.add(rank, v)
 				return
 			}
+			counted = true
 		case tWord:
 			if p.toks[j].norm == "between" {
-				if v, ok := p.parseValue(j); ok {
+				if v, ok := p.parseValue(j); ok && (!counted || p.linked(j)) {
 					p.add(rank, v)
 					return
 				}
@@ -301,6 +306,18 @@ func (p *parser) scan(i, rank int) {
 			return
 		}
 	}
+}
+
+// linked reports whether the value at i is linked to the cue by the word
+// or sign before it, as it must be once a count stands between them: "with
+// 2 lamps is 7", not "3 points for lighting and 2 for cleanliness".
+func (p *parser) linked(i int) bool {
+	k := p.prev(i)
+	if p.kind(k) == tWord {
+		_, cue := cueRanks[p.toks[k].norm]
+		return cue || setLinks[p.toks[k].norm]
+	}
+	return p.isPunct(k, ":=(~≈"+dashes)
 }
 
 // parseValue reads a value at token i:
@@ -361,7 +378,12 @@ func (p *parser) parseValueRange(i int, ranges bool) (value, bool) {
 		j = k + 1
 	}
 	v.end = j
-	return v, p.follower(p.next(j))
+	k = p.next(j)
+	if p.isWord(k, setUnits) && (v.den >= 0 || p.toks[k].norm != "stars") && p.kind(p.next(k+1)) != tWord {
+		// "7 points.", "7 out of 10 stars": the unit of the score itself.
+		k = p.next(k + 1)
+	}
+	return v, p.follower(k)
 }
 
 // isNumber reports whether token i is a number that may be a score: not
@@ -533,6 +555,11 @@ func (p *parser) markScales() {
 			continue
 		}
 		if t.val == ScoreMax && p.isWord(i+1, setPoint) && p.isWord(i+2, setScale) {
+			p.noValue[i] = true
+			continue
+		}
+		if (t.val == 0 || t.val == ScoreMin || t.val == ScoreMax) && p.isWord(p.prev(i), setDefIntro) && p.defMark(i+1) {
+			// "where 10 is safest", "with 1 being unsafe": the scale defined.
 			p.noValue[i] = true
 			continue
 		}

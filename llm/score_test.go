@@ -2,8 +2,10 @@ package llm
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestExtractScore(t *testing.T) {
@@ -102,16 +104,39 @@ func TestPredictionSetText(t *testing.T) {
 	}
 }
 
+// maxStepsPerToken bounds the parser's work: the tokens its loops visit,
+// per token of the answer. Each token is visited by the main pass and by
+// the scans of the few cues within maxFillWords words before it.
+const maxStepsPerToken = 64
+
+// FuzzExtractScore checks that ExtractScore never panics, that its work is
+// linear in the answer (steps per token bounded), that every failure wraps
+// ErrNoScore, and that a score it finds is within ScoreMin..ScoreMax and is
+// a number of the answer as written (digits or a number word), or the
+// midpoint of two.
 func FuzzExtractScore(f *testing.F) {
 	for _, s := range []string{
 		"Safety score: 7/10", "**7**", "7.5", "Seven out of ten", `{"score": 7}`,
 		"```json\n{\"a\": {\"safety_score\": \"6-7\"}}\n```", "Score: 6. There are 3 cars", "between 9 and 10",
 		`{"score": "{\"score\": \"{\\\"score\\\": 3}\"}"}`, "", "1-10", "99999999/10",
+		"1. a\n2. b\n3. c", "score ,,,,,,,,,,,,,, 7", "-7", "7-", "one-", "1 to 10 to 1 to 10", "**__**7**__**",
 	} {
 		f.Add(s)
 	}
+	for _, a := range readCorpus(f) {
+		f.Add(a.text)
+	}
 	f.Fuzz(func(t *testing.T, text string) {
+		p := newParser(text)
+		p.parse()
+		if limit := maxStepsPerToken * (len(p.toks) + 1); p.steps > limit {
+			t.Fatalf("parsing %q took %d steps for %d tokens, more than %d", text, p.steps, len(p.toks), limit)
+		}
 		v, err := ExtractScore(text)
+		r := extract(text, 0)
+		if (err == nil) != (r.err == nil) || v != r.value {
+			t.Fatalf("ExtractScore(%q) = %v, %v; extract gives %v, %v", text, v, err, r.value, r.err)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrNoScore) {
 				t.Fatalf("ExtractScore(%q) error %v does not wrap ErrNoScore", text, err)
@@ -121,5 +146,85 @@ func FuzzExtractScore(f *testing.F) {
 		if !(v >= ScoreMin && v <= ScoreMax) {
 			t.Fatalf("ExtractScore(%q) = %v, outside %d..%d", text, v, ScoreMin, ScoreMax)
 		}
+		if r.within != text && !strings.Contains(text, "{") {
+			t.Fatalf("ExtractScore(%q) = %v read from %q, which is not the answer nor a JSON string in it", text, v, r.within)
+		}
+		var sum float64
+		for _, n := range r.numerals {
+			if !strings.Contains(r.within, n) {
+				t.Fatalf("ExtractScore(%q) = %v from numeral %q, which is not in %q", text, v, n, r.within)
+			}
+			x, ok := numberWords[strings.ToLower(n)]
+			if !ok {
+				var perr error
+				if x, perr = strconv.ParseFloat(n, 64); perr != nil {
+					t.Fatalf("ExtractScore(%q) = %v from %q, which is neither digits nor a number word", text, v, n)
+				}
+			}
+			sum += x
+		}
+		if len(r.numerals) == 0 || len(r.numerals) > 2 || sum/float64(len(r.numerals)) != v {
+			t.Fatalf("ExtractScore(%q) = %v, not a numeral of the answer nor the midpoint of two: %q", text, v, r.numerals)
+		}
 	})
+}
+
+// TestExtractScoreLinear feeds long answers built to defeat a parser that
+// rescans (lists, cues before long punctuation, scale mentions, quotes
+// around numbers) and checks the work per token and the time.
+func TestExtractScoreLinear(t *testing.T) {
+	for name, unit := range map[string]string{
+		"list":     "1. a\n",
+		"cues":     "score rating safety overall ,,,,,,,,,,,,,,,, ",
+		"scales":   "on a scale from 1 to 10 1 to 10 (1-10) ",
+		"quotes":   `"""""""""""" 7 `,
+		"numbers":  "3 ",
+		"dashes":   "- - - - - - 6 - - - - ",
+		"json":     `{"score": `,
+		"emphasis": "**7**__",
+	} {
+		t.Run(name, func(t *testing.T) {
+			text := strings.Repeat(unit, 200_000/len(unit))
+			start := time.Now()
+			p := newParser(text)
+			p.parse()
+			if limit := maxStepsPerToken * (len(p.toks) + 1); p.steps > limit {
+				t.Errorf("%d steps for %d tokens, more than %d", p.steps, len(p.toks), limit)
+			}
+			_, _ = ExtractScore(text)
+			if el := time.Since(start); el > 5*time.Second {
+				t.Errorf("%d bytes took %v", len(text), el)
+			}
+		})
+	}
+}
+
+func TestTokenize(t *testing.T) {
+	tests := []struct {
+		text string
+		want string // kinds and texts, space separated: N=number, B=bad number, W=word, E=emphasis, L=line break, P=punctuation
+	}{
+		{"Score: 7/10", "W:Score P:: N:7 P:/ N:10"},
+		{"**6.5**", "E:** N:6.5 E:**"},
+		{"I'd rate it seven", "W:I'd W:rate W:it N:seven"},
+		{"Score: -3", "W:Score P:: N:-3"},
+		{"6-7", "N:6 P:- N:7"},
+		{"6 -7", "N:6 P:- N:7"},
+		{"a 4-lane road", "W:a N:4 P:- W:lane W:road"},
+		{"2nd floor, 4K", "W:2nd W:floor P:, W:4K"},
+		{"1,000 at 9:30 v1.2.3", "B:1,000 W:at B:9:30 W:v1.2.3"},
+		{"safety_score\n7", "W:safety E:_ W:score L:\n N:7"},
+		{"it’s can't", "W:it’s W:can't"},
+		{"70%", "N:70 P:%"},
+	}
+	kinds := map[tokKind]string{tWord: "W", tNum: "N", tBad: "B", tEmph: "E", tNewline: "L", tPunct: "P"}
+	for _, tt := range tests {
+		var got []string
+		for _, tok := range tokenize(tt.text) {
+			got = append(got, kinds[tok.kind]+":"+tok.text)
+		}
+		if g := strings.Join(got, " "); g != tt.want {
+			t.Errorf("tokenize(%q) = %s, want %s", tt.text, g, tt.want)
+		}
+	}
 }

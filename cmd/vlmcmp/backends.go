@@ -58,7 +58,8 @@ func resolveOpenAI(m *config.Model, flags openaiFlags) (*openAISettings, error) 
 		keyFile = m.APIKeyFile
 	}
 	var err error
-	if st.Key, st.KeySource, err = openaiclient.ResolveKey(keyFile); err != nil {
+	// A server other than the OpenAI API may need no key.
+	if st.Key, st.KeySource, err = openaiclient.ResolveKeyFor(keyFile, st.BaseURL); err != nil {
 		return nil, err
 	}
 	return st, nil

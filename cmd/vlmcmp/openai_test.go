@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
 )
@@ -120,10 +121,10 @@ func TestPrepareCommand(t *testing.T) {
 		}
 	}
 	dir := "data/openai_finetuning"
-	if n := countLines(t, filepath.Join(dir, openaiclient.TrainImagesFile)) + countLines(t, filepath.Join(dir, openaiclient.ValImagesFile)); n != 30 {
+	if n := countLines(t, filepath.Join(dir, finetune.TrainImagesFile)) + countLines(t, filepath.Join(dir, finetune.ValImagesFile)); n != 30 {
 		t.Errorf("%d examples with images, want 30", n)
 	}
-	if a, b := countLines(t, filepath.Join(dir, openaiclient.TrainTextFile)), countLines(t, filepath.Join(dir, openaiclient.TrainImagesFile)); a != b {
+	if a, b := countLines(t, filepath.Join(dir, finetune.TrainTextFile)), countLines(t, filepath.Join(dir, finetune.TrainImagesFile)); a != b {
 		t.Errorf("text-only train %d lines, with images %d", a, b)
 	}
 	// The split names exactly the held-out images, and a line is a chat
@@ -136,7 +137,7 @@ func TestPrepareCommand(t *testing.T) {
 	if err := json.Unmarshal(b, &split); err != nil || len(split.Val) != 3 || len(split.Train) != 27 || split.Seed != 42 {
 		t.Errorf("split %s: %v", b, err)
 	}
-	line, _ := os.ReadFile(filepath.Join(dir, openaiclient.ValImagesFile))
+	line, _ := os.ReadFile(filepath.Join(dir, finetune.ValImagesFile))
 	first, _, _ := bytes.Cut(line, []byte("\n"))
 	var ex struct {
 		Messages []struct {

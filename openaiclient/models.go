@@ -100,7 +100,9 @@ var (
 	tiles5      = ImageRule{Kind: ImageTiles, Base: 70, Tile: 140}
 )
 
-func patches(mult float64) ImageRule { return ImageRule{Kind: ImagePatches, Multiplier: mult, MaxPatches: 1536} }
+func patches(mult float64) ImageRule {
+	return ImageRule{Kind: ImagePatches, Multiplier: mult, MaxPatches: 1536}
+}
 
 // DefaultModels is the built-in table: OpenAI's published capabilities,
 // image-token rules and standard-tier prices of the models vlmcmp is used
@@ -193,7 +195,9 @@ func (m Models) Lookup(model string) (ModelInfo, bool) {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return len(keys[i]) > len(keys[j]) || len(keys[i]) == len(keys[j]) && keys[i] < keys[j] })
+	sort.Slice(keys, func(i, j int) bool {
+		return len(keys[i]) > len(keys[j]) || len(keys[i]) == len(keys[j]) && keys[i] < keys[j]
+	})
 	for _, k := range keys {
 		if strings.HasPrefix(prefix+name, k+"-") {
 			return m[k], true

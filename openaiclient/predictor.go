@@ -20,15 +20,15 @@ import (
 
 // Defaults of [Config].
 const (
-	DefaultDetail      = DetailLow
-	DefaultMaxTokens   = 300
+	DefaultDetail    = DetailLow
+	DefaultMaxTokens = 300
 	// DefaultReasoningMaxTokens is the answer budget of a reasoning model,
 	// whose completion tokens include its hidden reasoning.
 	DefaultReasoningMaxTokens = 2000
-	DefaultSeed        = 42
-	DefaultConcurrency = 8
-	DefaultTimeout     = 60 * time.Second
-	DefaultMaxRetries  = 6
+	DefaultSeed               = 42
+	DefaultConcurrency        = 8
+	DefaultTimeout            = 60 * time.Second
+	DefaultMaxRetries         = 6
 )
 
 // Config configures the OpenAI backend. The zero value of each field means

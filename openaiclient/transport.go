@@ -195,7 +195,6 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			ra, ok := retryAfter(resp.Header, time.Now())
 			if !ok && status == http.StatusTooManyRequests {
 				ra, ok = rateLimitReset(resp.Header)
-				ra = min(ra, d.cap)
 			}
 			if ok {
 				// The server's word, plus a little jitter so that many

@@ -2,6 +2,7 @@ package openaiclient
 
 import (
 	"bytes"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"testing"
@@ -28,3 +29,5 @@ func rawSend(t *testing.T, srv *openaitest.Server, method, path, contentType str
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+func encodeB64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

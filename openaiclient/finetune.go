@@ -483,7 +483,7 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("%v (the API said: %v); comparing with models already fine-tuned and with the local model still works",
+	return fmt.Sprintf("%v (OpenAI no longer opens fine-tuning to new accounts): %v; comparing with models already fine-tuned and with the local model still works",
 		ErrFineTuningUnavailable, e.API)
 }
 

@@ -58,8 +58,9 @@ func resolveOpenAI(m *config.Model, flags openaiFlags) (*openAISettings, error) 
 		keyFile = m.APIKeyFile
 	}
 	var err error
-	// A server other than the OpenAI API may need no key.
-	if st.Key, st.KeySource, err = openaiclient.ResolveKeyFor(keyFile, st.BaseURL); err != nil {
+	// A server other than the OpenAI API, given by --base-url or the
+	// model's base_url, may need no key.
+	if st.Key, st.KeySource, err = openaiclient.ResolveKeyFor(keyFile, base); err != nil {
 		return nil, err
 	}
 	return st, nil

@@ -369,7 +369,7 @@ func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, opt
 }
 
 // uploadProgress shows an upload's progress: a bar on a terminal, else a
-// line at each quarter.
+// line at each quarter of a file of 1 MiB or more.
 func uploadProgress(s *streams, path string) openaiclient.Progress {
 	if isTerminal(s.Err) {
 		var bar *progressbar.ProgressBar
@@ -386,7 +386,7 @@ func uploadProgress(s *streams, path string) openaiclient.Progress {
 		if sent == 0 {
 			next = 0
 		}
-		if total > 0 && sent*4 >= next*total && next <= 4 {
+		if total >= 1<<20 && sent*4 >= next*total && next <= 4 {
 			fmt.Fprintf(s.Err, "uploading %s: %d%% of %d bytes\n", filepath.Base(path), sent*100/total, total)
 			next = sent*4/total + 1
 		}

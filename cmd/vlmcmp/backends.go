@@ -97,6 +97,14 @@ func buildOpenAI(ctx context.Context, cfg *config.Config, m *config.Model, env b
 	// named so that changing them would change the key.
 	id := fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_tokens=%d temperature=0 seed=%d",
 		st.Model, st.BaseURL, st.Detail, m.Structured, maxTokens, openaiclient.DefaultSeed)
+	if info := p.Info(); info.Reasoning {
+		// A reasoning model takes no temperature and has its own budget.
+		if m.MaxTokens == 0 {
+			maxTokens = openaiclient.DefaultReasoningMaxTokens
+		}
+		id = fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_completion_tokens=%d reasoning_effort=%s seed=%d",
+			st.Model, st.BaseURL, st.Detail, m.Structured, maxTokens, info.ReasoningEffort, openaiclient.DefaultSeed)
+	}
 	return &builtModel{Predictor: p, Identity: id}, nil
 }
 

@@ -2,24 +2,45 @@
 // vlmcmp uses, for tests: chat completions with image parts, files, and
 // fine-tuning jobs with their events and checkpoints.
 //
-// The fake is strict where the real API is: it checks the bearer key, the
-// JSON body, roles, that images are base64 data URLs of a supported format
-// with a valid detail value, and that a json_schema response format has a
-// name and a schema; it answers 400, 401 or 404 with the API's error body
-// otherwise. Answers are deterministic: the chat score is the image's mean
-// brightness mapped onto 1..10 ([ScoreOf]), so a test can compute what any
-// image must get.
+// The fake is strict where the real API is: it checks the bearer key (none
+// when Key is empty, as llama-server, vLLM and Ollama need none), the JSON
+// body, roles, that images are base64 data URLs of a supported format with
+// a valid detail value, and that a json_schema response format has a name
+// and a schema; in strict mode every object must have additionalProperties
+// false and require all its properties, and for fine-tuned models the
+// bound keywords (minimum, maximum, pattern…) are refused. Reasoning models
+// (o-series, gpt-5 family, and fine-tunes of them) refuse max_tokens ("Use
+// 'max_completion_tokens' instead"), temperature and top_p other than 1,
+// and reasoning_effort values they lack; their hidden reasoning uses
+// completion tokens, and an answer whose budget it exhausts comes back
+// empty, cut for length. It answers 400, 401 or 404 with the API's error
+// body otherwise. Answers are deterministic: the chat score is the image's
+// mean brightness mapped onto 1..10 ([ScoreOf]), so a test can compute
+// what any image must get. Every answer carries the x-ratelimit-* headers.
 //
-// Faults are injected with [Server.Inject] (401, 429 with Retry-After, 500,
-// slow answers, malformed bodies) and consumed in order by the matching
-// requests; [Server.Verify] fails a test that left an injected fault
-// unused, so "the retry happened" is checked, not assumed. Every request is
-// recorded ([Server.Requests]).
+// Faults are injected with [Server.Inject] (401, 429 with or without
+// Retry-After and retry-after-ms, or with an exhausted request limit, 500,
+// slow answers, malformed and truncated bodies) and consumed in order by
+// the matching requests; [Server.Verify] fails a test that left an
+// injected fault unused, so "the retry happened" is checked, not assumed.
+// Every request is recorded ([Server.Requests]).
+//
+// Uploads are refused when not .jsonl (for fine-tuning) or over
+// MaxUploadBytes, can be read slowly (UploadRate), and are processed after
+// ProcessPolls retrievals. Job creation refuses suffixes over 64
+// characters, seeds outside 0..2³¹−1, n_epochs outside 1..50, batch_size
+// outside 1..256 and learning-rate multipliers not above 0, and, with
+// DenyFineTuning, answers as an account that may not fine-tune does.
 //
 // Fine-tuning jobs move one state per observation (a retrieve of the job or
-// a list of its events): validating_files, queued, running (one training
-// step per observation, each with a metrics event), then succeeded, or failed
-// when [Server.FailJobs] is set; cancel moves a job to cancelled.
+// a list of its events): validating_files, where the files' examples are
+// checked as the service does (roles, a final assistant message, at most 10
+// images per example, JPEG/PNG/WebP in RGB or RGBA up to 10 MB, images
+// only for ImageModels, at least 10 training examples) and a bad file
+// fails the job with the reason in job.error; then queued, running (one
+// training step per observation, each with a metrics event whose step
+// counts are floats, 1.0, as the API writes them), then succeeded, or
+// failed when [Server.FailJobs] is set; cancel moves a job to cancelled.
 //
 // A Server is safe for concurrent use.
 package openaitest

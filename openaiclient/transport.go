@@ -94,20 +94,24 @@ func retryable(status int) bool {
 		status == http.StatusConflict || status >= 500
 }
 
+// maxServerWait bounds a wait the server asks for, so that an absurd
+// header cannot overflow a duration.
+const maxServerWait = 24 * time.Hour
+
 // retryAfter reads retry-after-ms or Retry-After (seconds or an HTTP date).
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if ms, err := strconv.ParseFloat(h.Get("retry-after-ms"), 64); err == nil && ms >= 0 {
-		return time.Duration(ms * float64(time.Millisecond)), true
+		return time.Duration(min(ms, float64(maxServerWait/time.Millisecond)) * float64(time.Millisecond)), true
 	}
 	v := h.Get("Retry-After")
 	if v == "" {
 		return 0, false
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second)), true
+		return time.Duration(min(s, float64(maxServerWait/time.Second)) * float64(time.Second)), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(0, t.Sub(now)), true
+		return min(max(0, t.Sub(now)), maxServerWait), true
 	}
 	return 0, false
 }
@@ -124,7 +128,7 @@ func rateLimitReset(h http.Header) (time.Duration, bool) {
 			continue
 		}
 		if d, err := time.ParseDuration(h.Get("x-ratelimit-reset-" + kind)); err == nil && d >= 0 {
-			wait, found = max(wait, d), true
+			wait, found = max(wait, min(d, maxServerWait)), true
 		}
 	}
 	return wait, found

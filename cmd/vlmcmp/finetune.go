@@ -81,10 +81,9 @@ func newFinetuneStartCommand(s *streams) *cli.Command {
 waits until the API has processed them, creates the job with the hyperparameters
 under method → supervised, and records it at once in --info.
 
-Not every base model accepts images in fine-tuning: gpt-4o-2024-08-06 and
-gpt-4.1-2025-04-14 do; gpt-4o-mini does not at the time of writing. With image
-files and such a model, start stops before uploading and names the text-only
-files (--text-only switches to them; --force uploads anyway). The API drops
+Not every base model accepts images in fine-tuning: gpt-4o-2024-08-06 is
+documented to; gpt-4o-mini does not. With image files and another model,
+start stops before uploading and names the text-only files (--text-only switches to them; --force uploads anyway). The API drops
 training images that show people or faces; wait reports how many.
 
 Examples:
@@ -214,7 +213,7 @@ func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) err
 		hasImages = hasImages || strings.Contains(string(b), `"image_url"`)
 	}
 	if hasImages && !openaiclient.AcceptsImages(opts.Model) && !opts.Force {
-		return fmt.Errorf("%s is not known to accept images in fine-tuning (gpt-4o-2024-08-06 and gpt-4.1-2025-04-14 do), and %s holds images: "+
+		return fmt.Errorf("%s is not known to accept images in fine-tuning (gpt-4o-2024-08-06 is documented to), and %s holds images: "+
 			"use the text-only files (--text-only, i.e. %s), choose --model gpt-4o-2024-08-06, or --force to upload anyway",
 			opts.Model, opts.Train, textOnlyPath(opts.Train))
 	}

@@ -214,6 +214,14 @@ func TestMergeModels(t *testing.T) {
 	}
 }
 
+func TestTextOnlyModelRefused(t *testing.T) {
+	srv := openaitest.New(t)
+	_, err := New(Config{Model: "o3-mini", BaseURL: srv.URL(), APIKey: srv.Key})
+	if err == nil || !strings.Contains(err.Error(), "does not take images") {
+		t.Errorf("o3-mini: err %v, want a refusal before any request", err)
+	}
+}
+
 func TestModelsLookup(t *testing.T) {
 	m := DefaultModels()
 	tests := []struct {

@@ -194,6 +194,9 @@ func New(cfg Config) (*Predictor, error) {
 		models = DefaultModels()
 	}
 	info := models.Info(cfg.Model)
+	if known, ok := models.Lookup(cfg.Model); ok && !known.Vision {
+		return nil, fmt.Errorf("openai: model %s does not take images (the model table marks it text-only)", cfg.Model)
+	}
 	if cfg.MaxTokens == 0 {
 		cfg.MaxTokens = DefaultMaxTokens
 		if info.Reasoning {

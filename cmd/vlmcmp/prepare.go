@@ -163,6 +163,9 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 		fmt.Fprintf(w, "cost estimate  ~$%.2f per epoch, ~$%.2f for %d epochs on %s (token counts are estimates; the API's count decides)\n",
 			sum.TrainingCostPerEpochUSD, sum.EstimatedCostUSD, sum.Epochs, sum.Model)
 	}
+	if len(sum.TextFields) > 0 {
+		fmt.Fprintf(w, "text-only      examples carry %s in place of the image\n", strings.Join(sum.TextFields, ", "))
+	}
 	for _, f := range sum.Files {
 		fmt.Fprintf(w, "wrote          %s\n", f)
 	}

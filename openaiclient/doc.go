@@ -1,23 +1,35 @@
-// Package openaiclient is vlmcmp's OpenAI backend, built on
+// Package openaiclient is vlmcmp's OpenAI API client, built on
 // github.com/sashabaranov/go-openai: a [Predictor] that scores images with
 // chat completions (images as base64 data URLs, optional JSON-schema
-// structured output), the preparation of fine-tuning data ([Prepare]), and a
-// small typed client for the fine-tuning endpoints go-openai lacks
-// ([FineTuning]).
+// structured output), a typed client for files and fine-tuning jobs
+// ([FineTuning]: streamed uploads with progress and a size-scaled timeout,
+// the API's job limits checked before sending), and the rules fine-tuning
+// examples must follow ([CheckExample], [EncodeForFineTuning]). Building
+// fine-tuning data from a dataset is package eval/finetune's.
+//
+// What differs between models (vision, strict structured output, reasoning
+// parameters, the image-token rule, prices) is one table, [DefaultModels],
+// which [MergeModels] extends. Reasoning models (o-series, gpt-5 family)
+// get max_completion_tokens and no temperature; every model of the OpenAI
+// API gets max_completion_tokens.
 //
 // Every request goes through one HTTP doer plugged into go-openai's
 // ClientConfig.HTTPClient: it waits for the requests-per-minute and
 // tokens-per-minute limiters, bounds each attempt with a timeout, and retries
-// 429, 5xx, 408 and timeouts with exponential backoff and jitter, honouring
-// Retry-After; 400, 401, 403 and 404 fail at once with the API's message
-// ([APIError]).
+// 429, 5xx, 408, timeouts and 2xx answers whose JSON body is malformed or
+// cut off, with exponential backoff and jitter, honouring retry-after-ms,
+// Retry-After and, for a 429 without them, the x-ratelimit-reset-* of the
+// exhausted limit; 400, 401, 403 and 404 fail at once with the API's
+// message ([APIError]). A refusal to let the account fine-tune wraps
+// [ErrFineTuningUnavailable].
 //
 // The API key comes from the caller ([Config.APIKey]), a key file, the
 // OPENAI_API_KEY variable, or a file named API_KEY_Enoch in the working
 // directory ([ResolveKey]). It is sent only in the Authorization header and
 // never logged: errors and log lines pass through a redactor that removes
 // it. The base URL comes from the config, or OPENAI_BASE_URL, so any
-// OpenAI-compatible server (vLLM, llama-server, Ollama) is a backend too.
+// OpenAI-compatible server (vLLM, llama-server, Ollama) is a backend too;
+// such a server given explicitly needs no key ([ResolveKeyFor]).
 //
 // The package logs at Debug level only, through log/slog.
 package openaiclient

@@ -7,12 +7,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	openai "github.com/sashabaranov/go-openai"
 )
@@ -121,13 +126,57 @@ type Metrics struct {
 	ValidAcc   *float64 `json:"valid_mean_token_accuracy"`
 }
 
-// Metrics reads a metrics event's data; ok is false for other events.
-func (e *Event) Metrics() (Metrics, bool) {
-	var m Metrics
-	if e.Type != "metrics" || len(e.Data) == 0 || json.Unmarshal(e.Data, &m) != nil {
-		return m, false
+// UnmarshalJSON reads metrics whose step counts may arrive as floats
+// ("step": 88.0), as the API sends them; a step that is not a whole number
+// is an error.
+func (m *Metrics) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Step       *float64 `json:"step"`
+		TotalSteps *float64 `json:"total_steps"`
+		TrainLoss  *float64 `json:"train_loss"`
+		ValidLoss  *float64 `json:"valid_loss"`
+		TrainAcc   *float64 `json:"train_mean_token_accuracy"`
+		ValidAcc   *float64 `json:"valid_mean_token_accuracy"`
 	}
-	return m, true
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	var err error
+	if m.Step, err = wholeNumber("step", raw.Step); err != nil {
+		return err
+	}
+	if m.TotalSteps, err = wholeNumber("total_steps", raw.TotalSteps); err != nil {
+		return err
+	}
+	m.TrainLoss, m.ValidLoss, m.TrainAcc, m.ValidAcc = raw.TrainLoss, raw.ValidLoss, raw.TrainAcc, raw.ValidAcc
+	return nil
+}
+
+// wholeNumber turns a JSON number that must be a whole count into an int
+// (nil is 0).
+func wholeNumber(name string, v *float64) (int, error) {
+	if v == nil {
+		return 0, nil
+	}
+	if *v != math.Trunc(*v) || *v < 0 || *v > math.MaxInt32 {
+		return 0, fmt.Errorf("metrics: %s %v is not a whole number of steps", name, *v)
+	}
+	return int(*v), nil
+}
+
+// Metrics reads a metrics event's data: ok is false for other events; err
+// says why a metrics event's data could not be read.
+func (e *Event) Metrics() (m Metrics, ok bool, err error) {
+	if e.Type != "metrics" {
+		return m, false, nil
+	}
+	if len(e.Data) == 0 || string(e.Data) == "null" {
+		return m, false, fmt.Errorf("event %s: metrics event without data", e.ID)
+	}
+	if err := json.Unmarshal(e.Data, &m); err != nil {
+		return m, false, fmt.Errorf("event %s: %w", e.ID, err)
+	}
+	return m, true, nil
 }
 
 var skippedRe = regexp.MustCompile(`(?i)(\d+)\s+(?:training\s+)?(?:examples?|images?)\b[^.]*?\b(?:skipped|excluded|removed)`)
@@ -151,6 +200,25 @@ type Checkpoint struct {
 	FineTunedModelCheckpoint string  `json:"fine_tuned_model_checkpoint"`
 	StepNumber               int     `json:"step_number"`
 	Metrics                  Metrics `json:"metrics"`
+}
+
+// UnmarshalJSON reads a checkpoint whose step_number may arrive as a float.
+func (c *Checkpoint) UnmarshalJSON(b []byte) error {
+	type plain Checkpoint
+	var raw struct {
+		plain
+		StepNumber *float64 `json:"step_number"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	*c = Checkpoint(raw.plain)
+	n, err := wholeNumber("step_number", raw.StepNumber)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: %w", c.ID, err)
+	}
+	c.StepNumber = n
+	return nil
 }
 
 type listPage[T any] struct {
@@ -180,6 +248,14 @@ func (f *FineTuning) do(ctx context.Context, method, path string, in, out any) e
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return f.send(req, out)
+}
+
+// send sends req through the doer and decodes the answer into out. An
+// error answer is an [APIError]; on a files or fine-tuning endpoint, a
+// refusal to let the account fine-tune wraps ErrFineTuningUnavailable.
+func (f *FineTuning) send(req *http.Request, out any) error {
+	method, path := req.Method, strings.TrimPrefix(req.URL.Path, strings.TrimSuffix(mustPath(f.c.baseURL), "/"))
 	resp, err := f.c.doer.Do(req)
 	if err != nil {
 		return err
@@ -206,6 +282,9 @@ func (f *FineTuning) do(ctx context.Context, method, path string, in, out any) e
 		} else {
 			ae.Message = Redact(strings.TrimSpace(string(b)), f.c.key)
 		}
+		if refusesFineTuning(ae) {
+			return &UnavailableError{API: ae}
+		}
 		return ae
 	}
 	if out != nil {
@@ -216,22 +295,112 @@ func (f *FineTuning) do(ctx context.Context, method, path string, in, out any) e
 	return nil
 }
 
-// Upload uploads a JSONL file for fine-tuning and returns its file ID.
-func (f *FineTuning) Upload(ctx context.Context, path string) (openai.File, error) {
-	file, err := f.c.api.CreateFile(ctx, openai.FileRequest{FileName: path, FilePath: path, Purpose: string(openai.PurposeFineTune)})
+func mustPath(base string) string {
+	u, err := url.Parse(base)
 	if err != nil {
-		return file, fmt.Errorf("upload %s: %w", path, convertError(err, f.c.key))
+		return ""
+	}
+	return u.Path
+}
+
+// Defaults of uploads.
+const (
+	// DefaultUploadRate is the slowest upload, in bytes per second, an
+	// upload's timeout allows for by default: 256 KiB/s, about 2 Mbit/s.
+	DefaultUploadRate = 256 << 10
+	// DefaultProcessTimeout bounds the wait for a file to be processed.
+	DefaultProcessTimeout = 30 * time.Minute
+)
+
+// UploadTimeout is the per-attempt timeout of uploading size bytes: the
+// request timeout plus the time the upload takes at the slowest rate
+// allowed (Config.UploadRate); 0 (no timeout but the context's) when the
+// rate is negative.
+func (f *FineTuning) UploadTimeout(size int64) time.Duration {
+	rate := f.c.cfg.UploadRate
+	if rate < 0 {
+		return 0
+	}
+	return f.c.cfg.Timeout + time.Duration(float64(size)/float64(rate)*float64(time.Second))
+}
+
+// Upload uploads a JSONL file for fine-tuning and returns the file object.
+// The file is streamed from disk (not held in memory), each attempt has a
+// timeout that grows with the file's size ([FineTuning.UploadTimeout]),
+// and progress, when not nil, is told how much has been sent. A file that
+// is not .jsonl or larger than the API takes is refused before anything is
+// sent.
+func (f *FineTuning) Upload(ctx context.Context, path string, progress Progress) (openai.File, error) {
+	var file openai.File
+	st, err := os.Stat(path)
+	if err != nil {
+		return file, fmt.Errorf("upload %s: %w", path, err)
+	}
+	if !strings.EqualFold(filepath.Ext(path), ".jsonl") {
+		return file, fmt.Errorf("upload %s: fine-tuning files must be JSON lines named *.jsonl", path)
+	}
+	if st.Size() > MaxTrainingFileBytes {
+		return file, fmt.Errorf("upload %s: %d MB, the API takes fine-tuning files up to %d MB", path, st.Size()>>20, MaxTrainingFileBytes>>20)
+	}
+	var head bytes.Buffer
+	mw := multipart.NewWriter(&head)
+	if err := mw.WriteField("purpose", string(openai.PurposeFineTune)); err != nil {
+		return file, err
+	}
+	if _, err := mw.CreateFormFile("file", filepath.Base(path)); err != nil {
+		return file, err
+	}
+	tail := "\r\n--" + mw.Boundary() + "--\r\n"
+	body := func() (io.ReadCloser, error) {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(head.Bytes()), fh, strings.NewReader(tail)), fh}, nil
+	}
+	rc, err := body()
+	if err != nil {
+		return file, fmt.Errorf("upload %s: %w", path, err)
+	}
+	ctx = withProgress(withAttemptTimeout(ctx, f.UploadTimeout(st.Size())), progress)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.c.baseURL+"/files", rc)
+	if err != nil {
+		rc.Close()
+		return file, err
+	}
+	req.ContentLength = int64(head.Len()) + st.Size() + int64(len(tail))
+	req.GetBody = body
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Accept", "application/json")
+	if f.c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+f.c.key)
+	}
+	if err := f.send(req, &file); err != nil {
+		return file, fmt.Errorf("upload %s: %w", path, err)
+	}
+	if file.ID == "" {
+		return file, fmt.Errorf("upload %s: %w: no file id in the answer", path, ErrMalformed)
 	}
 	return file, nil
 }
 
-// WaitProcessed polls the file until the API has processed it; a file the
-// API rejected is an error with its status details.
+// ErrNotProcessed is wrapped when a file is still not processed at the
+// end of Config.ProcessTimeout.
+var ErrNotProcessed = errors.New("file not processed in time")
+
+// WaitProcessed polls the file until the API has processed it, for at most
+// Config.ProcessTimeout; a file the API rejected is an error with its
+// status details.
 func (f *FineTuning) WaitProcessed(ctx context.Context, id string) (openai.File, error) {
+	limit := f.c.cfg.ProcessTimeout
+	start := time.Now()
 	for {
-		file, err := f.c.api.GetFile(ctx, id)
-		if err != nil {
-			return file, fmt.Errorf("file %s: %w", id, convertError(err, f.c.key))
+		var file openai.File
+		if err := f.do(ctx, http.MethodGet, "/files/"+url.PathEscape(id), nil, &file); err != nil {
+			return file, fmt.Errorf("file %s: %w", id, err)
 		}
 		switch file.Status {
 		case "processed":
@@ -239,33 +408,111 @@ func (f *FineTuning) WaitProcessed(ctx context.Context, id string) (openai.File,
 		case "error", "deleted":
 			return file, fmt.Errorf("file %s (%s) was rejected: %s", id, file.FileName, strings.TrimSpace(file.StatusDetails))
 		}
-		if err := sleepCtx(ctx, min(f.Poll, time.Second)); err != nil {
+		if time.Since(start) >= limit {
+			return file, fmt.Errorf("%w: file %s (%s) is still %q after %s; the API may be busy: its ID stays valid, "+
+				"so start the job later or wait longer (Config.ProcessTimeout)", ErrNotProcessed, id, file.FileName, file.Status, limit.Round(time.Second))
+		}
+		if err := sleepCtx(ctx, min(f.Poll, time.Second, max(time.Millisecond, limit-time.Since(start)))); err != nil {
 			return file, err
 		}
 	}
 }
 
-// CreateJob creates a fine-tuning job. A refusal because the account may
-// not fine-tune wraps ErrFineTuningUnavailable.
+// Limits of a job request the API checks.
+const (
+	MaxSuffixLen = 64
+	MaxSeed      = 1<<31 - 1
+	MaxEpochs    = 50
+	MaxBatchSize = 256
+)
+
+// Validate checks the request as the API would: a model and a training
+// file, a suffix of 1 to 64 characters when given, a seed in 0..2³¹−1,
+// n_epochs in 1..50, batch_size in 1..256, a learning-rate multiplier
+// above 0. The error lists every problem.
+func (r JobRequest) Validate() error {
+	var probs []string
+	if r.Model == "" {
+		probs = append(probs, "no model")
+	}
+	if r.TrainingFile == "" {
+		probs = append(probs, "no training file")
+	}
+	if n := utf8.RuneCountInString(r.Suffix); n > MaxSuffixLen {
+		probs = append(probs, fmt.Sprintf("suffix %q is %d characters, the API takes 1 to %d", r.Suffix, n, MaxSuffixLen))
+	}
+	if r.Seed != nil && (*r.Seed < 0 || *r.Seed > MaxSeed) {
+		probs = append(probs, fmt.Sprintf("seed %d is not in 0..%d", *r.Seed, MaxSeed))
+	}
+	if r.Method != nil && r.Method.Supervised != nil {
+		hp := r.Method.Supervised.Hyperparameters
+		if hp.Epochs != nil && (*hp.Epochs < 1 || *hp.Epochs > MaxEpochs) {
+			probs = append(probs, fmt.Sprintf("n_epochs %d is not in 1..%d", *hp.Epochs, MaxEpochs))
+		}
+		if hp.BatchSize != nil && (*hp.BatchSize < 1 || *hp.BatchSize > MaxBatchSize) {
+			probs = append(probs, fmt.Sprintf("batch_size %d is not in 1..%d", *hp.BatchSize, MaxBatchSize))
+		}
+		if hp.LRMultiplier != nil && !(*hp.LRMultiplier > 0) {
+			probs = append(probs, fmt.Sprintf("learning_rate_multiplier %v is not above 0", *hp.LRMultiplier))
+		}
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("job request: %s", strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// CreateJob checks the request ([JobRequest.Validate]) and creates a
+// fine-tuning job. A refusal because the account may not fine-tune wraps
+// ErrFineTuningUnavailable ([UnavailableError]).
 func (f *FineTuning) CreateJob(ctx context.Context, r JobRequest) (*Job, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("create job: %w", err)
+	}
 	var j Job
 	if err := f.do(ctx, http.MethodPost, "/fine_tuning/jobs", r, &j); err != nil {
-		var ae *APIError
-		if errors.As(err, &ae) && refusesFineTuning(ae) {
-			return nil, fmt.Errorf("create job: %w (OpenAI no longer opens fine-tuning to new accounts): %w", ErrFineTuningUnavailable, err)
-		}
 		return nil, fmt.Errorf("create job: %w", err)
 	}
 	return &j, nil
 }
 
+// UnavailableError is the API's refusal to let the account fine-tune. It
+// wraps ErrFineTuningUnavailable and the API's own error.
+type UnavailableError struct {
+	API *APIError
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("%v (OpenAI no longer opens fine-tuning to new accounts): %v; comparing with models already fine-tuned and with the local model still works",
+		ErrFineTuningUnavailable, e.API)
+}
+
+// Unwrap gives ErrFineTuningUnavailable and the API error.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrFineTuningUnavailable, e.API} }
+
+// refusesFineTuning reports whether an error answer means the account may
+// not fine-tune. OpenAI closes fine-tuning to accounts in stages and words
+// the refusal differently over time, so the test is broad: any 403, and a
+// 400 or 404 whose message speaks of fine-tuning together with
+// "available", "eligible", "permission", "allowed", "access" or "no
+// longer". Such answers are never retried.
 func refusesFineTuning(e *APIError) bool {
-	m := strings.ToLower(e.Message)
 	if e.Status == http.StatusForbidden {
 		return true
 	}
-	return (e.Status == http.StatusBadRequest || e.Status == http.StatusNotFound) &&
-		strings.Contains(m, "fine-tun") && (strings.Contains(m, "not available") || strings.Contains(m, "access") || strings.Contains(m, "not allowed"))
+	if e.Status != http.StatusBadRequest && e.Status != http.StatusNotFound {
+		return false
+	}
+	m := strings.ToLower(e.Message + " " + e.Code)
+	if !strings.Contains(m, "fine-tun") && !strings.Contains(m, "fine tun") && !strings.Contains(m, "finetun") && !strings.Contains(m, "fine_tun") {
+		return false
+	}
+	for _, w := range []string{"available", "eligible", "permission", "allowed", "access", "no longer"} {
+		if strings.Contains(m, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // Job retrieves a job.

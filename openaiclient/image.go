@@ -84,20 +84,3 @@ func EncodeImage(data []byte, detail string) (*EncodedImage, error) {
 	out.Bytes = buf.Len()
 	return out, nil
 }
-
-// reencodeJPEG encodes data's image at out's size as JPEG (quality 90).
-func reencodeJPEG(data []byte, out *EncodedImage) (*EncodedImage, error) {
-	img, _, err := imagefile.Decode(data)
-	if err != nil {
-		return nil, err
-	}
-	if b := img.Bounds(); b.Dx() != out.Width || b.Dy() != out.Height {
-		img = imagefile.Resize(img, out.Width, out.Height)
-	}
-	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
-		return nil, fmt.Errorf("encode image: %w", err)
-	}
-	return &EncodedImage{DataURL: "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()),
-		Width: out.Width, Height: out.Height, Bytes: buf.Len(), Scaled: out.Scaled}, nil
-}

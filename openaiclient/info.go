@@ -88,10 +88,12 @@ func (in *Info) Update(j *Job) {
 }
 
 // Record folds an event into the record: progress, losses, moderation
-// skips.
-func (in *Info) Record(e Event) {
+// skips. A metrics event whose data cannot be read is still recorded as
+// seen, and the error says why its metrics were not.
+func (in *Info) Record(e Event) error {
 	in.LastEventID = e.ID
-	if m, ok := e.Metrics(); ok {
+	m, ok, err := e.Metrics()
+	if ok {
 		in.Step, in.TotalSteps = m.Step, max(in.TotalSteps, m.TotalSteps)
 		if m.TrainLoss != nil {
 			in.TrainLoss = m.TrainLoss
@@ -101,6 +103,7 @@ func (in *Info) Record(e Event) {
 		}
 	}
 	in.SkippedExamples += e.SkippedByModeration()
+	return err
 }
 
 // WriteInfo writes the record to path (creating its folder) through a

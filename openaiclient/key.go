@@ -58,6 +58,20 @@ func readKeyFile(file string) (string, string, error) {
 	return "", "", fmt.Errorf("%w: key file %s is empty", ErrNoKey, file)
 }
 
+// ResolveKeyFor is ResolveKey for a server at baseURL, a base URL given
+// explicitly (a flag or the model's config; not OPENAI_BASE_URL, which
+// travels with OPENAI_API_KEY): when no key file is named and no key is
+// found, such an OpenAI-compatible server other than the OpenAI API
+// (llama-server, vLLM, Ollama, which often need none) is given no key, with
+// source "none". A named key file must still exist.
+func ResolveKeyFor(file, baseURL string) (key, source string, err error) {
+	key, source, err = ResolveKey(file)
+	if err != nil && file == "" && baseURL != "" && errors.Is(err, ErrNoKey) && strings.TrimRight(baseURL, "/") != DefaultBaseURL {
+		return "", "none", nil
+	}
+	return key, source, err
+}
+
 // ResolveBaseURL is base, else OPENAI_BASE_URL, else the OpenAI API, without
 // a trailing slash.
 func ResolveBaseURL(base string) string {

@@ -20,12 +20,15 @@ import (
 
 // Defaults of [Config].
 const (
-	DefaultDetail      = DetailLow
-	DefaultMaxTokens   = 300
-	DefaultSeed        = 42
-	DefaultConcurrency = 8
-	DefaultTimeout     = 60 * time.Second
-	DefaultMaxRetries  = 6
+	DefaultDetail    = DetailLow
+	DefaultMaxTokens = 300
+	// DefaultReasoningMaxTokens is the answer budget of a reasoning model,
+	// whose completion tokens include its hidden reasoning.
+	DefaultReasoningMaxTokens = 2000
+	DefaultSeed               = 42
+	DefaultConcurrency        = 8
+	DefaultTimeout            = 60 * time.Second
+	DefaultMaxRetries         = 6
 )
 
 // Config configures the OpenAI backend. The zero value of each field means
@@ -48,8 +51,11 @@ type Config struct {
 	// Structured asks for JSON-schema structured output (score 1..10 and a
 	// short reason) and reads the score from it.
 	Structured bool
-	// MaxTokens bounds the answer (default 300); Temperature defaults to 0;
-	// Seed to 42 (NoSeed sends none).
+	// MaxTokens bounds the answer (default 300, 2000 for a reasoning model),
+	// sent as max_completion_tokens to the OpenAI API and to models of the
+	// table, as max_tokens to other servers' unknown models. Temperature
+	// defaults to 0 (left out for reasoning models, which take only the
+	// default); Seed to 42 (NoSeed sends none).
 	MaxTokens   int
 	Temperature float64
 	Seed        int64
@@ -66,8 +72,22 @@ type Config struct {
 	// RetryBase and RetryMax are the backoff's first and largest wait
 	// (default 1 s and 60 s).
 	RetryBase, RetryMax time.Duration
-	// Prices prices usage; nil means DefaultPrices.
+	// Models is the model table (capabilities, image-token rule, prices);
+	// nil means DefaultModels. Extend it with MergeModels.
+	Models Models
+	// ReasoningEffort overrides the table's reasoning_effort for a
+	// reasoning model ("none" sends none).
+	ReasoningEffort string
+	// Prices prices usage; nil means the model table's prices.
 	Prices Prices
+	// UploadRate is the slowest upload speed, in bytes per second, an
+	// upload's timeout allows for (default 256 KiB/s, about 2 Mbit/s): an
+	// attempt may take Timeout plus its size over UploadRate. A negative
+	// rate bounds uploads by the context only.
+	UploadRate int64
+	// ProcessTimeout bounds the wait for an uploaded file to be processed
+	// (default 30 min).
+	ProcessTimeout time.Duration
 	// HTTPClient sends the requests; nil means a client without its own
 	// timeout (each attempt has Timeout).
 	HTTPClient *http.Client
@@ -90,7 +110,7 @@ func newConn(cfg Config) (*conn, error) {
 	key := cfg.APIKey
 	if key == "" && !cfg.NoKey {
 		var err error
-		if key, _, err = ResolveKey(cfg.APIKeyFile); err != nil {
+		if key, _, err = ResolveKeyFor(cfg.APIKeyFile, cfg.BaseURL); err != nil {
 			return nil, err
 		}
 	}
@@ -109,8 +129,17 @@ func newConn(cfg Config) (*conn, error) {
 	if cfg.RetryMax == 0 {
 		cfg.RetryMax = 60 * time.Second
 	}
+	if cfg.Models == nil {
+		cfg.Models = DefaultModels()
+	}
 	if cfg.Prices == nil {
-		cfg.Prices = DefaultPrices()
+		cfg.Prices = cfg.Models.Prices()
+	}
+	if cfg.UploadRate == 0 {
+		cfg.UploadRate = DefaultUploadRate
+	}
+	if cfg.ProcessTimeout == 0 {
+		cfg.ProcessTimeout = DefaultProcessTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -138,8 +167,9 @@ func newConn(cfg Config) (*conn, error) {
 // concurrent use; at most Config.Concurrency requests are in flight at once,
 // however many goroutines call Predict.
 type Predictor struct {
-	c   *conn
-	sem chan struct{}
+	c    *conn
+	sem  chan struct{}
+	info ModelInfo
 }
 
 var (
@@ -159,8 +189,22 @@ func New(cfg Config) (*Predictor, error) {
 	if !ValidDetail(cfg.Detail) {
 		return nil, fmt.Errorf("openai: detail %q is not one of low, high, auto", cfg.Detail)
 	}
+	models := cfg.Models
+	if models == nil {
+		models = DefaultModels()
+	}
+	info := models.Info(cfg.Model)
+	if known, ok := models.Lookup(cfg.Model); ok && !known.Vision {
+		return nil, fmt.Errorf("openai: model %s does not take images (the model table marks it text-only)", cfg.Model)
+	}
 	if cfg.MaxTokens == 0 {
 		cfg.MaxTokens = DefaultMaxTokens
+		if info.Reasoning {
+			cfg.MaxTokens = DefaultReasoningMaxTokens
+		}
+	}
+	if cfg.ReasoningEffort != "" {
+		info.ReasoningEffort = cfg.ReasoningEffort
 	}
 	if cfg.Seed == 0 {
 		cfg.Seed = DefaultSeed
@@ -172,7 +216,23 @@ func New(cfg Config) (*Predictor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Predictor{c: c, sem: make(chan struct{}, cfg.Concurrency)}, nil
+	return &Predictor{c: c, sem: make(chan struct{}, cfg.Concurrency), info: info}, nil
+}
+
+// Info is what the predictor knows of its model (from the model table, or
+// guessed for a name it lacks).
+func (p *Predictor) Info() ModelInfo { return p.info }
+
+// completionParam reports whether the answer budget goes out as
+// max_completion_tokens: always to the OpenAI API and for models the table
+// knows; OpenAI-compatible servers (llama-server, vLLM, Ollama) all take
+// max_tokens, some not the newer name.
+func (p *Predictor) completionParam() bool {
+	if p.c.baseURL == DefaultBaseURL || p.info.Reasoning {
+		return true
+	}
+	_, known := p.c.cfg.Models.Lookup(p.c.cfg.Model)
+	return known
 }
 
 // Model is the model the predictor asks.
@@ -181,8 +241,11 @@ func (p *Predictor) Model() string { return p.c.cfg.Model }
 // BaseURL is the API's base URL in use.
 func (p *Predictor) BaseURL() string { return p.c.baseURL }
 
-// scoreSchema is the structured output's JSON schema.
-const scoreSchema = `{"type":"object","properties":{"score":{"type":"integer","minimum":1,"maximum":10,"description":"perceived safety, 1 (very unsafe) to 10 (very safe)"},"reason":{"type":"string","description":"one short sentence"}},"required":["score","reason"],"additionalProperties":false}`
+// ScoreSchema is the structured output's JSON schema. The score is an
+// integer enum 1..10 rather than minimum/maximum, which strict mode refuses
+// for fine-tuned models; every strict-mode model takes an enum. The range
+// is checked again on the answer.
+const ScoreSchema = `{"type":"object","properties":{"score":{"type":"integer","enum":[1,2,3,4,5,6,7,8,9,10],"description":"perceived safety, 1 (very unsafe) to 10 (very safe)"},"reason":{"type":"string","description":"one short sentence"}},"required":["score","reason"],"additionalProperties":false}`
 
 type rawSchema string
 
@@ -232,11 +295,25 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	if req.Options.Temperature > 0 {
 		temp = req.Options.Temperature
 	}
-	cr := openai.ChatCompletionRequest{Model: cfg.Model, Messages: msgs, MaxTokens: maxTokens, Temperature: float32(temp)}
-	if temp == 0 {
+	cr := openai.ChatCompletionRequest{Model: cfg.Model, Messages: msgs}
+	if p.completionParam() {
+		cr.MaxCompletionTokens = maxTokens
+	} else {
+		cr.MaxTokens = maxTokens
+	}
+	switch {
+	case p.info.Reasoning:
+		// Temperature and top_p are left out: reasoning models take only
+		// the default. go-openai omits a zero Temperature.
+		if e := p.info.ReasoningEffort; e != "" && e != "none" {
+			cr.ReasoningEffort = e
+		}
+	case temp == 0:
 		// go-openai omits a zero temperature, and the API's default is 1;
 		// the smallest float32 is sent instead and means greedy decoding.
 		cr.Temperature = math.SmallestNonzeroFloat32
+	default:
+		cr.Temperature = float32(temp)
 	}
 	if !cfg.NoSeed {
 		seed := int(cfg.Seed)
@@ -247,7 +324,7 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	}
 	structured := cfg.Structured || req.Options.JSONSchema != ""
 	if structured {
-		schema := scoreSchema
+		schema := ScoreSchema
 		if req.Options.JSONSchema != "" {
 			schema = req.Options.JSONSchema
 		}
@@ -255,7 +332,7 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{Name: "safety_score", Schema: rawSchema(schema), Strict: true}}
 	}
 	est := EstimateTextTokens(req.System+req.Prompt) + 2*MessageOverhead + ReplyOverhead +
-		EstimateImageTokens(cfg.Model, cfg.Detail, img.Width, img.Height) + maxTokens
+		p.info.ImageTokens.Tokens(cfg.Detail, img.Width, img.Height) + maxTokens
 	start := time.Now()
 	resp, err := p.c.api.CreateChatCompletion(withTokens(ctx, est), cr)
 	if err != nil {
@@ -280,6 +357,9 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	pred.SetText(text)
 	if structured {
 		readStructured(pred, text)
+	}
+	if text == "" && resp.Choices[0].FinishReason == openai.FinishReasonLength {
+		pred.ScoreError = fmt.Sprintf("empty answer: the model used all %d completion tokens (a reasoning model spends them on hidden reasoning): raise max_tokens", maxTokens)
 	}
 	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "latency", pred.Latency,
 		"prompt_tokens", pred.Usage.PromptTokens, "completion_tokens", pred.Usage.CompletionTokens)

@@ -139,7 +139,15 @@ func TestPredictRetries(t *testing.T) {
 		{name: "401 not retried", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 401}}, requests: 1, wantErr: "status 401", wantIs: ErrUnauthorized},
 		{name: "403 not retried", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 403}}, requests: 1, wantErr: "status 403"},
 		{name: "404 model not retried", model: "missing-model", requests: 1, wantErr: "status 404: The model `missing-model` does not exist"},
-		{name: "malformed body", faults: []openaitest.Fault{{Path: "/v1/chat", Malformed: true}}, requests: 1, wantIs: ErrMalformed},
+		{name: "malformed 200 retried", faults: []openaitest.Fault{{Path: "/v1/chat", Malformed: true}}, requests: 2},
+		{name: "truncated 200 retried", faults: []openaitest.Fault{{Path: "/v1/chat", Truncated: true}}, requests: 2},
+		{name: "malformed to the end", faults: []openaitest.Fault{{Path: "/v1/chat", Malformed: true, Times: 3}}, requests: 3,
+			configure: func(c *Config) { c.MaxRetries = 2 }, wantIs: ErrMalformed},
+		{name: "truncated to the end", faults: []openaitest.Fault{{Path: "/v1/chat", Truncated: true, Times: 2}}, requests: 2,
+			configure: func(c *Config) { c.MaxRetries = 1 }, wantIs: ErrMalformed},
+		{name: "retry-after-ms honoured", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 429, RetryAfterMS: "300"}}, requests: 2, minWait: 300 * time.Millisecond},
+		{name: "429 without retry-after waits for the rate-limit reset", faults: []openaitest.Fault{{Path: "/v1/chat", Status: 429, ResetRequests: "300ms"}},
+			requests: 2, minWait: 300 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,7 +346,14 @@ func TestImageTokens(t *testing.T) {
 		{"gpt-4o", "high", 1024, 1024, 765},  // OpenAI's worked example
 		{"gpt-4o", "high", 2048, 4096, 1105}, // idem
 		{"gpt-4o-mini", "low", 100, 100, 2833},
-		{"gpt-4.1", "high", 1024, 1024, 1024},
+		{"gpt-4.1", "high", 1024, 1024, 765},          // tiles, as GPT-4o
+		{"gpt-4.1-mini", "high", 1024, 1024, 1659},    // 1024 patches × 1.62
+		{"gpt-4.1-mini-2025-04-14", "low", 64, 64, 7}, // 4 patches × 1.62
+		{"o4-mini", "high", 1024, 1024, 1762},         // × 1.72
+		{"gpt-5-mini", "high", 4096, 4096, 2465},      // scaled to 39×39 patches (cap 1536) × 1.62
+		{"gpt-5", "high", 1024, 1024, 630},            // 70 + 140 × 4 tiles
+		{"o3", "low", 1024, 1024, 75},                 // o-series tiles
+		{"ft:gpt-4o-mini-2024-07-18:org::x", "low", 1, 1, 2833},
 	}
 	for _, tt := range tests {
 		if got := EstimateImageTokens(tt.model, tt.detail, tt.w, tt.h); got != tt.want {

@@ -26,24 +26,12 @@ type Price struct {
 // undated one ("gpt-4o-2024-08-06" to "gpt-4o").
 type Prices map[string]Price
 
-// DefaultPrices are OpenAI's published standard-tier prices for the models
-// vlmcmp uses, as they stood when this table was written (USD per 1M
-// tokens). They change: override them with a prices file ([LoadPrices]).
+// DefaultPrices are the prices of [DefaultModels]: OpenAI's published
+// standard-tier prices for the models vlmcmp uses, as they stood when the
+// table was written (USD per 1M tokens). They change: override them with a
+// prices file ([LoadPrices]) or the model table.
 func DefaultPrices() Prices {
-	return Prices{
-		"gpt-4o":            {Input: 2.50, Output: 10.00, Training: 25.00},
-		"gpt-4o-2024-05-13": {Input: 5.00, Output: 15.00},
-		"gpt-4o-mini":       {Input: 0.15, Output: 0.60, Training: 3.00},
-		"gpt-4-turbo":       {Input: 10.00, Output: 30.00},
-		"gpt-4.1":           {Input: 2.00, Output: 8.00, Training: 25.00},
-		"gpt-4.1-mini":      {Input: 0.40, Output: 1.60, Training: 5.00},
-		"gpt-4.1-nano":      {Input: 0.10, Output: 0.40, Training: 1.50},
-		"ft:gpt-4o":         {Input: 3.75, Output: 15.00},
-		"ft:gpt-4o-mini":    {Input: 0.30, Output: 1.20},
-		"ft:gpt-4.1":        {Input: 3.00, Output: 12.00},
-		"ft:gpt-4.1-mini":   {Input: 0.80, Output: 3.20},
-		"ft:gpt-4.1-nano":   {Input: 0.20, Output: 0.80},
-	}
+	return DefaultModels().Prices()
 }
 
 // LoadPrices reads a YAML or JSON file mapping model names to

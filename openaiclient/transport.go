@@ -3,6 +3,7 @@ package openaiclient
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -29,7 +31,30 @@ type doer struct {
 	sleep      func(ctx context.Context, d time.Duration) error
 }
 
-type tokensKey struct{}
+type (
+	tokensKey   struct{}
+	timeoutKey  struct{}
+	progressKey struct{}
+)
+
+// Progress is told how many bytes of a request body have been sent of how
+// many (total is -1 when unknown). It is called from the sending goroutine;
+// a retried attempt starts again from 0.
+type Progress func(sent, total int64)
+
+// withAttemptTimeout gives the requests under ctx their own per-attempt
+// timeout instead of the doer's; 0 means none but the context's.
+func withAttemptTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, timeoutKey{}, d)
+}
+
+// withProgress reports the upload progress of the requests under ctx.
+func withProgress(ctx context.Context, fn Progress) context.Context {
+	if fn == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, progressKey{}, fn)
+}
 
 // withTokens tells the doer how many tokens the request will use, for the
 // tokens-per-minute limiter.
@@ -69,22 +94,63 @@ func retryable(status int) bool {
 		status == http.StatusConflict || status >= 500
 }
 
+// maxServerWait bounds a wait the server asks for, so that an absurd
+// header cannot overflow a duration.
+const maxServerWait = 24 * time.Hour
+
 // retryAfter reads retry-after-ms or Retry-After (seconds or an HTTP date).
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 	if ms, err := strconv.ParseFloat(h.Get("retry-after-ms"), 64); err == nil && ms >= 0 {
-		return time.Duration(ms * float64(time.Millisecond)), true
+		return time.Duration(min(ms, float64(maxServerWait/time.Millisecond)) * float64(time.Millisecond)), true
 	}
 	v := h.Get("Retry-After")
 	if v == "" {
 		return 0, false
 	}
 	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
-		return time.Duration(s * float64(time.Second)), true
+		return time.Duration(min(s, float64(maxServerWait/time.Second)) * float64(time.Second)), true
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return max(0, t.Sub(now)), true
+		return min(max(0, t.Sub(now)), maxServerWait), true
 	}
 	return 0, false
+}
+
+// rateLimitReset reads, from a 429 without Retry-After, how long until the
+// exhausted limit resets: x-ratelimit-reset-requests when no request is
+// left, x-ratelimit-reset-tokens when no token is left (durations such as
+// "1s", "6m0s", "17ms"), the longer when both are out.
+func rateLimitReset(h http.Header) (time.Duration, bool) {
+	var wait time.Duration
+	found := false
+	for _, kind := range []string{"requests", "tokens"} {
+		if h.Get("x-ratelimit-remaining-"+kind) != "0" {
+			continue
+		}
+		if d, err := time.ParseDuration(h.Get("x-ratelimit-reset-" + kind)); err == nil && d >= 0 {
+			wait, found = max(wait, min(d, maxServerWait)), true
+		}
+	}
+	return wait, found
+}
+
+// checkBody reads a 2xx JSON answer whole and puts it back, so that a body
+// cut off on the way or not JSON at all is retried like a 5xx. It returns
+// the reason the body is unusable, "" when it is fine.
+func checkBody(resp *http.Response) string {
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 || !strings.Contains(resp.Header.Get("Content-Type"), "json") {
+		return ""
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	switch {
+	case err != nil:
+		return "body cut off after " + strconv.Itoa(len(b)) + " bytes: " + err.Error()
+	case !json.Valid(b):
+		return "body is not JSON"
+	}
+	return ""
 }
 
 func (d *doer) Do(req *http.Request) (*http.Response, error) {
@@ -106,10 +172,12 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			return nil, ctx.Err()
 		}
 		var status int
+		bad := ""
 		if resp != nil {
 			status = resp.StatusCode
+			bad = checkBody(resp)
 		}
-		again := err != nil || retryable(status)
+		again := err != nil || retryable(status) || bad != ""
 		if status == http.StatusTooManyRequests && isQuotaExhausted(resp) {
 			again = false // waiting does not refill a quota
 		}
@@ -117,11 +185,22 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, Redact(err.Error(), d.key))
 			}
+			if bad != "" && strings.HasPrefix(bad, "body cut off") {
+				resp.Body.Close()
+				return nil, fmt.Errorf("%s %s: %w: %s", req.Method, req.URL.Path, ErrMalformed, bad)
+			}
 			return resp, nil
+		}
+		if bad != "" {
+			err = fmt.Errorf("%w: %s", ErrMalformed, bad)
 		}
 		wait := bo.NextBackOff()
 		if resp != nil {
-			if ra, ok := retryAfter(resp.Header, time.Now()); ok {
+			ra, ok := retryAfter(resp.Header, time.Now())
+			if !ok && status == http.StatusTooManyRequests {
+				ra, ok = rateLimitReset(resp.Header)
+			}
+			if ok {
 				// The server's word, plus a little jitter so that many
 				// waiting workers do not return in the same instant.
 				wait = ra + time.Duration(rand.Int64N(int64(ra/10)+int64(10*time.Millisecond)))
@@ -174,21 +253,48 @@ func (d *doer) attempt(req *http.Request, n int) (*http.Response, error) {
 		r = req.Clone(req.Context())
 		r.Body = body
 	}
+	timeout := d.timeout
+	if t, ok := req.Context().Value(timeoutKey{}).(time.Duration); ok {
+		timeout = t
+	}
+	if fn, ok := req.Context().Value(progressKey{}).(Progress); ok && r.Body != nil {
+		if r == req {
+			r = req.Clone(req.Context())
+		}
+		r.Body = &progressBody{ReadCloser: r.Body, fn: fn, total: req.ContentLength}
+		fn(0, req.ContentLength)
+	}
 	ctx, cancel := context.WithCancel(req.Context())
-	if d.timeout > 0 {
-		ctx, cancel = context.WithTimeout(req.Context(), d.timeout)
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(req.Context(), timeout)
 	}
 	r = r.WithContext(ctx)
 	resp, err := d.client.Do(r)
 	if err != nil {
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) && req.Context().Err() == nil {
-			return nil, fmt.Errorf("no answer within %s", d.timeout)
+			return nil, fmt.Errorf("no answer within %s", timeout)
 		}
 		return nil, err
 	}
 	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
 	return resp, nil
+}
+
+// progressBody counts the bytes read from a request body.
+type progressBody struct {
+	io.ReadCloser
+	fn          Progress
+	sent, total int64
+}
+
+func (b *progressBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.sent += int64(n)
+		b.fn(b.sent, b.total)
+	}
+	return n, err
 }
 
 type cancelBody struct {

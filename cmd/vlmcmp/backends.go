@@ -58,7 +58,9 @@ func resolveOpenAI(m *config.Model, flags openaiFlags) (*openAISettings, error) 
 		keyFile = m.APIKeyFile
 	}
 	var err error
-	if st.Key, st.KeySource, err = openaiclient.ResolveKey(keyFile); err != nil {
+	// A server other than the OpenAI API, given by --base-url or the
+	// model's base_url, may need no key.
+	if st.Key, st.KeySource, err = openaiclient.ResolveKeyFor(keyFile, base); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -95,6 +97,14 @@ func buildOpenAI(ctx context.Context, cfg *config.Config, m *config.Model, env b
 	// named so that changing them would change the key.
 	id := fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_tokens=%d temperature=0 seed=%d",
 		st.Model, st.BaseURL, st.Detail, m.Structured, maxTokens, openaiclient.DefaultSeed)
+	if info := p.Info(); info.Reasoning {
+		// A reasoning model takes no temperature and has its own budget.
+		if m.MaxTokens == 0 {
+			maxTokens = openaiclient.DefaultReasoningMaxTokens
+		}
+		id = fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_completion_tokens=%d reasoning_effort=%s seed=%d",
+			st.Model, st.BaseURL, st.Detail, m.Structured, maxTokens, info.ReasoningEffort, openaiclient.DefaultSeed)
+	}
 	return &builtModel{Predictor: p, Identity: id}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
@@ -80,18 +81,17 @@ func newFinetuneStartCommand(s *streams) *cli.Command {
 waits until the API has processed them, creates the job with the hyperparameters
 under method → supervised, and records it at once in --info.
 
-Not every base model accepts images in fine-tuning: gpt-4o-2024-08-06 and
-gpt-4.1-2025-04-14 do; gpt-4o-mini does not at the time of writing. With image
-files and such a model, start stops before uploading and names the text-only
-files (--text-only switches to them; --force uploads anyway). The API drops
+Not every base model accepts images in fine-tuning: gpt-4o-2024-08-06 is
+documented to; gpt-4o-mini does not. With image files and another model,
+start stops before uploading and names the text-only files (--text-only switches to them; --force uploads anyway). The API drops
 training images that show people or faces; wait reports how many.
 
 Examples:
   vlmcmp finetune start --train data/openai_finetuning/train_with_images.jsonl --val data/openai_finetuning/val_with_images.jsonl --text-only --wait
   vlmcmp finetune start --model gpt-4o-2024-08-06 --train data/openai_finetuning/train_with_images.jsonl --epochs 3 --suffix safety`,
 		Flags: append(finetuneCommonFlags(),
-			&cli.StringFlag{Name: "train", Value: filepath.Join("data", "openai_finetuning", openaiclient.TrainImagesFile), Usage: "training `FILE` (JSONL)"},
-			&cli.StringFlag{Name: "val", Value: filepath.Join("data", "openai_finetuning", openaiclient.ValImagesFile), Usage: "validation `FILE` (JSONL); empty for none"},
+			&cli.StringFlag{Name: "train", Value: filepath.Join("data", "openai_finetuning", finetune.TrainImagesFile), Usage: "training `FILE` (JSONL)"},
+			&cli.StringFlag{Name: "val", Value: filepath.Join("data", "openai_finetuning", finetune.ValImagesFile), Usage: "validation `FILE` (JSONL); empty for none"},
 			&cli.StringFlag{Name: "model", Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL`"},
 			&cli.IntFlag{Name: "epochs", Usage: "training epochs (default: the API chooses)"},
 			&cli.IntFlag{Name: "batch-size", Usage: "batch size (default: the API chooses)"},
@@ -213,7 +213,7 @@ func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) err
 		hasImages = hasImages || strings.Contains(string(b), `"image_url"`)
 	}
 	if hasImages && !openaiclient.AcceptsImages(opts.Model) && !opts.Force {
-		return fmt.Errorf("%s is not known to accept images in fine-tuning (gpt-4o-2024-08-06 and gpt-4.1-2025-04-14 do), and %s holds images: "+
+		return fmt.Errorf("%s is not known to accept images in fine-tuning (gpt-4o-2024-08-06 is documented to), and %s holds images: "+
 			"use the text-only files (--text-only, i.e. %s), choose --model gpt-4o-2024-08-06, or --force to upload anyway",
 			opts.Model, opts.Train, textOnlyPath(opts.Train))
 	}
@@ -224,7 +224,7 @@ func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) err
 	ids := make([]string, len(files))
 	for i, f := range files {
 		fmt.Fprintf(s.Err, "uploading %s\n", f)
-		file, err := ft.Upload(ctx, f)
+		file, err := ft.Upload(ctx, f, uploadProgress(s, f))
 		if err != nil {
 			return err
 		}
@@ -301,8 +301,10 @@ func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, opt
 		}
 	}
 	onEvent := func(e openaiclient.Event) {
-		info.Record(e)
-		if m, ok := e.Metrics(); ok {
+		if err := info.Record(e); err != nil {
+			fmt.Fprintf(s.Err, "warning: %v\n", err)
+		}
+		if m, ok, _ := e.Metrics(); ok {
 			if tty && m.TotalSteps > 0 {
 				if bar == nil {
 					bar = progressbar.NewOptions(m.TotalSteps, progressbar.OptionSetWriter(s.Err), progressbar.OptionShowCount(),
@@ -362,6 +364,31 @@ func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, opt
 			msg = "no reason given"
 		}
 		return fmt.Errorf("job %s %s: %s", job.ID, job.Status, strings.TrimRight(msg, "."))
+	}
+}
+
+// uploadProgress shows an upload's progress: a bar on a terminal, else a
+// line at each quarter of a file of 1 MiB or more.
+func uploadProgress(s *streams, path string) openaiclient.Progress {
+	if isTerminal(s.Err) {
+		var bar *progressbar.ProgressBar
+		return func(sent, total int64) {
+			if bar == nil || sent == 0 {
+				bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(s.Err), progressbar.OptionShowBytes(true),
+					progressbar.OptionSetDescription("uploading "+filepath.Base(path)))
+			}
+			bar.Set64(sent)
+		}
+	}
+	next := int64(0)
+	return func(sent, total int64) {
+		if sent == 0 {
+			next = 0
+		}
+		if total >= 1<<20 && sent*4 >= next*total && next <= 4 {
+			fmt.Fprintf(s.Err, "uploading %s: %d%% of %d bytes\n", filepath.Base(path), sent*100/total, total)
+			next = sent*4/total + 1
+		}
 	}
 }
 

@@ -98,6 +98,9 @@ func modelReadiness(cfg *config.Config, m *config.Model, flags openaiFlags) read
 		if st.BaseURL != openaiclient.DefaultBaseURL {
 			what += " at " + st.BaseURL
 		}
+		if st.Key == "" {
+			return readiness{true, what + ", no key"}
+		}
 		return readiness{true, what + ", key from " + st.KeySource}
 	case config.BackendLocal:
 		files := []string{m.ModelFile, m.Mmproj}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
 )
@@ -120,10 +121,10 @@ func TestPrepareCommand(t *testing.T) {
 		}
 	}
 	dir := "data/openai_finetuning"
-	if n := countLines(t, filepath.Join(dir, openaiclient.TrainImagesFile)) + countLines(t, filepath.Join(dir, openaiclient.ValImagesFile)); n != 30 {
+	if n := countLines(t, filepath.Join(dir, finetune.TrainImagesFile)) + countLines(t, filepath.Join(dir, finetune.ValImagesFile)); n != 30 {
 		t.Errorf("%d examples with images, want 30", n)
 	}
-	if a, b := countLines(t, filepath.Join(dir, openaiclient.TrainTextFile)), countLines(t, filepath.Join(dir, openaiclient.TrainImagesFile)); a != b {
+	if a, b := countLines(t, filepath.Join(dir, finetune.TrainTextFile)), countLines(t, filepath.Join(dir, finetune.TrainImagesFile)); a != b {
 		t.Errorf("text-only train %d lines, with images %d", a, b)
 	}
 	// The split names exactly the held-out images, and a line is a chat
@@ -136,7 +137,7 @@ func TestPrepareCommand(t *testing.T) {
 	if err := json.Unmarshal(b, &split); err != nil || len(split.Val) != 3 || len(split.Train) != 27 || split.Seed != 42 {
 		t.Errorf("split %s: %v", b, err)
 	}
-	line, _ := os.ReadFile(filepath.Join(dir, openaiclient.ValImagesFile))
+	line, _ := os.ReadFile(filepath.Join(dir, finetune.ValImagesFile))
 	first, _, _ := bytes.Cut(line, []byte("\n"))
 	var ex struct {
 		Messages []struct {
@@ -447,4 +448,56 @@ func TestKeyAppearsNowhere(t *testing.T) {
 		return nil
 	})
 	srv.Verify(t)
+}
+
+// compare with the gpt4 model set to the models replacing gpt-4o: the fake
+// refuses max_tokens and temperatures for them as the API does, and no
+// request may be refused.
+func TestCompareNewerModels(t *testing.T) {
+	for _, model := range []string{"gpt-5-mini", "o4-mini"} {
+		t.Run(model, func(t *testing.T) {
+			srv := openaiEnv(t)
+			data := writeGroundTruth(t, 12)
+			code, out, errs := vlmcmp(t, t.Context(), "compare", "--split", "all", "--data", data, "--models", "gpt4", "--gpt4-model", model, "--run-id", "r1")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out, errs)
+			}
+			n := 0
+			for _, r := range srv.Requests() {
+				if r.Path != "/v1/chat/completions" {
+					continue
+				}
+				n++
+				if r.Status != 200 || r.Chat == nil || r.Chat.Model != model || r.Chat.MaxTokensParam != "max_completion_tokens" || r.Chat.Temperature != nil {
+					t.Errorf("request %+v refused or wrong for %s", r.Chat, model)
+				}
+			}
+			if n != 12 {
+				t.Errorf("%d chat requests, want 12", n)
+			}
+		})
+	}
+}
+
+// An OpenAI-compatible server that needs no key, given with --base-url:
+// compare runs without any key.
+func TestCompareCompatibleServerWithoutKey(t *testing.T) {
+	srv := openaiEnv(t)
+	srv.Key = ""
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	data := writeGroundTruth(t, 12)
+	code, out, errs := vlmcmp(t, t.Context(), "compare", "--split", "all", "--data", data, "--models", "gpt4", "--gpt4-model", "qwen2-vl",
+		"--base-url", srv.URL(), "--run-id", "r1")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	if n := srv.Count("POST", "/v1/chat/completions"); n != 12 {
+		t.Errorf("%d chat requests, want 12", n)
+	}
+	// Without --base-url the OpenAI API is meant, and it needs a key.
+	code, _, errs = vlmcmp(t, t.Context(), "compare", "--split", "all", "--data", data, "--models", "gpt4", "--run-id", "r2")
+	if code == 0 || !strings.Contains(errs, "no OpenAI API key") {
+		t.Errorf("no key, no base URL: exit %d %s", code, errs)
+	}
 }

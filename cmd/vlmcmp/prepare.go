@@ -12,6 +12,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
+	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
@@ -28,6 +29,9 @@ type prepareOptions struct {
 	Epochs   int
 	Strict   bool   // fail when the API would reject the files
 	Prices   string // YAML/JSON price overrides
+	// TextFields are the ground-truth fields text-only examples carry
+	// (empty: detected).
+	TextFields []string
 }
 
 func newPrepareCommand(s *streams) *cli.Command {
@@ -71,11 +75,13 @@ Examples:
 			&cli.IntFlag{Name: "epochs", Value: 3, Usage: "epochs the cost estimate assumes"},
 			&cli.BoolFlag{Name: "strict", Usage: "fail when the fine-tuning API would reject the files"},
 			&cli.StringFlag{Name: "prices", Usage: "override the built-in prices with `FILE` (YAML or JSON: model: {input, output, training} in USD per 1M tokens)"},
+			&cli.StringSliceFlag{Name: "text-fields", Usage: "ground-truth `FIELDS` the text-only examples carry in place of the image (default: caption, description, location… when present)"},
 		},
 		Action: func(c *cli.Context) error {
 			opts = prepareOptions{Data: c.String("data"), Out: c.String("out"), ValRatio: c.Float64("val-ratio"),
 				Seed: c.Int64("seed"), Prompt: c.String("prompt"), System: c.String("system"), Detail: c.String("detail"),
-				Model: c.String("model"), Epochs: c.Int("epochs"), Strict: c.Bool("strict"), Prices: c.String("prices")}
+				Model: c.String("model"), Epochs: c.Int("epochs"), Strict: c.Bool("strict"), Prices: c.String("prices"),
+				TextFields: c.StringSlice("text-fields")}
 			return runPrepare(c.Context, s, opts)
 		},
 	}
@@ -111,12 +117,12 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	split.Data = opts.Data
 	train, _ := ds.Subset(split.Train)
 	val, _ := ds.Subset(split.Val)
-	sum, err := openaiclient.Prepare(openaiclient.PrepareOptions{Train: train, Val: val, Prompt: opts.Prompt, System: opts.System,
-		Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs, OutDir: opts.Out, Prices: prices})
+	sum, err := finetune.Prepare(finetune.Options{Train: train, Val: val, Prompt: opts.Prompt, System: opts.System,
+		Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs, OutDir: opts.Out, Prices: prices, TextFields: opts.TextFields})
 	if err != nil {
 		return err
 	}
-	splitPath := filepath.Join(opts.Out, openaiclient.SplitFile)
+	splitPath := filepath.Join(opts.Out, finetune.SplitFile)
 	if err := dataset.WriteSplit(splitPath, split); err != nil {
 		return err
 	}
@@ -130,9 +136,9 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 		Skipped       []dataset.Problem `json:"skipped"`
 		SkippedCounts map[string]int    `json:"skipped_by_reason"`
 		Split         string            `json:"split"`
-		*openaiclient.PrepareSummary
+		*finetune.Summary
 	}{opts.Data, ds.Format, ds.Records, append(ds.Skipped, sum.Skipped...), skipCounts(append(ds.Skipped, sum.Skipped...)), splitPath, sum}
-	if err := writeJSONFile(filepath.Join(opts.Out, openaiclient.SummaryFile), report); err != nil {
+	if err := writeJSONFile(filepath.Join(opts.Out, finetune.SummaryFile), report); err != nil {
 		return err
 	}
 
@@ -144,10 +150,10 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	fmt.Fprintf(w, "split          %s (val ratio %v, seed %d, stratified by score)\n", splitPath, opts.ValRatio, opts.Seed)
 	for _, part := range []struct {
 		name string
-		p    openaiclient.PartSummary
+		p    finetune.PartSummary
 	}{{"train", sum.Train}, {"val", sum.Val}} {
 		var hist []string
-		for _, k := range openaiclient.SortedScores(part.p.Scores) {
+		for _, k := range finetune.SortedScores(part.p.Scores) {
 			hist = append(hist, fmt.Sprintf("%d:%d", k, part.p.Scores[k]))
 		}
 		fmt.Fprintf(w, "%-14s %d examples, scores %s, ~%d tokens (text ~%d, images ~%d), largest example ~%d tokens\n",
@@ -156,6 +162,9 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	if sum.TrainingCostPerEpochUSD > 0 {
 		fmt.Fprintf(w, "cost estimate  ~$%.2f per epoch, ~$%.2f for %d epochs on %s (token counts are estimates; the API's count decides)\n",
 			sum.TrainingCostPerEpochUSD, sum.EstimatedCostUSD, sum.Epochs, sum.Model)
+	}
+	if len(sum.TextFields) > 0 {
+		fmt.Fprintf(w, "text-only      examples carry %s in place of the image\n", strings.Join(sum.TextFields, ", "))
 	}
 	for _, f := range sum.Files {
 		fmt.Fprintf(w, "wrote          %s\n", f)

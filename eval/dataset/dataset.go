@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +58,9 @@ type Item struct {
 	Prompt string `json:"prompt,omitempty"`
 	System string `json:"system,omitempty"`
 	Answer string `json:"answer,omitempty"`
+	// Text holds a plain record's other text fields (caption, description,
+	// location…), keyed by field name, for text-only fine-tuning.
+	Text map[string]string `json:"text,omitempty"`
 
 	rec int // the record's number in the data file
 }
@@ -458,6 +462,7 @@ var (
 	promptKeys = []string{"prompt", "question", "instruction"}
 	systemKeys = []string{"system", "system_prompt"}
 	answerKeys = []string{"answer", "response", "output", "completion"}
+	knownKeys  = slices.Concat(imageKeys, scoreKeys, promptKeys, systemKeys, answerKeys)
 )
 
 // item reads one record: the item, the shape it has, and why it cannot be
@@ -479,6 +484,14 @@ func (r record) item() (Item, Format, string) {
 	it.Prompt = str(f, promptKeys...)
 	it.System = str(f, systemKeys...)
 	it.Answer = str(f, answerKeys...)
+	for k, v := range f {
+		if v, ok := v.(string); ok && strings.TrimSpace(v) != "" && !slices.Contains(knownKeys, k) {
+			if it.Text == nil {
+				it.Text = map[string]string{}
+			}
+			it.Text[k] = strings.TrimSpace(v)
+		}
+	}
 	if reason != "" {
 		return it, FormatRecords, reason
 	}

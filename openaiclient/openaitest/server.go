@@ -2,24 +2,45 @@
 // vlmcmp uses, for tests: chat completions with image parts, files, and
 // fine-tuning jobs with their events and checkpoints.
 //
-// The fake is strict where the real API is: it checks the bearer key, the
-// JSON body, roles, that images are base64 data URLs of a supported format
-// with a valid detail value, and that a json_schema response format has a
-// name and a schema; it answers 400, 401 or 404 with the API's error body
-// otherwise. Answers are deterministic: the chat score is the image's mean
-// brightness mapped onto 1..10 ([ScoreOf]), so a test can compute what any
-// image must get.
+// The fake is strict where the real API is: it checks the bearer key (none
+// when Key is empty, as llama-server, vLLM and Ollama need none), the JSON
+// body, roles, that images are base64 data URLs of a supported format with
+// a valid detail value, and that a json_schema response format has a name
+// and a schema; in strict mode every object must have additionalProperties
+// false and require all its properties, and for fine-tuned models the
+// bound keywords (minimum, maximum, pattern…) are refused. Reasoning models
+// (o-series, gpt-5 family, and fine-tunes of them) refuse max_tokens ("Use
+// 'max_completion_tokens' instead"), temperature and top_p other than 1,
+// and reasoning_effort values they lack; their hidden reasoning uses
+// completion tokens, and an answer whose budget it exhausts comes back
+// empty, cut for length. It answers 400, 401 or 404 with the API's error
+// body otherwise. Answers are deterministic: the chat score is the image's
+// mean brightness mapped onto 1..10 ([ScoreOf]), so a test can compute
+// what any image must get. Every answer carries the x-ratelimit-* headers.
 //
-// Faults are injected with [Server.Inject] (401, 429 with Retry-After, 500,
-// slow answers, malformed bodies) and consumed in order by the matching
-// requests; [Server.Verify] fails a test that left an injected fault
-// unused, so "the retry happened" is checked, not assumed. Every request is
-// recorded ([Server.Requests]).
+// Faults are injected with [Server.Inject] (401, 429 with or without
+// Retry-After and retry-after-ms, or with an exhausted request limit, 500,
+// slow answers, malformed and truncated bodies) and consumed in order by
+// the matching requests; [Server.Verify] fails a test that left an
+// injected fault unused, so "the retry happened" is checked, not assumed.
+// Every request is recorded ([Server.Requests]).
+//
+// Uploads are refused when not .jsonl (for fine-tuning) or over
+// MaxUploadBytes, can be read slowly (UploadRate), and are processed after
+// ProcessPolls retrievals. Job creation refuses suffixes over 64
+// characters, seeds outside 0..2³¹−1, n_epochs outside 1..50, batch_size
+// outside 1..256 and learning-rate multipliers not above 0, and, with
+// DenyFineTuning, answers as an account that may not fine-tune does.
 //
 // Fine-tuning jobs move one state per observation (a retrieve of the job or
-// a list of its events): validating_files, queued, running (one training
-// step per observation, each with a metrics event), then succeeded, or failed
-// when [Server.FailJobs] is set; cancel moves a job to cancelled.
+// a list of its events): validating_files, where the files' examples are
+// checked as the service does (roles, a final assistant message, at most 10
+// images per example, JPEG/PNG/WebP in RGB or RGBA up to 10 MB, images
+// only for ImageModels, at least 10 training examples) and a bad file
+// fails the job with the reason in job.error; then queued, running (one
+// training step per observation, each with a metrics event whose step
+// counts are floats, 1.0, as the API writes them), then succeeded, or
+// failed when [Server.FailJobs] is set; cancel moves a job to cancelled.
 //
 // A Server is safe for concurrent use.
 package openaitest
@@ -30,10 +51,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,12 +78,21 @@ type Fault struct {
 	// Status is the HTTP status to answer with (401, 429, 500...); 0 leaves
 	// the normal answer (with Delay or Malformed).
 	Status int
-	// RetryAfter sets the Retry-After header, in seconds.
-	RetryAfter string
+	// RetryAfter sets the Retry-After header, in seconds; RetryAfterMS the
+	// retry-after-ms header the API sends beside it. A 429 with neither
+	// is what the API sometimes sends.
+	RetryAfter, RetryAfterMS string
+	// ResetRequests, when set (a duration such as "300ms"), reports the
+	// request limit exhausted: x-ratelimit-remaining-requests 0 and
+	// x-ratelimit-reset-requests this value.
+	ResetRequests string
 	// Delay is waited before answering (or until the client gives up).
 	Delay time.Duration
 	// Malformed answers 200 with a body that is not the JSON the API sends.
 	Malformed bool
+	// Truncated answers 200 with a Content-Length longer than the body it
+	// sends before closing the connection.
+	Truncated bool
 	// Message is the error message of a Status fault.
 	Message string
 
@@ -82,16 +115,21 @@ type Request struct {
 
 // ChatRequest is what the fake read from a chat completion request.
 type ChatRequest struct {
-	Model          string
-	Detail         string
-	ImageWidth     int
-	ImageHeight    int
-	ImageFormat    string
-	Seed           *int64
-	Temperature    *float64
-	MaxTokens      int
-	ResponseFormat string
-	System, Prompt string
+	Model       string
+	Detail      string
+	ImageWidth  int
+	ImageHeight int
+	ImageFormat string
+	Seed        *int64
+	Temperature *float64
+	TopP        *float64
+	// MaxTokens is the larger of max_tokens and max_completion_tokens;
+	// MaxTokensParam names the one sent.
+	MaxTokens       int
+	MaxTokensParam  string
+	ReasoningEffort string
+	ResponseFormat  string
+	System, Prompt  string
 }
 
 // Server is the fake API. Create it with [New].
@@ -103,8 +141,26 @@ type Server struct {
 	// FailJobs makes fine-tuning jobs end in failed instead of succeeded.
 	FailJobs bool
 	// DenyFineTuning answers job creation with the refusal an account gets
-	// when it may not fine-tune.
+	// when it may not fine-tune: DenyStatus (default 403) and DenyMessage
+	// (default a 403's wording).
 	DenyFineTuning bool
+	DenyStatus     int
+	DenyMessage    string
+	// UploadRate, when positive, is the speed in bytes per second at which
+	// the fake reads an upload's body: a slow link.
+	UploadRate int64
+	// MaxUploadBytes is the largest upload taken (default 512 MB).
+	MaxUploadBytes int
+	// ProcessPolls is how many retrievals of a file it takes to be
+	// processed (default 1); negative never.
+	ProcessPolls int
+	// ImageModels are the base models whose jobs take training files with
+	// images (default gpt-4o-2024-08-06, as OpenAI documents).
+	ImageModels []string
+	// ReasoningTokens is the hidden reasoning a reasoning model spends per
+	// answer (default 64); an answer whose max_completion_tokens does not
+	// cover it and the answer comes back empty, cut for length.
+	ReasoningTokens int
 	// Steps is the number of training steps a job runs (default 4).
 	Steps int
 	// ModerationSkips is how many image examples the job's moderation step
@@ -130,6 +186,7 @@ type file struct {
 	Bytes, Lines, Images               int
 	CreatedAt                          int64
 	polls                              int
+	content                            []byte
 }
 
 type job struct {
@@ -231,7 +288,16 @@ func ScoreOf(img image.Image) int {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	var body []byte
+	if s.UploadRate > 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/files") {
+		var err error
+		if body, err = s.readSlowly(r); err != nil {
+			s.record(Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Status: 499})
+			return
+		}
+	} else {
+		body, _ = io.ReadAll(r.Body)
+	}
 	s.mu.Lock()
 	s.inflight++
 	s.maxIn = max(s.maxIn, s.inflight)
@@ -257,10 +323,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	rw := &statusWriter{ResponseWriter: w}
+	s.rateHeaders(w.Header(), fault)
 	switch {
 	case fault != nil && fault.Status != 0:
 		if fault.RetryAfter != "" {
 			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		if fault.RetryAfterMS != "" {
+			w.Header().Set("retry-after-ms", fault.RetryAfterMS)
 		}
 		msg := fault.Message
 		if msg == "" {
@@ -274,11 +344,60 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Type", "application/json")
 		rw.WriteHeader(http.StatusOK)
 		io.WriteString(rw, `{"id": "broken", "choices": [{"message": `)
+	case fault != nil && fault.Truncated:
+		rw.Header().Set("Content-Type", "application/json")
+		rw.Header().Set("Content-Length", "4096")
+		rw.WriteHeader(http.StatusOK)
+		io.WriteString(rw, `{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Safety`)
 	default:
 		rec.Chat = s.route(rw, r, body)
 	}
 	rec.Status = rw.status
 	s.record(rec)
+}
+
+// readSlowly reads an upload's body at UploadRate bytes per second, as a
+// slow link delivers it; it fails when the client gives up.
+func (s *Server) readSlowly(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	chunk := make([]byte, max(1024, min(64<<10, int(s.UploadRate/20))))
+	start := time.Now()
+	for {
+		n, err := r.Body.Read(chunk)
+		buf.Write(chunk[:n])
+		due := time.Duration(float64(buf.Len()) / float64(s.UploadRate) * float64(time.Second))
+		if wait := due - time.Since(start); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-r.Context().Done():
+				return nil, r.Context().Err()
+			}
+		}
+		if err == io.EOF {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// rateHeaders sets the x-ratelimit-* headers the API sends on every
+// answer; a fault with ResetRequests reports the request limit exhausted.
+func (s *Server) rateHeaders(h http.Header, f *Fault) {
+	s.mu.Lock()
+	n := len(s.requests)
+	s.mu.Unlock()
+	h.Set("x-ratelimit-limit-requests", "10000")
+	h.Set("x-ratelimit-remaining-requests", strconv.Itoa(max(0, 9999-n)))
+	h.Set("x-ratelimit-reset-requests", "6ms")
+	h.Set("x-ratelimit-limit-tokens", "30000000")
+	h.Set("x-ratelimit-remaining-tokens", strconv.Itoa(max(0, 29999000-1000*n)))
+	h.Set("x-ratelimit-reset-tokens", "0s")
+	if f != nil && f.ResetRequests != "" {
+		h.Set("x-ratelimit-remaining-requests", "0")
+		h.Set("x-ratelimit-reset-requests", f.ResetRequests)
+	}
 }
 
 func (s *Server) record(r Request) {
@@ -333,13 +452,120 @@ func errType(status int) string {
 
 // apiError writes the API's error body.
 func apiError(w http.ResponseWriter, status int, msg, typ, code string) {
+	apiErrorParam(w, status, msg, typ, code, "")
+}
+
+// apiErrorParam writes the API's error body naming the parameter at fault.
+func apiErrorParam(w http.ResponseWriter, status int, msg, typ, code, param string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	e := map[string]any{"message": msg, "type": typ, "param": nil, "code": nil}
 	if code != "" {
 		e["code"] = code
 	}
+	if param != "" {
+		e["param"] = param
+	}
 	json.NewEncoder(w).Encode(map[string]any{"error": e})
+}
+
+// BaseModel is the model a name stands for: a fine-tuned model's base
+// ("ft:gpt-4o-mini-2024-07-18:org::id" is gpt-4o-mini-2024-07-18).
+func BaseModel(model string) string {
+	if rest, ok := strings.CutPrefix(model, "ft:"); ok {
+		base, _, _ := strings.Cut(rest, ":")
+		return base
+	}
+	return model
+}
+
+// IsReasoningModel reports whether the API treats a base model as a
+// reasoning model: the o-series and the gpt-5 family, which refuse
+// max_tokens and any temperature or top_p but the default.
+func IsReasoningModel(base string) bool {
+	for _, p := range []string{"o1", "o3", "o4", "gpt-5"} {
+		if base == p || strings.HasPrefix(base, p+"-") || strings.HasPrefix(base, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// Vision reports whether a base model takes images: every model but the
+// text-only ones the fake knows (o1-mini, o3-mini, gpt-3.5).
+func Vision(base string) bool {
+	for _, p := range []string{"o1-mini", "o3-mini", "gpt-3.5"} {
+		if strings.HasPrefix(base, p) {
+			return false
+		}
+	}
+	return true
+}
+
+// strictNumberKeywords are the keywords strict mode refuses in schemas for
+// fine-tuned models (and for older models in general).
+var strictNumberKeywords = []string{"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+	"minLength", "maxLength", "pattern", "format", "minItems", "maxItems", "minProperties", "maxProperties", "patternProperties"}
+
+// checkStrictSchema checks a schema the way strict mode does: every object
+// has additionalProperties false and requires all its properties, and for
+// fine-tuned models none of the bound keywords appear. It returns the
+// API's message, "" when the schema is accepted.
+func checkStrictSchema(v map[string]any, fineTuned bool, path []string) string {
+	ctx := func() string {
+		if len(path) == 0 {
+			return "In context=()"
+		}
+		q := make([]string, len(path))
+		for i, p := range path {
+			q[i] = "'" + p + "'"
+		}
+		return "In context=(" + strings.Join(q, ", ") + ")"
+	}
+	if fineTuned {
+		for _, k := range strictNumberKeywords {
+			if _, ok := v[k]; ok {
+				return fmt.Sprintf("%s, '%s' is not permitted.", ctx(), k)
+			}
+		}
+	}
+	if v["type"] == "object" {
+		if ap, ok := v["additionalProperties"]; !ok || ap != false {
+			return fmt.Sprintf("%s, 'additionalProperties' is required to be supplied and to be false.", ctx())
+		}
+		props, _ := v["properties"].(map[string]any)
+		req := map[string]bool{}
+		if list, ok := v["required"].([]any); ok {
+			for _, r := range list {
+				if name, ok := r.(string); ok {
+					req[name] = true
+				}
+			}
+		}
+		names := make([]string, 0, len(props))
+		for k := range props {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if !req[k] {
+				return fmt.Sprintf("%s, 'required' is required to be supplied and to be an array including every key in properties. Missing '%s'.", ctx(), k)
+			}
+		}
+		for _, k := range names {
+			sub, ok := props[k].(map[string]any)
+			if !ok {
+				continue
+			}
+			if msg := checkStrictSchema(sub, fineTuned, append(slices.Clip(path), "properties", k)); msg != "" {
+				return msg
+			}
+		}
+	}
+	if items, ok := v["items"].(map[string]any); ok {
+		return checkStrictSchema(items, fineTuned, append(slices.Clip(path), "items"))
+	}
+	return ""
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -349,7 +575,10 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) *ChatRequest {
-	if r.Header.Get("Authorization") != "Bearer "+s.Key {
+	if s.Key == "" {
+		// A server that needs no key (llama-server, vLLM, Ollama) takes
+		// requests with or without one.
+	} else if r.Header.Get("Authorization") != "Bearer "+s.Key {
 		apiError(w, http.StatusUnauthorized, "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.", "invalid_request_error", "invalid_api_key")
 		return nil
 	}
@@ -393,9 +622,11 @@ type wireMessage struct {
 type wireChat struct {
 	Model               string        `json:"model"`
 	Messages            []wireMessage `json:"messages"`
-	MaxTokens           int           `json:"max_tokens"`
-	MaxCompletionTokens int           `json:"max_completion_tokens"`
+	MaxTokens           *int          `json:"max_tokens"`
+	MaxCompletionTokens *int          `json:"max_completion_tokens"`
 	Temperature         *float64      `json:"temperature"`
+	TopP                *float64      `json:"top_p"`
+	ReasoningEffort     string        `json:"reasoning_effort"`
 	Seed                *int64        `json:"seed"`
 	ResponseFormat      *struct {
 		Type       string `json:"type"`
@@ -413,9 +644,22 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 		apiError(w, 400, "We could not parse the JSON body of your request: "+err.Error(), "invalid_request_error", "")
 		return nil
 	}
-	cr := &ChatRequest{Model: req.Model, Seed: req.Seed, Temperature: req.Temperature, MaxTokens: max(req.MaxTokens, req.MaxCompletionTokens)}
+	cr := &ChatRequest{Model: req.Model, Seed: req.Seed, Temperature: req.Temperature, TopP: req.TopP, ReasoningEffort: req.ReasoningEffort}
+	switch {
+	case req.MaxTokens != nil && req.MaxCompletionTokens != nil:
+		cr.MaxTokensParam = "both"
+		cr.MaxTokens = max(*req.MaxTokens, *req.MaxCompletionTokens)
+	case req.MaxTokens != nil:
+		cr.MaxTokensParam, cr.MaxTokens = "max_tokens", *req.MaxTokens
+	case req.MaxCompletionTokens != nil:
+		cr.MaxTokensParam, cr.MaxTokens = "max_completion_tokens", *req.MaxCompletionTokens
+	}
 	bad := func(msg string) *ChatRequest {
 		apiError(w, 400, msg, "invalid_request_error", "")
+		return cr
+	}
+	badParam := func(code, param, msg string) *ChatRequest {
+		apiErrorParam(w, 400, msg, "invalid_request_error", code, param)
 		return cr
 	}
 	if req.Model == "" {
@@ -430,6 +674,30 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 	}
 	if req.Temperature != nil && (*req.Temperature < 0 || *req.Temperature > 2) {
 		return bad("Invalid 'temperature': must be between 0 and 2")
+	}
+	base := BaseModel(req.Model)
+	reasoning := IsReasoningModel(base)
+	if cr.MaxTokensParam == "both" {
+		return badParam("invalid_request_error", "max_tokens", "max_tokens and max_completion_tokens cannot both be set. Use max_completion_tokens.")
+	}
+	if reasoning {
+		if req.MaxTokens != nil {
+			return badParam("unsupported_parameter", "max_tokens", "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.")
+		}
+		if t := req.Temperature; t != nil && *t != 1 {
+			return badParam("unsupported_value", "temperature", fmt.Sprintf("Unsupported value: 'temperature' does not support %v with this model. Only the default (1) value is supported.", *t))
+		}
+		if t := req.TopP; t != nil && *t != 1 {
+			return badParam("unsupported_value", "top_p", fmt.Sprintf("Unsupported value: 'top_p' does not support %v with this model. Only the default (1) value is supported.", *t))
+		}
+		switch e := req.ReasoningEffort; {
+		case e == "", e == "low", e == "medium", e == "high":
+		case e == "minimal" && strings.HasPrefix(base, "gpt-5"):
+		default:
+			return badParam("unsupported_value", "reasoning_effort", fmt.Sprintf("Unsupported value: 'reasoning_effort' does not support '%s' with this model. Supported values are: 'low', 'medium', and 'high'.", e))
+		}
+	} else if req.ReasoningEffort != "" {
+		return badParam("unsupported_parameter", "reasoning_effort", "Unsupported parameter: 'reasoning_effort' is not supported with this model.")
 	}
 	var img image.Image
 	promptChars := 0
@@ -464,6 +732,9 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 					cr.Prompt = *p.Text
 				}
 			case "image_url":
+				if !Vision(base) {
+					return badParam("invalid_value", fmt.Sprintf("messages[%d].content[%d].type", i, j), "Invalid content type. image_url is only supported by certain models.")
+				}
 				if m.Role != "user" {
 					return bad(fmt.Sprintf("Invalid 'messages[%d]'. Image URLs are only allowed for messages with role 'user'", i))
 				}
@@ -506,19 +777,39 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 			if err := json.Unmarshal(rf.JSONSchema.Schema, &schema); err != nil || schema["type"] != "object" {
 				return bad("Invalid schema for response_format '" + rf.JSONSchema.Name + "': schema must be a JSON Schema of 'type: \"object\"'")
 			}
+			if rf.JSONSchema.Strict {
+				if msg := checkStrictSchema(schema, strings.HasPrefix(req.Model, "ft:"), nil); msg != "" {
+					return badParam("invalid_json_schema", "response_format", "Invalid schema for response_format '"+rf.JSONSchema.Name+"': "+msg)
+				}
+			}
 			answer = fmt.Sprintf(`{"score":%d,"reason":"mean brightness"}`, score)
 		default:
 			return bad(fmt.Sprintf("Invalid value: '%s'. Supported values are: 'json_object', 'json_schema', and 'text'.", rf.Type))
 		}
 	}
-	if cr.MaxTokens > 0 && cr.MaxTokens < 3 {
-		answer = answer[:min(len(answer), 4*cr.MaxTokens)]
+	reasoningTokens := 0
+	if reasoning {
+		reasoningTokens = s.ReasoningTokens
+		if reasoningTokens <= 0 {
+			reasoningTokens = 64
+		}
+	}
+	finish := "stop"
+	switch {
+	case reasoning && cr.MaxTokens > 0 && cr.MaxTokens < reasoningTokens+len(answer)/4+1:
+		// The budget went on reasoning: nothing visible is left.
+		answer, finish, reasoningTokens = "", "length", cr.MaxTokens
+	case cr.MaxTokens > 0 && cr.MaxTokens < 3:
+		answer, finish = answer[:min(len(answer), 4*cr.MaxTokens)], "length"
 	}
 	prompt := promptChars/4 + 1
 	if img != nil {
 		prompt += ImageTokens(cr.Detail, cr.ImageWidth, cr.ImageHeight)
 	}
-	completion := len(answer)/4 + 1
+	completion := reasoningTokens
+	if answer != "" {
+		completion += len(answer)/4 + 1
+	}
 	s.mu.Lock()
 	s.nextID++
 	id := fmt.Sprintf("chatcmpl-fake%d", s.nextID)
@@ -526,9 +817,10 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 	writeJSON(w, map[string]any{
 		"id": id, "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model + "-fake",
 		"system_fingerprint": "fp_fake",
-		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-			"message": map[string]any{"role": "assistant", "content": answer}}},
-		"usage": map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+		"choices": []any{map[string]any{"index": 0, "finish_reason": finish,
+			"message": map[string]any{"role": "assistant", "content": answer, "refusal": nil}}},
+		"usage": map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+			"completion_tokens_details": map[string]any{"reasoning_tokens": reasoningTokens}},
 	})
 	return cr
 }
@@ -608,7 +900,19 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	defer f.Close()
 	content, _ := io.ReadAll(f)
-	fl := &file{Name: hdr.Filename, Purpose: purpose, Status: "uploaded", Bytes: len(content)}
+	limit := s.MaxUploadBytes
+	if limit <= 0 {
+		limit = 512 << 20
+	}
+	if len(content) > limit {
+		apiErrorParam(w, 400, fmt.Sprintf("File is too large: %d bytes. The maximum file size is %d bytes.", len(content), limit), "invalid_request_error", "file_too_large", "file")
+		return
+	}
+	if purpose == "fine-tune" && !strings.HasSuffix(strings.ToLower(hdr.Filename), ".jsonl") {
+		apiErrorParam(w, 400, "Invalid file format for Fine-Tuning API. Must be .jsonl", "invalid_request_error", "invalid_file_format", "file")
+		return
+	}
+	fl := &file{Name: hdr.Filename, Purpose: purpose, Status: "uploaded", Bytes: len(content), content: content}
 	if purpose == "fine-tune" {
 		fl.Lines, fl.Images, fl.Details = checkTrainingFile(content)
 	}
@@ -659,7 +963,11 @@ func (s *Server) getFile(w http.ResponseWriter, id string) {
 	f, ok := s.files[id]
 	if ok {
 		f.polls++
-		if f.Status == "uploaded" && f.polls >= 1 {
+		need := s.ProcessPolls
+		if need == 0 {
+			need = 1
+		}
+		if f.Status == "uploaded" && need > 0 && f.polls >= need {
 			f.Status = "processed"
 			if f.Details != "" {
 				f.Status = "error"
@@ -702,7 +1010,14 @@ func (s *Server) createJob(w http.ResponseWriter, body []byte) {
 		return
 	}
 	if s.DenyFineTuning {
-		apiError(w, 403, "You do not have access to fine-tuning. Fine-tuning is not available to new accounts.", "invalid_request_error", "fine_tuning_not_available")
+		status, msg := s.DenyStatus, s.DenyMessage
+		if status == 0 {
+			status = 403
+		}
+		if msg == "" {
+			msg = "You do not have access to fine-tuning. Fine-tuning is not available to new accounts."
+		}
+		apiError(w, status, msg, "invalid_request_error", "")
 		return
 	}
 	if req.Model == "" {
@@ -729,6 +1044,10 @@ func (s *Server) createJob(w http.ResponseWriter, body []byte) {
 		}
 	} else if len(req.Hyperparameters) > 0 {
 		hp = mergeHP(hp, req.Hyperparameters)
+	}
+	if msg, param := checkJobRanges(req, hp); msg != "" {
+		apiErrorParam(w, 400, msg, "invalid_request_error", "invalid_value", param)
+		return
 	}
 	method["supervised"] = map[string]any{"hyperparameters": hp}
 	s.mu.Lock()
@@ -769,6 +1088,46 @@ func (s *Server) createJob(w http.ResponseWriter, body []byte) {
 	writeJSON(w, j.view())
 }
 
+// checkJobRanges checks a job's suffix, seed and hyperparameters against the
+// API's ranges; it returns the API's message and the parameter at fault.
+func checkJobRanges(req wireJob, hp json.RawMessage) (string, string) {
+	if n := len([]rune(req.Suffix)); n > 64 {
+		return fmt.Sprintf("Invalid 'suffix': string too long. Expected a string with maximum length 64, but got a string with length %d instead.", n), "suffix"
+	}
+	if req.Seed != nil {
+		if *req.Seed < 0 {
+			return fmt.Sprintf("Invalid 'seed': integer below minimum value. Expected a value >= 0, but got %d instead.", *req.Seed), "seed"
+		}
+		if *req.Seed > 1<<31-1 {
+			return fmt.Sprintf("Invalid 'seed': integer above maximum value. Expected a value <= 2147483647, but got %d instead.", *req.Seed), "seed"
+		}
+	}
+	var h map[string]any
+	json.Unmarshal(hp, &h)
+	for _, r := range []struct {
+		name     string
+		min, max float64
+		open     bool // min excluded
+	}{{"n_epochs", 1, 50, false}, {"batch_size", 1, 256, false}, {"learning_rate_multiplier", 0, math.Inf(1), true}} {
+		v, ok := h[r.name].(float64)
+		if !ok {
+			continue
+		}
+		param := "hyperparameters." + r.name
+		switch {
+		case r.open && v <= r.min:
+			return fmt.Sprintf("Invalid '%s': number below minimum value. Expected a value > %v, but got %v instead.", param, r.min, v), param
+		case !r.open && v < r.min:
+			return fmt.Sprintf("Invalid '%s': integer below minimum value. Expected a value >= %v, but got %v instead.", param, r.min, v), param
+		case v > r.max:
+			return fmt.Sprintf("Invalid '%s': integer above maximum value. Expected a value <= %v, but got %v instead.", param, r.max, v), param
+		case !r.open && v != math.Trunc(v):
+			return fmt.Sprintf("Invalid '%s': expected an integer, but got %v instead.", param, v), param
+		}
+	}
+	return "", ""
+}
+
 func nilIfEmpty(s string) any {
 	if s == "" {
 		return nil
@@ -787,6 +1146,106 @@ func mergeHP(base, over json.RawMessage) json.RawMessage {
 	}
 	out, _ := json.Marshal(b)
 	return out
+}
+
+// floatNumber is n written as the API writes counts it keeps as floats.
+func floatNumber(n int) json.Number { return json.Number(strconv.Itoa(n) + ".0") }
+
+// validateTrainingFile checks a fine-tuning file's examples as the job's
+// validating_files step does: every line a chat example whose roles are
+// known and whose last message is the assistant's; at most 10 images per
+// example, each a base64 JPEG, PNG or WebP of at most 10 MB in RGB or
+// RGBA; images only for models that take them; at least 10 examples in a
+// training file. It returns what is wrong, "" when nothing is.
+func (s *Server) validateTrainingFile(b []byte, model string, training bool) string {
+	imageModels := s.ImageModels
+	if imageModels == nil {
+		imageModels = []string{"gpt-4o-2024-08-06"}
+	}
+	n := 0
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		n++
+		var ex struct {
+			Messages []wireMessage `json:"messages"`
+		}
+		if err := json.Unmarshal(line, &ex); err != nil || len(ex.Messages) == 0 {
+			return fmt.Sprintf("Line %d is not a chat example.", i+1)
+		}
+		images := 0
+		for k, m := range ex.Messages {
+			switch m.Role {
+			case "system", "developer", "user", "assistant":
+			default:
+				return fmt.Sprintf("Example %d, message %d: invalid role '%s'.", i+1, k+1, m.Role)
+			}
+			var parts []wirePart
+			if json.Unmarshal(m.Content, &parts) != nil {
+				continue
+			}
+			for _, p := range parts {
+				if p.Type != "image_url" {
+					continue
+				}
+				images++
+				if !slices.Contains(imageModels, BaseModel(model)) {
+					return fmt.Sprintf("Example %d contains images, but the model %s does not support images in fine-tuning.", i+1, model)
+				}
+				if m.Role != "user" {
+					return fmt.Sprintf("Example %d, message %d: images are only allowed in user messages.", i+1, k+1)
+				}
+				if p.ImageURL == nil {
+					return fmt.Sprintf("Example %d, message %d: image_url has no url.", i+1, k+1)
+				}
+				if msg := checkTrainingImage(p.ImageURL.URL); msg != "" {
+					return fmt.Sprintf("Example %d, message %d: %s", i+1, k+1, msg)
+				}
+			}
+		}
+		if images > 10 {
+			return fmt.Sprintf("Example %d has %d images; the maximum is 10 images per example.", i+1, images)
+		}
+		if ex.Messages[len(ex.Messages)-1].Role != "assistant" {
+			return fmt.Sprintf("Example %d has no assistant message last.", i+1)
+		}
+	}
+	if training && n < 10 {
+		return fmt.Sprintf("Training file has %d example(s), but must have at least 10 examples.", n)
+	}
+	return ""
+}
+
+// checkTrainingImage checks one image of a fine-tuning example.
+func checkTrainingImage(u string) string {
+	rest, ok := strings.CutPrefix(u, "data:")
+	if !ok {
+		return "Image is not a base64 data URL."
+	}
+	meta, data, _ := strings.Cut(rest, ",")
+	mime, _, _ := strings.Cut(meta, ";")
+	switch mime {
+	case "image/jpeg", "image/png", "image/webp":
+	default:
+		return fmt.Sprintf("Image format %s is not supported; use JPEG, PNG or WebP.", mime)
+	}
+	raw, err := base64.StdEncoding.DecodeString(data)
+	if err != nil {
+		return "Image is not valid base64."
+	}
+	if len(raw) > 10<<20 {
+		return "Image is larger than 10 MB."
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return "Image could not be decoded."
+	}
+	switch cfg.ColorModel {
+	case color.RGBAModel, color.RGBA64Model, color.NRGBAModel, color.NRGBA64Model, color.YCbCrModel, color.NYCbCrAModel:
+		return ""
+	}
+	return "Image is not in RGB or RGBA mode."
 }
 
 func (j *job) view() map[string]any {
@@ -815,6 +1274,22 @@ func (s *Server) advance(j *job) {
 	}
 	switch j.status {
 	case "validating_files":
+		for _, key := range []string{"training_file", "validation_file"} {
+			id, _ := j.obj[key].(string)
+			f := s.files[id]
+			if f == nil {
+				continue
+			}
+			if msg := s.validateTrainingFile(f.content, j.obj["model"].(string), key == "training_file"); msg != "" {
+				s.clock++
+				j.status = "failed"
+				j.obj["finished_at"] = s.clock
+				j.obj["error"] = map[string]any{"code": "invalid_" + key, "param": key,
+					"message": fmt.Sprintf("The job failed due to an invalid %s file. %s", strings.ReplaceAll(key, "_file", ""), msg)}
+				s.event(j, "error", "message", fmt.Sprintf("%s %s is invalid: %s", key, id, msg), nil)
+				return
+			}
+		}
 		j.status = "queued"
 		s.event(j, "info", "message", "Files validated, moving job to queued state", nil)
 	case "queued":
@@ -827,7 +1302,8 @@ func (s *Server) advance(j *job) {
 		if j.step < steps {
 			j.step++
 			loss := 2.0 / float64(j.step)
-			data := map[string]any{"step": j.step, "total_steps": steps, "train_loss": loss, "train_mean_token_accuracy": 0.5 + 0.1*float64(j.step)}
+			// The API writes step counts as floats ("step": 88.0).
+			data := map[string]any{"step": floatNumber(j.step), "total_steps": floatNumber(steps), "train_loss": loss, "train_mean_token_accuracy": 0.5 + 0.1*float64(j.step)}
 			if j.step%2 == 0 {
 				data["valid_loss"] = loss * 1.1
 			}
@@ -837,7 +1313,7 @@ func (s *Server) advance(j *job) {
 				j.checkpoints = append(j.checkpoints, map[string]any{"object": "fine_tuning.job.checkpoint",
 					"id": fmt.Sprintf("ftckpt-fake%d", s.nextID), "created_at": s.clock, "fine_tuning_job_id": j.obj["id"],
 					"fine_tuned_model_checkpoint": fmt.Sprintf("ft:%s:org-fake::%s:ckpt-step-%d", j.obj["model"], j.obj["id"], j.step),
-					"step_number":                 j.step, "metrics": data})
+					"step_number":                 floatNumber(j.step), "metrics": data})
 			}
 			return
 		}

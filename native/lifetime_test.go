@@ -638,3 +638,11 @@ func TestConcurrentFailuresQuoteOwnLines(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkCaptureLog measures what tying log lines to a call adds to every
+// call into C that may fail (Decode and Sample once per step).
+func BenchmarkCaptureLog(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		captureLog().end()
+	}
+}

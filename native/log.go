@@ -41,6 +41,10 @@ const (
 // (the latest ones).
 const maxQuoted = 4
 
+// maxPendingThreads is how many threads' finished lines are remembered for
+// continuations.
+const maxPendingThreads = 64
+
 // logger is where log lines go; nil means slog.Default().
 var logger atomic.Pointer[slog.Logger]
 
@@ -68,7 +72,8 @@ var logState struct {
 	captures map[int]*logCapture  // thread id -> the innermost capture on it
 }
 
-// pendingLine is the text of a line so far and its ggml level.
+// pendingLine is the text of a thread's line so far (empty when its last
+// line ended) and its ggml level.
 type pendingLine struct {
 	text  strings.Builder
 	level int
@@ -117,9 +122,9 @@ func (lc *logCapture) end() []string {
 	}
 	lc.ended = true
 	logState.mu.Lock()
-	if p := logState.pending[lc.tid]; p != nil && p.level >= ggmlLogWarn {
-		delete(logState.pending, lc.tid)
+	if p := logState.pending[lc.tid]; p != nil && p.text.Len() > 0 && p.level >= ggmlLogWarn {
 		emitLine(lc.tid, p.level, p.text.String())
+		p.text.Reset()
 	}
 	if lc.parent != nil {
 		logState.captures[lc.tid] = lc.parent
@@ -141,15 +146,14 @@ func vlmcmpLog(level C.int, text *C.char, _ unsafe.Pointer) {
 	logState.mu.Lock()
 	defer logState.mu.Unlock()
 	p := logState.pending[tid]
-	if lv := int(level); lv != ggmlLogCont || p == nil {
-		if p != nil {
-			emitLine(tid, p.level, p.text.String())
-		}
-		if lv == ggmlLogCont {
-			lv = ggmlLogInfo // a continuation of nothing we saw
-		}
-		p = &pendingLine{level: lv}
+	if p == nil {
+		p = &pendingLine{level: ggmlLogInfo} // for a continuation of nothing we saw
 		logState.pending[tid] = p
+	}
+	if lv := int(level); lv != ggmlLogCont {
+		emitLine(tid, p.level, p.text.String()) // a new message ends the last
+		p.text.Reset()
+		p.level = lv
 	}
 	for {
 		i := strings.IndexByte(s, '\n')
@@ -162,7 +166,10 @@ func vlmcmpLog(level C.int, text *C.char, _ unsafe.Pointer) {
 		p.text.Reset()
 		s = s[i+1:]
 	}
-	if p.text.Len() == 0 {
+	// A finished line's level stays for continuations (ggml may continue
+	// a message after its newline). Threads come and go (ggml starts
+	// workers per graph), so beyond a few the finished ones are forgotten.
+	if p.text.Len() == 0 && len(logState.pending) > maxPendingThreads {
 		delete(logState.pending, tid)
 	}
 }

@@ -104,13 +104,14 @@ func loadBackendsFrom(dir string) {
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		mark := logMark()
 		cpath := C.CString(path)
+		lc := captureLog()
 		reg := C.ggml_backend_load(cpath)
+		log := lc.end()
 		C.free(unsafe.Pointer(cpath))
 		ld := BackendLoad{Path: path}
 		if reg == nil {
-			ld.Err = newError("load backend "+path, 0, mark, errors.New("not loaded"))
+			ld.Err = newError("load backend "+path, 0, log, errors.New("not loaded"))
 		} else {
 			st.names[e.Name()] = true
 			ld.Backend = C.GoString(C.ggml_backend_reg_name(reg))

@@ -10,13 +10,16 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
 // Batch is a token batch for Context.Decode; see the stub's documentation.
 // Its arrays live in C memory (llama_batch_init) and are filled through
-// slice views, so a step crosses into C once, in Decode.
+// slice views, so a step crosses into C once, in Decode. mu guards it all
+// against Close (Decode holds it too).
 type Batch struct {
+	mu      sync.Mutex
 	c       C.struct_llama_batch // owns the arrays; zero once closed
 	cap     int                  // tokens the arrays hold
 	maxSeqs int                  // sequence ids per token
@@ -58,8 +61,10 @@ func NewBatch(capacity, maxSeqs int) (*Batch, error) {
 
 // Add appends token t at position pos to sequences seqs.
 func (b *Batch) Add(t Token, pos int, logits bool, seqs ...int) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
-		return 0, ErrClosed
+		return 0, fmt.Errorf("batch add: %w", ErrClosed)
 	}
 	if b.n >= b.cap {
 		return 0, ErrBatchFull
@@ -67,15 +72,17 @@ func (b *Batch) Add(t Token, pos int, logits bool, seqs ...int) (int, error) {
 	if len(seqs) == 0 || len(seqs) > b.maxSeqs {
 		return 0, fmt.Errorf("batch add: %d sequence ids, want 1 to %d", len(seqs), b.maxSeqs)
 	}
+	for _, s := range seqs {
+		if s < 0 {
+			return 0, fmt.Errorf("batch add: negative sequence id %d", s)
+		}
+	}
 	i := b.n
 	b.token[i] = C.llama_token(t)
 	b.pos[i] = C.llama_pos(pos)
 	b.nSeq[i] = C.int32_t(len(seqs))
 	ids := unsafe.Slice(b.seqIDs[i], b.maxSeqs)
 	for j, s := range seqs {
-		if s < 0 {
-			return 0, fmt.Errorf("batch add: negative sequence id %d", s)
-		}
 		ids[j] = C.llama_seq_id(s)
 	}
 	b.logits[i] = 0
@@ -86,34 +93,31 @@ func (b *Batch) Add(t Token, pos int, logits bool, seqs ...int) (int, error) {
 	return i, nil
 }
 
-// SetLogits turns the logits flag of token i on or off.
-func (b *Batch) SetLogits(i int, on bool) {
-	if b.closed || i < 0 || i >= b.n {
-		return
-	}
-	b.logits[i] = 0
-	if on {
-		b.logits[i] = 1
-	}
+// Len returns the number of tokens in the batch.
+func (b *Batch) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.n
 }
 
-// Len returns the number of tokens in the batch.
-func (b *Batch) Len() int { return b.n }
-
-// Cap returns the batch's capacity.
-func (b *Batch) Cap() int { return b.cap }
-
 // Clear empties the batch for reuse.
-func (b *Batch) Clear() { b.n = 0 }
+func (b *Batch) Clear() {
+	b.mu.Lock()
+	b.n = 0
+	b.mu.Unlock()
+}
 
 // Close frees the batch.
 func (b *Batch) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.closed {
 		return nil
 	}
 	b.c.n_tokens = C.int32_t(b.cap)
 	C.llama_batch_free(b.c)
 	b.closed = true
+	b.n = 0
 	b.c = C.struct_llama_batch{}
 	b.token, b.pos, b.nSeq, b.seqIDs, b.logits = nil, nil, nil, nil, nil
 	runtime.SetFinalizer(b, nil)

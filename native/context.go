@@ -22,12 +22,17 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
-	"time"
 	"unsafe"
 )
 
 // Context is a llama.cpp inference context; see the stub's documentation.
+//
+// mu guards c and the state of the last decode: every method holds it for
+// its call, so a Close from another goroutine waits for the call in flight
+// and later calls answer ErrClosed. Interrupt takes only abortMu, so that it
+// reaches a decode in flight.
 type Context struct {
+	mu      sync.Mutex
 	c       *C.struct_llama_context // nil once closed
 	mem     C.llama_memory_t        // the KV cache, owned by c
 	model   *Model                  // kept open while the context is
@@ -35,7 +40,7 @@ type Context struct {
 	nBatch  int
 	nVocab  int
 	kvSplit bool
-	lora    []LoRAScale // adapters applied, counted as users
+	lora    []*LoRA // adapters applied, each acquired once per entry
 
 	abortMu   sync.Mutex // guards abortFlag against Close
 	abortFlag *C.int     // non-zero: decodes abort; freed by Close
@@ -48,16 +53,13 @@ type Context struct {
 
 // NewContext creates a context for m.
 func NewContext(m *Model, p ContextParams) (*Context, error) {
-	if m == nil {
-		return nil, errors.New("new context: nil model")
-	}
 	if p.NSeqMax < 0 || p.NSeqMax > MaxParallelSequences() {
 		return nil, fmt.Errorf("new context: %d sequences, want 1 to %d", p.NSeqMax, MaxParallelSequences())
 	}
 	if p.NCtx < 0 || p.NBatch < 0 || p.NUBatch < 0 || p.Threads < 0 || p.ThreadsBatch < 0 {
 		return nil, fmt.Errorf("new context: negative size in %+v", p)
 	}
-	if err := m.use(); err != nil {
+	if err := m.use(userContext); err != nil {
 		return nil, fmt.Errorf("new context: %w", err)
 	}
 	params := C.llama_context_default_params()
@@ -85,12 +87,13 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 	}
 	params.flash_attn_type = flashAttn(p.FlashAttention)
 	params.kv_unified = C.bool(!p.KVSplit)
-	params.no_perf = C.bool(p.NoPerf)
-	mark := logMark()
+	params.no_perf = true
+	lc := captureLog()
 	cc := C.llama_init_from_model(m.c, params)
+	log := lc.end()
 	if cc == nil {
-		m.release()
-		return nil, newError("new context", 0, mark, errors.New("llama.cpp could not create it"))
+		m.release(userContext)
+		return nil, newError("new context", 0, log, errors.New("llama.cpp could not create it"))
 	}
 	c := &Context{
 		c: cc, mem: C.llama_get_memory(cc), model: m,
@@ -117,8 +120,10 @@ func flashAttn(f FlashAttention) C.enum_llama_flash_attn_type {
 	return C.LLAMA_FLASH_ATTN_TYPE_AUTO
 }
 
-// Close frees the context.
+// Close frees the context, ends its use of its adapters and model.
 func (c *Context) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.c == nil {
 		return nil
 	}
@@ -128,83 +133,65 @@ func (c *Context) Close() error {
 	c.c, c.mem, c.abortFlag = nil, nil, nil
 	c.abortMu.Unlock()
 	c.releaseLoRA()
-	c.model.release()
+	c.model.release(userContext)
 	runtime.SetFinalizer(c, nil)
 	return nil
 }
 
+// releaseLoRA ends the context's use of its adapters; c.mu is held and
+// llama.cpp no longer applies them.
 func (c *Context) releaseLoRA() {
-	for _, l := range c.lora {
-		l.Adapter.h.mu.Lock()
-		l.Adapter.h.users--
-		l.Adapter.h.mu.Unlock()
+	for _, a := range c.lora {
+		a.unacquire()
 	}
 	c.lora = nil
 }
 
-// Model returns the model the context was made from.
-func (c *Context) Model() *Model { return c.model }
-
 // NCtx returns the context size in tokens.
 func (c *Context) NCtx() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.c == nil {
 		return 0
 	}
 	return int(C.llama_n_ctx(c.c))
 }
 
-// NBatch returns the most tokens one Decode may carry.
-func (c *Context) NBatch() int { return c.nBatch }
-
-// NUBatch returns the physical batch size.
-func (c *Context) NUBatch() int {
-	if c.c == nil {
-		return 0
-	}
-	return int(C.llama_n_ubatch(c.c))
-}
-
-// NSeqMax returns the number of sequences.
-func (c *Context) NSeqMax() int { return c.nSeqMax }
-
-// SetThreads sets the threads for single tokens and for batches.
-func (c *Context) SetThreads(n, nBatch int) {
-	if c.c == nil || n <= 0 {
-		return
-	}
-	if nBatch <= 0 {
-		nBatch = n
-	}
-	C.llama_set_n_threads(c.c, C.int32_t(n), C.int32_t(nBatch))
-}
-
 // SetLoRA replaces the adapters the context applies.
 func (c *Context) SetLoRA(adapters []LoRAScale) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.c == nil {
-		return ErrClosed
+		return fmt.Errorf("set lora: %w", ErrClosed)
+	}
+	// Count the context as a user of every new adapter first, each under
+	// the adapter's lock: from then on none can be freed under us.
+	acquired := make([]*LoRA, 0, len(adapters))
+	unwind := func() {
+		for _, a := range acquired {
+			a.unacquire()
+		}
 	}
 	for _, l := range adapters {
-		if l.Adapter == nil || l.Adapter.h.c == nil {
-			return fmt.Errorf("set lora: %w adapter", ErrClosed)
+		if err := l.Adapter.acquire(c.model); err != nil {
+			unwind()
+			return err
 		}
-		if l.Adapter.model != c.model {
-			return fmt.Errorf("set lora %s: loaded for another model", l.Adapter.path)
-		}
+		acquired = append(acquired, l.Adapter)
 	}
 	C.llama_clear_adapter_lora(c.c)
 	c.releaseLoRA()
 	for _, l := range adapters {
-		mark := logMark()
-		if rc := C.llama_set_adapter_lora(c.c, l.Adapter.h.c, C.float(l.Scale)); rc != 0 {
+		lc := captureLog()
+		rc := C.llama_set_adapter_lora(c.c, l.Adapter.c, C.float(l.Scale))
+		log := lc.end()
+		if rc != 0 {
 			C.llama_clear_adapter_lora(c.c)
-			c.releaseLoRA()
-			return newError("set lora "+l.Adapter.path, int(rc), mark, errors.New("llama.cpp refused it"))
+			unwind()
+			return newError("set lora "+l.Adapter.path, int(rc), log, errors.New("llama.cpp refused it"))
 		}
-		l.Adapter.h.mu.Lock()
-		l.Adapter.h.users++
-		l.Adapter.h.mu.Unlock()
-		c.lora = append(c.lora, l)
 	}
+	c.lora = acquired
 	return nil
 }
 
@@ -230,8 +217,15 @@ func (c *Context) ResetInterrupt() {
 
 // Decode runs the model on the batch.
 func (c *Context) Decode(b *Batch) error {
-	if c.c == nil || b == nil || b.closed {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil || b == nil {
 		return fmt.Errorf("decode: %w", ErrClosed)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return fmt.Errorf("decode: %w batch", ErrClosed)
 	}
 	if b.n == 0 {
 		return errors.New("decode: empty batch")
@@ -249,10 +243,10 @@ func (c *Context) Decode(b *Batch) error {
 	}
 	c.outputs, c.lastOut = c.outputs[:0], false
 	b.c.n_tokens = C.int32_t(b.n)
-	mark := logMark()
+	lc := captureLog()
 	rc := C.llama_decode(c.c, b.c)
-	runtime.KeepAlive(b)
-	if err := decodeError("decode", int(rc), mark); err != nil {
+	log := lc.end()
+	if err := decodeError("decode", int(rc), log); err != nil {
 		return err
 	}
 	for i := 0; i < b.n; i++ {
@@ -263,21 +257,21 @@ func (c *Context) Decode(b *Batch) error {
 	return nil
 }
 
-// decodeError maps llama_decode's status to an error.
-func decodeError(op string, rc int, mark uint64) error {
+// decodeError maps llama_decode's status to an error quoting log.
+func decodeError(op string, rc int, log []string) error {
 	switch rc {
 	case 0:
 		return nil
 	case 1:
-		return newError(op, rc, mark, ErrKVCacheFull)
+		return newError(op, rc, log, ErrKVCacheFull)
 	case 2:
-		return newError(op, rc, mark, ErrAborted)
+		return newError(op, rc, log, ErrAborted)
 	}
-	return newError(op, rc, mark, fmt.Errorf("llama.cpp failed with status %d", rc))
+	return newError(op, rc, log, fmt.Errorf("llama.cpp failed with status %d", rc))
 }
 
 // checkOutput returns an error unless output i of the last decode has
-// logits.
+// logits. c.mu is held.
 func (c *Context) checkOutput(i int) error {
 	if c.c == nil {
 		return ErrClosed
@@ -296,6 +290,8 @@ func (c *Context) checkOutput(i int) error {
 
 // Logits copies the logits of output i of the last decode into dst.
 func (c *Context) Logits(i int, dst []float32) ([]float32, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err := c.checkOutput(i); err != nil {
 		return dst, fmt.Errorf("logits: %w", err)
 	}
@@ -311,7 +307,8 @@ func (c *Context) Logits(i int, dst []float32) ([]float32, error) {
 	return dst, nil
 }
 
-// checkSeq returns an error unless seq is a sequence of the context.
+// checkSeq returns an error unless seq is a sequence of the context. c.mu
+// is held.
 func (c *Context) checkSeq(op string, seq int) error {
 	if c.c == nil {
 		return fmt.Errorf("%s: %w", op, ErrClosed)
@@ -324,6 +321,8 @@ func (c *Context) checkSeq(op string, seq int) error {
 
 // SeqRemove removes positions [p0, p1) of seq (seq < 0: all sequences).
 func (c *Context) SeqRemove(seq, p0, p1 int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if seq >= 0 {
 		if err := c.checkSeq("kv remove", seq); err != nil {
 			return err
@@ -339,6 +338,8 @@ func (c *Context) SeqRemove(seq, p0, p1 int) error {
 
 // SeqCopy makes positions [p0, p1) of src part of dst too.
 func (c *Context) SeqCopy(src, dst, p0, p1 int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if err := c.checkSeq("kv copy", src); err != nil {
 		return err
 	}
@@ -352,61 +353,12 @@ func (c *Context) SeqCopy(src, dst, p0, p1 int) error {
 	return nil
 }
 
-// SeqKeep removes every sequence but seq.
-func (c *Context) SeqKeep(seq int) error {
-	if err := c.checkSeq("kv keep", seq); err != nil {
-		return err
-	}
-	C.llama_memory_seq_keep(c.mem, C.llama_seq_id(seq))
-	return nil
-}
-
-// SeqPosMin returns the smallest position of seq, or -1.
-func (c *Context) SeqPosMin(seq int) int {
-	if c.checkSeq("", seq) != nil {
-		return -1
-	}
-	return int(C.llama_memory_seq_pos_min(c.mem, C.llama_seq_id(seq)))
-}
-
-// SeqPosMax returns the largest position of seq, or -1.
-func (c *Context) SeqPosMax(seq int) int {
+// seqPosMax returns the largest position of seq, or -1 (for tests).
+func (c *Context) seqPosMax(seq int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.checkSeq("", seq) != nil {
 		return -1
 	}
 	return int(C.llama_memory_seq_pos_max(c.mem, C.llama_seq_id(seq)))
-}
-
-// ClearMemory empties the KV cache.
-func (c *Context) ClearMemory() error {
-	if c.c == nil {
-		return fmt.Errorf("kv clear: %w", ErrClosed)
-	}
-	C.llama_memory_clear(c.mem, true)
-	c.outputs, c.lastOut = c.outputs[:0], false
-	return nil
-}
-
-// Perf returns the context's timing counters.
-func (c *Context) Perf() Perf {
-	if c.c == nil {
-		return Perf{}
-	}
-	d := C.llama_perf_context(c.c)
-	ms := func(v C.double) time.Duration { return time.Duration(float64(v) * float64(time.Millisecond)) }
-	return Perf{
-		Load:         ms(d.t_load_ms),
-		PromptEval:   ms(d.t_p_eval_ms),
-		Eval:         ms(d.t_eval_ms),
-		PromptTokens: int(d.n_p_eval),
-		EvalTokens:   int(d.n_eval),
-		GraphReuses:  int(d.n_reused),
-	}
-}
-
-// ResetPerf sets the timing counters to zero.
-func (c *Context) ResetPerf() {
-	if c.c != nil {
-		C.llama_perf_context_reset(c.c)
-	}
 }

@@ -16,17 +16,34 @@
 // # Ownership
 //
 // Every C object has one Go owner (Model, Context, Batch, Projector, Bitmap,
-// Chunks, Sampler, LoRA) with an idempotent Close; a finalizer only reports
-// and frees what was leaked. C types never leave the package: the API uses
-// Go ints, strings, slices and the structs in types.go, and data is copied
-// out of C memory before it is returned. Objects made from a Model keep it
-// from closing (ErrInUse) until they are closed.
+// Chunks, Sampler, LoRA) with an idempotent Close; a finalizer is only a
+// safety net that frees what was leaked. C types never leave the package:
+// the API uses Go ints, strings, slices and the structs in types.go, and
+// data is copied out of C memory before it is returned.
+//
+// Lifetimes are enforced, not only documented:
+//
+//   - Contexts, projectors, samplers (whose grammar reads the vocabulary)
+//     and LoRA adapters made from a Model count as its users: Model.Close
+//     fails with ErrInUse, freeing nothing, until they are closed.
+//   - A LoRA applied by a context counts that context as a user: LoRA.Close
+//     fails with ErrInUse until the context drops it (SetLoRA) or closes.
+//     The check and the free, and SetLoRA's check and count, happen under
+//     the adapter's one lock.
+//   - Every object guards its C pointer with a lock its methods hold while
+//     they use it: a Close from another goroutine waits for the call in
+//     flight, and every later call fails with ErrClosed (or, for accessors
+//     without an error, returns a zero value).
+//
+// Locks are taken in one order: sampler or projector, bitmaps or chunks,
+// context, batch or adapter, model.
 //
 // # Concurrency
 //
 // A Model is safe for concurrent use. A Context, with the batches and
 // samplers used on it, belongs to one goroutine (continuous batching runs
-// every sequence through one Decode per step from that goroutine). A
+// every sequence through one Decode per step from that goroutine); calls
+// from other goroutines are safe but wait for it, except Interrupt. A
 // Projector serializes its encodes, and an Encode may run on another
 // goroutine while the Context's owner decodes.
 //
@@ -35,8 +52,10 @@
 // llama.cpp explains failures in its log rather than its return values. The
 // package installs its own log callbacks for ggml, llama.cpp and mtmd (in
 // place of the one ollama's ggml package sets): lines go to slog below
-// Info, so they show only with debug logging (SetLogger), and the latest
-// warnings and errors are quoted in the *Error values the package returns.
+// Info, so they show only with debug logging (SetLogger), and the warnings
+// and errors a failed call logged are quoted in the *Error it returns: only
+// that call's, captured by the OS thread the call ran on (log.go), so
+// concurrent failures do not quote each other.
 // Status codes callers act on become sentinels: ErrKVCacheFull, ErrAborted,
 // ErrClosed, ErrInUse, ErrBatchFull.
 //

@@ -20,16 +20,18 @@ var (
 	ErrAborted = errors.New("decode aborted")
 	// ErrBatchFull is returned by Batch.Add when the batch is at capacity.
 	ErrBatchFull = errors.New("batch full")
-	// ErrInUse is returned by Model.Close while contexts or projectors made
-	// from the model are still open.
-	ErrInUse = errors.New("model still in use")
+	// ErrInUse is returned by a Close that would free what another object
+	// still uses: Model.Close while contexts, projectors, samplers or LoRA
+	// adapters made from the model are open, LoRA.Close while a context
+	// applies the adapter. Nothing is freed; close the users first.
+	ErrInUse = errors.New("still in use")
 )
 
 // Error is a failure reported by llama.cpp, mtmd or ggml.
 type Error struct {
 	Op   string   // the operation, e.g. "decode", "load model /path/m.gguf"
 	Code int      // the C function's status, when it returned one; 0 otherwise
-	Log  []string // llama.cpp's error and warning lines logged during the call, oldest first
+	Log  []string // the latest error and warning lines llama.cpp logged during this call (not others), oldest first
 	Err  error    // a sentinel (ErrKVCacheFull, ...) or a plain description
 }
 

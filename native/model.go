@@ -13,20 +13,39 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"unsafe"
 )
 
 // Model is a loaded llama.cpp model; see the stub's documentation.
+//
+// mu guards c: the methods that call into C hold it for reading, Close for
+// writing, so Close waits for calls in flight and later calls see nil.
+// users counts the open objects made from the model, which keep it from
+// closing; they use c and vocab without mu, since c cannot change while
+// they are counted.
 type Model struct {
-	mu       sync.Mutex               // guards c, users and adapters while closing
-	c        *C.struct_llama_model    // nil once closed
-	vocab    *C.struct_llama_vocab    // owned by c
-	path     string                   // the file loaded
-	info     ModelInfo                // read at load
-	users    int                      // open contexts and projectors made from the model
-	adapters map[*loraHandle]struct{} // adapters loaded for the model, freed with it
+	mu    sync.RWMutex
+	c     *C.struct_llama_model // nil once closed
+	vocab *C.struct_llama_vocab // owned by c
+	path  string                // the file loaded
+	info  ModelInfo             // read at load
+	users [nUserKinds]int       // open objects made from the model, by kind
 }
+
+// userKind is a kind of object that keeps its model open.
+type userKind int
+
+const (
+	userContext userKind = iota
+	userProjector
+	userSampler
+	userLoRA
+	nUserKinds
+)
+
+var userKindNames = [nUserKinds]string{"context", "projector", "sampler", "lora adapter"}
 
 // LoadModel loads the GGUF model file at path.
 func LoadModel(path string, p ModelParams) (*Model, error) {
@@ -44,12 +63,13 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 	params.vocab_only = C.bool(p.VocabOnly)
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	mark := logMark()
+	lc := captureLog()
 	cm := C.llama_model_load_from_file(cpath, params)
+	log := lc.end()
 	if cm == nil {
-		return nil, newError("load model "+path, 0, mark, errors.New("llama.cpp could not load it"))
+		return nil, newError("load model "+path, 0, log, errors.New("llama.cpp could not load it"))
 	}
-	m := &Model{c: cm, vocab: C.llama_model_get_vocab(cm), path: path, adapters: map[*loraHandle]struct{}{}}
+	m := &Model{c: cm, vocab: C.llama_model_get_vocab(cm), path: path}
 	m.info = m.readInfo()
 	runtime.SetFinalizer(m, func(m *Model) {
 		slog.Debug("native: model not closed", "path", m.path)
@@ -81,9 +101,10 @@ func checkGGUFFile(path string) error {
 	return nil
 }
 
+// readInfo reads the model's facts; called before m is shared.
 func (m *Model) readInfo() ModelInfo {
-	arch, _ := m.Meta("general.architecture")
-	name, _ := m.Meta("general.name")
+	arch, _ := m.meta("general.architecture")
+	name, _ := m.meta("general.name")
 	var desc [256]C.char
 	C.llama_model_desc(m.c, &desc[0], C.size_t(len(desc)))
 	return ModelInfo{
@@ -102,53 +123,56 @@ func (m *Model) readInfo() ModelInfo {
 	}
 }
 
-// Close frees the model and its adapters; ErrInUse while contexts or
-// projectors made from it are open.
+// Close frees the model; ErrInUse while objects made from it are open.
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.c == nil {
 		return nil
 	}
-	if m.users > 0 {
-		return fmt.Errorf("close model %s: %w by %d contexts or projectors", m.path, ErrInUse, m.users)
+	var inUse []string
+	for k, n := range m.users {
+		if n > 0 {
+			inUse = append(inUse, fmt.Sprintf("%d %s", n, userKindNames[k]))
+		}
 	}
-	for h := range m.adapters {
-		h.free()
+	if len(inUse) > 0 {
+		return fmt.Errorf("close model %s: %w by %s: close them first", m.path, ErrInUse, strings.Join(inUse, ", "))
 	}
-	m.adapters = nil
 	C.llama_model_free(m.c)
 	m.c, m.vocab = nil, nil
 	runtime.SetFinalizer(m, nil)
 	return nil
 }
 
-// use counts a new user (context, projector) of the model.
-func (m *Model) use() error {
+// use counts a new user of kind k: from then on the model stays open, and
+// the user may read c and vocab without mu, until release.
+func (m *Model) use(k userKind) error {
+	if m == nil {
+		return fmt.Errorf("%w model", ErrClosed)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.c == nil {
-		return ErrClosed
+		return fmt.Errorf("%w model", ErrClosed)
 	}
-	m.users++
+	m.users[k]++
 	return nil
 }
 
-// release ends a use.
-func (m *Model) release() {
+// release ends a use of kind k.
+func (m *Model) release(k userKind) {
 	m.mu.Lock()
-	m.users--
+	m.users[k]--
 	m.mu.Unlock()
 }
 
 // Info returns facts about the model.
 func (m *Model) Info() ModelInfo { return m.info }
 
-// Meta returns a metadata value as text and whether key exists.
-func (m *Model) Meta(key string) (string, bool) {
-	if m.c == nil {
-		return "", false
-	}
+// meta returns a metadata value as text and whether key exists; the
+// caller keeps the model open.
+func (m *Model) meta(key string) (string, bool) {
 	ckey := C.CString(key)
 	defer C.free(unsafe.Pointer(ckey))
 	buf := make([]C.char, 256)
@@ -165,8 +189,10 @@ func (m *Model) Meta(key string) (string, bool) {
 
 // Tokenize turns text into tokens.
 func (m *Model) Tokenize(text string, addSpecial, parseSpecial bool) ([]Token, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if m.c == nil {
-		return nil, ErrClosed
+		return nil, fmt.Errorf("tokenize: %w", ErrClosed)
 	}
 	ctext := C.CString(text)
 	defer C.free(unsafe.Pointer(ctext))
@@ -198,8 +224,10 @@ func (m *Model) checkTokens(toks ...Token) error {
 
 // Detokenize turns tokens back into text.
 func (m *Model) Detokenize(tokens []Token, removeSpecial, unparseSpecial bool) (string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if m.c == nil {
-		return "", ErrClosed
+		return "", fmt.Errorf("detokenize: %w", ErrClosed)
 	}
 	if len(tokens) == 0 {
 		return "", nil
@@ -221,66 +249,25 @@ func (m *Model) Detokenize(tokens []Token, removeSpecial, unparseSpecial bool) (
 	}
 }
 
-// TokenPiece returns the bytes token t stands for.
-func (m *Model) TokenPiece(t Token, special bool) (string, error) {
-	if m.c == nil {
-		return "", ErrClosed
-	}
-	if err := m.checkTokens(t); err != nil {
-		return "", err
-	}
-	buf := make([]byte, 64)
-	for {
-		n := C.llama_token_to_piece(m.vocab, C.llama_token(t), (*C.char)(unsafe.Pointer(&buf[0])), C.int32_t(len(buf)), 0, C.bool(special))
-		if n >= 0 {
-			return string(buf[:n]), nil
-		}
-		if -int(n) <= len(buf) {
-			return "", fmt.Errorf("token %d: llama.cpp failed (%d)", t, int(n))
-		}
-		buf = make([]byte, -int(n))
-	}
-}
-
 // IsEOG reports whether t ends generation.
 func (m *Model) IsEOG(t Token) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if m.c == nil || m.checkTokens(t) != nil {
 		return false
 	}
 	return bool(C.llama_vocab_is_eog(m.vocab, C.llama_token(t)))
 }
 
-// BOS returns the beginning-of-sequence token, or -1.
-func (m *Model) BOS() Token {
-	if m.c == nil {
-		return -1
-	}
-	return Token(C.llama_vocab_bos(m.vocab))
-}
-
-// EOS returns the end-of-sequence token, or -1.
-func (m *Model) EOS() Token {
-	if m.c == nil {
-		return -1
-	}
-	return Token(C.llama_vocab_eos(m.vocab))
-}
-
-// ChatTemplate returns the model's default chat template, or "".
-func (m *Model) ChatTemplate() string {
-	if m.c == nil {
-		return ""
-	}
-	return goStr(C.llama_model_chat_template(m.c, nil))
-}
-
 // ApplyChatTemplate formats msgs with tmpl (empty: the model's template).
 func (m *Model) ApplyChatTemplate(tmpl string, msgs []ChatMessage, addAssistant bool) (string, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
 	if m.c == nil {
-		return "", ErrClosed
+		return "", fmt.Errorf("apply chat template: %w", ErrClosed)
 	}
 	if tmpl == "" {
-		tmpl = m.ChatTemplate()
+		tmpl = goStr(C.llama_model_chat_template(m.c, nil))
 		if tmpl == "" {
 			return "", fmt.Errorf("apply chat template: model %s has no chat template", m.path)
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,22 +28,23 @@ import (
 // DecodeImage and text evaluations only read the projector's settings and
 // run on the caller's Context, so an Encode on one goroutine can overlap a
 // Context's decode on another; on a CPU both compete for the same cores.
+//
+// Lifetime: every method holds mu for reading while it uses c, Close holds
+// it for writing, so Close waits for the calls in flight. Locks are taken in
+// the order projector (mu, then encodeMu), bitmaps or chunks, context.
 type Projector struct {
-	encodeMu  sync.Mutex      // serializes encodes (mtmd keeps one output buffer)
-	c         *C.mtmd_context // nil once closed
-	model     *Model          // kept open while the projector is
-	path      string
-	nEmbd     int // width of the embeddings, the model's input width
-	mrope     bool
-	nonCausal bool
+	mu       sync.RWMutex
+	encodeMu sync.Mutex      // serializes encodes (mtmd keeps one output buffer)
+	c        *C.mtmd_context // nil once closed
+	model    *Model          // kept open while the projector is
+	path     string
+	nEmbd    int  // width of the embeddings, the model's input width
+	mrope    bool // M-RoPE positions (Qwen2-VL)
 }
 
 // LoadProjector loads the mmproj GGUF at path for model m.
 func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error) {
 	ensureInit()
-	if m == nil {
-		return nil, fmt.Errorf("load projector %s: nil model", path)
-	}
 	if err := checkGGUFFile(path); err != nil {
 		return nil, fmt.Errorf("load projector: %w", err)
 	}
@@ -55,7 +57,7 @@ func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error)
 	if got := C.GoString(C.mtmd_default_marker()); got != MediaMarker {
 		return nil, fmt.Errorf("load projector: mtmd's media marker is %q, this package expects %q", got, MediaMarker)
 	}
-	if err := m.use(); err != nil {
+	if err := m.use(userProjector); err != nil {
 		return nil, fmt.Errorf("load projector %s: %w", path, err)
 	}
 	params := C.mtmd_context_params_default()
@@ -74,17 +76,17 @@ func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error)
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	mark := logMark()
+	lc := captureLog()
 	cm := C.mtmd_init_from_file(cpath, m.c, params)
+	log := lc.end()
 	if cm == nil {
-		m.release()
-		return nil, newError("load projector "+path, 0, mark, errors.New("mtmd could not load it"))
+		m.release(userProjector)
+		return nil, newError("load projector "+path, 0, log, errors.New("mtmd could not load it"))
 	}
 	pr := &Projector{
 		c: cm, model: m, path: path,
-		nEmbd:     m.info.NEmbdInput,
-		mrope:     bool(C.mtmd_decode_use_mrope(cm)),
-		nonCausal: bool(C.mtmd_decode_use_non_causal(cm)),
+		nEmbd: m.info.NEmbdInput,
+		mrope: bool(C.mtmd_decode_use_mrope(cm)),
 	}
 	if !bool(C.mtmd_support_vision(cm)) {
 		pr.Close()
@@ -97,28 +99,24 @@ func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error)
 	return pr, nil
 }
 
-// Close frees the projector.
+// Close frees the projector and ends its use of the model.
 func (p *Projector) Close() error {
-	p.encodeMu.Lock()
-	defer p.encodeMu.Unlock()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.c == nil {
 		return nil
 	}
 	C.mtmd_free(p.c)
 	p.c = nil
-	p.model.release()
+	p.model.release(userProjector)
 	runtime.SetFinalizer(p, nil)
 	return nil
 }
 
-// UsesMRoPE reports whether the model takes M-RoPE positions.
-func (p *Projector) UsesMRoPE() bool { return p.mrope }
-
-// NonCausal reports whether images are decoded with non-causal attention.
-func (p *Projector) NonCausal() bool { return p.nonCausal }
-
 // Tokenize splits text with MediaMarkers into text and image chunks.
 func (p *Projector) Tokenize(text string, images []*Bitmap, addSpecial bool) (*Chunks, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
 	if p.c == nil {
 		return nil, fmt.Errorf("tokenize: %w", ErrClosed)
 	}
@@ -127,7 +125,14 @@ func (p *Projector) Tokenize(text string, images []*Bitmap, addSpecial bool) (*C
 	}
 	cbm := make([]*C.mtmd_bitmap, len(images))
 	for i, b := range images {
-		if b == nil || b.c == nil {
+		if b == nil {
+			return nil, fmt.Errorf("tokenize: image %d: %w", i, ErrClosed)
+		}
+		if !slices.Contains(images[:i], b) { // a second read lock could deadlock with a Close waiting
+			b.mu.RLock()
+			defer b.mu.RUnlock()
+		}
+		if b.c == nil {
 			return nil, fmt.Errorf("tokenize: image %d: %w", i, ErrClosed)
 		}
 		cbm[i] = b.c
@@ -140,9 +145,9 @@ func (p *Projector) Tokenize(text string, images []*Bitmap, addSpecial bool) (*C
 	if len(cbm) > 0 {
 		bp = &cbm[0]
 	}
-	mark := logMark()
+	lc := captureLog()
 	rc := C.mtmd_tokenize(p.c, out, &in, bp, C.size_t(len(cbm)))
-	runtime.KeepAlive(images)
+	log := lc.end()
 	if rc != 0 {
 		C.mtmd_input_chunks_free(out)
 		why := fmt.Errorf("mtmd failed with status %d", int(rc))
@@ -152,7 +157,7 @@ func (p *Projector) Tokenize(text string, images []*Bitmap, addSpecial bool) (*C
 		case 2:
 			why = errors.New("image preprocessing failed")
 		}
-		return nil, newError("tokenize", int(rc), mark, why)
+		return nil, newError("tokenize", int(rc), log, why)
 	}
 	ch := &Chunks{c: out}
 	runtime.SetFinalizer(ch, (*Chunks).Close)
@@ -161,41 +166,82 @@ func (p *Projector) Tokenize(text string, images []*Bitmap, addSpecial bool) (*C
 
 // Encode runs the vision encoder on image chunk i of ch.
 func (p *Projector) Encode(ch *Chunks, i int) (*ImageEmbedding, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if ch == nil {
+		return nil, fmt.Errorf("encode: %w chunks", ErrClosed)
+	}
+	ch.mu.RLock()
+	defer ch.mu.RUnlock()
+	return p.encode(ch, i)
+}
+
+// encode is Encode; p.mu and ch.mu are held.
+func (p *Projector) encode(ch *Chunks, i int) (*ImageEmbedding, error) {
+	if p.c == nil {
+		return nil, fmt.Errorf("encode: %w", ErrClosed)
+	}
 	chunk, err := ch.get(i)
 	if err != nil {
 		return nil, fmt.Errorf("encode: %w", err)
 	}
-	if k := ch.Kind(i); k != ChunkImage {
+	if k := ch.kind(i); k != ChunkImage {
 		return nil, fmt.Errorf("encode: chunk %d is %s, not an image", i, k)
 	}
 	p.encodeMu.Lock()
 	defer p.encodeMu.Unlock()
-	if p.c == nil {
-		return nil, fmt.Errorf("encode: %w", ErrClosed)
-	}
 	start := time.Now()
-	mark := logMark()
-	if rc := C.mtmd_encode_chunk(p.c, chunk); rc != 0 {
-		return nil, newError("encode image", int(rc), mark, errors.New("the vision encoder failed"))
+	lc := captureLog()
+	rc := C.mtmd_encode_chunk(p.c, chunk)
+	log := lc.end()
+	if rc != 0 {
+		return nil, newError("encode image", int(rc), log, errors.New("the vision encoder failed"))
 	}
 	nTok := int(C.mtmd_input_chunk_get_n_tokens(chunk))
 	out := C.mtmd_get_output_embd(p.c)
 	if out == nil || nTok <= 0 {
-		return nil, newError("encode image", 0, mark, errors.New("no embedding"))
+		return nil, newError("encode image", 0, log, errors.New("no embedding"))
 	}
 	e := &ImageEmbedding{nTokens: nTok, nEmbd: p.nEmbd, data: make([]float32, nTok*p.nEmbd)}
 	copy(e.data, unsafe.Slice((*float32)(unsafe.Pointer(out)), len(e.data)))
 	e.encode = time.Since(start)
-	runtime.KeepAlive(ch)
 	return e, nil
+}
+
+// lockEval takes the locks of an evaluation of ch into c, in order, and
+// returns their release, or an error when one of them is closed.
+func (p *Projector) lockEval(op string, c *Context, ch *Chunks) (func(), error) {
+	if c == nil || ch == nil {
+		return nil, fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	p.mu.RLock()
+	ch.mu.RLock()
+	c.mu.Lock()
+	unlock := func() {
+		c.mu.Unlock()
+		ch.mu.RUnlock()
+		p.mu.RUnlock()
+	}
+	if p.c == nil || ch.c == nil || c.c == nil {
+		unlock()
+		return nil, fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	return unlock, nil
 }
 
 // DecodeImage decodes emb, encoded from image chunk i of ch, into sequence
 // seq of c at nPast, and returns the new nPast.
 func (p *Projector) DecodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbedding, nPast, seq int) (int, error) {
-	if p.c == nil {
-		return nPast, fmt.Errorf("decode image: %w", ErrClosed)
+	unlock, err := p.lockEval("decode image", c, ch)
+	if err != nil {
+		return nPast, err
 	}
+	defer unlock()
+	return p.decodeImage(c, ch, i, emb, nPast, seq)
+}
+
+// decodeImage is DecodeImage; the locks of lockEval are held.
+func (p *Projector) decodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbedding, nPast, seq int) (int, error) {
 	if err := c.checkSeq("decode image", seq); err != nil {
 		return nPast, err
 	}
@@ -203,10 +249,10 @@ func (p *Projector) DecodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbeddi
 	if err != nil {
 		return nPast, fmt.Errorf("decode image: %w", err)
 	}
-	if k := ch.Kind(i); k != ChunkImage {
+	if k := ch.kind(i); k != ChunkImage {
 		return nPast, fmt.Errorf("decode image: chunk %d is %s, not an image", i, k)
 	}
-	if emb == nil || emb.nTokens != ch.NTokens(i) || emb.nEmbd != p.nEmbd || len(emb.data) == 0 {
+	if emb == nil || emb.nTokens != ch.nTokens(i) || emb.nEmbd != p.nEmbd || len(emb.data) == 0 {
 		return nPast, fmt.Errorf("decode image: the embedding does not belong to chunk %d", i)
 	}
 	if nPast < 0 {
@@ -214,12 +260,12 @@ func (p *Projector) DecodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbeddi
 	}
 	c.outputs, c.lastOut = c.outputs[:0], false
 	var newPast C.llama_pos
-	mark := logMark()
+	lc := captureLog()
 	rc := C.mtmd_helper_decode_image_chunk(p.c, c.c, chunk, (*C.float)(unsafe.Pointer(&emb.data[0])),
 		C.llama_pos(nPast), C.llama_seq_id(seq), C.int32_t(c.nBatch), &newPast)
-	runtime.KeepAlive(ch)
+	log := lc.end()
 	runtime.KeepAlive(emb)
-	if err := decodeError("decode image", int(rc), mark); err != nil {
+	if err := decodeError("decode image", int(rc), log); err != nil {
 		return nPast, err
 	}
 	return int(newPast), nil
@@ -227,9 +273,16 @@ func (p *Projector) DecodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbeddi
 
 // EvalChunk evaluates chunk i of ch into sequence seq of c at nPast.
 func (p *Projector) EvalChunk(c *Context, ch *Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
-	if p.c == nil {
-		return nPast, fmt.Errorf("eval chunk: %w", ErrClosed)
+	unlock, err := p.lockEval("eval chunk", c, ch)
+	if err != nil {
+		return nPast, err
 	}
+	defer unlock()
+	return p.evalChunk(c, ch, i, nPast, seq, logitsLast)
+}
+
+// evalChunk is EvalChunk; the locks of lockEval are held.
+func (p *Projector) evalChunk(c *Context, ch *Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
 	if err := c.checkSeq("eval chunk", seq); err != nil {
 		return nPast, err
 	}
@@ -240,26 +293,26 @@ func (p *Projector) EvalChunk(c *Context, ch *Chunks, i, nPast, seq int, logitsL
 	if nPast < 0 {
 		return nPast, fmt.Errorf("eval chunk: negative position %d", nPast)
 	}
-	switch k := ch.Kind(i); k {
+	switch k := ch.kind(i); k {
 	case ChunkImage:
-		emb, err := p.Encode(ch, i)
+		emb, err := p.encode(ch, i)
 		if err != nil {
 			return nPast, err
 		}
-		return p.DecodeImage(c, ch, i, emb, nPast, seq)
+		return p.decodeImage(c, ch, i, emb, nPast, seq)
 	case ChunkText:
-		if ch.NTokens(i) == 0 {
+		if ch.nTokens(i) == 0 {
 			return nPast, nil
 		}
 		c.outputs, c.lastOut = c.outputs[:0], false
 		// The helper adds the text's length to *new_n_past for text chunks
 		// (and sets it for images), so it starts at nPast.
 		newPast := C.llama_pos(nPast)
-		mark := logMark()
+		lc := captureLog()
 		rc := C.mtmd_helper_eval_chunk_single(p.c, c.c, chunk, C.llama_pos(nPast), C.llama_seq_id(seq),
 			C.int32_t(c.nBatch), C.bool(logitsLast), &newPast)
-		runtime.KeepAlive(ch)
-		if err := decodeError("eval text", int(rc), mark); err != nil {
+		log := lc.end()
+		if err := decodeError("eval text", int(rc), log); err != nil {
 			return nPast, err
 		}
 		c.lastOut = logitsLast
@@ -271,10 +324,15 @@ func (p *Projector) EvalChunk(c *Context, ch *Chunks, i, nPast, seq int, logitsL
 
 // EvalChunks evaluates every chunk of ch into sequence seq.
 func (p *Projector) EvalChunks(c *Context, ch *Chunks, nPast, seq int, logitsLast bool) (int, error) {
-	n := ch.Len()
+	unlock, err := p.lockEval("eval chunks", c, ch)
+	if err != nil {
+		return nPast, err
+	}
+	defer unlock()
+	n := ch.len()
 	for i := 0; i < n; i++ {
 		var err error
-		nPast, err = p.EvalChunk(c, ch, i, nPast, seq, logitsLast && i == n-1)
+		nPast, err = p.evalChunk(c, ch, i, nPast, seq, logitsLast && i == n-1)
 		if err != nil {
 			return nPast, fmt.Errorf("chunk %d of %d: %w", i+1, n, err)
 		}
@@ -282,10 +340,11 @@ func (p *Projector) EvalChunks(c *Context, ch *Chunks, nPast, seq int, logitsLas
 	return nPast, nil
 }
 
-// Bitmap is an RGB image for the projector.
+// Bitmap is an RGB image for the projector; mu guards c against Close
+// while Tokenize reads it.
 type Bitmap struct {
-	c    *C.mtmd_bitmap // nil once closed
-	w, h int
+	mu sync.RWMutex
+	c  *C.mtmd_bitmap // nil once closed
 }
 
 // NewBitmap copies width*height*3 bytes of packed RGB into a new bitmap.
@@ -300,19 +359,15 @@ func NewBitmap(width, height int, rgb []byte) (*Bitmap, error) {
 	if cb == nil {
 		return nil, errors.New("new bitmap: out of memory")
 	}
-	b := &Bitmap{c: cb, w: width, h: height}
+	b := &Bitmap{c: cb}
 	runtime.SetFinalizer(b, (*Bitmap).Close)
 	return b, nil
 }
 
-// Width returns the width in pixels.
-func (b *Bitmap) Width() int { return b.w }
-
-// Height returns the height in pixels.
-func (b *Bitmap) Height() int { return b.h }
-
 // Close frees the bitmap.
 func (b *Bitmap) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.c != nil {
 		C.mtmd_bitmap_free(b.c)
 		b.c = nil
@@ -321,14 +376,16 @@ func (b *Bitmap) Close() error {
 	return nil
 }
 
-// Chunks is a tokenized multimodal prompt.
+// Chunks is a tokenized multimodal prompt. Its methods hold mu for reading,
+// Close for writing; the unexported ones expect it held.
 type Chunks struct {
-	c *C.mtmd_input_chunks // nil once closed
+	mu sync.RWMutex
+	c  *C.mtmd_input_chunks // nil once closed
 }
 
 // get returns chunk i, or an error for a bad index or closed chunks.
 func (ch *Chunks) get(i int) (*C.mtmd_input_chunk, error) {
-	if ch == nil || ch.c == nil {
+	if ch.c == nil {
 		return nil, ErrClosed
 	}
 	n := int(C.mtmd_input_chunks_size(ch.c))
@@ -338,16 +395,40 @@ func (ch *Chunks) get(i int) (*C.mtmd_input_chunk, error) {
 	return C.mtmd_input_chunks_get(ch.c, C.size_t(i)), nil
 }
 
+// rlock locks ch for reading and reports whether it is open.
+func (ch *Chunks) rlock() bool {
+	if ch == nil {
+		return false
+	}
+	ch.mu.RLock()
+	if ch.c == nil {
+		ch.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
 // Len returns the number of chunks.
 func (ch *Chunks) Len() int {
-	if ch == nil || ch.c == nil {
+	if !ch.rlock() {
 		return 0
 	}
-	return int(C.mtmd_input_chunks_size(ch.c))
+	defer ch.mu.RUnlock()
+	return ch.len()
 }
+
+func (ch *Chunks) len() int { return int(C.mtmd_input_chunks_size(ch.c)) }
 
 // Kind returns the kind of chunk i.
 func (ch *Chunks) Kind(i int) ChunkKind {
+	if !ch.rlock() {
+		return ChunkText
+	}
+	defer ch.mu.RUnlock()
+	return ch.kind(i)
+}
+
+func (ch *Chunks) kind(i int) ChunkKind {
 	c, err := ch.get(i)
 	if err != nil {
 		return ChunkText
@@ -363,6 +444,14 @@ func (ch *Chunks) Kind(i int) ChunkKind {
 
 // NTokens returns the number of tokens chunk i takes.
 func (ch *Chunks) NTokens(i int) int {
+	if !ch.rlock() {
+		return 0
+	}
+	defer ch.mu.RUnlock()
+	return ch.nTokens(i)
+}
+
+func (ch *Chunks) nTokens(i int) int {
 	c, err := ch.get(i)
 	if err != nil {
 		return 0
@@ -370,8 +459,12 @@ func (ch *Chunks) NTokens(i int) int {
 	return int(C.mtmd_input_chunk_get_n_tokens(c))
 }
 
-// NPos returns how far chunk i advances a sequence's position.
-func (ch *Chunks) NPos(i int) int {
+// nPos returns how far chunk i advances a sequence's position (for tests).
+func (ch *Chunks) nPos(i int) int {
+	if !ch.rlock() {
+		return 0
+	}
+	defer ch.mu.RUnlock()
 	c, err := ch.get(i)
 	if err != nil {
 		return 0
@@ -381,6 +474,10 @@ func (ch *Chunks) NPos(i int) int {
 
 // Tokens returns a copy of the tokens of text chunk i.
 func (ch *Chunks) Tokens(i int) []Token {
+	if !ch.rlock() {
+		return nil
+	}
+	defer ch.mu.RUnlock()
 	c, err := ch.get(i)
 	if err != nil || C.mtmd_input_chunk_get_type(c) != C.MTMD_INPUT_CHUNK_TYPE_TEXT {
 		return nil
@@ -395,8 +492,13 @@ func (ch *Chunks) Tokens(i int) []Token {
 	return out
 }
 
-// ImageGrid returns the width and height in tokens of image chunk i.
-func (ch *Chunks) ImageGrid(i int) (nx, ny int) {
+// imageGrid returns the width and height in tokens of image chunk i (for
+// tests).
+func (ch *Chunks) imageGrid(i int) (nx, ny int) {
+	if !ch.rlock() {
+		return 0, 0
+	}
+	defer ch.mu.RUnlock()
 	c, err := ch.get(i)
 	if err != nil {
 		return 0, 0
@@ -410,22 +512,27 @@ func (ch *Chunks) ImageGrid(i int) (nx, ny int) {
 
 // TotalTokens returns the KV cells all chunks take.
 func (ch *Chunks) TotalTokens() int {
-	if ch == nil || ch.c == nil {
+	if !ch.rlock() {
 		return 0
 	}
+	defer ch.mu.RUnlock()
 	return int(C.mtmd_helper_get_n_tokens(ch.c))
 }
 
-// TotalPos returns how far all chunks advance a sequence's position.
-func (ch *Chunks) TotalPos() int {
-	if ch == nil || ch.c == nil {
+// totalPos returns how far all chunks advance a sequence's position (for
+// tests).
+func (ch *Chunks) totalPos() int {
+	if !ch.rlock() {
 		return 0
 	}
+	defer ch.mu.RUnlock()
 	return int(C.mtmd_helper_get_n_pos(ch.c))
 }
 
 // Close frees the chunks.
 func (ch *Chunks) Close() error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
 	if ch.c != nil {
 		C.mtmd_input_chunks_free(ch.c)
 		ch.c = nil

@@ -271,7 +271,7 @@ func TestModelInfo(t *testing.T) {
 	if info.NEmbd <= 0 || info.NVocab <= 0 || info.NLayer <= 0 || info.NCtxTrain <= 0 {
 		t.Errorf("info = %+v, want positive sizes", info)
 	}
-	if !e.proj.UsesMRoPE() {
+	if !e.proj.mrope {
 		t.Errorf("projector does not use M-RoPE; Qwen2-VL does")
 	}
 }
@@ -296,32 +296,18 @@ func TestTokenizeRoundTrip(t *testing.T) {
 		if got != text {
 			t.Errorf("round trip of %q = %q (tokens %v)", text, got, toks)
 		}
-		var pieces strings.Builder
-		for _, tok := range toks {
-			p, err := e.model.TokenPiece(tok, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pieces.WriteString(p)
-		}
-		if pieces.String() != text {
-			t.Errorf("pieces of %q = %q", text, pieces.String())
-		}
 	}
 	special, err := e.model.Tokenize("<|im_start|>user", false, true)
 	if err != nil || len(special) == 0 {
 		t.Fatalf("tokenize special: %v %v", special, err)
 	}
-	if _, err := e.model.TokenPiece(Token(e.model.Info().NVocab), false); err == nil {
-		t.Errorf("TokenPiece of a token outside the vocabulary gave no error")
+	if _, err := e.model.Detokenize([]Token{Token(e.model.Info().NVocab)}, false, false); err == nil {
+		t.Errorf("Detokenize of a token outside the vocabulary gave no error")
 	}
 }
 
 func TestChatTemplate(t *testing.T) {
 	e := loadTiny(t)
-	if e.model.ChatTemplate() == "" {
-		t.Fatal("the model has no chat template")
-	}
 	got := e.prompt(t, "Rate it.")
 	for _, want := range []string{
 		"<|im_start|>system\nYou rate street photos.<|im_end|>",
@@ -381,18 +367,18 @@ func TestEncodeThenDecodeMatchesEval(t *testing.T) {
 	if img < 0 {
 		t.Fatalf("no image chunk among %d", ch.Len())
 	}
-	nx, ny := ch.ImageGrid(img)
+	nx, ny := ch.imageGrid(img)
 	// Qwen2-VL's M-RoPE: an image of nx*ny tokens advances the position by
 	// max(nx, ny).
-	if nx*ny != ch.NTokens(img) || ch.NPos(img) != max(nx, ny) {
-		t.Errorf("image grid %dx%d: %d tokens, %d positions; want %d tokens, %d positions", nx, ny, ch.NTokens(img), ch.NPos(img), nx*ny, max(nx, ny))
+	if nx*ny != ch.NTokens(img) || ch.nPos(img) != max(nx, ny) {
+		t.Errorf("image grid %dx%d: %d tokens, %d positions; want %d tokens, %d positions", nx, ny, ch.NTokens(img), ch.nPos(img), nx*ny, max(nx, ny))
 	}
 	emb, err := e.proj.Encode(ch, img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if emb.NTokens() != ch.NTokens(img) || emb.Width() != e.model.Info().NEmbdInput {
-		t.Errorf("embedding %dx%d, want %dx%d", emb.NTokens(), emb.Width(), ch.NTokens(img), e.model.Info().NEmbdInput)
+	if emb.nTokens != ch.NTokens(img) || emb.nEmbd != e.model.Info().NEmbdInput || len(emb.Floats()) != emb.nTokens*emb.nEmbd {
+		t.Errorf("embedding %dx%d of %d floats, want %dx%d", emb.nTokens, emb.nEmbd, len(emb.Floats()), ch.NTokens(img), e.model.Info().NEmbdInput)
 	}
 	// Separately: text chunks by EvalChunk, the image by DecodeImage.
 	c1 := e.newContext(t, ContextParams{})
@@ -407,8 +393,8 @@ func TestEncodeThenDecodeMatchesEval(t *testing.T) {
 			t.Fatalf("chunk %d: %v", i, err)
 		}
 	}
-	if nPast != ch.TotalPos() {
-		t.Errorf("nPast = %d, want TotalPos %d", nPast, ch.TotalPos())
+	if nPast != ch.totalPos() {
+		t.Errorf("nPast = %d, want the chunks' total positions %d", nPast, ch.totalPos())
 	}
 	l1, err := c1.Logits(-1, nil)
 	if err != nil {
@@ -600,7 +586,7 @@ func TestKVSequenceOps(t *testing.T) {
 	c := e.newContext(t, ContextParams{NCtx: 1024, NSeqMax: 2})
 	prompt := e.prompt(t, "Score.")
 	nPast := e.prefill(t, c, 0, 0, prompt)
-	if got := c.SeqPosMax(0); got != nPast-1 {
+	if got := c.seqPosMax(0); got != nPast-1 {
 		t.Errorf("pos max of seq 0 = %d, want %d", got, nPast-1)
 	}
 	first, err := c.Logits(-1, nil)
@@ -610,23 +596,23 @@ func TestKVSequenceOps(t *testing.T) {
 	if err := c.SeqCopy(0, 1, -1, -1); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.SeqPosMax(1); got != nPast-1 {
+	if got := c.seqPosMax(1); got != nPast-1 {
 		t.Errorf("pos max of the copy = %d, want %d", got, nPast-1)
 	}
 	if err := c.SeqRemove(0, -1, -1); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.SeqPosMax(0); got != -1 {
+	if got := c.seqPosMax(0); got != -1 {
 		t.Errorf("pos max after remove = %d, want -1", got)
 	}
-	if got := c.SeqPosMax(1); got != nPast-1 {
+	if got := c.seqPosMax(1); got != nPast-1 {
 		t.Errorf("removing seq 0 changed seq 1: pos max %d", got)
 	}
-	if err := c.SeqKeep(0); err != nil {
+	if err := c.SeqRemove(-1, -1, -1); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.SeqPosMax(1); got != -1 {
-		t.Errorf("keep 0: seq 1 pos max %d, want -1", got)
+	if got := c.seqPosMax(1); got != -1 {
+		t.Errorf("remove all: seq 1 pos max %d, want -1", got)
 	}
 	// The freed sequence takes the same prompt again with the same result.
 	e.prefill(t, c, 0, 0, prompt)
@@ -637,7 +623,7 @@ func TestKVSequenceOps(t *testing.T) {
 	if argmax(first) != argmax(again) {
 		t.Errorf("reused sequence picks %d, first time %d", argmax(again), argmax(first))
 	}
-	for _, err := range []error{c.SeqRemove(2, -1, -1), c.SeqCopy(0, 5, -1, -1), c.SeqKeep(-1)} {
+	for _, err := range []error{c.SeqRemove(2, -1, -1), c.SeqCopy(0, 5, -1, -1), c.SeqCopy(-1, 0, -1, -1)} {
 		if err == nil {
 			t.Errorf("out-of-range sequence id: no error")
 		}
@@ -650,8 +636,8 @@ func TestKVSequenceOps(t *testing.T) {
 	if _, err := s.Sample(c, 3); err == nil {
 		t.Errorf("sample of a token with no logits: no error")
 	}
-	if err := c.ClearMemory(); err != nil || c.SeqPosMax(0) != -1 {
-		t.Errorf("clear: %v, pos max %d", err, c.SeqPosMax(0))
+	if err := c.SeqRemove(-1, -1, -1); err != nil || c.seqPosMax(0) != -1 {
+		t.Errorf("remove all: %v, pos max %d", err, c.seqPosMax(0))
 	}
 }
 
@@ -817,7 +803,7 @@ func BenchmarkDecodeStep(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				pos := i % (4096/p - 1)
 				if pos == 0 {
-					c.ClearMemory()
+					c.SeqRemove(-1, -1, -1)
 				}
 				batch.Clear()
 				for s := 0; s < p; s++ {

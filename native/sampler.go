@@ -12,27 +12,41 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync"
 	"unsafe"
 )
 
-// Sampler picks the next token; see the stub's documentation.
+// Sampler picks the next token; see the stub's documentation. A grammar
+// stage reads its model's vocabulary at every step, so a sampler counts as a
+// user of its model from NewSampler to Close.
 type Sampler struct {
-	c       *C.struct_llama_sampler // the chain; nil once closed
-	grammar *C.struct_llama_sampler // the chain's grammar stage, owned by c; nil without grammar
-	cur     *C.llama_token_data     // nVocab candidates, reused every step
-	nVocab  int
-	model   *Model
+	mu     sync.Mutex              // guards c and cur against Close
+	c      *C.struct_llama_sampler // the chain; nil once closed
+	cur    *C.llama_token_data     // nVocab candidates, reused every step
+	nVocab int
+	model  *Model // kept open while the sampler is
 }
 
 // NewSampler builds a sampler chain for model m.
 func NewSampler(m *Model, p SamplerParams) (*Sampler, error) {
-	if m == nil || m.c == nil {
-		return nil, fmt.Errorf("new sampler: %w model", ErrClosed)
-	}
 	if p.TopK < 0 || p.TopP < 0 || p.TopP > 1 || p.MinP < 0 || p.MinP > 1 ||
 		math.IsNaN(float64(p.Temperature)) || math.IsInf(float64(p.Temperature), 0) {
 		return nil, fmt.Errorf("new sampler: invalid settings %+v", p)
 	}
+	if err := m.use(userSampler); err != nil {
+		return nil, fmt.Errorf("new sampler: %w", err)
+	}
+	s, err := newChain(m, p)
+	if err != nil {
+		m.release(userSampler)
+		return nil, err
+	}
+	runtime.SetFinalizer(s, (*Sampler).Close)
+	return s, nil
+}
+
+// newChain builds the C chain for NewSampler, which holds a use of m.
+func newChain(m *Model, p SamplerParams) (*Sampler, error) {
 	cp := C.llama_sampler_chain_default_params()
 	cp.no_perf = true
 	chain := C.llama_sampler_chain_init(cp)
@@ -46,14 +60,14 @@ func NewSampler(m *Model, p SamplerParams) (*Sampler, error) {
 		defer C.free(unsafe.Pointer(cg))
 		cr := C.CString(root)
 		defer C.free(unsafe.Pointer(cr))
-		mark := logMark()
+		lc := captureLog()
 		g := C.llama_sampler_init_grammar(m.vocab, cg, cr)
+		log := lc.end()
 		if g == nil {
 			C.llama_sampler_free(chain)
-			return nil, newError("new sampler", 0, mark, errors.New("invalid grammar"))
+			return nil, newError("new sampler", 0, log, errors.New("invalid grammar"))
 		}
 		C.llama_sampler_chain_add(chain, g)
-		s.grammar = g
 	}
 	if p.Temperature <= 0 {
 		C.llama_sampler_chain_add(chain, C.llama_sampler_init_greedy())
@@ -75,59 +89,53 @@ func NewSampler(m *Model, p SamplerParams) (*Sampler, error) {
 		C.llama_sampler_free(chain)
 		return nil, errors.New("new sampler: out of memory")
 	}
-	runtime.SetFinalizer(s, (*Sampler).Close)
 	return s, nil
 }
 
 // Sample picks and accepts a token from output idx of c's last decode.
 func (s *Sampler) Sample(c *Context, idx int) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.c == nil {
 		return 0, fmt.Errorf("sample: %w", ErrClosed)
 	}
-	if err := c.checkOutput(idx); err != nil {
-		return 0, fmt.Errorf("sample: %w", err)
+	if c == nil {
+		return 0, fmt.Errorf("sample: %w context", ErrClosed)
 	}
 	if c.model != s.model {
 		return 0, errors.New("sample: the sampler was made for another model")
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.checkOutput(idx); err != nil {
+		return 0, fmt.Errorf("sample: %w", err)
+	}
 	var tok C.llama_token
-	mark := logMark()
+	lc := captureLog()
 	rc := C.vlmcmp_sample(s.c, c.c, C.int32_t(idx), s.cur, C.int32_t(s.nVocab), &tok)
+	log := lc.end()
 	switch rc {
 	case C.VLMCMP_SAMPLE_OK:
 		return Token(tok), nil
 	case C.VLMCMP_SAMPLE_NO_LOGITS:
-		return 0, newError("sample", int(rc), mark, fmt.Errorf("no logits for index %d", idx))
+		return 0, newError("sample", int(rc), log, fmt.Errorf("no logits for index %d", idx))
 	case C.VLMCMP_SAMPLE_NONE:
-		return 0, newError("sample", int(rc), mark, errors.New("no token allowed (grammar dead end)"))
+		return 0, newError("sample", int(rc), log, errors.New("no token allowed (grammar dead end)"))
 	}
-	return 0, newError("sample", int(rc), mark, errors.New("llama.cpp threw an exception"))
+	return 0, newError("sample", int(rc), log, errors.New("llama.cpp threw an exception"))
 }
 
-// Accept advances the sampler's state over t. A token the grammar forbids
-// is ignored (llama.cpp would abort on it).
-func (s *Sampler) Accept(t Token) {
-	if s.c == nil || t < 0 || int(t) >= s.nVocab {
-		return
-	}
-	C.vlmcmp_accept(s.c, s.grammar, C.llama_token(t))
-}
-
-// Reset returns the sampler to its initial state.
-func (s *Sampler) Reset() {
-	if s.c != nil {
-		C.llama_sampler_reset(s.c)
-	}
-}
-
-// Close frees the sampler.
+// Close frees the sampler and ends its use of the model.
 func (s *Sampler) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.c == nil {
 		return nil
 	}
 	C.llama_sampler_free(s.c)
 	C.free(unsafe.Pointer(s.cur))
-	s.c, s.grammar, s.cur = nil, nil, nil
+	s.c, s.cur = nil, nil
+	s.model.release(userSampler)
 	runtime.SetFinalizer(s, nil)
 	return nil
 }

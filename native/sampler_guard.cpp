@@ -1,9 +1,9 @@
 //go:build llamacpp
 
-// Sampling and accepting with a grammar, guarded: llama.cpp's own
-// llama_sampler_sample dereferences missing logits, and accepting a token a
-// grammar forbids throws a C++ exception (or aborts) that would end the
-// process. These wrappers check first and catch what is thrown.
+// Sampling with a grammar, guarded: llama.cpp's own llama_sampler_sample
+// dereferences missing logits, and a grammar that rules out every token
+// makes accepting throw a C++ exception (or abort) that would end the
+// process. This wrapper checks first and catches what is thrown.
 
 #include <cmath>
 #include <exception>
@@ -32,23 +32,6 @@ extern "C" int32_t vlmcmp_sample(struct llama_sampler * smpl, struct llama_conte
         }
         llama_sampler_accept(smpl, sel.id);
         *out = sel.id;
-        return VLMCMP_SAMPLE_OK;
-    } catch (const std::exception &) {
-        return VLMCMP_SAMPLE_EXCEPTION;
-    }
-}
-
-extern "C" int32_t vlmcmp_accept(struct llama_sampler * smpl, struct llama_sampler * grammar, llama_token token) {
-    try {
-        if (grammar != nullptr) {
-            llama_token_data one = {token, 0.0f, 0.0f};
-            llama_token_data_array arr = {&one, 1, -1, false};
-            llama_sampler_apply(grammar, &arr);
-            if (std::isinf(one.logit) && one.logit < 0) {
-                return VLMCMP_SAMPLE_NONE; // the grammar forbids the token
-            }
-        }
-        llama_sampler_accept(smpl, token);
         return VLMCMP_SAMPLE_OK;
     } catch (const std::exception &) {
         return VLMCMP_SAMPLE_EXCEPTION;

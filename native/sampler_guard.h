@@ -15,7 +15,6 @@ extern "C" {
 
 int32_t vlmcmp_sample(struct llama_sampler * smpl, struct llama_context * ctx, int32_t idx,
                       llama_token_data * cur, int32_t n_vocab, llama_token * out);
-int32_t vlmcmp_accept(struct llama_sampler * smpl, struct llama_sampler * grammar, llama_token token);
 
 #ifdef __cplusplus
 }

@@ -39,12 +39,16 @@ func MaxParallelSequences() int { return 0 }
 // LevelDebug, warnings at LevelDebug+1, errors at LevelDebug+2; each record
 // carries "src"="llama.cpp" and "level" with ggml's own level name.
 // Independently, the latest warning and error lines are kept and quoted in
-// this package's errors (Error.Log). Safe for concurrent use.
+// this package's errors: a call that fails quotes the warning and error
+// lines llama.cpp logged during that call, on the thread it ran on, and no
+// other call's (Error.Log; log.go says how). Safe for concurrent use.
 func SetLogger(l *slog.Logger) {}
 
 // Model is a loaded llama.cpp model (llama_model). It owns its C memory
-// until Close. Its methods are safe for concurrent use, except Close, which
-// the owner calls once nothing else uses the model.
+// until Close. Its methods are safe for concurrent use, Close included:
+// Close waits for calls in flight, and afterwards they fail with ErrClosed.
+// Contexts, projectors, samplers and LoRA adapters made from the model keep
+// it open until they are closed.
 type Model struct{}
 
 // LoadModel loads the GGUF model file at path. A missing or unreadable file
@@ -53,17 +57,14 @@ type Model struct{}
 // malformed files.
 func LoadModel(path string, p ModelParams) (*Model, error) { return nil, ErrNotBuilt }
 
-// Close frees the model and every LoRA adapter loaded for it. It fails with
-// ErrInUse while contexts or projectors made from the model are open.
-// Closing a closed model does nothing.
+// Close frees the model. It fails with ErrInUse, freeing nothing, while
+// contexts, projectors, samplers or LoRA adapters made from the model are
+// open (the error counts them by kind): close those first. Closing a closed
+// model does nothing.
 func (m *Model) Close() error { return nil }
 
 // Info returns facts about the model.
 func (m *Model) Info() ModelInfo { return ModelInfo{} }
-
-// Meta returns the model's GGUF metadata value for key as text (arrays are
-// not available) and whether the key exists.
-func (m *Model) Meta(key string) (string, bool) { return "", false }
 
 // Tokenize turns text into tokens. addSpecial adds the BOS/EOS tokens the
 // model asks for; parseSpecial turns special-token text such as
@@ -78,22 +79,8 @@ func (m *Model) Detokenize(tokens []Token, removeSpecial, unparseSpecial bool) (
 	return "", ErrNotBuilt
 }
 
-// TokenPiece returns the bytes token t stands for (it may be part of a UTF-8
-// sequence); special renders control tokens as their text, else they give "".
-func (m *Model) TokenPiece(t Token, special bool) (string, error) { return "", ErrNotBuilt }
-
 // IsEOG reports whether t ends generation (EOS, EOT, <|im_end|>, ...).
 func (m *Model) IsEOG(t Token) bool { return false }
-
-// BOS returns the beginning-of-sequence token, or -1 when the model has none.
-func (m *Model) BOS() Token { return -1 }
-
-// EOS returns the end-of-sequence token, or -1 when the model has none.
-func (m *Model) EOS() Token { return -1 }
-
-// ChatTemplate returns the model's default chat template (Jinja text from
-// tokenizer.chat_template), or "" when it has none.
-func (m *Model) ChatTemplate() string { return "" }
 
 // ApplyChatTemplate formats msgs with tmpl (empty: the model's own
 // template) using llama.cpp's built-in template engine, which recognizes
@@ -104,43 +91,36 @@ func (m *Model) ApplyChatTemplate(tmpl string, msgs []ChatMessage, addAssistant 
 }
 
 // Context is a llama.cpp inference context (llama_context): the KV cache of
-// up to NSeqMax sequences and the compute buffers. It is not safe for
-// concurrent use: one goroutine owns it (and the batches and samplers used
-// with it) and calls Close when done. The model must stay open.
+// up to ContextParams.NSeqMax sequences and the compute buffers. One
+// goroutine owns it (and the batches and samplers used with it): calls from
+// several goroutines are serialized, each waiting for the other's decode,
+// which is rarely what is wanted. Interrupt is the exception, made to be
+// called from elsewhere. The context keeps its model open until Close.
 type Context struct{}
 
 // NewContext creates a context for m.
 func NewContext(m *Model, p ContextParams) (*Context, error) { return nil, ErrNotBuilt }
 
-// Close frees the context. Closing a closed context does nothing.
+// Close frees the context, and ends its use of the model and of the LoRA
+// adapters it applies. A Close from another goroutine waits for the call in
+// flight (Interrupt first to cut a long decode short); later calls fail with
+// ErrClosed. Closing a closed context does nothing.
 func (c *Context) Close() error { return nil }
-
-// Model returns the model the context was made from.
-func (c *Context) Model() *Model { return nil }
 
 // NCtx returns the context size in tokens (all sequences together).
 func (c *Context) NCtx() int { return 0 }
 
-// NBatch returns the most tokens one Decode may carry.
-func (c *Context) NBatch() int { return 0 }
-
-// NUBatch returns the physical batch size.
-func (c *Context) NUBatch() int { return 0 }
-
-// NSeqMax returns the number of sequences; valid sequence ids are 0 to
-// NSeqMax()-1.
-func (c *Context) NSeqMax() int { return 0 }
-
-// SetThreads sets the threads for single-token decoding and for batches.
-func (c *Context) SetThreads(n, nBatch int) {}
-
 // SetLoRA replaces the adapters applied by the context with adapters (nil
-// or empty: none). The adapters must stay open while set; they count as in
-// use until replaced or the context is closed.
+// or empty: none). Each must be open and loaded for the context's model. They
+// count as in use (LoRA.Close fails with ErrInUse) until replaced or the
+// context is closed; the check that an adapter is open and its counting are
+// one step, so a concurrent LoRA.Close either frees it first (and SetLoRA
+// fails with ErrClosed) or is refused. On failure the context applies no
+// adapter.
 func (c *Context) SetLoRA(adapters []LoRAScale) error { return ErrNotBuilt }
 
-// Decode runs the model on the batch (one llama_decode; at most NBatch
-// tokens). It returns ErrKVCacheFull when no KV cells are left for it, in
+// Decode runs the model on the batch (one llama_decode; at most
+// ContextParams.NBatch tokens). It returns ErrKVCacheFull when no KV cells are left for it, in
 // which case the batch did not change the cache. The logits of the tokens
 // added with logits=true are then available by their batch index to Logits
 // and Sampler.Sample until the next Decode or eval.
@@ -173,30 +153,10 @@ func (c *Context) SeqRemove(seq, p0, p1 int) error { return ErrNotBuilt }
 // sequences can be copied.
 func (c *Context) SeqCopy(src, dst, p0, p1 int) error { return ErrNotBuilt }
 
-// SeqKeep removes every sequence but seq.
-func (c *Context) SeqKeep(seq int) error { return ErrNotBuilt }
-
-// SeqPosMin returns the smallest position of sequence seq in the KV cache,
-// or -1 when the sequence is empty.
-func (c *Context) SeqPosMin(seq int) int { return -1 }
-
-// SeqPosMax returns the largest position of sequence seq in the KV cache, or
-// -1 when the sequence is empty. With M-RoPE (Qwen2-VL) positions are not
-// token counts: an image of N tokens advances the position by less than N.
-func (c *Context) SeqPosMax(seq int) int { return -1 }
-
-// ClearMemory empties the KV cache of every sequence.
-func (c *Context) ClearMemory() error { return ErrNotBuilt }
-
-// Perf returns the context's timing counters.
-func (c *Context) Perf() Perf { return Perf{} }
-
-// ResetPerf sets the timing counters to zero.
-func (c *Context) ResetPerf() {}
-
 // Batch is a batch of tokens for Context.Decode (llama_batch): for each
 // token its id, position, sequence ids and whether its logits are wanted.
-// Reuse one batch across steps with Clear. Not safe for concurrent use.
+// Reuse one batch across steps with Clear. It belongs to the goroutine that
+// owns the context; a Close from elsewhere waits for a Decode using it.
 type Batch struct{}
 
 // NewBatch allocates a batch of up to capacity tokens, each in at most
@@ -210,19 +170,14 @@ func (b *Batch) Add(t Token, pos int, logits bool, seqs ...int) (int, error) {
 	return 0, ErrNotBuilt
 }
 
-// SetLogits turns the logits flag of token i on or off.
-func (b *Batch) SetLogits(i int, on bool) {}
-
 // Len returns the number of tokens in the batch.
 func (b *Batch) Len() int { return 0 }
-
-// Cap returns the batch's capacity.
-func (b *Batch) Cap() int { return 0 }
 
 // Clear empties the batch for reuse.
 func (b *Batch) Clear() {}
 
-// Close frees the batch. Closing a closed batch does nothing.
+// Close frees the batch; Add then fails with ErrClosed. Closing a closed
+// batch does nothing.
 func (b *Batch) Close() error { return nil }
 
 // Projector is a vision projector (mtmd_context) loaded for a model: it
@@ -230,8 +185,8 @@ func (b *Batch) Close() error { return nil }
 // and evaluates chunks into a context's sequences with the model's positions
 // (M-RoPE for Qwen2-VL). Encode and the chunk evaluations may be called from
 // different goroutines: encodes are serialized by the projector, and an
-// Encode may run while the owner of a Context decodes. Close once nothing
-// uses it; the model must stay open.
+// Encode may run while the owner of a Context decodes. The projector keeps
+// its model open until Close.
 type Projector struct{}
 
 // LoadProjector loads the mmproj GGUF at path for model m.
@@ -239,16 +194,10 @@ func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error)
 	return nil, ErrNotBuilt
 }
 
-// Close frees the projector. Closing a closed projector does nothing.
+// Close frees the projector and ends its use of the model. It waits for
+// calls in flight; later calls fail with ErrClosed. Closing a closed
+// projector does nothing.
 func (p *Projector) Close() error { return nil }
-
-// UsesMRoPE reports whether the model takes M-RoPE positions (Qwen2-VL):
-// then an image chunk advances a sequence's position by NPos, not NTokens.
-func (p *Projector) UsesMRoPE() bool { return false }
-
-// NonCausal reports whether image chunks are decoded with non-causal
-// attention (then an image must fit in one physical batch).
-func (p *Projector) NonCausal() bool { return false }
 
 // Tokenize splits text into chunks: text tokens, and one image chunk for
 // each MediaMarker, which takes the next of images in order (the number of
@@ -270,8 +219,8 @@ func (p *Projector) DecodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbeddi
 }
 
 // EvalChunk evaluates chunk i of ch into sequence seq of c at position
-// nPast (text chunks decoded in batches of c.NBatch(); image chunks encoded,
-// then decoded) and returns the new nPast. With logitsLast the last text
+// nPast (text chunks decoded in batches of ContextParams.NBatch; image
+// chunks encoded, then decoded) and returns the new nPast. With logitsLast the last text
 // token's logits are output: sample them with index -1.
 func (p *Projector) EvalChunk(c *Context, ch *Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
 	return 0, ErrNotBuilt
@@ -289,13 +238,8 @@ type Bitmap struct{}
 // into a new bitmap; imagefile.RGB gives that layout.
 func NewBitmap(width, height int, rgb []byte) (*Bitmap, error) { return nil, ErrNotBuilt }
 
-// Width returns the width in pixels.
-func (b *Bitmap) Width() int { return 0 }
-
-// Height returns the height in pixels.
-func (b *Bitmap) Height() int { return 0 }
-
-// Close frees the bitmap; chunks made from it keep their own copy.
+// Close frees the bitmap (it waits for a Tokenize reading it); chunks made
+// from it keep their own copy. Closing a closed bitmap does nothing.
 func (b *Bitmap) Close() error { return nil }
 
 // Chunks is a tokenized multimodal prompt (mtmd_input_chunks): text chunks
@@ -312,29 +256,22 @@ func (c *Chunks) Kind(i int) ChunkKind { return ChunkText }
 // NTokens returns the number of tokens (KV cells) chunk i takes.
 func (c *Chunks) NTokens(i int) int { return 0 }
 
-// NPos returns how far chunk i advances a sequence's position.
-func (c *Chunks) NPos(i int) int { return 0 }
-
 // Tokens returns a copy of the tokens of text chunk i (nil for images).
 func (c *Chunks) Tokens(i int) []Token { return nil }
-
-// ImageGrid returns the width and height, in tokens, of image chunk i
-// (0, 0 for text).
-func (c *Chunks) ImageGrid(i int) (nx, ny int) { return 0, 0 }
 
 // TotalTokens returns the KV cells all chunks take.
 func (c *Chunks) TotalTokens() int { return 0 }
 
-// TotalPos returns how far all chunks advance a sequence's position.
-func (c *Chunks) TotalPos() int { return 0 }
-
-// Close frees the chunks. Closing closed chunks does nothing.
+// Close frees the chunks. It waits for calls reading them in flight;
+// afterwards the chunks read as empty and the projector's calls fail with
+// ErrClosed. Closing closed chunks does nothing.
 func (c *Chunks) Close() error { return nil }
 
 // Sampler picks the next token from a context's logits (a llama_sampler
 // chain: grammar, then top-k, top-p, min-p, temperature and a seeded draw,
 // or greedy). It carries state (grammar position, random generator): use one
-// per sequence, from the goroutine that owns the context.
+// per sequence, from the goroutine that owns the context. Its grammar reads
+// the model's vocabulary, so the sampler keeps its model open until Close.
 type Sampler struct{}
 
 // NewSampler builds a sampler chain for model m. An invalid grammar is an
@@ -346,31 +283,21 @@ func NewSampler(m *Model, p SamplerParams) (*Sampler, error) { return nil, ErrNo
 // state: do not Accept it again.
 func (s *Sampler) Sample(c *Context, idx int) (Token, error) { return 0, ErrNotBuilt }
 
-// Accept advances the sampler's state over t, for tokens chosen elsewhere.
-func (s *Sampler) Accept(t Token) {}
-
-// Reset returns the sampler to its initial state (grammar at the start).
-func (s *Sampler) Reset() {}
-
-// Close frees the sampler. Closing a closed sampler does nothing.
+// Close frees the sampler and ends its use of the model; Sample then fails
+// with ErrClosed. Closing a closed sampler does nothing.
 func (s *Sampler) Close() error { return nil }
 
 // LoRA is a LoRA adapter loaded from GGUF for a model (llama_adapter_lora).
-// It is applied to contexts with Context.SetLoRA. The model owns it too:
-// closing the model closes it.
+// It is applied to contexts with Context.SetLoRA, and keeps its model open
+// until Close.
 type LoRA struct{}
 
 // LoadLoRA loads the adapter GGUF at path for m. The adapter's tensors must
 // match the model's (check with llm/gguf first).
 func LoadLoRA(m *Model, path string) (*LoRA, error) { return nil, ErrNotBuilt }
 
-// Path returns the file the adapter was loaded from.
-func (a *LoRA) Path() string { return "" }
-
-// Meta returns the adapter's GGUF metadata value for key as text, and
-// whether it exists.
-func (a *LoRA) Meta(key string) (string, bool) { return "", false }
-
-// Close frees the adapter. It fails with ErrInUse while a context applies
-// it. Closing a closed adapter does nothing.
+// Close frees the adapter and ends its use of the model. It fails with
+// ErrInUse, freeing nothing, while a context applies it; the check and the
+// free are one step under the adapter's lock, which SetLoRA takes too.
+// Closing a closed adapter does nothing.
 func (a *LoRA) Close() error { return nil }

@@ -141,7 +141,7 @@ type ContextParams struct {
 	NCtx    int // context size in tokens (KV cells) for all sequences together; 0: the model's training context
 	NBatch  int // most tokens one Decode may carry; 0: 2048
 	NUBatch int // physical batch size; 0: 512. An image's tokens are decoded in one go, so keep it >= the largest image's token count for non-causal projectors
-	NSeqMax int // number of sequences (parallel slots); 0: 1
+	NSeqMax int // number of sequences (parallel slots), ids 0 to NSeqMax-1; 0: 1
 
 	Threads      int // threads for single-token decoding; 0: ggml's default of 4
 	ThreadsBatch int // threads for prompt batches; 0: same as Threads
@@ -154,9 +154,6 @@ type ContextParams struct {
 	// unified KV buffer shared by all sequences, where SeqCopy of a prefix
 	// costs nothing.
 	KVSplit bool
-
-	// NoPerf turns off llama.cpp's timing counters (Context.Perf).
-	NoPerf bool
 }
 
 // ProjectorParams configure LoadProjector.
@@ -229,16 +226,6 @@ type SamplerParams struct {
 	GrammarRoot string
 }
 
-// Perf are a context's timing counters since creation or the last ResetPerf.
-type Perf struct {
-	Load         time.Duration // model load time as llama.cpp measured it
-	PromptEval   time.Duration // decoding batches of more than one token (prefill)
-	Eval         time.Duration // decoding single-token batches
-	PromptTokens int           // tokens decoded in prompt batches
-	EvalTokens   int           // tokens decoded in single-token batches
-	GraphReuses  int           // times a compute graph was reused
-}
-
 // ImageEmbedding is an encoded image: the projector's output for one image
 // chunk, copied into Go memory so that it outlives the next Encode. It
 // belongs to the chunk it was encoded from (its M-RoPE positions come from
@@ -250,15 +237,9 @@ type ImageEmbedding struct {
 	encode  time.Duration
 }
 
-// NTokens returns the number of embedding rows (image tokens).
-func (e *ImageEmbedding) NTokens() int { return e.nTokens }
-
-// Width returns the embedding width (the model's input embedding width).
-func (e *ImageEmbedding) Width() int { return e.nEmbd }
-
 // EncodeTime returns how long the encode took.
 func (e *ImageEmbedding) EncodeTime() time.Duration { return e.encode }
 
-// Floats returns the embedding rows as one slice (NTokens*Width floats). The
-// caller must not modify it.
+// Floats returns the embedding rows as one slice (one row of the model's
+// input embedding width per image token). The caller must not modify it.
 func (e *ImageEmbedding) Floats() []float32 { return e.data }

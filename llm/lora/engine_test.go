@@ -96,16 +96,19 @@ func (r run) answer(t *testing.T) answer {
 		t.Fatal(err)
 	}
 	defer m.Close()
+	var a *native.LoRA // closed after the context that applies it, before the model
+	if r.lora != "" {
+		if a, err = native.LoadLoRA(m, r.lora); err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+	}
 	ctx, err := native.NewContext(m, native.ContextParams{NCtx: 1024, NBatch: 512, NUBatch: 512, Threads: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ctx.Close()
-	if r.lora != "" {
-		a, err := native.LoadLoRA(m, r.lora)
-		if err != nil {
-			t.Fatal(err)
-		}
+	if a != nil {
 		if err := ctx.SetLoRA([]native.LoRAScale{{Adapter: a, Scale: r.scale}}); err != nil {
 			t.Fatal(err)
 		}

@@ -82,7 +82,7 @@ func (p *Predictor) ready1(j *job) error {
 	}
 	prompt, err := p.prompt(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("image %s: %w", name, err)
 	}
 	w, h, rgb := imagefile.RGB(img)
 	j.chunks, err = p.eng.Tokenize(prompt, w, h, rgb)
@@ -104,7 +104,7 @@ func (p *Predictor) ready1(j *job) error {
 			name, n, j.chunks.NTokens(j.imageAt), p.cfg.ContextSize)
 	}
 	if j.grammar, err = p.grammarFor(req.Options); err != nil {
-		return err
+		return fmt.Errorf("image %s: %w", name, err)
 	}
 	if p.ahead {
 		if err := p.encode(j); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
+	"github.com/vlmcmp/vlmcmp/native"
 )
 
 // The tests run the real engine on the tiny synthetic Qwen2-VL of
@@ -355,5 +356,69 @@ func TestBadConfig(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// interruptingEngine is the real engine, except that an image's prefill is
+// cancelled and interrupted just as it starts.
+type interruptingEngine struct {
+	engine
+	cancel  context.CancelFunc
+	once    bool
+	imgErrs []error // what the real image decodes returned
+}
+
+func (e *interruptingEngine) Eval(ch chunks, i int, emb embedding, pos, seq int, logitsLast bool) (int, error) {
+	if emb == nil {
+		return e.engine.Eval(ch, i, emb, pos, seq, logitsLast)
+	}
+	if !e.once {
+		e.once = true
+		e.cancel()
+		e.engine.Interrupt()
+	}
+	n, err := e.engine.Eval(ch, i, emb, pos, seq, logitsLast)
+	e.imgErrs = append(e.imgErrs, err)
+	return n, err
+}
+
+// TestInterruptRealPrefill: llama.cpp stops an image decode when the
+// context is interrupted, the request answers with its context's error, and
+// the scheduler resets the interrupt so the next request answers as usual.
+func TestInterruptRealPrefill(t *testing.T) {
+	cfg := tinyConfig(t, 1)
+	want, err := newTiny(t, cfg).Predict(t.Context(), requests(t, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	eng, setup, err := openEngine(t.Context(), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e := &interruptingEngine{engine: eng, cancel: cancel}
+	p, err := newPredictor(e, cfg, setup)
+	if err != nil {
+		eng.Close()
+		t.Fatal(err)
+	}
+	defer p.Close()
+	req := requests(t, 1)[0]
+	if _, err := p.Predict(ctx, req); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted request: %v, want context.Canceled", err)
+	}
+	got, err := p.Predict(t.Context(), req)
+	if err != nil {
+		t.Fatalf("request after the interrupt: %v", err)
+	}
+	if got.Text != want.Text {
+		t.Errorf("after an interrupt: %q, without: %q", got.Text, want.Text)
+	}
+	if len(e.imgErrs) != 2 || !errors.Is(e.imgErrs[0], native.ErrAborted) || e.imgErrs[1] != nil {
+		t.Errorf("image decodes returned %v, want [decode aborted, nil]", e.imgErrs)
 	}
 }

@@ -202,11 +202,11 @@ func TestSchedulerMatchesPlain(t *testing.T) {
 	}
 }
 
-// TestFailuresFailAlone puts requests that fail at each stage (preparing,
+// TestSchedFailuresFailAlone puts requests that fail at each stage (preparing,
 // encoding, prefill, sampler, a sample mid-answer) among good ones: each
 // fails with an error naming its image and the cause; the others answer as
 // the plain loop does.
-func TestFailuresFailAlone(t *testing.T) {
+func TestSchedFailuresFailAlone(t *testing.T) {
 	good := requests(t, 5)
 	bad := []struct {
 		req  *llm.Request

@@ -37,6 +37,7 @@ type fakeEngine struct {
 	ctxSize   int           // cells per sequence
 	eogEvery  uint64        // a sampled token ends the answer when hash%eogEvery == 0; 0: never
 	stepDelay time.Duration // every step takes this long (interruptible)
+	hold      chan struct{} // when set, the first step sends "hold" on blocked and waits for it
 
 	// owner state, deliberately unlocked
 	seqs    []fakeSeq
@@ -350,6 +351,11 @@ func (e *fakeEngine) Step(toks []stepToken) error {
 			return fmt.Errorf("fake: %w: sequence %d holds %d cells", native.ErrKVCacheFull, t.seq, st.cells)
 		}
 		slow, fail = slow || st.slow, fail || st.fail
+	}
+	if e.hold != nil {
+		e.blocked <- "hold"
+		<-e.hold
+		e.hold = nil
 	}
 	delay, what := e.stepDelay, ""
 	if slow {

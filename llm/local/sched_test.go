@@ -155,10 +155,23 @@ func TestSchedulerMatchesPlain(t *testing.T) {
 			cfg := fakeConfig(t, tt.parallel)
 			cfg.EncodeAhead = tt.ahead
 			e := newFake(tt.parallel, cfg.ContextSize)
-			e.stepDelay = time.Millisecond // lets the preparer run ahead
+			e.hold = make(chan struct{})
 			p := newFakePredictor(t, e, cfg)
 			var order []string
 			ch := p.PredictBatch(t.Context(), reqs)
+			// Hold the first step until the preparer has handed over all
+			// it may (P requests), so that the next admission fills every
+			// free slot.
+			if what := <-e.blocked; what != "hold" {
+				t.Fatalf("blocked in %s, want the first step", what)
+			}
+			for deadline := time.Now().Add(10 * time.Second); len(p.ready) < min(tt.parallel, len(reqs)-1); {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d requests prepared, want %d", len(p.ready), min(tt.parallel, len(reqs)-1))
+				}
+				time.Sleep(time.Millisecond)
+			}
+			close(e.hold)
 			got := map[string]string{}
 			for res := range ch {
 				order = append(order, res.Request.ID)
@@ -191,8 +204,8 @@ func TestSchedulerMatchesPlain(t *testing.T) {
 			if e.maxLive > tt.parallel {
 				t.Errorf("a step carried %d sequences, more than parallel %d", e.maxLive, tt.parallel)
 			}
-			if tt.parallel == 3 && e.maxLive != 3 {
-				t.Errorf("steps carried at most %d sequences with 8 requests on 3 slots, want 3", e.maxLive)
+			if tt.parallel < len(reqs) && e.maxLive != tt.parallel {
+				t.Errorf("steps carried at most %d sequences with %d requests on %d slots, want %d", e.maxLive, len(reqs), tt.parallel, tt.parallel)
 			}
 			st := p.Stats()
 			if st.PrefixReuses != len(reqs)-1 || st.Images != len(reqs) || st.Steps != e.steps {

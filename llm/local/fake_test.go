@@ -38,6 +38,7 @@ type fakeEngine struct {
 	eogEvery  uint64        // a sampled token ends the answer when hash%eogEvery == 0; 0: never
 	stepDelay time.Duration // every step takes this long (interruptible)
 	hold      chan struct{} // when set, the first step sends "hold" on blocked and waits for it
+	heldN     int           // tokens in the held step (read after "hold")
 
 	// owner state, deliberately unlocked
 	seqs    []fakeSeq
@@ -353,6 +354,7 @@ func (e *fakeEngine) Step(toks []stepToken) error {
 		slow, fail = slow || st.slow, fail || st.fail
 	}
 	if e.hold != nil {
+		e.heldN = len(toks)
 		e.blocked <- "hold"
 		<-e.hold
 		e.hold = nil

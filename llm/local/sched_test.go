@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -157,6 +158,8 @@ func TestSchedulerMatchesPlain(t *testing.T) {
 			e := newFake(tt.parallel, cfg.ContextSize)
 			e.hold = make(chan struct{})
 			p := newFakePredictor(t, e, cfg)
+			var release sync.Once
+			t.Cleanup(func() { release.Do(func() { close(e.hold) }) })
 			var order []string
 			ch := p.PredictBatch(t.Context(), reqs)
 			// Hold the first step until the preparer has handed over all
@@ -165,13 +168,14 @@ func TestSchedulerMatchesPlain(t *testing.T) {
 			if what := <-e.blocked; what != "hold" {
 				t.Fatalf("blocked in %s, want the first step", what)
 			}
-			for deadline := time.Now().Add(10 * time.Second); len(p.ready) < min(tt.parallel, len(reqs)-1); {
+			nReady := min(tt.parallel, len(reqs)-e.heldN)
+			for deadline := time.Now().Add(10 * time.Second); len(p.ready) < nReady; {
 				if time.Now().After(deadline) {
-					t.Fatalf("%d requests prepared, want %d", len(p.ready), min(tt.parallel, len(reqs)-1))
+					t.Fatalf("%d requests prepared, want %d", len(p.ready), nReady)
 				}
 				time.Sleep(time.Millisecond)
 			}
-			close(e.hold)
+			release.Do(func() { close(e.hold) })
 			got := map[string]string{}
 			for res := range ch {
 				order = append(order, res.Request.ID)

@@ -20,7 +20,9 @@ const (
 	// defaultTextTokens is what a sequence's context holds beside the image
 	// when Config.ContextSize is zero: chat template, prompt and answer.
 	defaultTextTokens = 512
-	// maxDefaultParallel caps the default number of sequences.
+	// maxDefaultParallelCPU and maxDefaultParallelGPU cap the default
+	// number of sequences (Config.Parallel 0) on the CPU and on a GPU;
+	// defaultParallel lowers it further when the KV cache would not fit.
 	maxDefaultParallelCPU = 4
 	maxDefaultParallelGPU = 16
 )

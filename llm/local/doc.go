@@ -11,10 +11,18 @@
 // next token of every live sequence. A sequence that ends (end-of-generation
 // token, the end of its grammar, or its token limit) has its KV cells
 // cleared, and the next waiting request takes its slot in the same step
-// loop. The text before the image (the system prompt and the opening of the
-// user turn) is the same for every request with the same system prompt: it is
-// decoded once into a spare sequence and copied (llama_memory_seq_cp, free
-// in the unified KV cache) into each new sequence.
+// loop. Each sequence, and a spare one, has a KV stream of its own of
+// Config.ContextSize cells (llama.cpp's kv_unified=false), and a request's
+// answer is capped so that its prompt and answer fit there: no step can run
+// out of cells. The text before the image (the system prompt and the
+// opening of the user turn) is the same for every request with the same
+// system prompt: it is decoded once into the spare sequence and copied
+// (llama_memory_seq_cp, a copy of that sequence's stream) into each new
+// sequence.
+//
+// The scheduler reaches llama.cpp through a small engine interface
+// (engine.go; engine_llamacpp.go in builds with the llamacpp tag), so its
+// tests run on a deterministic fake without cgo.
 //
 // # Goroutines and what overlaps
 //
@@ -40,6 +48,14 @@
 //     merged into a step.
 //   - one watcher per PredictBatch call answers that batch's still-queued
 //     requests with the context's error when it is cancelled.
+//
+// Cancellation does not wait for the engine: while the owner prefills a
+// request or runs a step, the end of any of their requests' contexts, or
+// Close, interrupts the llama context (native.Context.Interrupt). An
+// interrupted prefill answers its request with the context's error (or
+// ErrClosed); an interrupted step, whose tokens llama.cpp drops, answers the
+// cancelled requests and runs again for the others. The vision encoder
+// cannot be interrupted: an image being encoded is finished first.
 //
 // Each request has exactly one owner at a time (queue, preparer, hand-over
 // channel, owner), so it is answered exactly once. Per-request failures (an

@@ -3,12 +3,10 @@
 package local
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,10 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vlmcmp/vlmcmp/eval/demo"
 	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
-	"github.com/vlmcmp/vlmcmp/llm/imagefile"
+	"github.com/vlmcmp/vlmcmp/native"
 )
 
 // The tests run the real engine on the tiny synthetic Qwen2-VL of
@@ -66,70 +63,6 @@ func newTiny(t testing.TB, cfg Config) *Predictor {
 		}
 	})
 	return p
-}
-
-// streetPNG draws street scene i at w×h as PNG.
-func streetPNG(t testing.TB, i, w, h int) []byte {
-	t.Helper()
-	sc := demo.Scene{Daylight: float64(i%5) / 4, Lights: i % 6, Greenery: float64(i%3) / 2,
-		RoadWidth: 0.2 + 0.05*float64(i%8), Clutter: float64(i%4) / 3, Windows: float64(i%7) / 6, BuildingsH: 0.3 + 0.06*float64(i%9)}
-	var b bytes.Buffer
-	if err := png.Encode(&b, imagefile.Resize(demo.Draw(sc, uint64(i)), w, h)); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-// requests makes n requests over distinct synthetic images.
-func requests(t testing.TB, n int) []*llm.Request {
-	t.Helper()
-	reqs := make([]*llm.Request, n)
-	for i := range reqs {
-		reqs[i] = &llm.Request{ID: fmt.Sprintf("img-%d", i), Image: streetPNG(t, i, 112, 84),
-			Prompt: "Rate how safe this street looks from 1 to 10.", System: "You rate street safety."}
-	}
-	return reqs
-}
-
-// collect drains a batch, checking that every request gets exactly one
-// result naming it, and returns the results by ID.
-func collect(t testing.TB, reqs []*llm.Request, ch <-chan llm.Result) map[string]llm.Result {
-	t.Helper()
-	byPtr := map[*llm.Request]bool{}
-	for _, r := range reqs {
-		byPtr[r] = true
-	}
-	got := map[string]llm.Result{}
-	for res := range ch {
-		if res.Request == nil || !byPtr[res.Request] {
-			t.Errorf("result for a request not in the batch: %+v", res)
-			continue
-		}
-		if _, dup := got[res.Request.ID]; dup {
-			t.Errorf("second result for %s", res.Request.ID)
-		}
-		if (res.Err == nil) == (res.Prediction == nil) {
-			t.Errorf("%s: result has err %v and prediction %v: want exactly one", res.Request.ID, res.Err, res.Prediction)
-		}
-		got[res.Request.ID] = res
-	}
-	if len(got) != len(reqs) {
-		t.Errorf("got %d results for %d requests", len(got), len(reqs))
-	}
-	return got
-}
-
-func texts(t testing.TB, got map[string]llm.Result) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for id, r := range got {
-		if r.Err != nil {
-			t.Errorf("%s: %v", id, r.Err)
-			continue
-		}
-		out[id] = r.Prediction.Text
-	}
-	return out
 }
 
 // TestParallelMatchesSequential scores 8 images with 1, 3 and 8 sequences:
@@ -423,5 +356,69 @@ func TestBadConfig(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// interruptingEngine is the real engine, except that an image's prefill is
+// cancelled and interrupted just as it starts.
+type interruptingEngine struct {
+	engine
+	cancel  context.CancelFunc
+	once    bool
+	imgErrs []error // what the real image decodes returned
+}
+
+func (e *interruptingEngine) Eval(ch chunks, i int, emb embedding, pos, seq int, logitsLast bool) (int, error) {
+	if emb == nil {
+		return e.engine.Eval(ch, i, emb, pos, seq, logitsLast)
+	}
+	if !e.once {
+		e.once = true
+		e.cancel()
+		e.engine.Interrupt()
+	}
+	n, err := e.engine.Eval(ch, i, emb, pos, seq, logitsLast)
+	e.imgErrs = append(e.imgErrs, err)
+	return n, err
+}
+
+// TestInterruptRealPrefill: llama.cpp stops an image decode when the
+// context is interrupted, the request answers with its context's error, and
+// the scheduler resets the interrupt so the next request answers as usual.
+func TestInterruptRealPrefill(t *testing.T) {
+	cfg := tinyConfig(t, 1)
+	want, err := newTiny(t, cfg).Predict(t.Context(), requests(t, 1)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	eng, setup, err := openEngine(t.Context(), &cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	e := &interruptingEngine{engine: eng, cancel: cancel}
+	p, err := newPredictor(e, cfg, setup)
+	if err != nil {
+		eng.Close()
+		t.Fatal(err)
+	}
+	defer p.Close()
+	req := requests(t, 1)[0]
+	if _, err := p.Predict(ctx, req); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted request: %v, want context.Canceled", err)
+	}
+	got, err := p.Predict(t.Context(), req)
+	if err != nil {
+		t.Fatalf("request after the interrupt: %v", err)
+	}
+	if got.Text != want.Text {
+		t.Errorf("after an interrupt: %q, without: %q", got.Text, want.Text)
+	}
+	if len(e.imgErrs) != 2 || !errors.Is(e.imgErrs[0], native.ErrAborted) || e.imgErrs[1] != nil {
+		t.Errorf("image decodes returned %v, want [decode aborted, nil]", e.imgErrs)
 	}
 }

@@ -21,15 +21,12 @@ var ErrClosed = errors.New("local: predictor closed")
 var _ llm.BatchPredictor = (*Predictor)(nil)
 
 // Predictor is the local Qwen2-VL backend. It owns the model, projector,
-// adapters and llama context until Close. Predict and PredictBatch are safe
-// for concurrent use; all requests share one queue and one set of P
-// sequences.
+// adapters and llama context (its engine) until Close. Predict and
+// PredictBatch are safe for concurrent use; all requests share one queue and
+// one set of P sequences.
 type Predictor struct {
 	cfg       Config
-	model     *native.Model
-	proj      *native.Projector
-	loras     []*native.LoRA
-	lctx      *native.Context // owned by the run goroutine once New returns
+	eng       engine // its owner-side methods are the run goroutine's once New returns
 	parallel  int
 	encodeGPU bool   // the vision encoder runs on a GPU
 	ahead     bool   // the preparer encodes images (see doc.go)
@@ -41,8 +38,9 @@ type Predictor struct {
 	wake    chan struct{} // signals the preparer that queue grew (cap 1)
 	closed  bool
 	stats   Stats
-	quit    chan struct{} // closed by Close
-	ready   chan *job     // preparer -> owner
+	quit    context.Context // done once Close begins
+	stop    context.CancelFunc
+	ready   chan *job // preparer -> owner
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
 }
@@ -72,10 +70,9 @@ type job struct {
 	submitted, started time.Time
 
 	// set by the preparer
-	chunks  *native.Chunks
-	bitmap  *native.Bitmap
-	imageAt int                    // index of the image chunk
-	emb     *native.ImageEmbedding // set when encoded ahead
+	chunks  chunks
+	imageAt int       // index of the image chunk
+	emb     embedding // set when encoded ahead
 	grammar string
 	timings llm.Timings
 }
@@ -104,17 +101,21 @@ func (j *job) answer(p *llm.Prediction, err error) {
 	}
 }
 
-// release frees the job's native objects.
+// release frees the job's tokenized prompt and image embedding.
 func (j *job) release() {
 	if j.chunks != nil {
 		j.chunks.Close()
 		j.chunks = nil
 	}
-	if j.bitmap != nil {
-		j.bitmap.Close()
-		j.bitmap = nil
-	}
 	j.emb = nil
+}
+
+// name is how errors name j's request: its image file, or its ID.
+func (j *job) name() string {
+	if j.req.ImagePath != "" {
+		return j.req.ImagePath
+	}
+	return j.req.ID
 }
 
 // New validates the files, loads the model, projector and adapters, creates
@@ -129,37 +130,32 @@ func New(ctx context.Context, cfg Config) (*Predictor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := native.Init(native.InitOptions{}); err != nil {
-		return nil, fmt.Errorf("local: %w", err)
-	}
-	p := &Predictor{
-		cfg:  cfg,
-		wake: make(chan struct{}, 1),
-		quit: make(chan struct{}),
-		name: filepath.Base(cfg.ModelFile),
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			p.free()
-		}
-	}()
-	if err := p.load(ctx); err != nil {
+	eng, setup, err := openEngine(ctx, &cfg)
+	if err != nil {
 		return nil, err
 	}
-	p.ready = make(chan *job, p.parallel)
-	ok = true
-	p.wg.Add(2)
-	go p.prepare()
-	go p.run()
+	p, err := newPredictor(eng, cfg, setup)
+	if err != nil {
+		eng.Close()
+		return nil, err
+	}
 	return p, nil
 }
 
-// load loads the native objects and sizes the context.
-func (p *Predictor) load(ctx context.Context) error {
-	cfg := &p.cfg
-	gpu := cfg.GPULayers != 0 && native.SupportsGPUOffload()
-	p.encodeGPU = gpu
+// newPredictor starts the scheduler on eng, for cfg (validated) and what
+// opening the engine decided. On error the caller closes eng.
+func newPredictor(eng engine, cfg Config, setup engineSetup) (*Predictor, error) {
+	p := &Predictor{
+		cfg:       cfg,
+		eng:       eng,
+		parallel:  setup.parallel,
+		encodeGPU: setup.encodeGPU,
+		wake:      make(chan struct{}, 1),
+		name:      filepath.Base(cfg.ModelFile),
+	}
+	if p.parallel < 1 {
+		return nil, fmt.Errorf("local: parallel %d, want 1 or more", p.parallel)
+	}
 	switch strings.ToLower(cfg.EncodeAhead) {
 	case "on":
 		p.ahead = true
@@ -168,136 +164,31 @@ func (p *Predictor) load(ctx context.Context) error {
 	default:
 		// On a GPU the encoder and the decoder use different hardware; on
 		// the CPU only when both sets of threads fit on the cores together.
-		p.ahead = gpu || 2*cfg.Threads <= runtime.NumCPU()
-	}
-	var err error
-	start := time.Now()
-	p.model, err = native.LoadModel(cfg.ModelFile, native.ModelParams{GPULayers: cfg.GPULayers})
-	if err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	info := p.model.Info()
-	if info.Architecture != "qwen2vl" {
-		return fmt.Errorf("local: model %s is a %q model, want a Qwen2-VL (qwen2vl) model", cfg.ModelFile, info.Architecture)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	p.proj, err = native.LoadProjector(cfg.MmprojFile, p.model, native.ProjectorParams{
-		UseGPU:         gpu,
-		Threads:        cfg.Threads,
-		FlashAttention: flash(cfg.FlashAttention),
-		ImageMinTokens: cfg.ImageMinTokens,
-		ImageMaxTokens: cfg.ImageMaxTokens,
-		Warmup:         true,
-	})
-	if err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	scales := make([]native.LoRAScale, 0, len(cfg.LoRA))
-	for _, l := range cfg.LoRA {
-		a, err := native.LoadLoRA(p.model, l.Path)
-		if err != nil {
-			return fmt.Errorf("local: %w", err)
-		}
-		p.loras = append(p.loras, a)
-		scales = append(scales, native.LoRAScale{Adapter: a, Scale: l.Scale})
-	}
-	p.parallel = cfg.Parallel
-	if p.parallel == 0 {
-		p.parallel = defaultParallel(info, cfg.ContextSize, gpu)
-	}
-	if m := native.MaxParallelSequences(); m > 1 && p.parallel+1 > m {
-		return fmt.Errorf("local: parallel %d is more than llama.cpp's %d sequences (one is kept for the shared prefix)", p.parallel, m-1)
-	}
-	// Each sequence, the shared prefix's included, gets its own KV stream of
-	// ContextSize cells (llama.cpp's kv_unified=false): a sequence's
-	// attention then spans its own cells only, where in one unified buffer
-	// every prefill and step would attend over (masked) cells of all P
-	// sequences and slow down as P grows. Copying the prefix copies its
-	// whole stream, which is all it holds.
-	nCtx := (p.parallel + 1) * cfg.ContextSize
-	p.lctx, err = native.NewContext(p.model, native.ContextParams{
-		NCtx:           nCtx,
-		NBatch:         cfg.BatchSize,
-		NUBatch:        cfg.BatchSize,
-		NSeqMax:        p.parallel + 1,
-		Threads:        cfg.Threads,
-		ThreadsBatch:   cfg.Threads,
-		FlashAttention: flash(cfg.FlashAttention),
-		KVSplit:        true,
-	})
-	if err != nil {
-		return fmt.Errorf("local: %w", err)
-	}
-	if len(scales) > 0 {
-		if err := p.lctx.SetLoRA(scales); err != nil {
-			return fmt.Errorf("local: %w", err)
-		}
+		p.ahead = setup.encodeGPU || 2*cfg.Threads <= runtime.NumCPU()
 	}
 	if cfg.JSONSchema != "" {
+		var err error
 		if p.grammar, err = SchemaToGrammar(cfg.JSONSchema); err != nil {
-			return fmt.Errorf("local: %w", err)
+			return nil, fmt.Errorf("local: %w", err)
 		}
 	} else {
 		p.grammar = cfg.Grammar
 	}
 	if p.grammar != "" {
 		// Refuse a bad default grammar now rather than on every request.
-		s, err := native.NewSampler(p.model, native.SamplerParams{Grammar: p.grammar})
+		s, err := eng.NewSampler(native.SamplerParams{Grammar: p.grammar})
 		if err != nil {
-			return fmt.Errorf("local: grammar: %w", err)
+			return nil, fmt.Errorf("local: grammar: %w", err)
 		}
 		s.Close()
 	}
-	slog.Debug("local: loaded", "model", cfg.ModelFile, "mmproj", cfg.MmprojFile, "loras", len(p.loras),
-		"parallel", p.parallel, "parallel_default", cfg.Parallel == 0, "ctx_per_seq", cfg.ContextSize,
-		"n_ctx", nCtx, "batch", cfg.BatchSize, "gpu", gpu, "encode_ahead", p.ahead,
-		"image_max_tokens", cfg.ImageMaxTokens, "took", time.Since(start))
-	return nil
-}
-
-// defaultParallel picks P: up to 4 sequences on the CPU and 16 on a GPU,
-// fewer when their KV cache (f16 keys and values: 2 × 2 bytes × layers ×
-// KV width per cell) would take more than a quarter of the device's free
-// memory.
-func defaultParallel(info native.ModelInfo, ctxPerSeq int, gpu bool) int {
-	p := maxDefaultParallelCPU
-	if gpu {
-		p = maxDefaultParallelGPU
-	}
-	headDim := 0
-	if info.NHead > 0 {
-		headDim = info.NEmbd / info.NHead
-	}
-	perCell := uint64(4 * info.NLayer * info.NHeadKV * headDim)
-	devs, err := native.Devices()
-	if err != nil || perCell == 0 {
-		return p
-	}
-	var free uint64
-	for _, d := range devs {
-		if (gpu && d.Type == native.DeviceGPU) || (!gpu && d.Type == native.DeviceCPU) {
-			free = max(free, d.MemoryFree)
-		}
-	}
-	if free == 0 {
-		return p
-	}
-	for p > 1 && perCell*uint64(p*ctxPerSeq) > free/4 {
-		p /= 2
-	}
-	return p
-}
-
-func flash(s string) native.FlashAttention {
-	switch strings.ToLower(s) {
-	case "on":
-		return native.FlashAttentionOn
-	case "off":
-		return native.FlashAttentionOff
-	}
-	return native.FlashAttentionAuto
+	slog.Debug("local: scheduler", "model", cfg.ModelFile, "parallel", p.parallel, "encode_ahead", p.ahead)
+	p.quit, p.stop = context.WithCancel(context.Background())
+	p.ready = make(chan *job, p.parallel)
+	p.wg.Add(2)
+	go p.prepare()
+	go p.run()
+	return p, nil
 }
 
 // Parallel returns the number of sequences decoded together.
@@ -403,8 +294,10 @@ func (p *Predictor) watch(ctx context.Context, b *batch) {
 }
 
 // Close stops the scheduler, answers every unanswered request with
-// ErrClosed, and frees the context, projector, adapters and model. It waits
-// for the current decoding step to end. Calling it again does nothing.
+// ErrClosed, and frees the context, projector, adapters and model. It
+// interrupts the prefill or decoding step in progress rather than waiting
+// for it; an image being encoded is finished first. Calling it again does
+// nothing.
 func (p *Predictor) Close() error {
 	p.closeMu.Lock()
 	defer p.closeMu.Unlock()
@@ -417,7 +310,7 @@ func (p *Predictor) Close() error {
 	queued := p.queue
 	p.queue = nil
 	p.mu.Unlock()
-	close(p.quit)
+	p.stop()
 	p.wg.Wait()
 	// The preparer may have handed over requests the owner never took.
 	for len(p.ready) > 0 {
@@ -426,30 +319,5 @@ func (p *Predictor) Close() error {
 	for _, j := range queued {
 		j.answer(nil, ErrClosed)
 	}
-	return p.free()
-}
-
-// free closes the native objects, newest first.
-func (p *Predictor) free() error {
-	var errs []error
-	if p.lctx != nil {
-		errs = append(errs, p.lctx.Close())
-		p.lctx = nil
-	}
-	if p.proj != nil {
-		errs = append(errs, p.proj.Close())
-		p.proj = nil
-	}
-	for _, a := range p.loras {
-		errs = append(errs, a.Close())
-	}
-	p.loras = nil
-	if p.model != nil {
-		errs = append(errs, p.model.Close())
-		p.model = nil
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("local: close: %w", err)
-	}
-	return nil
+	return p.eng.Close()
 }

@@ -22,7 +22,7 @@ func (p *Predictor) prepare() {
 		j := p.take()
 		if j == nil {
 			select {
-			case <-p.quit:
+			case <-p.quit.Done():
 				return
 			case <-p.wake:
 				continue
@@ -40,7 +40,7 @@ func (p *Predictor) prepare() {
 		case p.ready <- j:
 		case <-j.ctx.Done():
 			j.answer(nil, j.ctx.Err())
-		case <-p.quit:
+		case <-p.quit.Done():
 			j.answer(nil, ErrClosed)
 			return
 		}
@@ -65,10 +65,7 @@ func (p *Predictor) take() *job {
 func (p *Predictor) ready1(j *job) error {
 	j.started = time.Now()
 	req := j.req
-	name := req.ImagePath
-	if name == "" {
-		name = req.ID
-	}
+	name := j.name()
 	data := req.Image
 	if data == nil {
 		if req.ImagePath == "" {
@@ -83,16 +80,12 @@ func (p *Predictor) ready1(j *job) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
-	w, h, rgb := imagefile.RGB(img)
-	j.bitmap, err = native.NewBitmap(w, h, rgb)
+	prompt, err := p.prompt(req)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
-	prompt, err := p.prompt(req)
-	if err != nil {
-		return err
-	}
-	j.chunks, err = p.proj.Tokenize(prompt, []*native.Bitmap{j.bitmap}, true)
+	w, h, rgb := imagefile.RGB(img)
+	j.chunks, err = p.eng.Tokenize(prompt, w, h, rgb)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
@@ -111,22 +104,28 @@ func (p *Predictor) ready1(j *job) error {
 			name, n, j.chunks.NTokens(j.imageAt), p.cfg.ContextSize)
 	}
 	if j.grammar, err = p.grammarFor(req.Options); err != nil {
-		return err
+		return fmt.Errorf("image %s: %w", name, err)
 	}
 	if p.ahead {
-		if j.emb, err = p.proj.Encode(j.chunks, j.imageAt); err != nil {
+		if err := p.encode(j); err != nil {
 			return fmt.Errorf("image %s: %w", name, err)
 		}
-		p.noteEncode(j)
 	}
 	return nil
 }
 
-// noteEncode records an encode in j's timings and the stats.
-func (p *Predictor) noteEncode(j *job) {
-	d := j.emb.EncodeTime()
+// encode runs the vision encoder on j's image and records it in j's timings
+// and the stats.
+func (p *Predictor) encode(j *job) error {
+	emb, err := p.eng.Encode(j.chunks, j.imageAt)
+	if err != nil {
+		return err
+	}
+	j.emb = emb
+	d := emb.EncodeTime()
 	j.timings.ImageEncodeMS = ms(d)
 	p.addStats(func(s *Stats) { s.Images++; s.ImageEncode += d })
+	return nil
 }
 
 // prompt is the text given to mtmd: the chat template applied to the
@@ -144,7 +143,7 @@ func (p *Predictor) prompt(req *llm.Request) (string, error) {
 		msgs = append(msgs, native.ChatMessage{Role: "system", Content: req.System})
 	}
 	msgs = append(msgs, native.ChatMessage{Role: "user", Content: native.MediaMarker + req.Prompt})
-	s, err := p.model.ApplyChatTemplate("", msgs, true)
+	s, err := p.eng.Template(msgs)
 	if err != nil {
 		return "", fmt.Errorf("chat template of %s: %w", p.cfg.ModelFile, err)
 	}

@@ -1,9 +1,12 @@
 package local
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
@@ -13,25 +16,26 @@ import (
 // seq is one live sequence (a slot of the llama context) and the request it
 // answers. The owner goroutine alone reads and writes it.
 type seq struct {
-	id      int             // llama sequence id, 0..P-1
-	job     *job            // the request; nil when the slot is free
-	sampler *native.Sampler // the request's sampler (grammar state)
-	nPast   int             // next position (M-RoPE: an image advances it by its grid, not its tokens)
-	max     int             // answer tokens allowed
-	out     []native.Token  // answer tokens so far, end token excluded
-	next    native.Token    // token to feed at the next step
-	idx     int             // index of next in the step batch
-	prefill time.Duration   // time in this request's prompt decodes
-	decode  time.Duration   // time in the steps this sequence took part in
-	first   time.Time       // when the first answer token was sampled
+	id      int            // llama sequence id, 0..P-1
+	job     *job           // the request; nil when the slot is free
+	sampler sampler        // the request's sampler (grammar state)
+	nPast   int            // next position (M-RoPE: an image advances it by its grid, not its tokens)
+	max     int            // answer tokens allowed
+	out     []native.Token // answer tokens so far, end token excluded
+	next    native.Token   // token to feed at the next step
+	prefill time.Duration  // time in this request's prompt decodes
+	decode  time.Duration  // time in the steps this sequence took part in
+	first   time.Time      // when the first answer token was sampled
 }
 
-// runner is the owner goroutine's state: the llama context is used from
+// runner is the owner goroutine's state: the engine's context is used from
 // nowhere else while it runs.
 type runner struct {
 	p      *Predictor
+	eng    engine
 	slots  []*seq
-	step   *native.Batch
+	step   []stepToken // the tokens of the current step, reused
+	live   []*seq      // the sequences of the current step, in step order
 	prefix struct {
 		seq  int            // the spare sequence holding the shared prefix (P)
 		toks []native.Token // its tokens; nil when empty
@@ -44,24 +48,18 @@ type runner struct {
 // llama_decode), until Close.
 func (p *Predictor) run() {
 	defer p.wg.Done()
-	r := &runner{p: p, slots: make([]*seq, p.parallel)}
+	r := &runner{p: p, eng: p.eng, slots: make([]*seq, p.parallel)}
 	for i := range r.slots {
 		r.slots[i] = &seq{id: i}
 	}
 	r.prefix.seq = p.parallel
-	var err error
-	if r.step, err = native.NewBatch(p.parallel, 1); err != nil {
-		r.failAll(fmt.Errorf("local: %w", err))
-		return
-	}
-	defer r.step.Close()
 	defer r.failAll(ErrClosed)
 	for {
 		if !r.admit() {
 			return
 		}
 		r.cancelled()
-		if r.live() == 0 {
+		if r.liveCount() == 0 {
 			continue
 		}
 		r.decodeStep()
@@ -72,21 +70,22 @@ func (p *Predictor) run() {
 // blocks for the next request; otherwise it takes only what is ready now.
 // It returns false when the predictor is closing.
 func (r *runner) admit() bool {
+	quit := r.p.quit.Done()
 	for _, s := range r.slots {
 		if s.job != nil {
 			continue
 		}
 		var j *job
-		if r.live() == 0 {
+		if r.liveCount() == 0 {
 			select {
 			case j = <-r.p.ready:
-			case <-r.p.quit:
+			case <-quit:
 				return false
 			}
 		} else {
 			select {
 			case j = <-r.p.ready:
-			case <-r.p.quit:
+			case <-quit:
 				return false
 			default:
 				return true
@@ -99,14 +98,14 @@ func (r *runner) admit() bool {
 		r.start(s, j)
 	}
 	select {
-	case <-r.p.quit:
+	case <-quit:
 		return false
 	default:
 		return true
 	}
 }
 
-func (r *runner) live() int {
+func (r *runner) liveCount() int {
 	n := 0
 	for _, s := range r.slots {
 		if s.job != nil {
@@ -125,33 +124,100 @@ func (r *runner) cancelled() {
 	}
 }
 
-// start prefills j into slot s: the shared prefix (copied, or decoded once),
-// the image (encoded here unless encoded ahead), then the text after it;
-// then it samples the first answer token. On error the request fails alone.
-func (r *runner) start(s *seq, j *job) {
-	p := r.p
-	*s = seq{id: s.id, job: j}
-	name := j.req.ImagePath
-	if name == "" {
-		name = j.req.ID
+// interruptOn interrupts the engine as soon as the context of one of jobs
+// ends or Close begins, until the function it returns is called. Call that
+// right after the engine calls it covers: it waits for an interrupt under
+// way and resets the engine, so that no interrupt reaches a later call.
+func (r *runner) interruptOn(jobs ...*job) (done func()) {
+	var (
+		wg    sync.WaitGroup
+		fired atomic.Bool
+		stops []func() bool
+		seen  []<-chan struct{}
+	)
+	interrupt := func() {
+		fired.Store(true)
+		r.eng.Interrupt()
+		wg.Done()
 	}
-	fail := func(err error) { r.finish(s, fmt.Errorf("image %s: %w", name, err)) }
-	if j.emb == nil {
-		var err error
-		if j.emb, err = p.proj.Encode(j.chunks, j.imageAt); err != nil {
-			fail(err)
+	watch := func(ctx context.Context) {
+		d := ctx.Done()
+		if d == nil || slices.Contains(seen, d) {
 			return
 		}
-		p.noteEncode(j)
+		seen = append(seen, d)
+		wg.Add(1)
+		stops = append(stops, context.AfterFunc(ctx, interrupt))
 	}
+	watch(r.p.quit)
+	for _, j := range jobs {
+		watch(j.ctx)
+	}
+	return func() {
+		for _, stop := range stops {
+			if stop() {
+				wg.Done()
+			}
+		}
+		wg.Wait()
+		if fired.Load() {
+			r.eng.ResetInterrupt()
+		}
+	}
+}
+
+// cause is the error a request answers with when an engine call for it
+// failed with err: its context's error or ErrClosed when one of those
+// interrupted the call, err otherwise.
+func (r *runner) cause(j *job, err error) error {
+	if e := j.ctx.Err(); e != nil {
+		return e
+	}
+	if r.p.quit.Err() != nil {
+		return ErrClosed
+	}
+	return err
+}
+
+// start admits j into slot s: it readies the sequence, encodes the image
+// unless the preparer did, prefills the prompt (the shared prefix, the
+// image, the text after it) and samples the first answer token. A failure
+// fails j alone. The prefill is interrupted when j's context ends or Close
+// begins.
+func (r *runner) start(s *seq, j *job) {
+	*s = seq{id: s.id, job: j}
+	err := r.open(s)
+	if err == nil && j.emb == nil {
+		err = r.p.encode(j)
+	}
+	if err == nil {
+		err = j.ctx.Err()
+	}
+	if err == nil {
+		done := r.interruptOn(j)
+		err = r.prefill(s)
+		done()
+	}
+	if err == nil {
+		err = r.firstToken(s)
+	}
+	if err != nil {
+		r.finish(s, r.cause(j, fmt.Errorf("image %s: %w", j.name(), err)))
+	}
+}
+
+// open checks the shape of s's prompt and makes its sampler and token
+// limit.
+func (r *runner) open(s *seq) error {
+	p := r.p
+	j := s.job
 	ch := j.chunks
 	if ch.Len() <= j.imageAt+1 || ch.Kind(ch.Len()-1) != native.ChunkText {
-		fail(errors.New("the prompt has no text after the image"))
-		return
+		return errors.New("the prompt has no text after the image")
 	}
 	o := j.req.Options
 	var err error
-	s.sampler, err = native.NewSampler(p.model, native.SamplerParams{
+	s.sampler, err = r.eng.NewSampler(native.SamplerParams{
 		Temperature: float32(o.Temperature),
 		TopK:        o.TopK,
 		TopP:        float32(o.TopP),
@@ -159,82 +225,103 @@ func (r *runner) start(s *seq, j *job) {
 		Grammar:     j.grammar,
 	})
 	if err != nil {
-		fail(fmt.Errorf("sampler: %w", err))
-		return
+		return fmt.Errorf("sampler: %w", err)
 	}
 	s.max = o.MaxTokens
 	if s.max <= 0 {
 		s.max = p.cfg.MaxTokens
 	}
+	// The prompt and every answer token but the last (which is sampled,
+	// never decoded) fit in the sequence's ContextSize cells: ready1
+	// refused prompts of ContextSize tokens or more.
 	s.max = min(s.max, p.cfg.ContextSize-ch.TotalTokens())
+	return nil
+}
 
+// prefill decodes s's prompt into its sequence: the text before the image
+// (see prefixInto), the image's embedding, then the text after it, keeping
+// the last token's logits.
+func (r *runner) prefill(s *seq) error {
+	j := s.job
+	ch := j.chunks
 	t0 := time.Now()
-	prefillTokens := 0
-	nPast := 0
-	if j.imageAt == 1 && ch.Kind(0) == native.ChunkText {
-		toks := ch.Tokens(0)
-		if !slices.Equal(toks, r.prefix.toks) {
-			// A new prefix (another system prompt): decode it into the
-			// spare sequence. Sequences copied from the old one keep their
-			// cells.
-			if err := p.lctx.SeqRemove(r.prefix.seq, -1, -1); err != nil {
-				fail(err)
-				return
-			}
-			r.prefix.toks = nil
-			pos, err := evalText(p.proj, p.lctx, ch, 0, 0, r.prefix.seq, false)
-			if err != nil {
-				fail(fmt.Errorf("prefill: %w", err))
-				return
-			}
-			r.prefix.toks, r.prefix.pos = toks, pos
-			prefillTokens += len(toks)
-		} else {
-			p.addStats(func(st *Stats) { st.PrefixReuses++ })
-		}
-		if err := p.lctx.SeqCopy(r.prefix.seq, s.id, -1, -1); err != nil {
-			fail(err)
-			return
-		}
-		nPast = r.prefix.pos
-	} else {
-		for i := range j.imageAt {
-			if nPast, err = evalText(p.proj, p.lctx, ch, i, nPast, s.id, false); err != nil {
-				fail(fmt.Errorf("prefill: %w", err))
-				return
-			}
-			prefillTokens += ch.NTokens(i)
-		}
+	pos, n, err := r.prefixInto(s)
+	if err != nil {
+		return err
 	}
-	if nPast, err = p.proj.DecodeImage(p.lctx, ch, j.imageAt, j.emb, nPast, s.id); err != nil {
-		fail(fmt.Errorf("prefill: %w", err))
-		return
+	if pos, err = r.eng.Eval(ch, j.imageAt, j.emb, pos, s.id, false); err != nil {
+		return fmt.Errorf("prefill: %w", err)
 	}
-	prefillTokens += ch.NTokens(j.imageAt)
+	n += ch.NTokens(j.imageAt)
 	for i := j.imageAt + 1; i < ch.Len(); i++ {
-		if nPast, err = evalText(p.proj, p.lctx, ch, i, nPast, s.id, i == ch.Len()-1); err != nil {
-			fail(fmt.Errorf("prefill: %w", err))
-			return
+		if pos, err = r.eng.Eval(ch, i, nil, pos, s.id, i == ch.Len()-1); err != nil {
+			return fmt.Errorf("prefill: %w", err)
 		}
-		prefillTokens += ch.NTokens(i)
+		n += ch.NTokens(i)
 	}
 	s.prefill = time.Since(t0)
-	s.nPast = nPast
-	p.addStats(func(st *Stats) { st.PrefillTokens += prefillTokens; st.Prefill += s.prefill })
+	s.nPast = pos
+	r.p.addStats(func(st *Stats) { st.PrefillTokens += n; st.Prefill += s.prefill })
 	j.emb = nil // the embedding is in the KV cache now
-	tok, err := s.sampler.Sample(p.lctx, -1)
+	return nil
+}
+
+// prefixInto puts the text before s's image into its sequence and returns
+// the position after it and the tokens it decoded. That text (the system
+// prompt and the opening of the user turn) is the same for every request
+// with the same system prompt: it is decoded once into the spare sequence
+// and copied from there. A prompt without it (a raw prompt opening with the
+// image) has nothing before the image to decode.
+func (r *runner) prefixInto(s *seq) (pos, decoded int, err error) {
+	j := s.job
+	ch := j.chunks
+	if j.imageAt != 1 || ch.Kind(0) != native.ChunkText {
+		for i := range j.imageAt {
+			if pos, err = r.eng.Eval(ch, i, nil, pos, s.id, false); err != nil {
+				return pos, decoded, fmt.Errorf("prefill: %w", err)
+			}
+			decoded += ch.NTokens(i)
+		}
+		return pos, decoded, nil
+	}
+	toks := ch.Tokens(0)
+	if slices.Equal(toks, r.prefix.toks) {
+		r.p.addStats(func(st *Stats) { st.PrefixReuses++ })
+	} else {
+		// A new prefix (another system prompt): decode it into the spare
+		// sequence. Sequences copied from the old one keep their cells.
+		if err := r.eng.ClearSeq(r.prefix.seq); err != nil {
+			return 0, 0, err
+		}
+		r.prefix.toks = nil
+		end, err := r.eng.Eval(ch, 0, nil, 0, r.prefix.seq, false)
+		if err != nil {
+			return 0, 0, fmt.Errorf("prefill: %w", err)
+		}
+		r.prefix.toks, r.prefix.pos = toks, end
+		decoded = len(toks)
+	}
+	if err := r.eng.CopySeq(r.prefix.seq, s.id); err != nil {
+		return 0, 0, err
+	}
+	return r.prefix.pos, decoded, nil
+}
+
+// firstToken samples s's first answer token from the prefill's logits.
+func (r *runner) firstToken(s *seq) error {
+	tok, end, err := s.sampler.Sample(-1)
 	if err != nil {
-		fail(fmt.Errorf("sample: %w", err))
-		return
+		return fmt.Errorf("sample: %w", err)
 	}
 	s.first = time.Now()
-	r.accept(s, tok)
+	r.accept(s, tok, end)
+	return nil
 }
 
 // accept takes a sampled token: it ends the sequence on an end token or at
 // its token limit, or queues the token for the next step.
-func (r *runner) accept(s *seq, tok native.Token) {
-	if r.p.model.IsEOG(tok) {
+func (r *runner) accept(s *seq, tok native.Token, end bool) {
+	if end {
 		r.finish(s, nil)
 		return
 	}
@@ -246,67 +333,72 @@ func (r *runner) accept(s *seq, tok native.Token) {
 	s.next = tok
 }
 
-// decodeStep runs one llama_decode with the next token of every live
-// sequence and samples each sequence's following token.
+// decodeStep runs one engine step with the next token of every live
+// sequence and samples each sequence's following token. The step is
+// interrupted when the context of one of its requests ends or Close begins.
+//
+// No step runs out of KV cells: each sequence has its own stream of
+// ContextSize cells (see openEngine), and open caps its answer so that the
+// prompt and the decoded answer tokens fit there. A failed step is a failure
+// of the engine, shared by every sequence in it.
 func (r *runner) decodeStep() {
-	p := r.p
-	r.step.Clear()
-	var live []*seq
+	r.step, r.live = r.step[:0], r.live[:0]
+	jobs := make([]*job, 0, len(r.slots))
 	for _, s := range r.slots {
 		if s.job == nil {
 			continue
 		}
-		idx, err := r.step.Add(s.next, s.nPast, true, s.id)
-		if err != nil {
-			r.finish(s, fmt.Errorf("local: %w", err))
-			continue
-		}
-		s.idx = idx
-		live = append(live, s)
+		r.step = append(r.step, stepToken{tok: s.next, pos: s.nPast, seq: s.id})
+		r.live = append(r.live, s)
+		jobs = append(jobs, s.job)
 	}
-	if len(live) == 0 {
-		return
-	}
+	done := r.interruptOn(jobs...)
 	t0 := time.Now()
-	err := p.lctx.Decode(r.step)
+	err := r.eng.Step(r.step)
 	d := time.Since(t0)
+	done()
 	if err != nil {
-		if errors.Is(err, native.ErrKVCacheFull) {
-			// The cache cannot hold every live sequence: give up the
-			// newest one and carry on with the others.
-			newest := live[0]
-			for _, s := range live {
-				if s.job.started.After(newest.job.started) {
-					newest = s
-				}
-			}
-			r.finish(newest, fmt.Errorf("local: %w: the context holds %d tokens for %d sequences", err, p.lctx.NCtx(), p.parallel))
-			return
-		}
-		for _, s := range live {
-			r.finish(s, fmt.Errorf("local: %w", err))
-		}
+		r.stepFailed(err)
 		return
 	}
-	p.addStats(func(st *Stats) { st.Steps++; st.DecodeTokens += len(live); st.Decode += d })
-	for _, s := range live {
+	r.p.addStats(func(st *Stats) { st.Steps++; st.DecodeTokens += len(r.live); st.Decode += d })
+	for i, s := range r.live {
 		s.nPast++
 		s.decode += d
-		tok, err := s.sampler.Sample(p.lctx, s.idx)
+		tok, end, err := s.sampler.Sample(i)
 		if err != nil {
-			r.finish(s, fmt.Errorf("sample: %w", err))
+			r.finish(s, fmt.Errorf("image %s: sample: %w", s.job.name(), err))
 			continue
 		}
-		r.accept(s, tok)
+		r.accept(s, tok, end)
+	}
+}
+
+// stepFailed handles a failed step. When it was interrupted (a request's
+// context ended, or Close began), the sequences whose request ended are
+// answered and the others stay, to run the step again: the engine keeps
+// nothing of a failed step. Otherwise every sequence in it fails with err.
+func (r *runner) stepFailed(err error) {
+	interrupted := r.p.quit.Err() != nil
+	for _, s := range r.live {
+		if e := s.job.ctx.Err(); e != nil {
+			r.finish(s, e)
+			interrupted = true
+		}
+	}
+	if interrupted {
+		return
+	}
+	for _, s := range r.live {
+		r.finish(s, fmt.Errorf("local: %w", err))
 	}
 }
 
 // finish frees slot s (KV cells, sampler) and answers its request: with err,
 // or with the answer so far when err is nil.
 func (r *runner) finish(s *seq, err error) {
-	p := r.p
 	j := s.job
-	if rmErr := p.lctx.SeqRemove(s.id, -1, -1); rmErr != nil && err == nil {
+	if rmErr := r.eng.ClearSeq(s.id); rmErr != nil && err == nil {
 		err = fmt.Errorf("local: free sequence %d: %w", s.id, rmErr)
 	}
 	if s.sampler != nil {
@@ -324,7 +416,7 @@ func (r *runner) finish(s *seq, err error) {
 func (r *runner) prediction(s *seq) (*llm.Prediction, error) {
 	p := r.p
 	j := s.job
-	text, err := p.model.Detokenize(s.out, false, false)
+	text, err := r.eng.Detokenize(s.out)
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
@@ -355,14 +447,4 @@ func (r *runner) failAll(err error) {
 			r.finish(s, err)
 		}
 	}
-}
-
-// evalText decodes text chunk i of ch into sequence seq at nPast and returns
-// the position after it. It refuses a chunk that is not text, so an image is
-// never decoded without its precomputed embedding.
-func evalText(proj *native.Projector, c *native.Context, ch *native.Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
-	if k := ch.Kind(i); k != native.ChunkText {
-		return nPast, fmt.Errorf("chunk %d is %s where text was expected", i, k)
-	}
-	return proj.EvalChunk(c, ch, i, nPast, seq, logitsLast)
 }

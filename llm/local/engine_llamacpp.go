@@ -1,0 +1,287 @@
+//go:build llamacpp
+
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/vlmcmp/vlmcmp/native"
+)
+
+// nativeEngine is the engine on llama.cpp: the model, its projector and
+// adapters, one llama context with a KV stream per sequence, and the batch
+// of the decoding steps.
+type nativeEngine struct {
+	model *native.Model
+	proj  *native.Projector
+	loras []*native.LoRA
+	lctx  *native.Context
+	step  *native.Batch
+}
+
+var _ engine = (*nativeEngine)(nil)
+
+// openEngine loads the model, projector and adapters of cfg (checked
+// already), sizes the sequences and creates the context.
+func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err error) {
+	var setup engineSetup
+	if _, err := native.Init(native.InitOptions{}); err != nil {
+		return nil, setup, fmt.Errorf("local: %w", err)
+	}
+	e := &nativeEngine{}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	gpu := cfg.GPULayers != 0 && native.SupportsGPUOffload()
+	setup.encodeGPU = gpu
+	start := time.Now()
+	e.model, err = native.LoadModel(cfg.ModelFile, native.ModelParams{GPULayers: cfg.GPULayers})
+	if err != nil {
+		return nil, setup, fmt.Errorf("local: %w", err)
+	}
+	info := e.model.Info()
+	if info.Architecture != "qwen2vl" {
+		return nil, setup, fmt.Errorf("local: model %s is a %q model, want a Qwen2-VL (qwen2vl) model", cfg.ModelFile, info.Architecture)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, setup, err
+	}
+	e.proj, err = native.LoadProjector(cfg.MmprojFile, e.model, native.ProjectorParams{
+		UseGPU:         gpu,
+		Threads:        cfg.Threads,
+		FlashAttention: flash(cfg.FlashAttention),
+		ImageMinTokens: cfg.ImageMinTokens,
+		ImageMaxTokens: cfg.ImageMaxTokens,
+		Warmup:         true,
+	})
+	if err != nil {
+		return nil, setup, fmt.Errorf("local: %w", err)
+	}
+	scales := make([]native.LoRAScale, 0, len(cfg.LoRA))
+	for _, l := range cfg.LoRA {
+		a, err := native.LoadLoRA(e.model, l.Path)
+		if err != nil {
+			return nil, setup, fmt.Errorf("local: %w", err)
+		}
+		e.loras = append(e.loras, a)
+		scales = append(scales, native.LoRAScale{Adapter: a, Scale: l.Scale})
+	}
+	setup.parallel = cfg.Parallel
+	if setup.parallel == 0 {
+		setup.parallel = defaultParallel(info, cfg.ContextSize, gpu)
+	}
+	if m := native.MaxParallelSequences(); m > 1 && setup.parallel+1 > m {
+		return nil, setup, fmt.Errorf("local: parallel %d is more than llama.cpp's %d sequences (one is kept for the shared prefix)", setup.parallel, m-1)
+	}
+	// Each sequence, the shared prefix's included, gets its own KV stream of
+	// ContextSize cells (llama.cpp's kv_unified=false): a sequence's
+	// attention then spans its own cells only, where in one unified buffer
+	// every prefill and step would attend over (masked) cells of all P
+	// sequences and slow down as P grows. Copying the prefix copies its
+	// whole stream, which is all it holds.
+	nCtx := (setup.parallel + 1) * cfg.ContextSize
+	e.lctx, err = native.NewContext(e.model, native.ContextParams{
+		NCtx:           nCtx,
+		NBatch:         cfg.BatchSize,
+		NUBatch:        cfg.BatchSize,
+		NSeqMax:        setup.parallel + 1,
+		Threads:        cfg.Threads,
+		ThreadsBatch:   cfg.Threads,
+		FlashAttention: flash(cfg.FlashAttention),
+		KVSplit:        true,
+	})
+	if err != nil {
+		return nil, setup, fmt.Errorf("local: %w", err)
+	}
+	if len(scales) > 0 {
+		if err := e.lctx.SetLoRA(scales); err != nil {
+			return nil, setup, fmt.Errorf("local: %w", err)
+		}
+	}
+	if e.step, err = native.NewBatch(setup.parallel, 1); err != nil {
+		return nil, setup, fmt.Errorf("local: %w", err)
+	}
+	slog.Debug("local: loaded", "model", cfg.ModelFile, "mmproj", cfg.MmprojFile, "loras", len(e.loras),
+		"parallel", setup.parallel, "parallel_default", cfg.Parallel == 0, "ctx_per_seq", cfg.ContextSize,
+		"n_ctx", nCtx, "batch", cfg.BatchSize, "gpu", gpu,
+		"image_max_tokens", cfg.ImageMaxTokens, "took", time.Since(start))
+	return e, setup, nil
+}
+
+// defaultParallel picks P: up to 4 sequences on the CPU and 16 on a GPU,
+// fewer when their KV cache (f16 keys and values: 2 × 2 bytes × layers ×
+// KV width per cell) would take more than a quarter of the device's free
+// memory.
+func defaultParallel(info native.ModelInfo, ctxPerSeq int, gpu bool) int {
+	p := maxDefaultParallelCPU
+	if gpu {
+		p = maxDefaultParallelGPU
+	}
+	headDim := 0
+	if info.NHead > 0 {
+		headDim = info.NEmbd / info.NHead
+	}
+	perCell := uint64(4 * info.NLayer * info.NHeadKV * headDim)
+	devs, err := native.Devices()
+	if err != nil || perCell == 0 {
+		return p
+	}
+	var free uint64
+	for _, d := range devs {
+		if (gpu && d.Type == native.DeviceGPU) || (!gpu && d.Type == native.DeviceCPU) {
+			free = max(free, d.MemoryFree)
+		}
+	}
+	if free == 0 {
+		return p
+	}
+	for p > 1 && perCell*uint64(p*ctxPerSeq) > free/4 {
+		p /= 2
+	}
+	return p
+}
+
+func flash(s string) native.FlashAttention {
+	switch strings.ToLower(s) {
+	case "on":
+		return native.FlashAttentionOn
+	case "off":
+		return native.FlashAttentionOff
+	}
+	return native.FlashAttentionAuto
+}
+
+func (e *nativeEngine) Template(msgs []native.ChatMessage) (string, error) {
+	return e.model.ApplyChatTemplate("", msgs, true)
+}
+
+// nativeChunks are mtmd chunks and the bitmap they were made from.
+type nativeChunks struct {
+	*native.Chunks
+	bitmap *native.Bitmap
+}
+
+func (c *nativeChunks) Close() error {
+	return errors.Join(c.Chunks.Close(), c.bitmap.Close())
+}
+
+func (e *nativeEngine) Tokenize(prompt string, w, h int, rgb []byte) (chunks, error) {
+	bm, err := native.NewBitmap(w, h, rgb)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := e.proj.Tokenize(prompt, []*native.Bitmap{bm}, true)
+	if err != nil {
+		bm.Close()
+		return nil, err
+	}
+	return &nativeChunks{Chunks: ch, bitmap: bm}, nil
+}
+
+func (e *nativeEngine) Encode(ch chunks, i int) (embedding, error) {
+	emb, err := e.proj.Encode(ch.(*nativeChunks).Chunks, i)
+	if err != nil {
+		return nil, err
+	}
+	return emb, nil
+}
+
+func (e *nativeEngine) Eval(ch chunks, i int, emb embedding, pos, seq int, logitsLast bool) (int, error) {
+	nc := ch.(*nativeChunks).Chunks
+	if emb == nil {
+		return evalText(e.proj, e.lctx, nc, i, pos, seq, logitsLast)
+	}
+	return e.proj.DecodeImage(e.lctx, nc, i, emb.(*native.ImageEmbedding), pos, seq)
+}
+
+// evalText decodes text chunk i of ch into sequence seq at nPast and returns
+// the position after it. It refuses a chunk that is not text, so an image is
+// never decoded without its precomputed embedding.
+func evalText(proj *native.Projector, c *native.Context, ch *native.Chunks, i, nPast, seq int, logitsLast bool) (int, error) {
+	if k := ch.Kind(i); k != native.ChunkText {
+		return nPast, fmt.Errorf("chunk %d is %s where text was expected", i, k)
+	}
+	return proj.EvalChunk(c, ch, i, nPast, seq, logitsLast)
+}
+
+func (e *nativeEngine) Step(toks []stepToken) error {
+	e.step.Clear()
+	for _, t := range toks {
+		if _, err := e.step.Add(t.tok, t.pos, true, t.seq); err != nil {
+			return err
+		}
+	}
+	return e.lctx.Decode(e.step)
+}
+
+func (e *nativeEngine) ClearSeq(seq int) error { return e.lctx.SeqRemove(seq, -1, -1) }
+
+func (e *nativeEngine) CopySeq(src, dst int) error { return e.lctx.SeqCopy(src, dst, -1, -1) }
+
+// nativeSampler samples from the engine's context.
+type nativeSampler struct {
+	s *native.Sampler
+	e *nativeEngine
+}
+
+func (e *nativeEngine) NewSampler(p native.SamplerParams) (sampler, error) {
+	s, err := native.NewSampler(e.model, p)
+	if err != nil {
+		return nil, err
+	}
+	return &nativeSampler{s: s, e: e}, nil
+}
+
+func (s *nativeSampler) Sample(i int) (native.Token, bool, error) {
+	tok, err := s.s.Sample(s.e.lctx, i)
+	if err != nil {
+		return 0, false, err
+	}
+	return tok, s.e.model.IsEOG(tok), nil
+}
+
+func (s *nativeSampler) Close() error { return s.s.Close() }
+
+func (e *nativeEngine) Detokenize(toks []native.Token) (string, error) {
+	return e.model.Detokenize(toks, false, false)
+}
+
+func (e *nativeEngine) Interrupt() { e.lctx.Interrupt() }
+
+func (e *nativeEngine) ResetInterrupt() { e.lctx.ResetInterrupt() }
+
+// Close frees the native objects, newest first.
+func (e *nativeEngine) Close() error {
+	var errs []error
+	if e.step != nil {
+		errs = append(errs, e.step.Close())
+		e.step = nil
+	}
+	if e.lctx != nil {
+		errs = append(errs, e.lctx.Close())
+		e.lctx = nil
+	}
+	if e.proj != nil {
+		errs = append(errs, e.proj.Close())
+		e.proj = nil
+	}
+	for _, a := range e.loras {
+		errs = append(errs, a.Close())
+	}
+	e.loras = nil
+	if e.model != nil {
+		errs = append(errs, e.model.Close())
+		e.model = nil
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("local: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,15 @@
+//go:build !llamacpp
+
+package local
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vlmcmp/vlmcmp/native"
+)
+
+// openEngine fails in a build without llama.cpp; see engine_llamacpp.go.
+func openEngine(context.Context, *Config) (engine, engineSetup, error) {
+	return nil, engineSetup{}, fmt.Errorf("local: %w", native.ErrNotBuilt)
+}

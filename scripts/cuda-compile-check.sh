@@ -62,7 +62,7 @@ grep -qi 'no CUDA device' "$out/devices.txt" "$out/devices.err" ||
 
 # The demo runs the whole CPU path (tiny model, baselines) with the CUDA
 # backend beside the binary, and leaves images to predict on.
-if ! timeout 600 ./vlmcmp demo --dir "$out/demo" --images 8 >"$out/demo.txt" 2>"$out/demo.err"; then
+if ! timeout 600 ./vlmcmp demo --dir "$out/demo" --images 12 >"$out/demo.txt" 2>"$out/demo.err"; then
 	say "FAIL: vlmcmp demo failed with the CUDA backend beside the binary"; tail -n 20 "$out/demo.err"; exit 1
 fi
 ./vlmcmp synth-model --shape tiny --seed 1 --out "$out/tiny" >/dev/null

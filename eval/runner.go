@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
@@ -241,8 +240,8 @@ func (r *Runner) request(m Model, it *Item) *llm.Request {
 }
 
 // predict answers reqs through PredictBatch when the predictor has it, else
-// through a pool of goroutines calling Predict. The channel is closed after
-// the last result.
+// through llm.PredictPool calling Predict. The channel is closed after the
+// last result.
 func (r *Runner) predict(ctx context.Context, m Model, reqs []*llm.Request) <-chan llm.Result {
 	if bp, ok := m.Predictor.(llm.BatchPredictor); ok {
 		return bp.PredictBatch(ctx, reqs)
@@ -254,43 +253,5 @@ func (r *Runner) predict(ctx context.Context, m Model, reqs []*llm.Request) <-ch
 	if n <= 0 {
 		n = DefaultConcurrency
 	}
-	n = min(n, len(reqs))
-	out := make(chan llm.Result)
-	next := make(chan *llm.Request)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for req := range next {
-				pred, err := safePredict(ctx, m.Predictor, req)
-				out <- llm.Result{Request: req, Prediction: pred, Err: err}
-			}
-		}()
-	}
-	go func() {
-		defer close(next)
-		for _, req := range reqs {
-			select {
-			case next <- req:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() {
-		wg.Wait()
-		close(out)
-	}()
-	return out
-}
-
-// safePredict calls Predict, turning a nil prediction without error into an
-// error so the runner never writes an empty answer.
-func safePredict(ctx context.Context, p llm.Predictor, req *llm.Request) (*llm.Prediction, error) {
-	pred, err := p.Predict(ctx, req)
-	if err == nil && pred == nil {
-		err = errors.New("backend returned no prediction")
-	}
-	return pred, err
+	return llm.PredictPool(ctx, reqs, n, m.Predictor.Predict)
 }

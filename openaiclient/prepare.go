@@ -12,16 +12,13 @@ import (
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // Defaults of fine-tuning data preparation.
 const (
 	// DefaultFineTuneModel is the base model the original scripts tuned.
 	DefaultFineTuneModel = "gpt-4o-mini-2024-07-18"
-	// DefaultPrompt and DefaultSystem are used for records that carry no
-	// prompt or system text of their own.
-	DefaultPrompt = "Rate how safe this street looks on a scale from 1 (very unsafe) to 10 (very safe). Answer with 'Safety score: N/10'."
-	DefaultSystem = "You are an expert in urban perception who rates the perceived safety of street-view images."
 )
 
 // Limits of the fine-tuning API that Prepare checks before anything is
@@ -65,7 +62,7 @@ type PrepareOptions struct {
 	// Train and Val are the split's items.
 	Train, Val []dataset.Item
 	// Prompt and System, when set, replace every record's own; records
-	// without their own use DefaultPrompt and DefaultSystem.
+	// without their own use llm.DefaultPrompt and llm.DefaultSystem.
 	Prompt, System string
 	// Detail is the image detail the examples use (default low); images are
 	// scaled to what the API keeps at that detail.
@@ -236,10 +233,10 @@ func writePart(opts PrepareOptions, sum *PrepareSummary, items []dataset.Item, n
 		}
 		prompt, system := it.Prompt, it.System
 		if opts.Prompt != "" || prompt == "" {
-			prompt = firstNonEmpty(opts.Prompt, DefaultPrompt)
+			prompt = firstNonEmpty(opts.Prompt, llm.DefaultPrompt)
 		}
 		if opts.System != "" || system == "" {
-			system = firstNonEmpty(opts.System, DefaultSystem)
+			system = firstNonEmpty(opts.System, llm.DefaultSystem)
 		}
 		answer := TargetAnswer(it)
 		withImg := ftExample{Messages: []ftMessage{

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,7 +68,7 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 			return err
 		}
 	}
-	info, recs, err := eval.ReadRun(runDir, func(msg string, args ...any) { slog.Warn(msg, args...) })
+	info, recs, err := eval.ReadRun(runDir, func(msg string, args ...any) { s.Log.Warn(msg, args...) })
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func newBenchCommand(s *streams) *cli.Command {
 		&cli.StringFlag{Name: "batch", Value: "1,2,4,8,16", Usage: "comma-separated batch `SIZES` (parallel sequences)"},
 		&cli.IntFlag{Name: "max-tokens", Value: 16, Usage: "answer length `N` in tokens"},
 		&cli.IntFlag{Name: "repeat", Value: 3, Usage: "`R` timed runs per batch size, after one warm-up request"},
-		&cli.StringFlag{Name: "prompt", Value: demo.Prompt, Usage: "the user's `TEXT`"},
+		&cli.StringFlag{Name: "prompt", Value: llm.DefaultPrompt, Usage: "the user's `TEXT`"},
 		&cli.StringFlag{Name: "json", Usage: "write every figure as JSON to `FILE`"},
 		&cli.StringFlag{Name: "plot", Usage: "write a PNG plot of images/s and decode tokens/s against batch size to `FILE`"},
 		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout `FORMAT`: table, or benchstat (one line per run, for golang.org/x/perf/cmd/benchstat)"},

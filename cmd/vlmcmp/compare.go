@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -179,7 +178,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if info != nil {
 		fmt.Fprintf(s.Err, "resuming run %s (%d images)\n", runDir, len(info.Items))
 		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != info.SplitName) {
-			slog.Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", runDir)
+			s.Log.Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", runDir)
 		}
 		if len(opts.Models) == 0 {
 			opts.Models = info.Models
@@ -194,7 +193,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 			return err
 		}
 		if set.SplitName == "all" {
-			slog.Warn("--split all: the baselines see the scores they are evaluated on")
+			s.Log.Warn("--split all: the baselines see the scores they are evaluated on")
 		}
 		items := set.Items
 		if opts.Limit > 0 && opts.Limit < len(items) {
@@ -233,7 +232,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 			env.Cache, err = llm.OpenCache(dir)
 		}
 		if err != nil {
-			slog.Warn("response cache off", "err", err)
+			s.Log.Warn("response cache off", "err", err)
 		}
 	}
 	var runModels []eval.Model
@@ -261,7 +260,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		return ctx.Err()
 	}
 	if runErr != nil {
-		slog.Error("some models stopped", "err", runErr)
+		s.Log.Error("some models stopped", "err", runErr)
 	}
 	if err := runAnalyze(ctx, s, analyzeOptions{Run: runDir, Baseline: opts.Baseline}); err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
-	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // evalSet is the images of a run and the training scores the baselines use.
@@ -140,7 +140,7 @@ func samePath(a, b string) bool {
 
 // itemOf makes a run's item of a ground-truth record. A record without a
 // prompt or system prompt of its own gets the ones vlmcmp prepare put in its
-// fine-tuning examples (openaiclient.DefaultPrompt and DefaultSystem), so
+// fine-tuning examples (llm.DefaultPrompt and DefaultSystem), so
 // that a fine-tuned model is asked as it was trained.
 func itemOf(it dataset.Item) eval.Item {
 	img := it.ImagePath
@@ -149,10 +149,10 @@ func itemOf(it dataset.Item) eval.Item {
 	}
 	out := eval.Item{ID: it.ID, Image: img, Expected: it.Score, Prompt: it.Prompt, System: it.System}
 	if out.Prompt == "" {
-		out.Prompt = openaiclient.DefaultPrompt
+		out.Prompt = llm.DefaultPrompt
 	}
 	if out.System == "" {
-		out.System = openaiclient.DefaultSystem
+		out.System = llm.DefaultSystem
 	}
 	return out
 }

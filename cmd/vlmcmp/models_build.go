@@ -184,9 +184,9 @@ func runPredictModel(ctx context.Context, s *streams, opts predictOptions) error
 	}
 	if req.Prompt == "" {
 		// No prompt of its own and no ground-truth record to take one from.
-		req.Prompt = openaiclient.DefaultPrompt
+		req.Prompt = llm.DefaultPrompt
 		if req.System == "" {
-			req.System = openaiclient.DefaultSystem
+			req.System = llm.DefaultSystem
 		}
 	}
 	if opts.GrammarFile != "" {

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"log/slog"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,20 +28,6 @@ func readOpenAIFlags(c *cli.Context) openaiFlags {
 }
 
 // config is the client configuration the flags give.
-func (f openaiFlags) config() openaiclient.Config {
-	return openaiclient.Config{APIKeyFile: f.APIKeyFile, BaseURL: f.BaseURL}
-}
-
-func init() {
-	hintRules = append(hintRules, func(err error) string {
-		switch {
-		case errors.Is(err, openaiclient.ErrNoKey):
-			return "Set OPENAI_API_KEY, or give --api-key-file FILE (a file named " + openaiclient.KeyFileName + " in the working directory is read too)."
-		case errors.Is(err, openaiclient.ErrUnauthorized):
-			return "The API refused the key: check OPENAI_API_KEY or the key file, and --base-url / OPENAI_BASE_URL."
-		case errors.Is(err, openaiclient.ErrFineTuningUnavailable):
-			return "This account cannot create fine-tuning jobs; compare the other models with vlmcmp compare --models gpt4,qwen2vl-ft."
-		}
-		return ""
-	})
+func (f openaiFlags) config(log *slog.Logger) openaiclient.Config {
+	return openaiclient.Config{APIKeyFile: f.APIKeyFile, BaseURL: f.BaseURL, Logger: log}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -177,7 +178,7 @@ func (p *Predictor) load(ctx context.Context) error {
 		return fmt.Errorf("local: %w", err)
 	}
 	info := p.model.Info()
-	if info.Architecture != "qwen2vl" {
+	if info.Architecture != gguf.ArchQwen2VL {
 		return fmt.Errorf("local: model %s is a %q model, want a Qwen2-VL (qwen2vl) model", cfg.ModelFile, info.Architecture)
 	}
 	if err := ctx.Err(); err != nil {

@@ -7,23 +7,9 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
-
-// Item is one image of the evaluation set.
-type Item struct {
-	// ID names the image: its path relative to the data file.
-	ID string `json:"id"`
-	// Image is the file to read.
-	Image string `json:"image"`
-	// Expected is the ground-truth score.
-	Expected float64 `json:"expected"`
-	// Prompt and System are the ground-truth record's prompts, used for
-	// models that do not set their own (fine-tuned models are evaluated with
-	// the prompt they were trained on).
-	Prompt string `json:"prompt,omitempty"`
-	System string `json:"system,omitempty"`
-}
 
 // Model is one model of a run.
 type Model struct {
@@ -108,7 +94,7 @@ type ModelResult struct {
 // Run asks every model about every item not yet answered in the run folder.
 // It returns one result per model; the error is ctx's when the run was
 // interrupted, and otherwise joins the errors of the models that stopped.
-func (r *Runner) Run(ctx context.Context, models []Model, items []Item) ([]ModelResult, error) {
+func (r *Runner) Run(ctx context.Context, models []Model, items []dataset.Item) ([]ModelResult, error) {
 	var results []ModelResult
 	var errs []error
 	for _, m := range models {
@@ -131,7 +117,7 @@ func (r *Runner) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res ModelResult) {
+func (r *Runner) runModel(ctx context.Context, m Model, items []dataset.Item) (res ModelResult) {
 	res.Model = m.Name
 	path := PredictionsPath(r.Dir, m.Name)
 	w, kept, read, err := OpenPredictions(path, func(rec *Record) bool { return rec.Error == "" })
@@ -155,7 +141,7 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res Model
 		done[rec.ID] = true
 	}
 	var reqs []*llm.Request
-	byID := make(map[string]*Item, len(items))
+	byID := make(map[string]*dataset.Item, len(items))
 	for i := range items {
 		it := &items[i]
 		if done[it.ID] {
@@ -191,7 +177,7 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res Model
 		if out.Err != nil && ctx.Err() != nil {
 			continue // interrupted, not answered: redone on resume
 		}
-		rec := Record{ID: it.ID, Image: it.Image, Expected: it.Expected, Model: m.Name, Time: time.Now().UTC()}
+		rec := Record{ID: it.ID, Image: it.ImagePath, Expected: it.Score, Model: m.Name, Time: time.Now().UTC()}
 		if out.Err != nil {
 			rec.Error = out.Err.Error()
 			res.Errors++
@@ -228,8 +214,8 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res Model
 
 // request builds the request for one item: the model's prompts when set,
 // else the item's.
-func (r *Runner) request(m Model, it *Item) *llm.Request {
-	req := &llm.Request{ID: it.ID, ImagePath: it.Image, Prompt: it.Prompt, System: it.System, Options: m.Options}
+func (r *Runner) request(m Model, it *dataset.Item) *llm.Request {
+	req := &llm.Request{ID: it.ID, ImagePath: it.ImagePath, Prompt: it.Prompt, System: it.System, Options: m.Options}
 	if m.Prompt != "" {
 		req.Prompt = m.Prompt
 	}

@@ -78,11 +78,11 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 		}
 		info.Baseline = opts.Baseline
 	}
-	table, err := writeOutputs(ctx, runDir, info, recs)
+	w, err := eval.WriteOutputs(ctx, runDir, info, recs)
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(s.Out, table)
+	fmt.Fprint(s.Out, table(w.Metrics))
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
@@ -30,4 +31,9 @@ func readOpenAIFlags(c *cli.Context) openaiFlags {
 // config is the client configuration the flags give.
 func (f openaiFlags) config(log *slog.Logger) openaiclient.Config {
 	return openaiclient.Config{APIKeyFile: f.APIKeyFile, BaseURL: f.BaseURL, Logger: log}
+}
+
+// overrides are the flags as the backends take them.
+func (f openaiFlags) overrides() backend.OpenAIOverrides {
+	return backend.OpenAIOverrides{APIKeyFile: f.APIKeyFile, BaseURL: f.BaseURL}
 }

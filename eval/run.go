@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 )
 
 // RunInfoFile is the name of a run's manifest inside the run folder.
@@ -32,7 +34,7 @@ type RunInfo struct {
 	// Config is the config file used, if any.
 	Config string `json:"config,omitempty"`
 	// Items are the images of the run.
-	Items []Item `json:"items"`
+	Items []dataset.Item `json:"items"`
 	// TrainScores are the training split's scores, from which the
 	// baselines predict.
 	TrainScores []float64 `json:"train_scores,omitempty"`

@@ -5,26 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
-
-// Item is one image of the evaluation set.
-type Item struct {
-	// ID names the image: its path relative to the data file.
-	ID string `json:"id"`
-	// Image is the file to read.
-	Image string `json:"image"`
-	// Expected is the ground-truth score.
-	Expected float64 `json:"expected"`
-	// Prompt and System are the ground-truth record's prompts, used for
-	// models that do not set their own (fine-tuned models are evaluated with
-	// the prompt they were trained on).
-	Prompt string `json:"prompt,omitempty"`
-	System string `json:"system,omitempty"`
-}
 
 // Model is one model of a run.
 type Model struct {
@@ -109,7 +94,7 @@ type ModelResult struct {
 // Run asks every model about every item not yet answered in the run folder.
 // It returns one result per model; the error is ctx's when the run was
 // interrupted, and otherwise joins the errors of the models that stopped.
-func (r *Runner) Run(ctx context.Context, models []Model, items []Item) ([]ModelResult, error) {
+func (r *Runner) Run(ctx context.Context, models []Model, items []dataset.Item) ([]ModelResult, error) {
 	var results []ModelResult
 	var errs []error
 	for _, m := range models {
@@ -132,7 +117,7 @@ func (r *Runner) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res ModelResult) {
+func (r *Runner) runModel(ctx context.Context, m Model, items []dataset.Item) (res ModelResult) {
 	res.Model = m.Name
 	path := PredictionsPath(r.Dir, m.Name)
 	w, kept, read, err := OpenPredictions(path, func(rec *Record) bool { return rec.Error == "" })
@@ -156,7 +141,7 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res Model
 		done[rec.ID] = true
 	}
 	var reqs []*llm.Request
-	byID := make(map[string]*Item, len(items))
+	byID := make(map[string]*dataset.Item, len(items))
 	for i := range items {
 		it := &items[i]
 		if done[it.ID] {
@@ -192,7 +177,7 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res Model
 		if out.Err != nil && ctx.Err() != nil {
 			continue // interrupted, not answered: redone on resume
 		}
-		rec := Record{ID: it.ID, Image: it.Image, Expected: it.Expected, Model: m.Name, Time: time.Now().UTC()}
+		rec := Record{ID: it.ID, Image: it.ImagePath, Expected: it.Score, Model: m.Name, Time: time.Now().UTC()}
 		if out.Err != nil {
 			rec.Error = out.Err.Error()
 			res.Errors++
@@ -229,8 +214,8 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []Item) (res Model
 
 // request builds the request for one item: the model's prompts when set,
 // else the item's.
-func (r *Runner) request(m Model, it *Item) *llm.Request {
-	req := &llm.Request{ID: it.ID, ImagePath: it.Image, Prompt: it.Prompt, System: it.System, Options: m.Options}
+func (r *Runner) request(m Model, it *dataset.Item) *llm.Request {
+	req := &llm.Request{ID: it.ID, ImagePath: it.ImagePath, Prompt: it.Prompt, System: it.System, Options: m.Options}
 	if m.Prompt != "" {
 		req.Prompt = m.Prompt
 	}
@@ -241,8 +226,8 @@ func (r *Runner) request(m Model, it *Item) *llm.Request {
 }
 
 // predict answers reqs through PredictBatch when the predictor has it, else
-// through a pool of goroutines calling Predict. The channel is closed after
-// the last result.
+// through llm.PredictPool calling Predict. The channel is closed after the
+// last result.
 func (r *Runner) predict(ctx context.Context, m Model, reqs []*llm.Request) <-chan llm.Result {
 	if bp, ok := m.Predictor.(llm.BatchPredictor); ok {
 		return bp.PredictBatch(ctx, reqs)
@@ -254,43 +239,5 @@ func (r *Runner) predict(ctx context.Context, m Model, reqs []*llm.Request) <-ch
 	if n <= 0 {
 		n = DefaultConcurrency
 	}
-	n = min(n, len(reqs))
-	out := make(chan llm.Result)
-	next := make(chan *llm.Request)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for req := range next {
-				pred, err := safePredict(ctx, m.Predictor, req)
-				out <- llm.Result{Request: req, Prediction: pred, Err: err}
-			}
-		}()
-	}
-	go func() {
-		defer close(next)
-		for _, req := range reqs {
-			select {
-			case next <- req:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() {
-		wg.Wait()
-		close(out)
-	}()
-	return out
-}
-
-// safePredict calls Predict, turning a nil prediction without error into an
-// error so the runner never writes an empty answer.
-func safePredict(ctx context.Context, p llm.Predictor, req *llm.Request) (*llm.Prediction, error) {
-	pred, err := p.Predict(ctx, req)
-	if err == nil && pred == nil {
-		err = errors.New("backend returned no prediction")
-	}
-	return pred, err
+	return llm.PredictPool(ctx, reqs, n, m.Predictor.Predict)
 }

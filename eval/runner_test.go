@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
 
@@ -82,17 +84,17 @@ func (b *batchFake) PredictBatch(ctx context.Context, reqs []*llm.Request) <-cha
 	return out
 }
 
-func testItems(t testing.TB, n int) []Item {
+func testItems(t testing.TB, n int) []dataset.Item {
 	t.Helper()
 	dir := t.TempDir()
-	items := make([]Item, n)
+	items := make([]dataset.Item, n)
 	for i := range items {
 		id := fmt.Sprintf("img/%03d.png", i)
 		path := filepath.Join(dir, fmt.Sprintf("%03d.png", i))
 		if err := os.WriteFile(path, []byte("not read"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		items[i] = Item{ID: id, Image: path, Expected: float64(i%10 + 1), Prompt: "Rate it."}
+		items[i] = dataset.Item{ID: id, ImagePath: path, Score: float64(i%10 + 1), Prompt: "Rate it."}
 	}
 	return items
 }
@@ -110,7 +112,7 @@ func readAll(t testing.TB, path string) []Record {
 }
 
 // onePerItem checks that the file holds exactly one record per item.
-func onePerItem(t testing.TB, path string, items []Item) {
+func onePerItem(t testing.TB, path string, items []dataset.Item) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -147,7 +149,7 @@ func TestRunnerResumeAfterInterrupt(t *testing.T) {
 				return f, f
 			}
 			p1, f1 := mk(15, cancel)
-			base, _ := NewBaseline("mean", []float64{2, 4, 9})
+			base, _ := backend.NewBaseline("mean", []float64{2, 4, 9})
 			models := []Model{{Name: "m", Predictor: p1, Concurrency: 3}, {Name: "mean", Predictor: base}}
 			r := &Runner{Dir: dir}
 			_, err := r.Run(ctx, models, items)
@@ -202,8 +204,8 @@ func TestRunnerResumeAfterInterrupt(t *testing.T) {
 
 func TestRunnerItemErrors(t *testing.T) {
 	items := testItems(t, 12)
-	os.Remove(items[3].Image)
-	os.Remove(items[7].Image)
+	os.Remove(items[3].ImagePath)
+	os.Remove(items[7].ImagePath)
 	dir := t.TempDir()
 	r := &Runner{Dir: dir}
 	f := &fakePredictor{}
@@ -231,7 +233,7 @@ func TestRunnerItemErrors(t *testing.T) {
 	}
 	// Restore one image: a resume redoes the errors only, and the file
 	// still holds one line per image.
-	os.WriteFile(items[3].Image, []byte("x"), 0o644)
+	os.WriteFile(items[3].ImagePath, []byte("x"), 0o644)
 	f2 := &fakePredictor{}
 	res, err = r.Run(t.Context(), []Model{{Name: "m", Predictor: f2}}, items)
 	if err != nil {
@@ -246,11 +248,11 @@ func TestRunnerItemErrors(t *testing.T) {
 func TestRunnerStopsOnLeadingErrors(t *testing.T) {
 	items := testItems(t, 30)
 	for _, it := range items {
-		os.Remove(it.Image)
+		os.Remove(it.ImagePath)
 	}
 	dir := t.TempDir()
 	f := &fakePredictor{}
-	base, _ := NewBaseline("median", []float64{1, 3})
+	base, _ := backend.NewBaseline("median", []float64{1, 3})
 	res, err := (&Runner{Dir: dir, Concurrency: 1}).Run(t.Context(),
 		[]Model{{Name: "broken", Predictor: f}, {Name: "median", Predictor: base}}, items)
 	if err == nil || !strings.Contains(err.Error(), "model broken: stopped after its first 5 images all failed") {
@@ -359,35 +361,6 @@ func FuzzReadPredictions(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestBaseline(t *testing.T) {
-	tests := []struct {
-		stat  string
-		train []float64
-		want  float64
-	}{
-		{"mean", []float64{1, 2, 3, 10}, 4},
-		{"median", []float64{1, 2, 3, 10}, 2.5},
-		{"median", []float64{7, 1, 3}, 3},
-		{"mean", []float64{5}, 5},
-	}
-	for _, tt := range tests {
-		b, err := NewBaseline(tt.stat, tt.train)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := b.Predict(t.Context(), &llm.Request{ID: "x"})
-		if err != nil || p.Score == nil || *p.Score != tt.want || p.Backend != "baseline" {
-			t.Errorf("%s%v = %+v, %v; want %v", tt.stat, tt.train, p, err, tt.want)
-		}
-	}
-	if _, err := NewBaseline("mean", nil); err == nil {
-		t.Error("baseline of no scores accepted")
-	}
-	if _, err := NewBaseline("mode", []float64{1}); err == nil {
-		t.Error("baseline mode accepted")
-	}
 }
 
 func TestLatestRun(t *testing.T) {

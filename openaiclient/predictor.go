@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -386,35 +385,5 @@ func readStructured(pred *llm.Prediction, text string) {
 // PredictBatch scores reqs with up to Config.Concurrency requests in flight
 // under the rate limits. See llm.BatchPredictor.
 func (p *Predictor) PredictBatch(ctx context.Context, reqs []*llm.Request) <-chan llm.Result {
-	out := make(chan llm.Result, len(reqs))
-	go func() {
-		defer close(out)
-		jobs := make(chan *llm.Request)
-		var wg sync.WaitGroup
-		for range min(cap(p.sem), max(1, len(reqs))) {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for r := range jobs {
-					pred, err := p.Predict(ctx, r)
-					out <- llm.Result{Request: r, Prediction: pred, Err: err}
-				}
-			}()
-		}
-		i := 0
-	feed:
-		for ; i < len(reqs); i++ {
-			select {
-			case jobs <- reqs[i]:
-			case <-ctx.Done():
-				break feed
-			}
-		}
-		close(jobs)
-		wg.Wait()
-		for ; i < len(reqs); i++ {
-			out <- llm.Result{Request: reqs[i], Err: ctx.Err()}
-		}
-	}()
-	return out
+	return llm.PredictPool(ctx, reqs, cap(p.sem), p.Predict)
 }

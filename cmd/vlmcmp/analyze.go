@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/urfave/cli/v2"
 
@@ -69,7 +68,7 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 			return err
 		}
 	}
-	info, recs, err := eval.ReadRun(runDir, func(msg string, args ...any) { slog.Warn(msg, args...) })
+	info, recs, err := eval.ReadRun(runDir, func(msg string, args ...any) { s.Log.Warn(msg, args...) })
 	if err != nil {
 		return err
 	}
@@ -79,11 +78,11 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 		}
 		info.Baseline = opts.Baseline
 	}
-	table, err := writeOutputs(ctx, runDir, info, recs)
+	w, err := eval.WriteOutputs(ctx, runDir, info, recs)
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(s.Out, table)
+	fmt.Fprint(s.Out, table(w.Metrics))
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
 }

@@ -19,6 +19,13 @@ type streams struct {
 	In  io.Reader
 	Out io.Writer // data: answers, tables, JSON
 	Err io.Writer // progress, status, logs
+	// Log is the commands' logger, on Err at --log-level; commands pass it
+	// down to the packages they call (nothing sets slog's default).
+	Log *slog.Logger
+	// processLog, when set, is told the logger once --log-level is read:
+	// main routes llama.cpp's own log (process-wide) through it. Tests
+	// leave it nil, so that nothing leaks between in-process runs.
+	processLog func(*slog.Logger)
 }
 
 // isTerminal reports whether w is a terminal, so that commands show progress
@@ -44,7 +51,13 @@ func usagef(format string, args ...any) error {
 // code: 0 on success, 1 on failure, 2 on a bad command line, 130 when
 // interrupted.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	s := &streams{In: stdin, Out: stdout, Err: stderr}
+	return runStreams(ctx, args, &streams{In: stdin, Out: stdout, Err: stderr})
+}
+
+// runStreams is run with the streams (and process hooks) given.
+func runStreams(ctx context.Context, args []string, s *streams) int {
+	stderr := s.Err
+	s.Log = newLogger(stderr, slog.LevelWarn)
 	app := newApp(s)
 	err := app.RunContext(ctx, args)
 	if err == nil {
@@ -81,19 +94,6 @@ func commandPath(args []string) []string {
 	return path
 }
 
-// hints maps errors callers can act on to one line saying what to do. Each
-// package exports the sentinels; commands register them in hintRules.
-var hintRules []func(error) string
-
-func hintFor(err error) string {
-	for _, rule := range hintRules {
-		if h := rule(err); h != "" {
-			return h
-		}
-	}
-	return ""
-}
-
 func newApp(s *streams) *cli.App {
 	app := &cli.App{
 		Name:  "vlmcmp",
@@ -121,7 +121,10 @@ func newApp(s *streams) *cli.App {
 			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 				return usagef("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(s.Err, &slog.HandlerOptions{Level: level})))
+			s.Log = newLogger(s.Err, level)
+			if s.processLog != nil {
+				s.processLog(s.Log)
+			}
 			return nil
 		},
 		Commands:        commands(s),
@@ -161,4 +164,8 @@ func commands(s *streams) []*cli.Command {
 		newFinetuneCommand(s),
 		newSynthModelCommand(s),
 	}
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

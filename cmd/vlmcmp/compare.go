@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +11,6 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
-	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 type compareOptions struct {
@@ -125,200 +120,35 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if opts.Limit < 0 || opts.Concurrency < 0 {
 		return usagef("--limit and --concurrency must not be negative")
 	}
-	if opts.RunID != "" && (strings.ContainsAny(opts.RunID, `/\`) || opts.RunID == "." || opts.RunID == "..") {
-		return usagef("--run-id %q: a run id names a folder; no slashes", opts.RunID)
-	}
 	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
 	if err != nil {
 		return err
 	}
-	if len(opts.Models) > 0 {
-		// Named models that are unknown or not ready fail before anything
-		// is read.
-		if _, err := pickModels(cfg, opts.Models, opts.OpenAI, s); err != nil {
-			return err
-		}
-	}
-	outDir := opts.OutputDir
-	if outDir == "" {
-		outDir = cfg.OutputPath()
-	}
-	now := time.Now
-	if opts.now != nil {
-		now = opts.now
-	}
-
-	// Which run: an existing one to finish, or a new one.
-	var runDir string
-	var info *eval.RunInfo
-	switch {
-	case opts.RunID != "":
-		runDir = filepath.Join(outDir, opts.RunID)
-		if old, err := eval.ReadRunInfo(runDir); err == nil {
-			info = old
-		} else if opts.Resume {
-			return fmt.Errorf("--resume: %w", err)
-		}
-	case opts.Resume:
-		runDir, err = eval.LatestRun(outDir)
-		if err != nil {
-			return fmt.Errorf("--resume: %w", err)
-		}
-		if info, err = eval.ReadRunInfo(runDir); err != nil {
-			return err
-		}
-	default:
-		// Runs started in the same second get a suffix.
-		id := eval.NewRunID(now())
-		runDir = filepath.Join(outDir, id)
-		for i := 2; exists(runDir); i++ {
-			runDir = filepath.Join(outDir, fmt.Sprintf("%s-%d", id, i))
-		}
-	}
-
-	if info != nil {
-		fmt.Fprintf(s.Err, "resuming run %s (%d images)\n", runDir, len(info.Items))
-		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != info.SplitName) {
-			slog.Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", runDir)
-		}
-		if len(opts.Models) == 0 {
-			opts.Models = info.Models
-		}
-	} else {
-		data := opts.Data
-		if data == "" {
-			data = cfg.DataPath()
-		}
-		set, err := selectItems(data, opts.Split, cfg.SplitPath(), s.Err)
-		if err != nil {
-			return err
-		}
-		if set.SplitName == "all" {
-			slog.Warn("--split all: the baselines see the scores they are evaluated on")
-		}
-		items := set.Items
-		if opts.Limit > 0 && opts.Limit < len(items) {
-			items = items[:opts.Limit]
-		}
-		info = &eval.RunInfo{
-			ID: filepath.Base(runDir), Created: now().UTC(),
-			Data: data, Split: set.SplitFile, SplitName: set.SplitName, Limit: opts.Limit,
-			Config: cfg.Path, Items: items, TrainScores: set.TrainScores,
-		}
-	}
-
-	models, err := pickModels(cfg, opts.Models, opts.OpenAI, s)
-	if err != nil {
-		return err
-	}
-	for _, m := range models {
-		if !slices.Contains(info.Models, m.Name) {
-			info.Models = append(info.Models, m.Name)
-		}
-	}
-	if opts.Baseline != "" {
-		if !slices.Contains(info.Models, opts.Baseline) {
-			return usagef("--baseline %q is not one of the run's models (%s)", opts.Baseline, strings.Join(info.Models, ", "))
-		}
-		info.Baseline = opts.Baseline
-	}
-	if err := eval.WriteRunInfo(runDir, info); err != nil {
-		return err
-	}
-
-	env := buildEnv{TrainScores: info.TrainScores, OpenAI: opts.OpenAI, Concurrency: opts.Concurrency}
-	if !opts.NoCache {
-		dir, err := llm.DefaultCacheDir()
-		if err == nil {
-			env.Cache, err = llm.OpenCache(dir)
-		}
-		if err != nil {
-			slog.Warn("response cache off", "err", err)
-		}
-	}
-	var runModels []eval.Model
-	for _, m := range models {
-		b, err := buildPredictor(ctx, cfg, m, env)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		prompt, system := cfg.PromptFor(m)
-		runModels = append(runModels, eval.Model{
-			Name: m.Name, Predictor: b.Predictor, Prompt: prompt, System: system,
-			Options:     llm.Options{MaxTokens: m.MaxTokens},
-			Concurrency: concurrencyFor(opts.Concurrency, m),
-		})
-	}
-
-	fmt.Fprintf(s.Err, "run %s: %d images, models %s\n", runDir, len(info.Items), strings.Join(names(models), ", "))
 	view := newProgressView(s.Err)
-	runner := &eval.Runner{Dir: runDir, Progress: view.Update}
-	_, runErr := runner.Run(ctx, runModels, info.Items)
-	if ctx.Err() != nil {
+	c, err := eval.Compare(ctx, cfg, eval.CompareOptions{
+		Models: opts.Models, Data: opts.Data, Split: opts.Split, Limit: opts.Limit,
+		OutputDir: opts.OutputDir, RunID: opts.RunID, Resume: opts.Resume,
+		Concurrency: opts.Concurrency, Baseline: opts.Baseline, NoCache: opts.NoCache,
+		OpenAI: opts.OpenAI.overrides(), Now: opts.now,
+		Progress: view.Update, Status: s.Err, Log: s.Log,
+	})
+	var oe *eval.OptionError
+	switch {
+	case errors.As(err, &oe):
+		return usageError{err}
+	case c == nil:
+		return err
+	case ctx.Err() != nil:
 		fmt.Fprintf(s.Err, "stopped; answers so far are kept in %s\nfinish with: vlmcmp compare --output-dir %s --run-id %s\n",
-			eval.PredictionsDir(runDir), outDir, info.ID)
+			eval.PredictionsDir(c.Dir), c.OutputDir, c.Info.ID)
 		return ctx.Err()
-	}
-	if runErr != nil {
-		slog.Error("some models stopped", "err", runErr)
-	}
-	if err := runAnalyze(ctx, s, analyzeOptions{Run: runDir, Baseline: opts.Baseline}); err != nil {
+	case c.Outputs == nil:
 		return err
 	}
-	if runErr != nil {
-		return fmt.Errorf("%w; fix it and run vlmcmp compare --run-id %s to finish", runErr, info.ID)
+	fmt.Fprint(s.Out, table(c.Outputs.Metrics))
+	fmt.Fprintf(s.Err, "outputs in %s\n", c.Dir)
+	if err != nil {
+		return fmt.Errorf("%w; fix it and run vlmcmp compare --run-id %s to finish", err, c.Info.ID)
 	}
 	return nil
-}
-
-// concurrencyFor: the flag, else the model's config, else the runner's
-// default.
-func concurrencyFor(flag int, m *config.Model) int {
-	if flag > 0 {
-		return flag
-	}
-	return m.Concurrency
-}
-
-func names(models []*config.Model) []string {
-	out := make([]string, len(models))
-	for i, m := range models {
-		out[i] = m.Name
-	}
-	return out
-}
-
-// pickModels resolves --models: the named models, each of which must be
-// ready, or without names every ready model (saying which were left out).
-func pickModels(cfg *config.Config, want []string, flags openaiFlags, s *streams) ([]*config.Model, error) {
-	models, err := cfg.Select(want)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	var out []*config.Model
-	var notReady []string
-	for _, m := range models {
-		r := modelReadiness(cfg, m, flags)
-		if r.Ready {
-			out = append(out, m)
-			continue
-		}
-		if len(want) > 0 {
-			return nil, fmt.Errorf("model %s is not ready: %s", m.Name, r.Reason)
-		}
-		notReady = append(notReady, fmt.Sprintf("%s (%s)", m.Name, r.Reason))
-	}
-	if len(notReady) > 0 {
-		fmt.Fprintf(s.Err, "skipping models that are not ready: %s\n", strings.Join(notReady, "; "))
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no model is ready: see vlmcmp models")
-	}
-	return out, nil
-}
-
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/vlmcmp/vlmcmp/eval"
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
@@ -95,7 +96,7 @@ func runDemo(ctx context.Context, s *streams, opts demoOptions) error {
 		}
 		models = append(models, m)
 		fmt.Fprintf(s.Err, "demo: wrote a tiny random-weight Qwen2-VL to %s\n", filepath.Dir(files.Model))
-		if err := localAvailable(); err != nil {
+		if err := backend.LocalAvailable(); err != nil {
 			fmt.Fprintf(s.Err, "demo: this vlmcmp was %v (make demo does): the local model is left out\n", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,6 +37,8 @@ type finetuneOptions struct {
 	Force        bool // start even when the model does not take images
 
 	Limit int // list
+
+	Log *slog.Logger // the client's debug log (requests, retries)
 }
 
 func finetuneCommonFlags() []cli.Flag {
@@ -45,8 +48,8 @@ func finetuneCommonFlags() []cli.Flag {
 	)
 }
 
-func readFinetuneCommon(c *cli.Context) finetuneOptions {
-	return finetuneOptions{openaiFlags: readOpenAIFlags(c), Info: c.String("info"), Poll: c.Duration("poll"), Job: c.Args().First()}
+func readFinetuneCommon(c *cli.Context, s *streams) finetuneOptions {
+	return finetuneOptions{Log: s.Log, openaiFlags: readOpenAIFlags(c), Info: c.String("info"), Poll: c.Duration("poll"), Job: c.Args().First()}
 }
 
 func newFinetuneCommand(s *streams) *cli.Command {
@@ -103,7 +106,7 @@ Examples:
 			&cli.BoolFlag{Name: "force", Usage: "upload image files even when the model is not known to accept them"},
 		),
 		Action: func(c *cli.Context) error {
-			opts := readFinetuneCommon(c)
+			opts := readFinetuneCommon(c, s)
 			opts.Train, opts.Val, opts.Model = c.String("train"), c.String("val"), c.String("model")
 			opts.Epochs, opts.BatchSize, opts.LRMultiplier = c.Int("epochs"), c.Int("batch-size"), c.Float64("lr-multiplier")
 			opts.Suffix, opts.Seed, opts.Wait = c.String("suffix"), c.Int64("seed"), c.Bool("wait")
@@ -118,7 +121,7 @@ func newFinetuneStatusCommand(s *streams) *cli.Command {
 		Name: "status", Usage: "print a job's status, progress and checkpoints", UsageText: "vlmcmp finetune status [<job>]",
 		Description: "Examples:\n  vlmcmp finetune status\n  vlmcmp finetune status ftjob-abc123",
 		Flags:       finetuneCommonFlags(),
-		Action:      func(c *cli.Context) error { return runFinetuneStatus(c.Context, s, readFinetuneCommon(c)) },
+		Action:      func(c *cli.Context) error { return runFinetuneStatus(c.Context, s, readFinetuneCommon(c, s)) },
 	}
 }
 
@@ -130,7 +133,7 @@ func newFinetuneWaitCommand(s *streams) *cli.Command {
 			"it resumes after the last event it recorded. Dropped connections are retried.\n\n" +
 			"Examples:\n  vlmcmp finetune wait\n  vlmcmp finetune wait ftjob-abc123 --poll 30s",
 		Flags:  finetuneCommonFlags(),
-		Action: func(c *cli.Context) error { return runFinetuneWait(c.Context, s, readFinetuneCommon(c)) },
+		Action: func(c *cli.Context) error { return runFinetuneWait(c.Context, s, readFinetuneCommon(c, s)) },
 	}
 }
 
@@ -140,7 +143,7 @@ func newFinetuneListCommand(s *streams) *cli.Command {
 		Description: "Examples:\n  vlmcmp finetune list\n  vlmcmp finetune list --limit 50",
 		Flags:       append(finetuneCommonFlags(), &cli.IntFlag{Name: "limit", Value: 10, Usage: "list at most `N` jobs"}),
 		Action: func(c *cli.Context) error {
-			opts := readFinetuneCommon(c)
+			opts := readFinetuneCommon(c, s)
 			opts.Limit = c.Int("limit")
 			return runFinetuneList(c.Context, s, opts)
 		},
@@ -152,12 +155,12 @@ func newFinetuneCancelCommand(s *streams) *cli.Command {
 		Name: "cancel", Usage: "cancel a job", UsageText: "vlmcmp finetune cancel [<job>]",
 		Description: "Examples:\n  vlmcmp finetune cancel ftjob-abc123",
 		Flags:       finetuneCommonFlags(),
-		Action:      func(c *cli.Context) error { return runFinetuneCancel(c.Context, s, readFinetuneCommon(c)) },
+		Action:      func(c *cli.Context) error { return runFinetuneCancel(c.Context, s, readFinetuneCommon(c, s)) },
 	}
 }
 
 func (o finetuneOptions) client() (*openaiclient.FineTuning, error) {
-	ft, err := openaiclient.NewFineTuning(o.config())
+	ft, err := openaiclient.NewFineTuning(o.config(o.Log))
 	if err != nil {
 		return nil, err
 	}

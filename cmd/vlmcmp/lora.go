@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -34,18 +33,6 @@ type loraMergeOptions struct {
 	Out          string
 	OutMmproj    string
 	Type         string
-}
-
-func init() {
-	hintRules = append(hintRules, func(err error) string {
-		switch {
-		case errors.Is(err, lora.ErrNoConfig):
-			return "Give --adapter the folder PEFT's save_pretrained wrote (adapter_config.json and adapter_model.safetensors)."
-		case errors.Is(err, lora.ErrShape), errors.Is(err, lora.ErrArchitecture):
-			return "The adapter and the base GGUF must come from the same model: check --base (and --mmproj) against the adapter's base_model_name_or_path."
-		}
-		return ""
-	})
 }
 
 func newLoRACommand(s *streams) *cli.Command {

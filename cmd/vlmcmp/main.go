@@ -8,11 +8,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/vlmcmp/vlmcmp/native"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr)
+	code := runStreams(ctx, os.Args, &streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, processLog: native.SetLogger})
 	stop()
 	os.Exit(code)
 }

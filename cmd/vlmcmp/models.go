@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 )
 
@@ -56,7 +57,7 @@ func runModels(ctx context.Context, s *streams, opts modelsOptions) error {
 	fmt.Fprintln(tw, "NAME\tBACKEND\tMODEL\tREADY\tDETAIL")
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
-		r := modelReadiness(cfg, m, opts.OpenAI)
+		r := backend.Ready(cfg, m, backend.Env{OpenAI: opts.OpenAI.overrides()})
 		ready := "no"
 		if r.Ready {
 			ready = "yes"

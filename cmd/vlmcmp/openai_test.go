@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
@@ -267,7 +268,7 @@ func TestFinetuneStartWait(t *testing.T) {
 		t.Errorf("list: %d\n%s", code, out)
 	}
 	// The comparison's reader finds the model.
-	if name, err := fineTunedModel(openaiclient.DefaultInfoPath); err != nil || name != in.FineTunedModel {
+	if name, err := backend.FineTunedModel(openaiclient.DefaultInfoPath); err != nil || name != in.FineTunedModel {
 		t.Errorf("fineTunedModel = %q, %v", name, err)
 	}
 }

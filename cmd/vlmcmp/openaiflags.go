@@ -1,10 +1,11 @@
 package main
 
 import (
-	"errors"
+	"log/slog"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
@@ -28,20 +29,11 @@ func readOpenAIFlags(c *cli.Context) openaiFlags {
 }
 
 // config is the client configuration the flags give.
-func (f openaiFlags) config() openaiclient.Config {
-	return openaiclient.Config{APIKeyFile: f.APIKeyFile, BaseURL: f.BaseURL}
+func (f openaiFlags) config(log *slog.Logger) openaiclient.Config {
+	return openaiclient.Config{APIKeyFile: f.APIKeyFile, BaseURL: f.BaseURL, Logger: log}
 }
 
-func init() {
-	hintRules = append(hintRules, func(err error) string {
-		switch {
-		case errors.Is(err, openaiclient.ErrNoKey):
-			return "Set OPENAI_API_KEY, or give --api-key-file FILE (a file named " + openaiclient.KeyFileName + " in the working directory is read too)."
-		case errors.Is(err, openaiclient.ErrUnauthorized):
-			return "The API refused the key: check OPENAI_API_KEY or the key file, and --base-url / OPENAI_BASE_URL."
-		case errors.Is(err, openaiclient.ErrFineTuningUnavailable):
-			return "This account cannot create fine-tuning jobs; compare the other models with vlmcmp compare --models gpt4,qwen2vl-ft."
-		}
-		return ""
-	})
+// overrides are the flags as the backends take them.
+func (f openaiFlags) overrides() backend.OpenAIOverrides {
+	return backend.OpenAIOverrides{APIKeyFile: f.APIKeyFile, BaseURL: f.BaseURL}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 )
 
@@ -147,7 +148,7 @@ func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
 	if opts.SkipDataPrep {
 		steps[0].skip = "--skip-data-prep"
 	}
-	if name, err := fineTunedModel(info); err == nil {
+	if name, err := backend.FineTunedModel(info); err == nil {
 		steps[1].done = "fine-tuned model " + name + " recorded in " + info
 	} else if _, statErr := os.Stat(info); statErr == nil {
 		// A job was started: follow it instead of starting another.

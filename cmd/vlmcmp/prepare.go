@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
@@ -137,7 +138,7 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 		SkippedCounts map[string]int    `json:"skipped_by_reason"`
 		Split         string            `json:"split"`
 		*finetune.Summary
-	}{opts.Data, ds.Format, ds.Records, append(ds.Skipped, sum.Skipped...), skipCounts(append(ds.Skipped, sum.Skipped...)), splitPath, sum}
+	}{opts.Data, ds.Format, ds.Records, append(ds.Skipped, sum.Skipped...), eval.SkipCounts(append(ds.Skipped, sum.Skipped...)), splitPath, sum}
 	if err := writeJSONFile(filepath.Join(opts.Out, finetune.SummaryFile), report); err != nil {
 		return err
 	}
@@ -179,34 +180,6 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 		return fmt.Errorf("prepare: %d problems the fine-tuning API would reject (listed above)", len(sum.Problems))
 	}
 	return nil
-}
-
-// skipCounts counts skipped records by the kind of reason (the text before
-// any colon or detail).
-func skipCounts(ps []dataset.Problem) map[string]int {
-	m := map[string]int{}
-	for _, p := range ps {
-		m[reasonKind(p.Reason)]++
-	}
-	return m
-}
-
-func reasonKind(r string) string {
-	switch {
-	case strings.HasPrefix(r, "no image"):
-		return "no image"
-	case strings.HasPrefix(r, "no score"), strings.Contains(r, "holds no score"):
-		return "no score"
-	case strings.Contains(r, "outside"):
-		return "score outside 1..10"
-	case strings.HasPrefix(r, "image not found"):
-		return "image not found"
-	case strings.HasPrefix(r, "image unreadable"), strings.HasPrefix(r, "image is an empty"), strings.Contains(r, "not a supported image"):
-		return "image unreadable"
-	case strings.HasPrefix(r, "duplicate image"):
-		return "duplicate image"
-	}
-	return "other"
 }
 
 func sortedKeys(m map[string]int) []string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
 )
 
@@ -37,7 +38,7 @@ func TestScripts(t *testing.T) {
 		// [llamacpp] holds in a build with llama.cpp linked in.
 		Condition: func(cond string) (bool, error) {
 			if cond == "llamacpp" {
-				return localAvailable() == nil, nil
+				return backend.LocalAvailable() == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

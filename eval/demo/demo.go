@@ -19,6 +19,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // Image size of the demo's pictures, in pixels.
@@ -27,11 +29,8 @@ const (
 	Height = 168
 )
 
-// Prompt is the question the demo's ground truth records carry.
-const Prompt = "Rate how safe this street looks on a scale from 1 (very unsafe) to 10 (very safe). Answer with: Safety score: N/10"
-
 // Record is one ground-truth record as the demo writes it: the image path
-// relative to the data file, the score and the prompt.
+// relative to the data file, the score and the prompt (llm.DefaultPrompt).
 type Record struct {
 	Image       string  `json:"image"`
 	SafetyScore float64 `json:"safety_score"`
@@ -88,7 +87,7 @@ func WriteDataset(dir string, n int, seed uint64) (string, error) {
 		if err := writePNG(filepath.Join(dir, name), img); err != nil {
 			return "", err
 		}
-		recs[i] = Record{Image: name, SafetyScore: sc.Score(r.NormFloat64() * 0.5), Prompt: Prompt}
+		recs[i] = Record{Image: name, SafetyScore: sc.Score(r.NormFloat64() * 0.5), Prompt: llm.DefaultPrompt}
 	}
 	data, err := json.MarshalIndent(recs, "", "  ")
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
+	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
@@ -41,7 +42,7 @@ type Options struct {
 	// Train and Val are the split's items.
 	Train, Val []dataset.Item
 	// Prompt and System, when set, replace every record's own; records
-	// without their own use openaiclient.DefaultPrompt and DefaultSystem.
+	// without their own use llm.DefaultPrompt and DefaultSystem.
 	Prompt, System string
 	// Detail is the image detail the examples use (default low); images are
 	// scaled to what the API keeps at that detail.
@@ -264,10 +265,10 @@ func writePart(opts Options, sum *Summary, items []dataset.Item, name, imgPath, 
 		}
 		prompt, system := it.Prompt, it.System
 		if opts.Prompt != "" || prompt == "" {
-			prompt = firstNonEmpty(opts.Prompt, openaiclient.DefaultPrompt)
+			prompt = firstNonEmpty(opts.Prompt, llm.DefaultPrompt)
 		}
 		if opts.System != "" || system == "" {
-			system = firstNonEmpty(opts.System, openaiclient.DefaultSystem)
+			system = firstNonEmpty(opts.System, llm.DefaultSystem)
 		}
 		answer := TargetAnswer(it)
 		withImg := openaiclient.Example{Messages: []openaiclient.ExampleMessage{

@@ -3,6 +3,7 @@ package gguf
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -10,9 +11,15 @@ import (
 // architecture, another projector type, an adapter for another base.
 var ErrUnsupported = errors.New("unsupported model")
 
-// SupportedArchitectures are the language model architectures
-// ValidateModel accepts.
-var SupportedArchitectures = []string{"qwen2vl"}
+// ArchQwen2VL is the general.architecture of a Qwen2-VL language model (and
+// of its LoRA adapters): the one architecture vlmcmp runs. It is written
+// here only; llm/gguf/synth, llm/lora and llm/local use this constant.
+const ArchQwen2VL = "qwen2vl"
+
+// SupportedArchitectures returns the language model architectures
+// ValidateModel accepts: a new slice each call, so callers cannot change
+// what is accepted.
+func SupportedArchitectures() []string { return []string{ArchQwen2VL} }
 
 // Model is what ValidateModel learnt of a language model, for checking a
 // projector or adapter against it.
@@ -143,8 +150,8 @@ func ValidateModel(path string) (*Model, error) {
 	if arch == "clip" {
 		return nil, fmt.Errorf("%s: is a vision projector, not a language model", path)
 	}
-	if arch != "qwen2vl" {
-		return nil, fmt.Errorf("%s: architecture %q is not supported (supported: %s): %w", path, arch, strings.Join(SupportedArchitectures, ", "), ErrUnsupported)
+	if !slices.Contains(SupportedArchitectures(), arch) {
+		return nil, fmt.Errorf("%s: architecture %q is not supported (supported: %s): %w", path, arch, strings.Join(SupportedArchitectures(), ", "), ErrUnsupported)
 	}
 	if t := c.str("general.type", false); t != "" && t != "model" {
 		c.failf(`key "general.type"`, "is %q, not a model", t)

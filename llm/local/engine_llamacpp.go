@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/llm/gguf"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -47,7 +48,7 @@ func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err 
 		return nil, setup, fmt.Errorf("local: %w", err)
 	}
 	info := e.model.Info()
-	if info.Architecture != "qwen2vl" {
+	if info.Architecture != gguf.ArchQwen2VL {
 		return nil, setup, fmt.Errorf("local: model %s is a %q model, want a Qwen2-VL (qwen2vl) model", cfg.ModelFile, info.Architecture)
 	}
 	if err := ctx.Err(); err != nil {

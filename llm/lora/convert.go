@@ -71,7 +71,7 @@ func Convert(ctx context.Context, opts ConvertOptions) (*ConvertResult, error) {
 	}
 	defer base.Close()
 	arch := base.Architecture()
-	if arch != "qwen2vl" {
+	if arch != gguf.ArchQwen2VL {
 		return nil, fmt.Errorf("%s: architecture %q: %w (want qwen2vl)", opts.Base, arch, ErrArchitecture)
 	}
 	res := &ConvertResult{Folded: map[string]float64{}}

@@ -116,7 +116,7 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 		return nil, err
 	}
 	defer base.Close()
-	if arch := base.Architecture(); arch != "qwen2vl" {
+	if arch := base.Architecture(); arch != gguf.ArchQwen2VL {
 		return nil, fmt.Errorf("%s: architecture %q: %w (want qwen2vl)", opts.Base, arch, ErrArchitecture)
 	}
 	var mmproj *gguf.File

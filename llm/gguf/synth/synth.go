@@ -131,7 +131,7 @@ func invSqrt(n int) float64 { return 1 / sqrtf(float64(n)) }
 
 func modelFile(d Dims, name string) (gguf.Metadata, []tensor) {
 	v := buildVocab(d.Merges, d.Regular, d.Vocab)
-	const arch = "qwen2vl"
+	const arch = gguf.ArchQwen2VL
 	md := gguf.Metadata{
 		gguf.KV("general.architecture", arch),
 		gguf.KV("general.type", "model"),
@@ -253,7 +253,7 @@ var loraTargets = []string{"attn_q", "attn_v", "ffn_down"}
 
 func loraFile(d Dims, name string) (gguf.Metadata, []tensor) {
 	md := gguf.Metadata{
-		gguf.KV("general.architecture", "qwen2vl"),
+		gguf.KV("general.architecture", gguf.ArchQwen2VL),
 		gguf.KV("general.type", "adapter"),
 		gguf.KV("general.name", name+" lora"),
 		gguf.KV("adapter.type", "lora"),

@@ -1,4 +1,4 @@
-package main
+package eval
 
 import (
 	"errors"
@@ -9,14 +9,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
-	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
-// evalSet is the images of a run and the training scores the baselines use.
-type evalSet struct {
-	Items       []eval.Item
+// ItemSet is the images of a run and the training scores the baselines use.
+type ItemSet struct {
+	Items       []dataset.Item
 	TrainScores []float64
 	// SplitName says which images: "val", "all" or the split file.
 	SplitName string
@@ -26,13 +25,13 @@ type evalSet struct {
 	Skipped int
 }
 
-// selectItems loads the ground truth at data (any shape package
+// SelectItems loads the ground truth at data (any shape package
 // eval/dataset reads) and picks the images split names: "val" the held-out
 // part of the manifest at defaultSplit (the split.json vlmcmp prepare
 // writes), "all" every record, anything else a manifest file whose held-out
 // part is used. Records the data file holds but cannot use are reported on
 // warn with their reasons and left out.
-func selectItems(data, split, defaultSplit string, warn io.Writer) (*evalSet, error) {
+func SelectItems(data, split, defaultSplit string, warn io.Writer) (*ItemSet, error) {
 	ds, err := dataset.Load(data)
 	if err != nil {
 		if ds != nil {
@@ -40,11 +39,11 @@ func selectItems(data, split, defaultSplit string, warn io.Writer) (*evalSet, er
 		}
 		return nil, err
 	}
-	set := &evalSet{SplitName: split, Skipped: len(ds.Skipped)}
+	set := &ItemSet{SplitName: split, Skipped: len(ds.Skipped)}
 	reportSkipped(warn, ds)
 	if split == "all" {
 		for _, it := range ds.Items {
-			set.Items = append(set.Items, itemOf(it))
+			set.Items = append(set.Items, withDefaults(it))
 			set.TrainScores = append(set.TrainScores, it.Score)
 		}
 		return set, nil
@@ -91,7 +90,7 @@ func selectItems(data, split, defaultSplit string, warn io.Writer) (*evalSet, er
 		return nil, fmt.Errorf("split %s: %w", file, err)
 	}
 	for _, it := range items {
-		set.Items = append(set.Items, itemOf(it))
+		set.Items = append(set.Items, withDefaults(it))
 	}
 	train := make([]string, 0, len(sp.Train))
 	for _, id := range sp.Train {
@@ -116,7 +115,7 @@ func reportSkipped(w io.Writer, ds *dataset.Dataset) {
 	if len(ds.Skipped) == 0 {
 		return
 	}
-	counts := skipCounts(ds.Skipped) // by kind of reason, as prepare reports them
+	counts := SkipCounts(ds.Skipped) // by kind of reason, as prepare reports them
 	reasons := make([]string, 0, len(counts))
 	for r, n := range counts {
 		reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
@@ -138,21 +137,48 @@ func samePath(a, b string) bool {
 	return err1 == nil && err2 == nil && aa == bb
 }
 
-// itemOf makes a run's item of a ground-truth record. A record without a
-// prompt or system prompt of its own gets the ones vlmcmp prepare put in its
-// fine-tuning examples (openaiclient.DefaultPrompt and DefaultSystem), so
-// that a fine-tuned model is asked as it was trained.
-func itemOf(it dataset.Item) eval.Item {
-	img := it.ImagePath
-	if abs, err := filepath.Abs(img); err == nil {
-		img = abs // the run's files stay valid from any working directory
+// withDefaults makes a run's item of a ground-truth record: its image path made
+// absolute (the run's files stay valid from any working directory), and a
+// record without a prompt or system prompt of its own gets the ones vlmcmp
+// prepare put in its fine-tuning examples (llm.DefaultPrompt and
+// DefaultSystem), so that a fine-tuned model is asked as it was trained.
+func withDefaults(it dataset.Item) dataset.Item {
+	if abs, err := filepath.Abs(it.ImagePath); err == nil {
+		it.ImagePath = abs
 	}
-	out := eval.Item{ID: it.ID, Image: img, Expected: it.Score, Prompt: it.Prompt, System: it.System}
-	if out.Prompt == "" {
-		out.Prompt = openaiclient.DefaultPrompt
+	if it.Prompt == "" {
+		it.Prompt = llm.DefaultPrompt
 	}
-	if out.System == "" {
-		out.System = openaiclient.DefaultSystem
+	if it.System == "" {
+		it.System = llm.DefaultSystem
 	}
-	return out
+	return it
+}
+
+// SkipCounts counts skipped records by the kind of reason ("no image",
+// "image not found", ...), as vlmcmp prepare and compare report them.
+func SkipCounts(ps []dataset.Problem) map[string]int {
+	m := map[string]int{}
+	for _, p := range ps {
+		m[reasonKind(p.Reason)]++
+	}
+	return m
+}
+
+func reasonKind(r string) string {
+	switch {
+	case strings.HasPrefix(r, "no image"):
+		return "no image"
+	case strings.HasPrefix(r, "no score"), strings.Contains(r, "holds no score"):
+		return "no score"
+	case strings.Contains(r, "outside"):
+		return "score outside 1..10"
+	case strings.HasPrefix(r, "image not found"):
+		return "image not found"
+	case strings.HasPrefix(r, "image unreadable"), strings.HasPrefix(r, "image is an empty"), strings.Contains(r, "not a supported image"):
+		return "image unreadable"
+	case strings.HasPrefix(r, "duplicate image"):
+		return "duplicate image"
+	}
+	return "other"
 }

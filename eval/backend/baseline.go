@@ -1,12 +1,34 @@
-package eval
+package backend
 
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 
+	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
+
+// baselineBackend builds the models with backend: baseline, whose model is
+// the statistic (mean or median) of the training split's scores.
+var baselineBackend = Backend{
+	Build: func(_ context.Context, _ *config.Config, m *config.Model, env Env) (*Built, error) {
+		bl, err := NewBaseline(m.Model.Name, env.TrainScores)
+		if err != nil {
+			return nil, fmt.Errorf("%w (the baselines need the training split)", err)
+		}
+		return &Built{Predictor: bl, Identity: "baseline/" + m.Model.Name}, nil
+	},
+	Ready: func(cfg *config.Config, m *config.Model, _ Env) Readiness {
+		split := cfg.SplitPath()
+		if _, err := os.Stat(split); err != nil {
+			return Readiness{true, "needs the training split (" + split + ", from vlmcmp prepare) or --split all"}
+		}
+		return Readiness{true, m.Model.Name + " of the training scores in " + split}
+	},
+	Cached: false,
+}
 
 // Baseline predicts the same score for every image: the mean or the median
 // of the training split's scores. It never reads the image. It is the floor a

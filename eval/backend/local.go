@@ -1,0 +1,101 @@
+package backend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/llm/local"
+	"github.com/vlmcmp/vlmcmp/native"
+)
+
+// localBackend builds local Qwen2-VL models (llm/local, llama.cpp).
+var localBackend = Backend{Build: buildLocal, Ready: localReady, Cached: true}
+
+// localScoreSchema is the JSON schema a local model with structured: true
+// answers in: an integer score 1..10 and nothing else. llm/local turns it
+// into a grammar, so even a model that knows no JSON answers with a score.
+const localScoreSchema = `{"type":"object","properties":{"score":{"type":"integer","minimum":1,"maximum":10}},"required":["score"]}`
+
+// buildLocal loads a local Qwen2-VL with its projector and adapters.
+func buildLocal(ctx context.Context, _ *config.Config, m *config.Model, _ Env) (*Built, error) {
+	if err := LocalAvailable(); err != nil {
+		return nil, err
+	}
+	lc := local.Config{
+		ModelFile:  m.ModelFile,
+		MmprojFile: m.Mmproj,
+		GPULayers:  -1, // gpu_layers unset: every layer that fits (none without a GPU)
+		Parallel:   m.Parallel,
+		Threads:    m.Threads,
+		MaxTokens:  m.MaxTokens,
+	}
+	if m.GPULayers != nil {
+		lc.GPULayers = *m.GPULayers
+	}
+	if m.Structured {
+		lc.JSONSchema = localScoreSchema
+	}
+	var id strings.Builder
+	fmt.Fprintf(&id, "local model=%s mmproj=%s", fileIdentity(m.ModelFile), fileIdentity(m.Mmproj))
+	for _, l := range m.LoRA {
+		lc.LoRA = append(lc.LoRA, local.LoRA{Path: l.Path, Scale: float32(l.ScaleOr1())})
+		fmt.Fprintf(&id, " lora=%s*%g", fileIdentity(l.Path), l.ScaleOr1())
+	}
+	p, err := local.New(ctx, lc)
+	if err != nil {
+		return nil, err
+	}
+	// The defaults that shape answers (image tokens, answer length) are
+	// part of the identity as the predictor resolved them.
+	got := p.Config()
+	fmt.Fprintf(&id, " structured=%t image_tokens=%d..%d max_tokens=%d", m.Structured, got.ImageMinTokens, got.ImageMaxTokens, got.MaxTokens)
+	return &Built{Predictor: p, Closer: p, Identity: id.String()}, nil
+}
+
+// fileIdentity names a model file by its absolute path, size and
+// modification time, so that a rewritten file does not answer from the cache.
+func fileIdentity(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return abs
+	}
+	return fmt.Sprintf("%s(%d bytes, %s)", abs, fi.Size(), fi.ModTime().UTC().Format("2006-01-02T15:04:05.000000000Z"))
+}
+
+// LocalAvailable reports whether this binary can run local models: it
+// fails with native.ErrNotBuilt ("built without llama.cpp: run make") in a
+// build without the llamacpp tag.
+func LocalAvailable() error {
+	if _, err := native.SystemInfo(); errors.Is(err, native.ErrNotBuilt) {
+		return err
+	}
+	return nil
+}
+
+func localReady(_ *config.Config, m *config.Model, _ Env) Readiness {
+	files := []string{m.ModelFile, m.Mmproj}
+	for _, l := range m.LoRA {
+		files = append(files, l.Path)
+	}
+	for _, f := range files {
+		if f == "" {
+			return Readiness{false, "model_file and mmproj must both be set"}
+		}
+		if _, err := os.Stat(f); err != nil {
+			return Readiness{false, "missing " + f}
+		}
+	}
+	if err := LocalAvailable(); err != nil {
+		return Readiness{false, err.Error()}
+	}
+	return Readiness{true, m.ModelFile}
+}

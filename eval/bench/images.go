@@ -1,0 +1,83 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/vlmcmp/vlmcmp/eval/demo"
+	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/llm/imagefile"
+)
+
+// Requests makes one request per image: the files of opts.Dir, or
+// opts.Synthetic synthetic images.
+func Requests(opts Images) ([]*llm.Request, error) {
+	var reqs []*llm.Request
+	add := func(id string, data []byte) {
+		reqs = append(reqs, &llm.Request{ID: id, ImagePath: id, Image: data, Prompt: opts.Prompt,
+			Options: llm.Options{MaxTokens: opts.MaxTokens}})
+	}
+	if opts.Dir != "" {
+		entries, err := os.ReadDir(opts.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("images: %w", err)
+		}
+		for _, e := range entries {
+			switch strings.ToLower(filepath.Ext(e.Name())) {
+			case ".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp":
+			default:
+				continue
+			}
+			path := filepath.Join(opts.Dir, e.Name())
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, fmt.Errorf("read image: %w", err)
+			}
+			add(path, data)
+		}
+		if len(reqs) == 0 {
+			return nil, fmt.Errorf("images: %s holds no JPEG, PNG, WebP, GIF or BMP file", opts.Dir)
+		}
+		return reqs, nil
+	}
+	w, h, err := ParseSize(opts.SyntheticSize)
+	if err != nil {
+		return nil, err
+	}
+	for i, data := range SyntheticImages(opts.Synthetic, opts.Seed, w, h) {
+		add(fmt.Sprintf("synthetic-%03d.png", i+1), data)
+	}
+	return reqs, nil
+}
+
+// SyntheticImages draws n street-like scenes (eval/demo's painter) at w×h
+// and encodes them as PNG. The same seed gives the same images.
+func SyntheticImages(n int, seed uint64, w, h int) [][]byte {
+	r := rand.New(rand.NewPCG(seed, 0x62656e6368))
+	out := make([][]byte, n)
+	for i := range out {
+		sc := demo.Scene{
+			Daylight: r.Float64(), Lights: r.IntN(6), Greenery: r.Float64(),
+			RoadWidth: 0.2 + 0.4*r.Float64(), Clutter: r.Float64() * r.Float64(),
+			Windows: r.Float64(), BuildingsH: 0.3 + 0.5*r.Float64(),
+		}
+		img := imagefile.Resize(demo.Draw(sc, r.Uint64()), w, h)
+		var b bytes.Buffer
+		_ = png.Encode(&b, img) // encoding an in-memory RGBA cannot fail
+		out[i] = b.Bytes()
+	}
+	return out
+}
+
+// ParseSize reads a synthetic image size, WxH between 28x28 and 8192x8192.
+func ParseSize(s string) (w, h int, err error) {
+	if _, err := fmt.Sscanf(s, "%dx%d", &w, &h); err != nil || w < 28 || h < 28 || w > 8192 || h > 8192 {
+		return 0, 0, fmt.Errorf("synthetic size %q is not WxH between 28x28 and 8192x8192", s)
+	}
+	return w, h, nil
+}

@@ -1,0 +1,197 @@
+package bench
+
+import (
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/vlmcmp/vlmcmp/eval/metrics"
+)
+
+// Stat is the median, min and max of one figure over the repeats.
+type Stat struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+// StatOf is the median, min and max of v (eval/metrics' quantiles); zero
+// for no values.
+func StatOf(v []float64) Stat {
+	if len(v) == 0 {
+		return Stat{}
+	}
+	return Stat{Median: metrics.Quantile(0.5, v), Min: metrics.Quantile(0, v), Max: metrics.Quantile(1, v)}
+}
+
+// Pass is one timed pass over every image.
+type Pass struct {
+	WallMS          float64 `json:"wall_ms"`
+	ImagesPerSec    float64 `json:"images_per_sec"`
+	EncodeMSPerImg  float64 `json:"image_encode_ms_per_image"`
+	PrefillTokPerS  float64 `json:"prefill_tokens_per_sec"`
+	DecodeTokPerS   float64 `json:"decode_tokens_per_sec"`
+	TTFTMS          float64 `json:"ttft_ms_median"`
+	PromptTokens    int     `json:"prompt_tokens"`
+	GeneratedTokens int     `json:"generated_tokens"`
+	Steps           int     `json:"decode_steps"`
+	PrefixReuses    int     `json:"prefix_reuses"`
+	Failed          int     `json:"failed"`
+}
+
+// Size is every figure of one batch size.
+type Size struct {
+	Batch          int     `json:"batch"`
+	EncodeAhead    bool    `json:"encode_ahead"`
+	Runs           []Pass  `json:"runs"`
+	WallMS         Stat    `json:"wall_ms"`
+	ImagesPerSec   Stat    `json:"images_per_sec"`
+	EncodeMSPerImg Stat    `json:"image_encode_ms_per_image"`
+	PrefillTokPerS Stat    `json:"prefill_tokens_per_sec"`
+	DecodeTokPerS  Stat    `json:"decode_tokens_per_sec"`
+	TTFTMS         Stat    `json:"ttft_ms"`
+	PeakRSSMiB     float64 `json:"peak_rss_mib"`
+	GPUUsedMiB     float64 `json:"gpu_used_mib,omitempty"`
+	SameAsBatch1   float64 `json:"same_as_batch1"` // share of answers identical to batch size 1's first run
+	Speedup        float64 `json:"speedup_vs_batch1"`
+	// Answers are the first run's answers by image, so that two reports (a
+	// CPU and a GPU run, say) can be compared answer for answer.
+	Answers map[string]string `json:"answers,omitempty"`
+}
+
+// Report is every figure of a bench: what vlmcmp bench --json writes.
+type Report struct {
+	Date      time.Time `json:"date"`
+	Model     string    `json:"model"`
+	Mmproj    string    `json:"mmproj"`
+	LoRA      []string  `json:"lora,omitempty"`
+	Images    int       `json:"images"`
+	ImageSize string    `json:"image_size,omitempty"`
+	MaxTokens int       `json:"max_tokens"`
+	Repeat    int       `json:"repeat"`
+	GOOS      string    `json:"goos"`
+	GOARCH    string    `json:"goarch"`
+	CPUs      int       `json:"cpus"`
+	System    string    `json:"llama_system_info"`
+	Devices   []string  `json:"devices"`
+	Sizes     []Size    `json:"sizes"`
+}
+
+// WriteTable prints the report as a table, one row per batch size.
+func WriteTable(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "model %s, %d images, %d new tokens, %d runs per batch size (median [min-max])\n",
+		filepath.Base(rep.Model), rep.Images, rep.MaxTokens, rep.Repeat)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "batch\twall s\timages/s\tspeedup\tencode ms/img\tprefill tok/s\tdecode tok/s\tTTFT ms\tpeak RSS MiB\tGPU MiB\tsame as b1\t")
+	for _, z := range rep.Sizes {
+		gpu := "-"
+		if z.GPUUsedMiB > 0 {
+			gpu = fmt.Sprintf("%.0f", z.GPUUsedMiB)
+		}
+		same := "-"
+		if z.SameAsBatch1 >= 0 {
+			same = fmt.Sprintf("%.0f%%", 100*z.SameAsBatch1)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%.2fx\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t\n", z.Batch,
+			fmtStat(z.WallMS, 1e-3, 2), fmtStat(z.ImagesPerSec, 1, 2), z.Speedup, fmtStat(z.EncodeMSPerImg, 1, 1),
+			fmtStat(z.PrefillTokPerS, 1, 0), fmtStat(z.DecodeTokPerS, 1, 1), fmtStat(z.TTFTMS, 1, 0),
+			z.PeakRSSMiB, gpu, same)
+	}
+	tw.Flush()
+}
+
+func fmtStat(st Stat, scale float64, prec int) string {
+	return fmt.Sprintf("%.*f [%.*f-%.*f]", prec, st.Median*scale, prec, st.Min*scale, prec, st.Max*scale)
+}
+
+// WriteBenchstat prints one benchmark line per run, in the format of
+// `go test -bench`, so that benchstat compares two bench outputs.
+func WriteBenchstat(w io.Writer, rep *Report) {
+	fmt.Fprintf(w, "goos: %s\ngoarch: %s\npkg: vlmcmp/bench\n", rep.GOOS, rep.GOARCH)
+	name := strings.TrimSuffix(filepath.Base(rep.Model), filepath.Ext(rep.Model))
+	for _, z := range rep.Sizes {
+		for _, r := range z.Runs {
+			fmt.Fprintf(w, "BenchmarkLocal/model=%s/batch=%d 1 %.0f ns/op %.4f images/s %.2f encode-ms/image %.2f prefill-tok/s %.2f decode-tok/s %.2f ttft-ms\n",
+				name, z.Batch, r.WallMS*1e6, r.ImagesPerSec, r.EncodeMSPerImg, r.PrefillTokPerS, r.DecodeTokPerS, r.TTFTMS)
+		}
+	}
+}
+
+// WritePlot draws images/s and decode tokens/s (medians, with min-max
+// bars) against batch size, one panel each.
+func WritePlot(path string, rep *Report) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // gonum/plot panics on some degenerate data
+			err = fmt.Errorf("plot %s: %v", path, r)
+		}
+	}()
+	panel := func(title, ylabel string, get func(Size) Stat) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.X.Label.Text = "batch size (sequences)"
+		p.Y.Label.Text = ylabel
+		pts := make(plotter.XYs, len(rep.Sizes))
+		errs := make(plotter.YErrors, len(rep.Sizes))
+		var ticks []plot.Tick
+		for i, z := range rep.Sizes {
+			st := get(z)
+			pts[i] = plotter.XY{X: float64(z.Batch), Y: st.Median}
+			errs[i] = struct{ Low, High float64 }{st.Median - st.Min, st.Max - st.Median}
+			ticks = append(ticks, plot.Tick{Value: float64(z.Batch), Label: strconv.Itoa(z.Batch)})
+		}
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return nil, err
+		}
+		line.Color = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+		points.Color = line.Color
+		bars, err := plotter.NewYErrorBars(struct {
+			plotter.XYs
+			plotter.YErrors
+		}{pts, errs})
+		if err != nil {
+			return nil, err
+		}
+		p.Add(line, points, bars, plotter.NewGrid())
+		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+		p.Y.Min = 0
+		return p, nil
+	}
+	a, err := panel("Images per second", "images/s", func(z Size) Stat { return z.ImagesPerSec })
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	b, err := panel("Decode tokens per second", "tokens/s", func(z Size) Stat { return z.DecodeTokPerS })
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	img := vgimg.NewWith(vgimg.UseWH(8*vg.Inch, 4*vg.Inch), vgimg.UseDPI(96), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(img)
+	t := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2,
+		PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
+	plots := [][]*plot.Plot{{a, b}}
+	canvases := plot.Align(plots, t, dc)
+	a.Draw(canvases[0][0])
+	b.Draw(canvases[0][1])
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("plot %s: %w", path, err)
+	}
+	return f.Close()
+}

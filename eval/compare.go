@@ -1,0 +1,350 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vlmcmp/vlmcmp/eval/backend"
+	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/eval/report"
+	"github.com/vlmcmp/vlmcmp/llm"
+)
+
+// CompareOptions are the settings of a comparison. The zero value starts a
+// new run of every ready model of the config on the held-out images of the
+// config's split, with the response cache.
+type CompareOptions struct {
+	// Models are the names of the models to run; each must be ready. Empty:
+	// a resumed run's models, else every ready model (the others are left
+	// out and named in Comparison.NotReady).
+	Models []string
+	// Data is the ground truth; "" the config's. Split is "val" (or "": the
+	// held-out part of the config's split manifest), "all" (every record) or
+	// another manifest file. Limit, when positive, keeps the first Limit
+	// images. A resumed run keeps its own images.
+	Data  string
+	Split string
+	Limit int
+	// OutputDir is the parent of run folders; "" the config's.
+	OutputDir string
+	// RunID names the run folder; an existing run of that name is resumed.
+	// Resume without RunID resumes the latest run of OutputDir.
+	RunID  string
+	Resume bool
+	// Concurrency, when positive, is the requests in flight per model for
+	// backends that do not batch (over the models' own setting).
+	Concurrency int
+	// Baseline is the model the others are compared with; "" the first.
+	Baseline string
+	// NoCache asks every model again instead of taking cached answers.
+	NoCache bool
+	// OpenAI overrides the config of the OpenAI models.
+	OpenAI backend.OpenAIOverrides
+	// Now gives the start time of a new run; nil: time.Now.
+	Now func() time.Time
+	// Progress, when set, is called after every answer (see Runner).
+	Progress func(Progress)
+	// Status receives the lines a person running the comparison wants to
+	// see: which run, which models were left out and why, records of the
+	// data that were skipped. nil: discarded.
+	Status io.Writer
+	// Log receives warnings and debug lines; nil: slog.Default().
+	Log *slog.Logger
+}
+
+// OptionError is an error in CompareOptions (an unknown model, a bad run
+// id, a baseline that is not one of the run's models), as opposed to a
+// failure while running: a command line reports it as a usage error.
+type OptionError struct{ Err error }
+
+func (e *OptionError) Error() string { return e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
+func optionErrorf(format string, args ...any) error {
+	return &OptionError{fmt.Errorf(format, args...)}
+}
+
+// Comparison is a run being compared: made by OpenRun, run by Run.
+type Comparison struct {
+	// Dir is the run folder, under OutputDir.
+	Dir       string
+	OutputDir string
+	// Info is the run's manifest as written to Dir.
+	Info *RunInfo
+	// Resumed is set when Dir held a run already.
+	Resumed bool
+	// Models are the configured models that run, in order; NotReady names
+	// those left out (without CompareOptions.Models) with the reason.
+	Models   []*config.Model
+	NotReady []string
+	// Results are what Run did per model; Outputs the files it wrote and
+	// their metrics (nil when it was interrupted).
+	Results []ModelResult
+	Outputs *report.Written
+
+	cfg  *config.Config
+	opts CompareOptions
+}
+
+// Compare runs a comparison: OpenRun, then Run. On an interruption it
+// returns the comparison so far and ctx's error; when some models stopped
+// (MaxLeadingErrors, an unwritable file) it still writes the outputs of the
+// answers there are and returns the comparison with their joined errors.
+func Compare(ctx context.Context, cfg *config.Config, opts CompareOptions) (*Comparison, error) {
+	c, err := OpenRun(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Run(ctx)
+}
+
+// OpenRun decides which run to work on (an existing one to finish, or a new
+// one), selects its images and models, and writes its manifest. It loads no
+// model.
+func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
+	if opts.Limit < 0 || opts.Concurrency < 0 {
+		return nil, optionErrorf("limit and concurrency must not be negative")
+	}
+	if id := opts.RunID; id != "" && (strings.ContainsAny(id, `/\`) || id == "." || id == "..") {
+		return nil, optionErrorf("run id %q: a run id names a folder; no slashes", id)
+	}
+	c := &Comparison{cfg: cfg, opts: opts, OutputDir: opts.OutputDir}
+	if c.OutputDir == "" {
+		c.OutputDir = cfg.OutputPath()
+	}
+	if len(opts.Models) > 0 {
+		// Named models that are unknown or not ready fail before anything
+		// is read.
+		if _, _, err := SelectModels(cfg, opts.Models, opts.OpenAI); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.findRun(); err != nil {
+		return nil, err
+	}
+	names := opts.Models
+	if c.Resumed {
+		fmt.Fprintf(c.status(), "resuming run %s (%d images)\n", c.Dir, len(c.Info.Items))
+		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != c.Info.SplitName) {
+			c.log().Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", c.Dir)
+		}
+		if len(names) == 0 {
+			names = c.Info.Models
+		}
+	} else if err := c.newInfo(); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.Models, c.NotReady, err = SelectModels(cfg, names, opts.OpenAI); err != nil {
+		return nil, err
+	}
+	if len(c.NotReady) > 0 {
+		fmt.Fprintf(c.status(), "skipping models that are not ready: %s\n", strings.Join(c.NotReady, "; "))
+	}
+	for _, m := range c.Models {
+		if !slices.Contains(c.Info.Models, m.Name) {
+			c.Info.Models = append(c.Info.Models, m.Name)
+		}
+	}
+	if opts.Baseline != "" {
+		if !slices.Contains(c.Info.Models, opts.Baseline) {
+			return nil, optionErrorf("--baseline %q is not one of the run's models (%s)", opts.Baseline, strings.Join(c.Info.Models, ", "))
+		}
+		c.Info.Baseline = opts.Baseline
+	}
+	if err := WriteRunInfo(c.Dir, c.Info); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// findRun sets the run folder: RunID's (resumed when it holds a run), the
+// latest (Resume), or a new one named by the start time.
+func (c *Comparison) findRun() error {
+	opts := c.opts
+	switch {
+	case opts.RunID != "":
+		c.Dir = filepath.Join(c.OutputDir, opts.RunID)
+		if old, err := ReadRunInfo(c.Dir); err == nil {
+			c.Info, c.Resumed = old, true
+		} else if opts.Resume {
+			return fmt.Errorf("--resume: %w", err)
+		}
+	case opts.Resume:
+		dir, err := LatestRun(c.OutputDir)
+		if err != nil {
+			return fmt.Errorf("--resume: %w", err)
+		}
+		if c.Info, err = ReadRunInfo(dir); err != nil {
+			return err
+		}
+		c.Dir, c.Resumed = dir, true
+	default:
+		// Runs started in the same second get a suffix.
+		id := NewRunID(c.now())
+		c.Dir = filepath.Join(c.OutputDir, id)
+		for i := 2; exists(c.Dir); i++ {
+			c.Dir = filepath.Join(c.OutputDir, fmt.Sprintf("%s-%d", id, i))
+		}
+	}
+	return nil
+}
+
+// newInfo selects a new run's images and makes its manifest.
+func (c *Comparison) newInfo() error {
+	opts := c.opts
+	data := opts.Data
+	if data == "" {
+		data = c.cfg.DataPath()
+	}
+	set, err := SelectItems(data, opts.Split, c.cfg.SplitPath(), c.status())
+	if err != nil {
+		return err
+	}
+	if set.SplitName == "all" {
+		c.log().Warn("--split all: the baselines see the scores they are evaluated on")
+	}
+	items := set.Items
+	if opts.Limit > 0 && opts.Limit < len(items) {
+		items = items[:opts.Limit]
+	}
+	c.Info = &RunInfo{
+		ID: filepath.Base(c.Dir), Created: c.now().UTC(),
+		Data: data, Split: set.SplitFile, SplitName: set.SplitName, Limit: opts.Limit,
+		Config: c.cfg.Path, Items: items, TrainScores: set.TrainScores,
+	}
+	return nil
+}
+
+// Run builds the models' predictors, asks every model about every image
+// not yet answered, and writes the outputs (see Compare for its errors).
+// Loaded models are released before it returns.
+func (c *Comparison) Run(ctx context.Context) error {
+	models, closeAll, err := c.build(ctx)
+	defer closeAll()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.status(), "run %s: %d images, models %s\n", c.Dir, len(c.Info.Items), strings.Join(modelNames(c.Models), ", "))
+	runner := &Runner{Dir: c.Dir, Progress: c.opts.Progress, Log: c.opts.Log}
+	var runErr error
+	c.Results, runErr = runner.Run(ctx, models, c.Info.Items)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if runErr != nil {
+		c.log().Error("some models stopped", "err", runErr)
+	}
+	info, recs, err := ReadRun(c.Dir, c.log().Warn)
+	if err != nil {
+		return err
+	}
+	if c.Outputs, err = WriteOutputs(ctx, c.Dir, info, recs); err != nil {
+		return err
+	}
+	return runErr
+}
+
+// build makes the runner's models; closeAll releases those built.
+func (c *Comparison) build(ctx context.Context) (models []Model, closeAll func(), err error) {
+	env := backend.Env{TrainScores: c.Info.TrainScores, OpenAI: c.opts.OpenAI, Concurrency: c.opts.Concurrency, Log: c.opts.Log}
+	if !c.opts.NoCache {
+		dir, err := llm.DefaultCacheDir()
+		if err == nil {
+			env.Cache, err = llm.OpenCache(dir)
+		}
+		if err != nil {
+			c.log().Warn("response cache off", "err", err)
+		}
+	}
+	var built []*backend.Built
+	closeAll = func() {
+		for _, b := range built {
+			b.Close()
+		}
+	}
+	for _, m := range c.Models {
+		b, err := backend.Build(ctx, c.cfg, m, env)
+		if err != nil {
+			return nil, closeAll, err
+		}
+		built = append(built, b)
+		prompt, system := c.cfg.PromptFor(m)
+		conc := m.Concurrency
+		if c.opts.Concurrency > 0 {
+			conc = c.opts.Concurrency
+		}
+		models = append(models, Model{
+			Name: m.Name, Predictor: b.Predictor, Prompt: prompt, System: system,
+			Options: llm.Options{MaxTokens: m.MaxTokens}, Concurrency: conc,
+		})
+	}
+	return models, closeAll, nil
+}
+
+func (c *Comparison) status() io.Writer {
+	if c.opts.Status == nil {
+		return io.Discard
+	}
+	return c.opts.Status
+}
+
+func (c *Comparison) log() *slog.Logger {
+	if c.opts.Log == nil {
+		return slog.Default()
+	}
+	return c.opts.Log
+}
+
+func (c *Comparison) now() time.Time {
+	if c.opts.Now == nil {
+		return time.Now()
+	}
+	return c.opts.Now()
+}
+
+// SelectModels resolves model names: the named models, each of which must
+// be ready, or without names every ready model, with the others named in
+// notReady ("name (reason)"). An unknown name is an OptionError.
+func SelectModels(cfg *config.Config, names []string, openai backend.OpenAIOverrides) (models []*config.Model, notReady []string, err error) {
+	all, err := cfg.Select(names)
+	if err != nil {
+		return nil, nil, &OptionError{err}
+	}
+	for _, m := range all {
+		r := backend.Ready(cfg, m, backend.Env{OpenAI: openai})
+		if r.Ready {
+			models = append(models, m)
+			continue
+		}
+		if len(names) > 0 {
+			return nil, nil, fmt.Errorf("model %s is not ready: %s", m.Name, r.Reason)
+		}
+		notReady = append(notReady, fmt.Sprintf("%s (%s)", m.Name, r.Reason))
+	}
+	if len(models) == 0 {
+		return nil, notReady, errors.New("no model is ready: see vlmcmp models")
+	}
+	return models, notReady, nil
+}
+
+func modelNames(models []*config.Model) []string {
+	out := make([]string, len(models))
+	for i, m := range models {
+		out[i] = m.Name
+	}
+	return out
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

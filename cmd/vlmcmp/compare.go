@@ -176,6 +176,19 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		}
 	}
 
+	// The run folder is this process's until it ends (eval.LockRun); the
+	// manifest is read again under the lock.
+	lock, err := eval.LockRun(runDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	if info != nil {
+		if info, err = eval.ReadRunInfo(runDir); err != nil {
+			return err
+		}
+	}
+
 	if info != nil {
 		fmt.Fprintf(s.Err, "resuming run %s (%d images)\n", runDir, len(info.Items))
 		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != info.SplitName) {
@@ -221,6 +234,17 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 			return usagef("--baseline %q is not one of the run's models (%s)", opts.Baseline, strings.Join(info.Models, ", "))
 		}
 		info.Baseline = opts.Baseline
+	}
+	// A resumed model must be the model the run started with.
+	ids := map[string]eval.ModelIdentity{}
+	for _, m := range models {
+		prompt, system := cfg.PromptFor(m)
+		if ids[m.Name], err = eval.ConfigIdentity(m, prompt, system, llm.Options{MaxTokens: m.MaxTokens}); err != nil {
+			return err
+		}
+	}
+	if err := info.CheckIdentities(ids); err != nil {
+		return err
 	}
 	if err := eval.WriteRunInfo(runDir, info); err != nil {
 		return err

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 
 func lockHelper(v string) int {
 	mode, dir, _ := strings.Cut(v, ":")
+	if mode == "diskfull" {
+		return diskFullHelper(dir)
+	}
 	l, err := LockRun(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

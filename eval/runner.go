@@ -120,6 +120,9 @@ func (r *Runner) Run(ctx context.Context, models []Model, items []Item) ([]Model
 		}
 		if res.Err != nil {
 			errs = append(errs, fmt.Errorf("model %s: %w", m.Name, res.Err))
+			if _, ok := errors.AsType[*WriteError](res.Err); ok {
+				break // the disk, not the model: the next would fail alike
+			}
 		}
 	}
 	return results, errors.Join(errs...)

@@ -288,6 +288,9 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		slog.Error("some models stopped", "err", runErr)
 	}
 	if err := runAnalyze(ctx, s, analyzeOptions{Run: runDir, Baseline: opts.Baseline}); err != nil {
+		if runErr != nil { // the first failure (a predictions file on a full disk) leads
+			return fmt.Errorf("%w; the outputs could not be written either: %v", runErr, err)
+		}
 		return err
 	}
 	if runErr != nil {

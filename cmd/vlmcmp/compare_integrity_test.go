@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,5 +60,33 @@ models:
 	// The changed model in a new run is fine.
 	if code, _, stderr := vlmcmp(t, t.Context(), "compare", "--split", "all", "--run-id", "r2", "--limit", "2", "--gpt4-model", "gpt-4-turbo"); code != 0 {
 		t.Fatalf("new run with the other model exited %d:\n%s", code, stderr)
+	}
+}
+
+// TestCompareRefusesLockedRun: a run folder another owner holds is refused
+// in one line naming the holder's PID (here this process, through another
+// open file: flock conflicts between open files as between processes; the
+// two-process case is eval's TestRunLockBetweenProcesses).
+func TestCompareRefusesLockedRun(t *testing.T) {
+	t.Chdir(t.TempDir())
+	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	if _, err := demo.WriteDataset("data", 4, 3); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "data: data/ground_truth.json\noutput_dir: results\nmodels:\n  - name: mean\n    backend: baseline\n"
+	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := eval.LockRun(filepath.Join("results", "r"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := vlmcmp(t, t.Context(), "compare", "--split", "all", "--run-id", "r")
+	if code == 0 || !strings.Contains(stderr, fmt.Sprintf("process %d", os.Getpid())) {
+		t.Fatalf("compare on a held run: exit %d:\n%s", code, stderr)
+	}
+	l.Unlock()
+	if code, _, stderr := vlmcmp(t, t.Context(), "compare", "--split", "all", "--run-id", "r"); code != 0 {
+		t.Fatalf("compare after unlock: exit %d:\n%s", code, stderr)
 	}
 }

@@ -42,6 +42,9 @@ func selectItems(data, split, defaultSplit string, warn io.Writer) (*evalSet, er
 	}
 	set := &evalSet{SplitName: split, Skipped: len(ds.Skipped)}
 	reportSkipped(warn, ds)
+	for _, w := range ds.Warnings {
+		fmt.Fprintf(warn, "warning: %s\n", w)
+	}
 	if split == "all" {
 		for _, it := range ds.Items {
 			set.Items = append(set.Items, itemOf(it))

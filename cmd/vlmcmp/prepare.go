@@ -100,6 +100,9 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 		for _, p := range ds.Skipped {
 			fmt.Fprintf(s.Err, "%s: skipped %s\n", opts.Data, p)
 		}
+		for _, w := range ds.Warnings {
+			fmt.Fprintf(s.Err, "warning: %s\n", w)
+		}
 	}
 	if err != nil {
 		return err

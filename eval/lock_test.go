@@ -30,8 +30,11 @@ func TestMain(m *testing.M) {
 
 func lockHelper(v string) int {
 	mode, dir, _ := strings.Cut(v, ":")
-	if mode == "diskfull" {
+	switch mode {
+	case "diskfull":
 		return diskFullHelper(dir)
+	case "chaos":
+		return chaosHelper(dir)
 	}
 	l, err := LockRun(dir)
 	if err != nil {

@@ -64,9 +64,8 @@ models:
 }
 
 // TestCompareRefusesLockedRun: a run folder another owner holds is refused
-// in one line naming the holder's PID (here this process, through another
-// open file: flock conflicts between open files as between processes; the
-// two-process case is eval's TestRunLockBetweenProcesses).
+// in one line naming the holder's PID (here this process; the case of two
+// processes is eval's TestRunLockBetweenProcesses and TestChaos).
 func TestCompareRefusesLockedRun(t *testing.T) {
 	t.Chdir(t.TempDir())
 	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))

@@ -27,6 +27,9 @@ type RunLock struct {
 	f    *os.File
 	path string
 	key  string // the folder's absolute path, in held
+	// created is set when LockRun made the folder: Unlock removes it again
+	// if nothing but the lock file was put in it.
+	created bool
 }
 
 // held lists the run folders this process owns, so that [Runner.Run] can
@@ -60,18 +63,34 @@ func LockRun(dir string) (*RunLock, error) {
 	if HeldHere(dir) {
 		return nil, fmt.Errorf("%w: %s is being written by process %d (this one) already", ErrRunLocked, dir, os.Getpid())
 	}
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock run folder: %w", err)
-	}
-	busy, err := tryLock(f)
-	if err != nil {
+	var f *os.File
+	var busy bool
+	for {
+		var err error
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("lock run folder: %w", err)
+		}
+		if busy, err = tryLock(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		if busy || sameFile(f, path) {
+			break
+		}
+		// The owner removed the file between our open and our lock
+		// (Unlock of a folder it created and left empty): try again on
+		// the file now at path.
 		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("run folder: %w", err)
+		}
 	}
 	if busy {
 		holder := "another process"
@@ -93,7 +112,7 @@ func LockRun(dir string) (*RunLock, error) {
 	if _, err := f.WriteAt(pid, 0); err == nil {
 		f.Truncate(int64(len(pid)))
 	}
-	l := &RunLock{f: f, path: path, key: key}
+	l := &RunLock{f: f, path: path, key: key, created: created}
 	held.Lock()
 	held.dirs[key] = true
 	held.Unlock()
@@ -131,10 +150,30 @@ func (l *RunLock) Unlock() error {
 	held.Lock()
 	delete(held.dirs, l.key)
 	held.Unlock()
+	if l.created {
+		dir := filepath.Dir(l.path)
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) == 1 && entries[0].Name() == LockFile {
+			// A run that failed before writing anything leaves no folder.
+			// The file goes while still locked, so a process that opened
+			// it meanwhile finds it gone (sameFile) and starts over.
+			os.Remove(l.path)
+			os.Remove(dir)
+		}
+	}
 	err := unlock(l.f)
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
 	l.f = nil
 	return err
+}
+
+// sameFile reports whether the open file f is the file now at path.
+func sameFile(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }

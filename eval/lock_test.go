@@ -145,3 +145,43 @@ func TestRunLockBetweenProcesses(t *testing.T) {
 		t.Errorf("child after unlock: %v %q", err, out)
 	}
 }
+
+// A run that fails before writing anything leaves no folder behind; one it
+// found keeps its folder.
+func TestUnlockRemovesFolderItCreatedEmpty(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new")
+	l, err := LockRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !HeldHere(dir) {
+		t.Error("HeldHere false while held")
+	}
+	l.Unlock()
+	if HeldHere(dir) {
+		t.Error("HeldHere true after unlock")
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("empty run folder left behind")
+	}
+	l, err = LockRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteRunInfo(dir, &RunInfo{ID: "new"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	if _, err := ReadRunInfo(dir); err != nil {
+		t.Errorf("run folder with a manifest: %v", err)
+	}
+	existing := t.TempDir()
+	l, err = LockRun(existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Unlock()
+	if _, err := os.Stat(existing); err != nil {
+		t.Error("a folder LockRun did not create was removed")
+	}
+}

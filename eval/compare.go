@@ -14,6 +14,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/eval/report"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
@@ -33,6 +34,9 @@ type CompareOptions struct {
 	Data  string
 	Split string
 	Limit int
+	// AllowOutside accepts image paths that leave the data file's folder
+	// (also the config's allow_outside).
+	AllowOutside bool
 	// OutputDir is the parent of run folders; "" the config's.
 	OutputDir string
 	// RunID names the run folder; an existing run of that name is resumed.
@@ -92,6 +96,18 @@ type Comparison struct {
 
 	cfg  *config.Config
 	opts CompareOptions
+	lock *RunLock // the run folder is this process's from OpenRun to Run's end (or Close)
+}
+
+// Close releases the run folder when Run is not called after OpenRun; Run
+// releases it itself. It may be called more than once.
+func (c *Comparison) Close() error {
+	if c.lock == nil {
+		return nil
+	}
+	err := c.lock.Unlock()
+	c.lock = nil
+	return err
 }
 
 // Compare runs a comparison: OpenRun, then Run. On an interruption it
@@ -130,6 +146,24 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 	if err := c.findRun(); err != nil {
 		return nil, err
 	}
+	// The run folder is this process's until Run ends (LockRun); a resumed
+	// manifest is read again under the lock.
+	lock, err := LockRun(c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	c.lock = lock
+	ok := false
+	defer func() {
+		if !ok {
+			c.Close()
+		}
+	}()
+	if c.Resumed {
+		if c.Info, err = ReadRunInfo(c.Dir); err != nil {
+			return nil, err
+		}
+	}
 	names := opts.Models
 	if c.Resumed {
 		fmt.Fprintf(c.status(), "resuming run %s (%d images)\n", c.Dir, len(c.Info.Items))
@@ -142,7 +176,6 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 	} else if err := c.newInfo(); err != nil {
 		return nil, err
 	}
-	var err error
 	if c.Models, c.NotReady, err = SelectModels(cfg, names, opts.OpenAI); err != nil {
 		return nil, err
 	}
@@ -160,9 +193,21 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 		}
 		c.Info.Baseline = opts.Baseline
 	}
+	// A resumed model must be the model the run started with.
+	ids := map[string]ModelIdentity{}
+	for _, m := range c.Models {
+		prompt, system := cfg.PromptFor(m)
+		if ids[m.Name], err = ConfigIdentity(m, prompt, system, llm.Options{MaxTokens: m.MaxTokens}); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Info.CheckIdentities(ids); err != nil {
+		return nil, err
+	}
 	if err := WriteRunInfo(c.Dir, c.Info); err != nil {
 		return nil, err
 	}
+	ok = true
 	return c, nil
 }
 
@@ -205,7 +250,7 @@ func (c *Comparison) newInfo() error {
 	if data == "" {
 		data = c.cfg.DataPath()
 	}
-	set, err := SelectItems(data, opts.Split, c.cfg.SplitPath(), c.status())
+	set, err := SelectItems(data, opts.Split, c.cfg.SplitPath(), dataset.Options{AllowOutside: opts.AllowOutside || c.cfg.AllowOutside}, c.status())
 	if err != nil {
 		return err
 	}
@@ -228,6 +273,7 @@ func (c *Comparison) newInfo() error {
 // not yet answered, and writes the outputs (see Compare for its errors).
 // Loaded models are released before it returns.
 func (c *Comparison) Run(ctx context.Context) error {
+	defer c.Close()
 	models, closeAll, err := c.build(ctx)
 	defer closeAll()
 	if err != nil {
@@ -248,6 +294,9 @@ func (c *Comparison) Run(ctx context.Context) error {
 		return err
 	}
 	if c.Outputs, err = WriteOutputs(ctx, c.Dir, info, recs); err != nil {
+		if runErr != nil { // the first failure (a predictions file on a full disk) leads
+			return fmt.Errorf("%w; the outputs could not be written either: %v", runErr, err)
+		}
 		return err
 	}
 	return runErr

@@ -31,8 +31,8 @@ type ItemSet struct {
 // writes), "all" every record, anything else a manifest file whose held-out
 // part is used. Records the data file holds but cannot use are reported on
 // warn with their reasons and left out.
-func SelectItems(data, split, defaultSplit string, warn io.Writer) (*ItemSet, error) {
-	ds, err := dataset.Load(data)
+func SelectItems(data, split, defaultSplit string, load dataset.Options, warn io.Writer) (*ItemSet, error) {
+	ds, err := dataset.LoadWith(data, load)
 	if err != nil {
 		if ds != nil {
 			reportSkipped(warn, ds)
@@ -41,6 +41,9 @@ func SelectItems(data, split, defaultSplit string, warn io.Writer) (*ItemSet, er
 	}
 	set := &ItemSet{SplitName: split, Skipped: len(ds.Skipped)}
 	reportSkipped(warn, ds)
+	for _, w := range ds.Warnings {
+		fmt.Fprintf(warn, "warning: %s\n", w)
+	}
 	if split == "all" {
 		for _, it := range ds.Items {
 			set.Items = append(set.Items, withDefaults(it))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -32,6 +33,23 @@ type Record struct {
 	// Time is when the answer arrived.
 	Time time.Time `json:"time"`
 }
+
+// WriteError is a failure to write a predictions file (a full disk, a
+// file size limit): it is the machine's, not the model's, so a run stops at
+// the first one instead of trying every other model into the same disk.
+type WriteError struct {
+	Path string
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	if pe, ok := errors.AsType[*fs.PathError](e.Err); ok && pe.Path == e.Path {
+		return e.Err.Error() // names the file already
+	}
+	return fmt.Sprintf("write %s: %v", e.Path, e.Err)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
 
 // Score is the predicted score, nil when there is none.
 func (r *Record) Score() *float64 {
@@ -167,43 +185,47 @@ func OpenPredictions(path string, keep func(*Record) bool) (*PredictionsWriter, 
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("predictions: %w", err)
+		return nil, nil, nil, &WriteError{path, err}
 	}
 	return &PredictionsWriter{path: path, f: f, lastSync: time.Now()}, kept, res, nil
 }
 
-// rewrite replaces path with recs, through a temporary file and a rename.
-func rewrite(path string, recs []Record) error {
+// rewrite replaces path with recs, through a temporary file in the same
+// folder renamed over it, so that a reader sees the old file or the new one,
+// never a part. Callers own the run folder ([LockRun]).
+func rewrite(path string, recs []Record) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("predictions: %w", err)
+		return &WriteError{path, err}
 	}
-	defer os.Remove(tmp.Name())
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			if _, ok := err.(*WriteError); !ok {
+				err = &WriteError{path, err}
+			}
+		}
+	}()
 	w := bufio.NewWriter(tmp)
 	for i := range recs {
 		line, err := json.Marshal(&recs[i])
 		if err != nil {
-			tmp.Close()
 			return fmt.Errorf("predictions: %w", err)
 		}
 		w.Write(line)
 		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rewrite %s: %w", path, err)
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("rewrite %s: %w", path, err)
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("rewrite %s: %w", path, err)
+		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rewrite %s: %w", path, err)
-	}
-	return nil
+	return os.Rename(tmp.Name(), path)
 }
 
 // Path is the file written.
@@ -223,7 +245,7 @@ func (w *PredictionsWriter) Append(rec *Record) error {
 		return fmt.Errorf("predictions %s: %w", w.path, os.ErrClosed)
 	}
 	if _, err := w.f.Write(line); err != nil {
-		return fmt.Errorf("write %s: %w", w.path, err)
+		return &WriteError{w.path, err}
 	}
 	w.unsynced++
 	if w.unsynced >= SyncEvery || time.Since(w.lastSync) >= SyncInterval {
@@ -237,7 +259,7 @@ func (w *PredictionsWriter) syncLocked() error {
 		return nil
 	}
 	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", w.path, err)
+		return &WriteError{w.path, err}
 	}
 	w.unsynced, w.lastSync = 0, time.Now()
 	return nil
@@ -251,8 +273,8 @@ func (w *PredictionsWriter) Close() error {
 		return nil
 	}
 	err := w.syncLocked()
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = &WriteError{w.path, cerr}
 	}
 	w.f = nil
 	return err

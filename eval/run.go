@@ -38,9 +38,14 @@ type RunInfo struct {
 	// TrainScores are the training split's scores, from which the
 	// baselines predict.
 	TrainScores []float64 `json:"train_scores,omitempty"`
+	// Identities records what each model was when its first answer was
+	// asked for, by model name, so that a resume cannot mix two models'
+	// answers under one name (see [CheckIdentity]).
+	Identities map[string]ModelIdentity `json:"identities,omitempty"`
 }
 
-// WriteRunInfo writes info to dir/run.json.
+// WriteRunInfo writes info to dir/run.json, through run.json.tmp renamed
+// into place; a failed write (a full disk) removes the temporary file.
 func WriteRunInfo(dir string, info *RunInfo) error {
 	data, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
@@ -50,20 +55,46 @@ func WriteRunInfo(dir string, info *RunInfo) error {
 		return fmt.Errorf("run folder: %w", err)
 	}
 	tmp := filepath.Join(dir, RunInfoFile+".tmp")
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+	if err := writeSynced(tmp, append(data, '\n')); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write run info %s: %w", filepath.Join(dir, RunInfoFile), err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, RunInfoFile)); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write run info: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, RunInfoFile))
+	return nil
 }
 
-// ReadRunInfo reads dir/run.json.
+// writeSynced writes data to path and syncs it before closing.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// ReadRunInfo reads dir/run.json. When run.json is missing but the
+// run.json.tmp of an interrupted write (a crash, a full disk) is complete, it
+// is read instead; the owner of the folder puts it in place ([LockRun]). An
+// incomplete run.json.tmp is reported as such rather than as "not a run
+// folder". Reading changes nothing in the folder.
 func ReadRunInfo(dir string) (*RunInfo, error) {
 	path := filepath.Join(dir, RunInfoFile)
 	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return readRunInfoTmp(dir)
+	}
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s is not a run folder: no %s", dir, RunInfoFile)
-		}
 		return nil, fmt.Errorf("read run info: %w", err)
 	}
 	var info RunInfo
@@ -71,6 +102,43 @@ func ReadRunInfo(dir string) (*RunInfo, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &info, nil
+}
+
+// readRunInfoTmp reads the run.json.tmp of a folder without run.json.
+func readRunInfoTmp(dir string) (*RunInfo, error) {
+	tmp := filepath.Join(dir, RunInfoFile+".tmp")
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a run folder: no %s", dir, RunInfoFile)
+	}
+	var info RunInfo
+	if err := json.Unmarshal(data, &info); err != nil || info.ID == "" {
+		return nil, fmt.Errorf("%s is not a run folder yet: its %s was never completed (%s was cut short, as a full disk leaves it); free some space and start the run again with the same --run-id", dir, RunInfoFile, tmp)
+	}
+	return &info, nil
+}
+
+// tidyRunInfo settles what an interrupted [WriteRunInfo] left, for the
+// folder's owner: a complete run.json.tmp without run.json becomes run.json;
+// an incomplete one, or one beside run.json, is removed.
+func tidyRunInfo(dir string) error {
+	path := filepath.Join(dir, RunInfoFile)
+	tmp := path + ".tmp"
+	data, err := os.ReadFile(tmp)
+	if err != nil {
+		return nil // none
+	}
+	if _, err := os.Stat(path); err == nil {
+		return os.Remove(tmp)
+	}
+	var info RunInfo
+	if err := json.Unmarshal(data, &info); err != nil || info.ID == "" {
+		return os.Remove(tmp)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("recover %s from %s: %w", path, filepath.Base(tmp), err)
+	}
+	return nil
 }
 
 // PredictionsDir is where a run keeps its predictions files.

@@ -91,10 +91,18 @@ type ModelResult struct {
 	Err error
 }
 
-// Run asks every model about every item not yet answered in the run folder.
+// Run asks every model about every item not yet answered in the run folder,
+// which it owns for the time ([LockRun]) unless its caller does already.
 // It returns one result per model; the error is ctx's when the run was
 // interrupted, and otherwise joins the errors of the models that stopped.
 func (r *Runner) Run(ctx context.Context, models []Model, items []dataset.Item) ([]ModelResult, error) {
+	if !HeldHere(r.Dir) { // the caller did not take the folder: the runner does
+		l, err := LockRun(r.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer l.Unlock()
+	}
 	var results []ModelResult
 	var errs []error
 	for _, m := range models {
@@ -105,6 +113,9 @@ func (r *Runner) Run(ctx context.Context, models []Model, items []dataset.Item) 
 		}
 		if res.Err != nil {
 			errs = append(errs, fmt.Errorf("model %s: %w", m.Name, res.Err))
+			if _, ok := errors.AsType[*WriteError](res.Err); ok {
+				break // the disk, not the model: the next would fail alike
+			}
 		}
 	}
 	return results, errors.Join(errs...)

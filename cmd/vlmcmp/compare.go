@@ -22,6 +22,7 @@ type compareOptions struct {
 	RunID       string
 	Resume      bool
 	Limit       int
+	AllowOut    bool
 	Concurrency int
 	Baseline    string
 	NoCache     bool
@@ -35,7 +36,7 @@ func newCompareCommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "compare",
 		Usage:     "run every model on the same held-out images and compare them",
-		UsageText: "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--limit <n>] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
+		UsageText: "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
 		Description: `compare asks every model about the same images (by default the held-out
 images of the split written by vlmcmp prepare) and appends each answer as it
 arrives to <output-dir>/<run-id>/predictions/<model>.jsonl. An interrupted run
@@ -61,6 +62,7 @@ Examples:
 			&cli.StringFlag{Name: "run-id", Usage: "run folder `NAME` (default: the start time); an existing run is resumed"},
 			&cli.BoolFlag{Name: "resume", Usage: "finish the latest run (or --run-id) instead of starting a new one"},
 			&cli.IntFlag{Name: "limit", Usage: "evaluate only the first `N` images (0: all)"},
+			&cli.BoolFlag{Name: "allow-outside", Usage: "accept image paths that leave the data file's folder (also allow_outside in the config)"},
 			&cli.IntFlag{Name: "concurrency", Usage: "requests in flight per model for backends that do not batch (`N`, default from the config, else 4)"},
 			&cli.StringFlag{Name: "baseline", Usage: "model `NAME` the others are compared against (default: the first)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "ask every model again instead of using cached answers"},
@@ -79,6 +81,7 @@ Examples:
 				RunID:       c.String("run-id"),
 				Resume:      c.Bool("resume"),
 				Limit:       c.Int("limit"),
+				AllowOut:    c.Bool("allow-outside"),
 				Concurrency: c.Int("concurrency"),
 				Baseline:    c.String("baseline"),
 				NoCache:     c.Bool("no-cache"),
@@ -126,7 +129,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	}
 	view := newProgressView(s.Err)
 	c, err := eval.Compare(ctx, cfg, eval.CompareOptions{
-		Models: opts.Models, Data: opts.Data, Split: opts.Split, Limit: opts.Limit,
+		Models: opts.Models, Data: opts.Data, Split: opts.Split, Limit: opts.Limit, AllowOutside: opts.AllowOut,
 		OutputDir: opts.OutputDir, RunID: opts.RunID, Resume: opts.Resume,
 		Concurrency: opts.Concurrency, Baseline: opts.Baseline, NoCache: opts.NoCache,
 		OpenAI: opts.OpenAI.overrides(), Now: opts.now,

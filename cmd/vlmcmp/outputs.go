@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/vlmcmp/vlmcmp/eval/metrics"
+	"github.com/vlmcmp/vlmcmp/eval/report"
 )
 
 // table is the short metrics table printed at the end of compare and
@@ -17,10 +18,7 @@ func table(res *metrics.Result) string {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\tn\tscored\tMAE\tMAE 95%% CI\tRMSE\tAcc@1\tAcc@2\tQWK\tno score\tvs %s\n", res.Baseline)
 	for _, s := range res.Models {
-		vs := "baseline"
-		if p := s.Paired; p != nil {
-			vs = fmt.Sprintf("%+.2f (p=%s)", p.DiffMAE, num(p.PValue, "%.3f"))
-		}
+		vs := report.VsBaseline(res, &s)
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t[%s, %s]\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			s.Model, s.N, s.NScored, num(s.MAE, "%.2f"), num(s.MAECI.Lo, "%.2f"), num(s.MAECI.Hi, "%.2f"),
 			num(s.RMSE, "%.2f"), pct(s.Acc1), pct(s.Acc2), num(s.QWK, "%.2f"), pct(s.NoScoreRate), vs)

@@ -19,17 +19,19 @@ import (
 
 // prepareOptions are the flags of `vlmcmp prepare`.
 type prepareOptions struct {
-	Data     string  // ground-truth file
-	Out      string  // output folder
-	ValRatio float64 // share held out
-	Seed     int64
-	Prompt   string // replaces every record's prompt when set
-	System   string
-	Detail   string // image detail of the examples
-	Model    string // base model the checks and estimate are for
-	Epochs   int
-	Strict   bool   // fail when the API would reject the files
-	Prices   string // YAML/JSON price overrides
+	Data string // ground-truth file
+	// AllowOutside accepts image paths that leave the data file's folder.
+	AllowOutside bool
+	Out          string  // output folder
+	ValRatio     float64 // share held out
+	Seed         int64
+	Prompt       string // replaces every record's prompt when set
+	System       string
+	Detail       string // image detail of the examples
+	Model        string // base model the checks and estimate are for
+	Epochs       int
+	Strict       bool   // fail when the API would reject the files
+	Prices       string // YAML/JSON price overrides
 	// TextFields are the ground-truth fields text-only examples carry
 	// (empty: detected).
 	TextFields []string
@@ -66,6 +68,7 @@ Examples:
   vlmcmp prepare --data labels.csv --prompt "Rate the perceived safety from 1 to 10." --model gpt-4o-2024-08-06`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Value: config.DefaultData, Usage: "ground-truth `FILE`"},
+			&cli.BoolFlag{Name: "allow-outside", Usage: "accept image paths that leave the data file's folder"},
 			&cli.StringFlag{Name: "out", Value: filepath.Dir(config.DefaultSplit), Usage: "write the files to `DIR`"},
 			&cli.Float64Flag{Name: "val-ratio", Value: dataset.DefaultValRatio, Usage: "share of images held out for validation, in [0, 1)"},
 			&cli.Int64Flag{Name: "seed", Value: dataset.DefaultSeed, Usage: "seed of the split"},
@@ -79,7 +82,7 @@ Examples:
 			&cli.StringSliceFlag{Name: "text-fields", Usage: "ground-truth `FIELDS` the text-only examples carry in place of the image (default: caption, description, location… when present)"},
 		},
 		Action: func(c *cli.Context) error {
-			opts = prepareOptions{Data: c.String("data"), Out: c.String("out"), ValRatio: c.Float64("val-ratio"),
+			opts = prepareOptions{Data: c.String("data"), AllowOutside: c.Bool("allow-outside"), Out: c.String("out"), ValRatio: c.Float64("val-ratio"),
 				Seed: c.Int64("seed"), Prompt: c.String("prompt"), System: c.String("system"), Detail: c.String("detail"),
 				Model: c.String("model"), Epochs: c.Int("epochs"), Strict: c.Bool("strict"), Prices: c.String("prices"),
 				TextFields: c.StringSlice("text-fields")}
@@ -102,10 +105,13 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 			return err
 		}
 	}
-	ds, err := dataset.Load(opts.Data)
+	ds, err := dataset.LoadWith(opts.Data, dataset.Options{AllowOutside: opts.AllowOutside})
 	if ds != nil {
 		for _, p := range ds.Skipped {
 			fmt.Fprintf(s.Err, "%s: skipped %s\n", opts.Data, p)
+		}
+		for _, w := range ds.Warnings {
+			fmt.Fprintf(s.Err, "warning: %s\n", w)
 		}
 	}
 	if err != nil {

@@ -71,9 +71,13 @@ type Config struct {
 	// Data is the ground-truth file; Split the split manifest written by
 	// vlmcmp prepare; OutputDir the parent of the run folders. Empty means
 	// the defaults above.
-	Data      string `yaml:"data"`
-	Split     string `yaml:"split"`
-	OutputDir string `yaml:"output_dir"`
+	Data string `yaml:"data"`
+	// AllowOutside accepts image paths in the data file that leave its
+	// folder ("../x.png", absolute paths elsewhere); they are refused
+	// otherwise.
+	AllowOutside bool   `yaml:"allow_outside"`
+	Split        string `yaml:"split"`
+	OutputDir    string `yaml:"output_dir"`
 	// Prompt and System apply to every model that does not set its own;
 	// empty Prompt means the prompt of the ground-truth records.
 	Prompt string `yaml:"prompt"`

@@ -1,24 +1,28 @@
 package dataset
 
 import (
-	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vlmcmp/vlmcmp/llm"
-	_ "github.com/vlmcmp/vlmcmp/llm/imagefile" // registers the image decoders the checks use
+	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 )
 
 // Score scale of the ground truth.
@@ -61,8 +65,13 @@ type Item struct {
 	// Text holds a plain record's other text fields (caption, description,
 	// location…), keyed by field name, for text-only fine-tuning.
 	Text map[string]string `json:"text,omitempty"`
+	// Content is the sha256 of the image file's bytes, set by [Load]:
+	// records with the same Content are one image under two names, which
+	// [Stratify] keeps on one side of the split.
+	Content string `json:"content_sha256,omitempty"`
 
-	rec int // the record's number in the data file
+	rec      int    // the record's number in the data file
+	embedded []byte // the image of a data URL, until Load writes it
 }
 
 // Problem is a record that was skipped and why.
@@ -91,14 +100,45 @@ type Dataset struct {
 	// Items are the usable records in file order; Skipped the others.
 	Items   []Item    `json:"items"`
 	Skipped []Problem `json:"skipped,omitempty"`
+	// Warnings are about usable records (the same image under two
+	// names), for the command to show.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Load reads the ground-truth file at path, detects its shape and checks
-// that every image exists and decodes (its header is read, not its pixels).
-// A file that cannot be read or parsed as any shape is an error naming it;
-// unusable records are listed in Skipped. When no record is usable, Load
-// returns the Dataset together with an error wrapping [ErrNoItems].
-func Load(path string) (*Dataset, error) {
+// Options change how [LoadWith] reads a data file.
+type Options struct {
+	// ImageCache is the folder into which images embedded in the data file
+	// as data URLs are written, once each, named by their content's
+	// sha256; empty means [DefaultImageCache].
+	ImageCache string
+	// AllowOutside accepts image paths that leave the data file's folder
+	// ("../secret.png", an absolute path elsewhere); they are refused
+	// otherwise.
+	AllowOutside bool
+}
+
+// DefaultImageCache is where embedded images go when [Options] name no
+// folder: images under the user's cache folder.
+func DefaultImageCache() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "vlmcmp", "images")
+}
+
+// Load reads the ground-truth file at path with the default [Options]; see
+// [LoadWith].
+func Load(path string) (*Dataset, error) { return LoadWith(path, Options{}) }
+
+// LoadWith reads the ground-truth file at path, detects its shape and checks
+// that every image exists and can be scored ([imagefile.Check]: decoded
+// whole, so truncated files and decompression bombs are refused here as
+// everywhere). A file that cannot be read or parsed as any shape is an error
+// naming it; unusable records are listed in Skipped. When no record is
+// usable, LoadWith returns the Dataset together with an error wrapping
+// [ErrNoItems].
+func LoadWith(path string, opts Options) (*Dataset, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -106,8 +146,14 @@ func Load(path string) (*Dataset, error) {
 		}
 		return nil, fmt.Errorf("ground truth: %w", err)
 	}
-	ds, err := parse(path, data)
+	if opts.ImageCache == "" {
+		opts.ImageCache = DefaultImageCache()
+	}
+	ds, err := parse(path, data, opts)
 	if err != nil {
+		return nil, err
+	}
+	if err := ds.writeEmbedded(); err != nil {
 		return nil, err
 	}
 	ds.checkImages()
@@ -119,11 +165,15 @@ func Load(path string) (*Dataset, error) {
 
 // Parse reads ground truth from data as [Load] does, without touching the
 // image files: name is the data file's path, used to resolve image paths
-// and in errors.
+// and in errors. Embedded images are not written, so their ImagePath (in
+// [DefaultImageCache]) may not exist.
 func Parse(name string, data []byte) (*Dataset, error) {
-	ds, err := parse(name, data)
+	ds, err := parse(name, data, Options{ImageCache: DefaultImageCache()})
 	if err != nil {
 		return nil, err
+	}
+	for i := range ds.Items {
+		ds.Items[i].embedded = nil
 	}
 	if len(ds.Items) == 0 {
 		return ds, fmt.Errorf("ground truth %s: %w (%d records, %d skipped)", name, ErrNoItems, ds.Records, len(ds.Skipped))
@@ -131,7 +181,7 @@ func Parse(name string, data []byte) (*Dataset, error) {
 	return ds, nil
 }
 
-func parse(name string, data []byte) (*Dataset, error) {
+func parse(name string, data []byte, opts Options) (*Dataset, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 {
@@ -145,6 +195,8 @@ func parse(name string, data []byte) (*Dataset, error) {
 		recs, err = jsonList(trimmed)
 	case trimmed[0] == '{':
 		recs, err = jsonObjectOrLines(trimmed)
+	case isJSONName(name):
+		err = fmt.Errorf("not JSON, JSON lines or CSV: a %s file, but it starts with %q where JSON starts with [ or {", strings.ToLower(filepath.Ext(name)), clip(string(firstLine(trimmed)), 30))
 	case isCSVName(name) || looksLikeCSV(trimmed):
 		ds.Format = FormatCSV
 		recs, err = csvRecords(trimmed)
@@ -159,6 +211,7 @@ func parse(name string, data []byte) (*Dataset, error) {
 	}
 	ds.Records = len(recs)
 	dir := filepath.Dir(name)
+	absDir, _ := filepath.Abs(dir)
 	seen := map[string]int{} // image file -> record number
 	formats := map[Format]int{}
 	for _, r := range recs {
@@ -166,14 +219,24 @@ func parse(name string, data []byte) (*Dataset, error) {
 		if f != "" {
 			formats[f]++
 		}
+		if reason == "" && it.embedded != nil {
+			reason = embedItem(&it, opts.ImageCache)
+		}
 		if reason != "" {
 			ds.Skipped = append(ds.Skipped, Problem{Record: r.n, ID: it.ID, Reason: reason})
 			continue
 		}
 		it.rec = r.n
-		it.ImagePath = it.ID
-		if !filepath.IsAbs(it.ImagePath) {
-			it.ImagePath = filepath.Join(dir, filepath.FromSlash(it.ID))
+		if it.ImagePath == "" {
+			it.ImagePath = it.ID
+			if !filepath.IsAbs(it.ImagePath) {
+				it.ImagePath = filepath.Join(dir, filepath.FromSlash(it.ID))
+			}
+			if !opts.AllowOutside && outside(absDir, it.ImagePath) {
+				ds.Skipped = append(ds.Skipped, Problem{Record: r.n, ID: it.ID, Reason: fmt.Sprintf(
+					"image path %s leaves the data file's folder %s (refused, so that a data file cannot point at any file; allow it with --allow-outside)", it.ID, dir)})
+				continue
+			}
 		}
 		key := filepath.Clean(it.ImagePath)
 		if first, ok := seen[key]; ok {
@@ -189,6 +252,69 @@ func parse(name string, data []byte) (*Dataset, error) {
 	return ds, nil
 }
 
+// outside reports whether path lies outside the folder absDir.
+func outside(absDir, path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil || absDir == "" {
+		return true
+	}
+	rel, err := filepath.Rel(absDir, abs)
+	return err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel)
+}
+
+func firstLine(b []byte) []byte {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	return bytes.TrimSpace(line)
+}
+
+// embedItem names an item whose image is embedded: its ID and file are its
+// content's sha256 in the cache folder. It returns why it cannot be used.
+func embedItem(it *Item, cache string) string {
+	if cache == "" {
+		return "image is embedded as a data URL and there is no image cache folder to write it to"
+	}
+	sum := sha256.Sum256(it.embedded)
+	h := hex.EncodeToString(sum[:])
+	ext := it.ID // the extension embeddedImage left in the ID
+	it.ID = "embedded/" + h[:16] + ext
+	it.ImagePath = filepath.Join(cache, h+ext)
+	it.Content = h
+	return ""
+}
+
+// writeEmbedded writes each embedded image into the cache folder, once: a
+// file named by its content is not written again.
+func (ds *Dataset) writeEmbedded() error {
+	made := false
+	for i := range ds.Items {
+		it := &ds.Items[i]
+		if it.embedded == nil {
+			continue
+		}
+		data := it.embedded
+		it.embedded = nil
+		if st, err := os.Stat(it.ImagePath); err == nil && st.Size() == int64(len(data)) {
+			continue
+		}
+		if !made {
+			if err := os.MkdirAll(filepath.Dir(it.ImagePath), 0o755); err != nil {
+				return fmt.Errorf("image cache: %w", err)
+			}
+			made = true
+		}
+		tmp := fmt.Sprintf("%s.%d.tmp", it.ImagePath, os.Getpid())
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("ground truth %s: write embedded image of record %d: %w", ds.Path, it.rec, err)
+		}
+		if err := os.Rename(tmp, it.ImagePath); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("ground truth %s: write embedded image of record %d: %w", ds.Path, it.rec, err)
+		}
+	}
+	return nil
+}
+
 // mostCommon is the format most records have (ties by name, for
 // determinism); records when none was recognised.
 func mostCommon(m map[Format]int) Format {
@@ -201,16 +327,40 @@ func mostCommon(m map[Format]int) Format {
 	return best
 }
 
-// checkImages moves items whose image is missing or does not decode to
-// Skipped, keeping file order in both lists.
+// checkImages moves items whose image is missing or cannot be scored to
+// Skipped, keeping file order in both lists, sets each item's Content, and
+// warns about images that are one file's bytes under two names. Images are
+// checked in parallel: each is decoded whole.
 func (ds *Dataset) checkImages() {
+	type verdict struct {
+		reason, content string
+	}
+	verdicts := make([]verdict, len(ds.Items))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), max(1, len(ds.Items))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				verdicts[i].content, verdicts[i].reason = imageProblem(ds.Items[i].ImagePath)
+			}
+		}()
+	}
+	for i := range ds.Items {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
 	kept := ds.Items[:0]
 	var probs []Problem
-	for _, it := range ds.Items {
-		if reason := imageProblem(it.ImagePath); reason != "" {
-			probs = append(probs, Problem{Record: it.rec, ID: it.ID, Reason: reason})
+	for i, it := range ds.Items {
+		if v := verdicts[i]; v.reason != "" {
+			probs = append(probs, Problem{Record: it.rec, ID: it.ID, Reason: v.reason})
 			continue
 		}
+		it.Content = verdicts[i].content
 		kept = append(kept, it)
 	}
 	ds.Items = kept
@@ -218,31 +368,53 @@ func (ds *Dataset) checkImages() {
 		ds.Skipped = append(ds.Skipped, probs...)
 		sort.SliceStable(ds.Skipped, func(i, j int) bool { return ds.Skipped[i].Record < ds.Skipped[j].Record })
 	}
+	byContent := map[string][]int{}
+	var order []string
+	for i, it := range ds.Items {
+		if byContent[it.Content] == nil {
+			order = append(order, it.Content)
+		}
+		byContent[it.Content] = append(byContent[it.Content], i)
+	}
+	for _, c := range order {
+		group := byContent[c]
+		if len(group) < 2 {
+			continue
+		}
+		names := make([]string, len(group))
+		for k, i := range group {
+			names[k] = fmt.Sprintf("record %d (%s)", ds.Items[i].rec, ds.Items[i].ID)
+		}
+		ds.Warnings = append(ds.Warnings, fmt.Sprintf("%s: %s hold byte-identical images; they count as separate images, and the split keeps them on one side",
+			ds.Path, strings.Join(names, ", ")))
+	}
 }
 
-func imageProblem(path string) string {
-	f, err := os.Open(path)
+// imageProblem reads the image at path and returns its content's sha256,
+// or why it cannot be scored ([imagefile.Check]).
+func imageProblem(path string) (content, reason string) {
+	st, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "image not found: " + path
+			return "", "image not found: " + path
 		}
-		return "image unreadable: " + err.Error()
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "image unreadable: " + err.Error()
+		return "", "image unreadable: " + err.Error()
 	}
 	if st.IsDir() {
-		return "image path is a folder: " + path
+		return "", "image path is a folder: " + path
 	}
 	if st.Size() == 0 {
-		return "image is an empty file: " + path
+		return "", "image is an empty file: " + path
 	}
-	if _, _, err := image.DecodeConfig(bufio.NewReader(f)); err != nil {
-		return fmt.Sprintf("image unreadable: %s: not a JPEG, PNG, WebP, GIF or BMP image (%v)", path, err)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", "image unreadable: " + err.Error()
 	}
-	return ""
+	if err := imagefile.Check(data); err != nil {
+		return "", fmt.Sprintf("image unreadable: %s: %v", path, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), ""
 }
 
 // Subset returns the items with the given IDs, in the order of ids. IDs the
@@ -408,6 +580,11 @@ func jsonError(b []byte, err error) error {
 	return fmt.Errorf("not JSON: line %d column %d: %v", line, col, err)
 }
 
+func isJSONName(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".json" || ext == ".jsonl"
+}
+
 func isCSVName(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	return ext == ".csv" || ext == ".tsv"
@@ -435,6 +612,9 @@ func csvRecords(b []byte) ([]record, error) {
 	for i := range header {
 		header[i] = strings.ToLower(strings.TrimSpace(header[i]))
 	}
+	if err := checkColumns(header); err != nil {
+		return nil, err
+	}
 	var recs []record
 	for n := 1; ; n++ {
 		row, err := r.Read()
@@ -453,6 +633,39 @@ func csvRecords(b []byte) ([]record, error) {
 		recs = append(recs, record{n: n, fields: m})
 	}
 	return recs, nil
+}
+
+// checkColumns refuses a CSV header without an image or a score column, in
+// one sentence, rather than every row for the same reason.
+func checkColumns(header []string) error {
+	has := func(keys []string) bool {
+		for _, h := range header {
+			for _, k := range keys {
+				if h == k {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	var found []string
+	for _, h := range header {
+		if h != "" {
+			found = append(found, h)
+		}
+	}
+	cols := "no named columns"
+	if len(found) > 0 {
+		cols = "columns " + strings.Join(found, ", ")
+	}
+	switch {
+	case !has(scoreKeys) && !has(answerKeys):
+		return fmt.Errorf("no score column: the header has %s; a score column is named one of %s (or an answer column, one of %s)",
+			cols, strings.Join(scoreKeys, ", "), strings.Join(answerKeys, ", "))
+	case !has(imageKeys):
+		return fmt.Errorf("no image column: the header has %s; an image column is named one of %s", cols, strings.Join(imageKeys, ", "))
+	}
+	return nil
 }
 
 // Field names, in order of preference.
@@ -633,7 +846,7 @@ func messagesItem(f map[string]any) (Item, Format, string) {
 	fromTurns(&it, turns)
 	var reason string
 	if format == FormatOpenAIChat {
-		it.ID, reason = imageURL(partImage, nimg)
+		it.ID, it.embedded, reason = imageURL(partImage, nimg)
 	} else {
 		it.ID, reason = imageOf(f, append([]string{"images"}, imageKeys...))
 	}
@@ -648,20 +861,63 @@ func messagesItem(f map[string]any) (Item, Format, string) {
 	return it, format, ""
 }
 
-// imageURL reads the image of an OpenAI image_url part: a file path or
-// file:// URL. Remote and embedded images have no file to evaluate on.
-func imageURL(u string, n int) (string, string) {
+// imageURL reads the image of an OpenAI image_url part: a file path, a
+// file:// URL, or the image itself as a base64 data URL (as vlmcmp prepare
+// writes them), returned as embedded bytes with the file extension in place
+// of the ID (see embedItem). Remote images have no file to evaluate on.
+func imageURL(u string, n int) (id string, embedded []byte, reason string) {
 	switch {
 	case n > 1:
-		return "", fmt.Sprintf("%d images in one record (one per record is supported)", n)
+		return "", nil, fmt.Sprintf("%d images in one record (one per record is supported)", n)
 	case u == "":
-		return "", "no image (the image_url part has no url)"
+		return "", nil, "no image (the image_url part has no url)"
 	case strings.HasPrefix(u, "data:"):
-		return "", "image is embedded as a data URL; give the image's file path instead"
+		ext, data, reason := dataURL(u)
+		return ext, data, reason
 	case strings.HasPrefix(u, "http://"), strings.HasPrefix(u, "https://"):
-		return "", "image is a remote URL; give the image's file path instead"
+		return "", nil, "image is a remote URL; give the image's file path instead"
 	}
-	return cleanID(strings.TrimPrefix(u, "file://")), ""
+	return cleanID(strings.TrimPrefix(u, "file://")), nil, ""
+}
+
+// dataURL decodes a data:image/...;base64,... URL: the extension its media
+// type gives, and the bytes.
+func dataURL(u string) (ext string, data []byte, reason string) {
+	meta, payload, ok := strings.Cut(strings.TrimPrefix(u, "data:"), ",")
+	if !ok {
+		return "", nil, "image data URL has no comma before its data"
+	}
+	parts := strings.Split(meta, ";")
+	mediaType := strings.ToLower(strings.TrimSpace(parts[0]))
+	if !strings.HasPrefix(mediaType, "image/") {
+		return "", nil, fmt.Sprintf("image data URL has media type %q, not an image", clip(mediaType, 40))
+	}
+	b64 := false
+	for _, p := range parts[1:] {
+		b64 = b64 || strings.EqualFold(strings.TrimSpace(p), "base64")
+	}
+	if !b64 {
+		return "", nil, "image data URL is not base64 (want data:image/...;base64,...)"
+	}
+	payload = strings.TrimSpace(payload)
+	data, err := base64.StdEncoding.DecodeString(payload)
+	if err != nil {
+		if data, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(payload, "=")); err != nil {
+			return "", nil, fmt.Sprintf("image data URL is not valid base64: %v", err)
+		}
+	}
+	if len(data) == 0 {
+		return "", nil, "image data URL holds no data"
+	}
+	switch sub := strings.TrimPrefix(mediaType, "image/"); sub {
+	case "jpeg", "jpg":
+		ext = ".jpg"
+	case "png", "webp", "gif", "bmp":
+		ext = "." + sub
+	default:
+		ext = ".img"
+	}
+	return ext, data, ""
 }
 
 // imageOf reads the image path under the first present key; a list holds
@@ -727,11 +983,9 @@ func scoreOf(f map[string]any, answer string) (float64, string) {
 			if t == "" {
 				return 0, fmt.Sprintf("no score (%s is empty)", k)
 			}
-			var err error
-			if s, err = strconv.ParseFloat(t, 64); err != nil {
-				if s, err = llm.ExtractScore(t); err != nil {
-					return 0, fmt.Sprintf("%s %q holds no score", k, t)
-				}
+			var ok bool
+			if s, ok = numericScore(t); !ok {
+				return 0, fmt.Sprintf("%s %q is not a number (a score is a number, or a string holding one in digits)", k, clip(t, 40))
 			}
 		default:
 			return 0, fmt.Sprintf("%s is a %s, not a number", k, jsonKind(v))
@@ -746,6 +1000,24 @@ func scoreOf(f map[string]any, answer string) (float64, string) {
 		return checkScore("the answer's score", s)
 	}
 	return 0, "no score (no field named " + strings.Join(scoreKeys, ", ") + " and no answer)"
+}
+
+// scoreText is a score written in digits, alone or after a label and as
+// a fraction of 10: "7", " 6.5 ", "7/10", "Safety score: 2/10".
+var scoreText = regexp.MustCompile(`^(?:[\p{L} _-]*:\s*)?([0-9]+(?:\.[0-9]+)?)\s*(?:/\s*10)?\.?$`)
+
+// numericScore reads a score field's string: a number, or a score written
+// in digits (scoreText). Words ("seven") are not a ground-truth score.
+func numericScore(t string) (float64, bool) {
+	if s, err := strconv.ParseFloat(t, 64); err == nil {
+		return s, true
+	}
+	m := scoreText.FindStringSubmatch(t)
+	if m == nil {
+		return 0, false
+	}
+	s, err := strconv.ParseFloat(m[1], 64)
+	return s, err == nil
 }
 
 func checkScore(what string, s float64) (float64, string) {

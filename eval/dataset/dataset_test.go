@@ -118,7 +118,10 @@ func TestLoadShapes(t *testing.T) {
 			}
 			got := ds.Items
 			for i := range got {
-				got[i].rec = 0
+				if len(got[i].Content) != 64 {
+					t.Errorf("item %s: content hash %q", got[i].ID, got[i].Content)
+				}
+				got[i].rec, got[i].Content = 0, ""
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("items:\n got %+v\nwant %+v", got, tt.want)
@@ -227,6 +230,9 @@ func FuzzParse(f *testing.F) {
 		"image,score\na.png,5\nb.png,11\n",
 		`[1, null, {"image": ["a", "b"], "score": NaN}]`,
 		`[{"image": "a.png", "score": 1e400}]`,
+		`[{"image": "a.png", "score": "seven"}, {"image": "../b.png", "score": "Safety score: 2/10"}]`,
+		`{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}, {"role": "assistant", "content": "7"}]}`,
+		"image,notes\na.png,x\n",
 	}
 	for _, s := range seeds {
 		f.Add("gt.json", []byte(s))

@@ -43,7 +43,9 @@ type Split struct {
 // and there are at least 2 items, and leaves at least one training item. It
 // is shared among score strata by largest remainder (Hamilton's method):
 // each stratum gets floor(n_s×size/N) and the strata with the largest
-// fractional parts one more. Within a stratum, items are ordered by ID and
+// fractional parts one more. Items holding the same image bytes (the same
+// Content) are then put on one side, which can shift the sizes by a few.
+// Within a stratum, items are ordered by ID and
 // shuffled with a PCG generator seeded by (seed, stratum), so adding items
 // with another score does not reshuffle a stratum.
 func Stratify(items []Item, ratio float64, seed int64) (*Split, error) {
@@ -113,9 +115,51 @@ func Stratify(items []Item, ratio float64, seed int64) (*Split, error) {
 		s.Val = append(s.Val, ids[:sh.base]...)
 		s.Train = append(s.Train, ids[sh.base:]...)
 	}
+	keepSameImagesTogether(s, items)
 	sort.Strings(s.Train)
 	sort.Strings(s.Val)
 	return s, nil
+}
+
+// keepSameImagesTogether moves the items that hold the same image bytes
+// under different names (the same Content) to one side of s: the side of
+// the group's first ID. Otherwise a model could be trained on the very image
+// it is evaluated on.
+func keepSameImagesTogether(s *Split, items []Item) {
+	groups := map[string][]string{}
+	for _, it := range items {
+		if it.Content != "" {
+			groups[it.Content] = append(groups[it.Content], it.ID)
+		}
+	}
+	inVal := make(map[string]bool, len(s.Val))
+	for _, id := range s.Val {
+		inVal[id] = true
+	}
+	moved := false
+	for _, ids := range groups {
+		if len(ids) < 2 {
+			continue
+		}
+		first := slices.Min(ids)
+		for _, id := range ids {
+			if inVal[id] != inVal[first] {
+				inVal[id] = inVal[first]
+				moved = true
+			}
+		}
+	}
+	if !moved {
+		return
+	}
+	s.Train, s.Val = s.Train[:0], s.Val[:0]
+	for _, it := range items {
+		if inVal[it.ID] {
+			s.Val = append(s.Val, it.ID)
+		} else {
+			s.Train = append(s.Train, it.ID)
+		}
+	}
 }
 
 // WriteSplit writes s as indented JSON to path, creating its folder, through

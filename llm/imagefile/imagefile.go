@@ -137,3 +137,14 @@ func Resize(img image.Image, w, h int) image.Image {
 	xdraw.CatmullRom.Scale(dst, dst.Rect, img, img.Bounds(), xdraw.Src, nil)
 	return dst
 }
+
+// Check says whether the encoded image data can be scored: the one rule that
+// every step deciding about an image uses (vlmcmp prepare and vlmcmp compare
+// through package eval/dataset, the backends through [Decode]). It decodes
+// the whole image, since a truncated file is only found by decoding its
+// pixels, after refusing, from the header alone, one over [MaxPixels] (a
+// decompression bomb). The error wraps [ErrNotImage] and names no file.
+func Check(data []byte) error {
+	_, _, err := Decode(data)
+	return err
+}

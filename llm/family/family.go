@@ -77,9 +77,8 @@ type Family struct {
 	// LLMKeys are the architecture-prefixed keys llama.cpp requires
 	// beyond the common ones (without the "<arch>." prefix).
 	LLMKeys []string
-	// VisionKeys are the clip.vision.* keys the projector must carry
-	// beyond the common ones (without the prefix), with their required
-	// type: "u32", "f32", "bool".
+	// VisionKeys are the keys the projector must carry beyond the common
+	// ones, with their required type: "u32", "f32", "bool".
 	VisionKeys map[string]string
 	// LLMTensors lists the language model's tensors.
 	LLMTensors func(LLM) []Tensor

@@ -16,7 +16,7 @@ var Qwen25VL = register(&Family{
 	LLMKeys:      qwen2LLMKeys,
 	// llama.cpp requires n_wa_pattern for this projector type only; the
 	// MLP is SiLU (Hugging Face hidden_act "silu").
-	VisionKeys:    map[string]string{"n_wa_pattern": "u32", "use_silu": "bool"},
+	VisionKeys:    map[string]string{"clip.vision.n_wa_pattern": "u32", "clip.use_silu": "bool"},
 	LLMTensors:    qwen2LLM,
 	VisionTensors: func(d Vision) []Tensor { return qwen2Vision(d, true) },
 	PEFT: PEFTMap{

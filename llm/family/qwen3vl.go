@@ -22,7 +22,7 @@ var Qwen3VL = register(&Family{
 	LLMKeys: append(append([]string(nil), qwen2LLMKeys...),
 		"attention.key_length", "attention.value_length", "n_deepstack_layers"),
 	// gelu_pytorch_tanh is ggml's GELU.
-	VisionKeys:    map[string]string{"use_gelu": "bool"},
+	VisionKeys:    map[string]string{"clip.use_gelu": "bool"},
 	LLMTensors:    qwen3LLM,
 	VisionTensors: qwen3Vision,
 	PEFT: PEFTMap{

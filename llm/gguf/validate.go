@@ -358,14 +358,14 @@ func ValidateProjectorFamily(path string, model *Model) (*family.Family, error) 
 	for _, k := range sortedKeys(fam.VisionKeys) {
 		switch fam.VisionKeys[k] {
 		case "u32":
-			c.u32(v + k)
+			c.u32(k)
 		case "f32":
-			c.f32(v+k, true)
+			c.f32(k, true)
 		case "bool":
-			if kv, ok := f.Metadata.Lookup(v + k); !ok {
-				c.failf("", "key %q is missing", v+k)
+			if kv, ok := f.Metadata.Lookup(k); !ok {
+				c.failf("", "key %q is missing", k)
 			} else if _, ok := kv.Value.(bool); !ok {
-				c.failf(fmt.Sprintf("key %q", v+k), "is %s, want bool", typeName(kv))
+				c.failf(fmt.Sprintf("key %q", k), "is %s, want bool", typeName(kv))
 			}
 		}
 	}

@@ -83,7 +83,7 @@ const qwen3Template = `{%- if messages[0].role == 'system' %}{{- '<|im_start|>sy
 	`{{- '<|im_end|>\n' }}{%- endif %}` +
 	`{%- set image_count = namespace(value=0) %}{%- set video_count = namespace(value=0) %}` +
 	`{%- for message in messages %}` +
-	`{%- if message.role == 'user' or (message.role == 'system' and not loop.first) or message.role == 'assistant' %}` +
+	`{%- if message.role == 'user' or message.role == 'assistant' %}` +
 	`{{- '<|im_start|>' + message.role + '\n' }}` +
 	`{%- if message.content is string %}{{- message.content }}` +
 	`{%- else %}{%- for content in message.content %}` +

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -177,8 +178,8 @@ func (p *Predictor) load(ctx context.Context) error {
 		return fmt.Errorf("local: %w", err)
 	}
 	info := p.model.Info()
-	if info.Architecture != "qwen2vl" {
-		return fmt.Errorf("local: model %s is a %q model, want a Qwen2-VL (qwen2vl) model", cfg.ModelFile, info.Architecture)
+	if len(family.ByArch(info.Architecture)) == 0 {
+		return fmt.Errorf("local: model %s is a %q model, want one of %s", cfg.ModelFile, info.Architecture, strings.Join(family.Architectures(), ", "))
 	}
 	if err := ctx.Err(); err != nil {
 		return err

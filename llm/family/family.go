@@ -211,21 +211,28 @@ func conv(name string, patch, out int64) Tensor {
 }
 
 // llmCommon lists the tensors every Qwen language model has: embeddings,
-// output, and per layer the attention and gated-MLP matrices and norms.
-func llmCommon(d LLM, perLayer func(b string) []Tensor) []Tensor {
+// output, and per layer the attention and gated-MLP matrices and norms,
+// with q/k/v biases (Qwen2) or q/k norms (Qwen3).
+func llmCommon(d LLM, biases, qkNorms bool) []Tensor {
 	ts := []Tensor{{Name: "token_embd.weight", Shape: []int64{d.Embd, d.Vocab}, Kind: Embed}}
 	q := d.HeadDim * d.Heads
 	kv := d.HeadDim * d.KVHeads
 	for i := range d.Layers {
 		b := fmt.Sprintf("blk.%d.", i)
-		ts = append(ts,
-			norm(b+"attn_norm.weight", d.Embd),
-			mat(b+"attn_q.weight", d.Embd, q),
-			mat(b+"attn_k.weight", d.Embd, kv),
-			mat(b+"attn_v.weight", d.Embd, kv),
-			mat(b+"attn_output.weight", q, d.Embd),
-		)
-		ts = append(ts, perLayer(b)...)
+		ts = append(ts, norm(b+"attn_norm.weight", d.Embd))
+		for _, x := range []struct {
+			n   string
+			out int64
+		}{{"attn_q", q}, {"attn_k", kv}, {"attn_v", kv}} {
+			ts = append(ts, mat(b+x.n+".weight", d.Embd, x.out))
+			if biases {
+				ts = append(ts, bias(b+x.n+".bias", x.out))
+			}
+		}
+		ts = append(ts, mat(b+"attn_output.weight", q, d.Embd))
+		if qkNorms {
+			ts = append(ts, norm(b+"attn_q_norm.weight", d.HeadDim), norm(b+"attn_k_norm.weight", d.HeadDim))
+		}
 		ts = append(ts,
 			norm(b+"ffn_norm.weight", d.Embd),
 			mat(b+"ffn_gate.weight", d.Embd, d.FF),

@@ -41,12 +41,7 @@ var qwen2LLMKeys = []string{"context_length", "embedding_length", "block_count",
 // qwen2LLM: the loader takes the q/k/v biases as optional, but the qwen2vl
 // graph adds them unconditionally and crashes without them, so they are
 // required here.
-func qwen2LLM(d LLM) []Tensor {
-	kv := d.HeadDim * d.KVHeads
-	return llmCommon(d, func(b string) []Tensor {
-		return []Tensor{bias(b+"attn_q.bias", d.HeadDim*d.Heads), bias(b+"attn_k.bias", kv), bias(b+"attn_v.bias", kv)}
-	})
-}
+func qwen2LLM(d LLM) []Tensor { return llmCommon(d, true, false) }
 
 // qwen2Vision lists a qwen2vl_merger (rms false: LayerNorm with biases,
 // GELU MLP fc1/fc2) or qwen2.5vl_merger (rms true: RMSNorm without biases,

@@ -29,16 +29,13 @@ var Qwen3VL = register(&Family{
 		Text:     textPEFT,
 		Vision:   map[string]string{"attn.proj": "attn_out", "mlp.linear_fc1": "ffn_up", "mlp.linear_fc2": "ffn_down"},
 		FusedQKV: true,
-		Merger: map[string]string{"merger.linear_fc1": "mm.0", "merger.linear_fc2": "mm.2",
-			"merger.norm": "v.post_ln"},
+		// Deepstack mergers (deepstack_merger_list.K.linear_fc1/2) go to
+		// v.deepstack.L.fc1/fc2, L the K-th deepstack vision layer.
+		Merger: map[string]string{"merger.linear_fc1": "mm.0", "merger.linear_fc2": "mm.2"},
 	},
 })
 
-func qwen3LLM(d LLM) []Tensor {
-	return llmCommon(d, func(b string) []Tensor {
-		return []Tensor{norm(b+"attn_q_norm.weight", d.HeadDim), norm(b+"attn_k_norm.weight", d.HeadDim)}
-	})
-}
+func qwen3LLM(d LLM) []Tensor { return llmCommon(d, false, true) }
 
 // qwen3Vision: the merger's LayerNorm is stored as v.post_ln; each
 // deepstack merger (one per deepstack layer, numbered by its vision layer)

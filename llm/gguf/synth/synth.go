@@ -37,6 +37,10 @@ type Options struct {
 	Shape  Shape
 	Seed   int64
 	LoRA   bool // also write a LoRA adapter for the language model
+	// F32 stores the weight matrices in F32 instead of the shape's F16:
+	// for tests that compare arithmetic paths exactly (ggml rounds the
+	// activations to F16 before multiplying an F16 weight).
+	F32 bool
 }
 
 // Files are the paths Write wrote; LoRA is empty unless asked for.
@@ -179,6 +183,9 @@ func Write(dir string, opts Options) (Files, error) {
 	d, err := DimsFor(f.Name, opts.Shape)
 	if err != nil {
 		return Files{}, err
+	}
+	if opts.F32 {
+		d.WeightType = gguf.F32
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Files{}, err

@@ -174,3 +174,20 @@ func ForMtmd(prompt, marker string, images int) (string, error) {
 	}
 	return strings.ReplaceAll(prompt, ImageText, marker), nil
 }
+
+// Prompt is what a local predictor needs for one request: the system
+// prompt (none when empty) and a user turn of the image then the text,
+// rendered with the generation prompt and the image replaced by marker
+// for mtmd.
+func (t *Template) Prompt(system, user, marker string) (string, error) {
+	var msgs []Message
+	if system != "" {
+		msgs = append(msgs, Text("system", system))
+	}
+	msgs = append(msgs, Message{Role: "user", Parts: []Part{{Type: "image"}, {Type: "text", Text: user}}})
+	s, err := t.Render(msgs, true)
+	if err != nil {
+		return "", err
+	}
+	return ForMtmd(s, marker, 1)
+}

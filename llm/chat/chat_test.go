@@ -145,3 +145,24 @@ func FuzzCompile(f *testing.F) {
 		_, _ = tpl.Render(sysUserImage, true) // must not panic
 	})
 }
+
+func TestPrompt(t *testing.T) {
+	tpl, err := ForModel("", family.Qwen2VL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tpl.Prompt("", "Rate it.", "<__media__>")
+	want := "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<__media__>Rate it.<|im_end|>\n<|im_start|>assistant\n"
+	if err != nil || got != want {
+		t.Errorf("got %q, %v\nwant %q", got, err, want)
+	}
+	tpl3, err := ForModel("", family.Qwen3VL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = tpl3.Prompt("Be brief.", "Rate it.", "<__media__>")
+	want = "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n<__media__>Rate it.<|im_end|>\n<|im_start|>assistant\n"
+	if err != nil || got != want {
+		t.Errorf("got %q, %v\nwant %q", got, err, want)
+	}
+}

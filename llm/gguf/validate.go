@@ -126,10 +126,11 @@ func (c *checker) noOthers(known map[string]bool, what string) {
 }
 
 // ValidateModel checks that the GGUF file at path is a language model
-// llama.cpp can load and vlmcmp can run: a supported architecture (see
-// SupportedArchitectures), its hyperparameters with the types llama.cpp
-// reads them as and consistent with each other, a usable vocabulary, and
-// exactly the tensors the architecture has, with consistent shapes.
+// llama.cpp can load and vlmcmp can run: the architecture of a known
+// family (package family; see SupportedArchitectures), its hyperparameters
+// with the types llama.cpp reads them as and consistent with each other, a
+// usable vocabulary, and exactly the tensors the family lists, with
+// consistent shapes.
 func ValidateModel(path string) (*Model, error) {
 	f, err := Open(path)
 	if err != nil {

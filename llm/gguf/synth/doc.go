@@ -71,5 +71,8 @@
 //
 // Tested with -tags llamacpp (engine_test.go) on the tiny shape of each
 // family: loads, encodes an image, generates; same input gives the same
-// text, two images different texts, and the LoRA changes it.
+// text, two images different texts, and the LoRA changes it. The real
+// shapes qwen2.5vl 3b, qwen3vl 2b and qwen3vl 4b were loaded once by hand
+// (projector without warm-up, a 64x64 image, one sampled token: 3 to 5 s
+// on two CPU cores); they pass the GGUF validator.
 package synth

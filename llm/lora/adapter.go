@@ -68,7 +68,7 @@ var otherFamilies = []string{"llama", "mistral", "mixtral", "gemma", "phi-", "ph
 
 // ErrArchitecture marks an adapter or file of another model than the
 // families vlmcmp knows (Qwen2-VL, Qwen2.5-VL, Qwen3-VL).
-var ErrArchitecture = errors.New("not a Qwen2-VL, Qwen2.5-VL or Qwen3-VL file")
+var ErrArchitecture = errors.New("not an adapter for Qwen2-VL, Qwen2.5-VL or Qwen3-VL")
 
 // Open reads and checks the PEFT adapter in dir: the config, the tensor
 // table, that every lora_A has its lora_B with the same rank, and that the

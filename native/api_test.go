@@ -16,6 +16,7 @@ var (
 	_ func(string, ModelParams) (*Model, error)                                        = LoadModel
 	_ func(*Model) error                                                               = (*Model).Close
 	_ func(*Model) ModelInfo                                                           = (*Model).Info
+	_ func(*Model, string) (string, bool)                                              = (*Model).Meta
 	_ func(*Model, string, bool, bool) ([]Token, error)                                = (*Model).Tokenize
 	_ func(*Model, []Token, bool, bool) (string, error)                                = (*Model).Detokenize
 	_ func(*Model, Token) bool                                                         = (*Model).IsEOG

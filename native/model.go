@@ -170,8 +170,20 @@ func (m *Model) release(k userKind) {
 // Info returns facts about the model.
 func (m *Model) Info() ModelInfo { return m.info }
 
+// Meta returns a metadata value of the model file as text (for example
+// "tokenizer.chat_template") and whether the key exists; "" and false once
+// the model is closed.
+func (m *Model) Meta(key string) (string, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.c == nil {
+		return "", false
+	}
+	return m.meta(key)
+}
+
 // meta returns a metadata value as text and whether key exists; the
-// caller keeps the model open.
+// caller holds the model's lock or has it to itself.
 func (m *Model) meta(key string) (string, bool) {
 	ckey := C.CString(key)
 	defer C.free(unsafe.Pointer(ckey))

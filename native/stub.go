@@ -66,6 +66,10 @@ func (m *Model) Close() error { return nil }
 // Info returns facts about the model.
 func (m *Model) Info() ModelInfo { return ModelInfo{} }
 
+// Meta returns a metadata value of the model file as text (for example
+// "tokenizer.chat_template") and whether the key exists.
+func (m *Model) Meta(key string) (string, bool) { return "", false }
+
 // Tokenize turns text into tokens. addSpecial adds the BOS/EOS tokens the
 // model asks for; parseSpecial turns special-token text such as
 // "<|im_start|>" into their tokens instead of plain text.

@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
 )
 
 // synthModelOptions are the flags of `vlmcmp synth-model`.
 type synthModelOptions struct {
-	Shape string // tiny, small or 2b
+	Arch  string // model family: qwen2vl, qwen2.5vl, qwen3vl
+	Shape string // tiny, small or a real size of the family
 	Seed  int64
 	Out   string // folder for model.gguf, mmproj.gguf, lora.gguf
 	LoRA  bool
@@ -23,21 +26,26 @@ func newSynthModelCommand(s *streams) *cli.Command {
 	var opts synthModelOptions
 	return &cli.Command{
 		Name:      "synth-model",
-		Usage:     "write a random-weight Qwen2-VL model, projector and LoRA for tests and benchmarks",
-		UsageText: "vlmcmp synth-model --out <dir> [--shape {tiny | small | 2b}] [--seed <n>] [--lora]",
-		Description: "Writes <dir>/model.gguf (architecture qwen2vl, byte-level BPE vocabulary with the\n" +
-			"Qwen special tokens and a ChatML chat template) and <dir>/mmproj.gguf (projector\n" +
-			"qwen2vl_merger) with random weights, which llama.cpp loads and runs; --lora adds\n" +
+		Usage:     "write a random-weight Qwen2-VL, Qwen2.5-VL or Qwen3-VL model, projector and LoRA for tests and benchmarks",
+		UsageText: "vlmcmp synth-model --out <dir> [--arch {qwen2vl | qwen2.5vl | qwen3vl}] [--shape {tiny | small | 2b | 3b | 4b}] [--seed <n>] [--lora]",
+		Description: "Writes <dir>/model.gguf (architecture qwen2vl or qwen3vl, byte-level BPE vocabulary\n" +
+			"with the Qwen special tokens and the family's chat template) and <dir>/mmproj.gguf\n" +
+			"(projector qwen2vl_merger, qwen2.5vl_merger or qwen3vl_merger) with random weights,\n" +
+			"which llama.cpp loads and runs; --lora adds\n" +
 			"<dir>/lora.gguf, an adapter for the model. The same shape and seed give the same\n" +
 			"bytes. Shapes: tiny (under 1 MB, for tests), small (about 35 MB, for batching\n" +
 			"benchmarks on a few CPU cores), 2b (Qwen2-VL-2B-Instruct's real dimensions in F16,\n" +
-			"about 4.4 GB, for throughput benchmarks; written in well under a minute).\n\n" +
+			"about 4.4 GB, for throughput benchmarks; written in well under a minute). Real shapes\n" +
+			"per --arch: qwen2vl 2b, qwen2.5vl 3b (Qwen2.5-VL-3B-Instruct), qwen3vl 2b and 4b\n" +
+			"(Qwen3-VL-2B/4B-Instruct).\n\n" +
 			"Examples:\n" +
 			"  vlmcmp synth-model --out testmodel\n" +
 			"  vlmcmp synth-model --shape small --seed 2 --lora --out /tmp/small\n" +
-			"  vlmcmp synth-model --shape 2b --out /data/qwen2vl-2b-random",
+			"  vlmcmp synth-model --shape 2b --out /data/qwen2vl-2b-random\n" +
+			"  vlmcmp synth-model --arch qwen3vl --shape 4b --out /data/qwen3vl-4b-random",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "shape", Value: string(synth.Tiny), Usage: "model `SIZE`: tiny, small or 2b"},
+			&cli.StringFlag{Name: "arch", Value: family.Qwen2VL.Name, Usage: "model `FAMILY`: " + strings.Join(family.Names(), ", ")},
+			&cli.StringFlag{Name: "shape", Value: string(synth.Tiny), Usage: "model `SIZE`: tiny, small or the family's real size (qwen2vl 2b, qwen2.5vl 3b, qwen3vl 2b or 4b)"},
 			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed `N` of the weights"},
 			&cli.StringFlag{Name: "out", Usage: "`DIR` to write the files into (created if missing)", Required: true},
 			&cli.BoolFlag{Name: "lora", Usage: "also write a random LoRA adapter, lora.gguf"},
@@ -46,6 +54,7 @@ func newSynthModelCommand(s *streams) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("synth-model takes no arguments, got %q", c.Args().First())
 			}
+			opts.Arch = c.String("arch")
 			opts.Shape = c.String("shape")
 			opts.Seed = c.Int64("seed")
 			opts.Out = c.String("out")
@@ -56,7 +65,13 @@ func newSynthModelCommand(s *streams) *cli.Command {
 }
 
 func runSynthModel(ctx context.Context, s *streams, opts synthModelOptions) error {
-	if _, err := synth.DimsOf(synth.Shape(opts.Shape)); err != nil {
+	if opts.Arch == "" {
+		opts.Arch = family.Qwen2VL.Name
+	}
+	if _, err := family.ByName(opts.Arch); err != nil {
+		return usagef("--arch: %v", err)
+	}
+	if _, err := synth.DimsFor(opts.Arch, synth.Shape(opts.Shape)); err != nil {
 		return usagef("--shape: %v", err)
 	}
 	if opts.Out == "" {
@@ -66,7 +81,7 @@ func runSynthModel(ctx context.Context, s *streams, opts synthModelOptions) erro
 		return err
 	}
 	start := time.Now()
-	files, err := synth.Write(opts.Out, synth.Options{Shape: synth.Shape(opts.Shape), Seed: opts.Seed, LoRA: opts.LoRA})
+	files, err := synth.Write(opts.Out, synth.Options{Family: opts.Arch, Shape: synth.Shape(opts.Shape), Seed: opts.Seed, LoRA: opts.LoRA})
 	if err != nil {
 		return fmt.Errorf("synth-model: %w", err)
 	}
@@ -81,6 +96,6 @@ func runSynthModel(ctx context.Context, s *streams, opts synthModelOptions) erro
 		fmt.Fprintln(s.Out, p)
 		fmt.Fprintf(s.Err, "wrote %s (%.1f MB)\n", p, float64(st.Size())/1e6)
 	}
-	fmt.Fprintf(s.Err, "synth-model: %s seed %d in %s\n", opts.Shape, opts.Seed, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(s.Err, "synth-model: %s %s seed %d in %s\n", opts.Arch, opts.Shape, opts.Seed, time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -3,23 +3,20 @@ package gguf
 import (
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 	"strings"
+
+	"github.com/vlmcmp/vlmcmp/llm/family"
 )
 
 // ErrUnsupported marks a well-formed file that vlmcmp cannot run: another
 // architecture, another projector type, an adapter for another base.
 var ErrUnsupported = errors.New("unsupported model")
 
-// ArchQwen2VL is the general.architecture of a Qwen2-VL language model (and
-// of its LoRA adapters): the one architecture vlmcmp runs. It is written
-// here only; llm/gguf/synth, llm/lora and llm/local use this constant.
-const ArchQwen2VL = "qwen2vl"
-
 // SupportedArchitectures returns the language model architectures
-// ValidateModel accepts: a new slice each call, so callers cannot change
-// what is accepted.
-func SupportedArchitectures() []string { return []string{ArchQwen2VL} }
+// ValidateModel accepts (those of llm/family): a new slice each call, so
+// callers cannot change what is accepted.
+func SupportedArchitectures() []string { return family.Architectures() }
 
 // Model is what ValidateModel learnt of a language model, for checking a
 // projector or adapter against it.
@@ -28,6 +25,7 @@ type Model struct {
 	Architecture string
 	Embd         int64 // embedding width
 	Vocab        int64
+	Deepstack    int64 // qwen3vl: layers that take vision features; the projector's output is Embd*(1+Deepstack) wide
 	Tensors      map[string]TensorInfo
 }
 
@@ -129,10 +127,11 @@ func (c *checker) noOthers(known map[string]bool, what string) {
 }
 
 // ValidateModel checks that the GGUF file at path is a language model
-// llama.cpp can load and vlmcmp can run: a supported architecture (see
-// SupportedArchitectures), its hyperparameters with the types llama.cpp
-// reads them as and consistent with each other, a usable vocabulary, and
-// exactly the tensors the architecture has, with consistent shapes.
+// llama.cpp can load and vlmcmp can run: the architecture of a known
+// family (package family; see SupportedArchitectures), its hyperparameters
+// with the types llama.cpp reads them as and consistent with each other, a
+// usable vocabulary, and exactly the tensors the family lists, with
+// consistent shapes.
 func ValidateModel(path string) (*Model, error) {
 	f, err := Open(path)
 	if err != nil {
@@ -150,13 +149,20 @@ func ValidateModel(path string) (*Model, error) {
 	if arch == "clip" {
 		return nil, fmt.Errorf("%s: is a vision projector, not a language model", path)
 	}
-	if !slices.Contains(SupportedArchitectures(), arch) {
+	fams := family.ByArch(arch)
+	if len(fams) == 0 {
 		return nil, fmt.Errorf("%s: architecture %q is not supported (supported: %s): %w", path, arch, strings.Join(SupportedArchitectures(), ", "), ErrUnsupported)
 	}
+	fam := fams[0] // families sharing an architecture share its tensors
 	if t := c.str("general.type", false); t != "" && t != "model" {
 		c.failf(`key "general.type"`, "is %q, not a model", t)
 	}
 	p := arch + "."
+	for _, k := range fam.LLMKeys {
+		if _, ok := f.Metadata.Lookup(p + k); !ok && k != "n_deepstack_layers" {
+			c.failf("", "key %q is missing", p+k)
+		}
+	}
 	embd := c.u32(p + "embedding_length")
 	layers := c.u32(p + "block_count")
 	ff := c.u32(p + "feed_forward_length")
@@ -168,13 +174,22 @@ func ValidateModel(path string) (*Model, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-	if embd%heads != 0 {
+	headDim := embd / heads
+	if _, ok := f.Metadata.Lookup(p + "attention.key_length"); ok {
+		headDim = c.u32(p + "attention.key_length")
+		if v := c.u32(p + "attention.value_length"); c.err == nil && v != headDim {
+			c.failf(fmt.Sprintf("key %q", p+"attention.value_length"), "is %d, want the key length %d", v, headDim)
+		}
+	} else if embd%heads != 0 {
 		c.failf("", "embedding width %d is not a multiple of the %d heads", embd, heads)
+	}
+	var deepstack int64
+	if _, ok := f.Metadata.Lookup(p + "n_deepstack_layers"); ok {
+		deepstack = c.u32(p + "n_deepstack_layers")
 	}
 	if heads%kvHeads != 0 {
 		c.failf("", "%d attention heads are not a multiple of the %d key/value heads", heads, kvHeads)
 	}
-	headDim := embd / heads
 	if kv, ok := f.Metadata.Lookup(p + "rope.dimension_sections"); !ok {
 		c.failf("", "key %q is missing", p+"rope.dimension_sections")
 	} else if secs, ok := kv.Ints(); !ok || kv.Len() != 4 || !isInt32Array(kv.Value) {
@@ -186,49 +201,29 @@ func ValidateModel(path string) (*Model, error) {
 	if c.err != nil {
 		return nil, c.err
 	}
-
-	known := map[string]bool{}
-	req := func(name string, shape ...int64) {
-		known[name] = true
-		c.tensor(name, shape...)
-	}
-	opt := func(name string, shape ...int64) {
-		known[name] = true
-		if _, ok := f.Tensor(name); ok {
-			c.tensor(name, shape...)
-		}
-	}
-	kvDim := headDim * kvHeads
-	req("token_embd.weight", embd, vocab)
-	req("output_norm.weight", embd)
-	opt("output.weight", embd, vocab)
-	opt("output.bias", vocab)
-	for i := range layers {
-		b := fmt.Sprintf("blk.%d.", i)
-		req(b+"attn_norm.weight", embd)
-		req(b+"attn_q.weight", embd, embd)
-		req(b+"attn_k.weight", embd, kvDim)
-		req(b+"attn_v.weight", embd, kvDim)
-		req(b+"attn_output.weight", embd, embd)
-		// Optional to llama.cpp's loader, but its qwen2vl graph adds them
-		// unconditionally and crashes without them.
-		req(b+"attn_q.bias", embd)
-		req(b+"attn_k.bias", kvDim)
-		req(b+"attn_v.bias", kvDim)
-		req(b+"ffn_norm.weight", embd)
-		req(b+"ffn_gate.weight", embd, ff)
-		req(b+"ffn_up.weight", embd, ff)
-		req(b+"ffn_down.weight", ff, embd)
-	}
-	c.noOthers(known, "a qwen2vl model")
+	c.tensors(fam.LLMTensors(family.LLM{Embd: embd, Layers: layers, FF: ff, Heads: heads, KVHeads: kvHeads,
+		HeadDim: headDim, Vocab: vocab, Tied: true, Deepstack: deepstack}), "a "+arch+" model")
 	if c.err != nil {
 		return nil, c.err
 	}
-	m := &Model{Path: path, Architecture: arch, Embd: embd, Vocab: vocab, Tensors: make(map[string]TensorInfo, len(f.Tensors))}
+	m := &Model{Path: path, Architecture: arch, Embd: embd, Vocab: vocab, Deepstack: deepstack, Tensors: make(map[string]TensorInfo, len(f.Tensors))}
 	for _, t := range f.Tensors {
 		m.Tensors[t.Name] = t
 	}
 	return m, nil
+}
+
+// tensors checks that the file holds exactly the listed tensors: each
+// required one, optional ones only with their shape, and nothing else.
+func (c *checker) tensors(want []family.Tensor, what string) {
+	known := make(map[string]bool, len(want))
+	for _, t := range want {
+		known[t.Name] = true
+		if _, ok := c.f.Tensor(t.Name); ok || !t.Optional {
+			c.tensor(t.Name, t.Shape...)
+		}
+	}
+	c.noOthers(known, what)
 }
 
 func isInt32Array(v any) bool {
@@ -303,19 +298,26 @@ func (c *checker) vocabulary() int64 {
 	return int64(len(tokens))
 }
 
-// ValidateProjector checks that the GGUF file at path is a Qwen2-VL vision
-// projector (clip.projector_type qwen2vl_merger) that llama.cpp's mtmd can
-// load, and that its output width equals the embedding width of model.
+// ValidateProjector checks that the GGUF file at path is a vision projector
+// of a known family (see package family) that llama.cpp's mtmd can load,
+// made for model's architecture, with an output width that matches model.
 func ValidateProjector(path string, model *Model) error {
+	_, err := ValidateProjectorFamily(path, model)
+	return err
+}
+
+// ValidateProjectorFamily is ValidateProjector returning the projector's
+// family. model may be nil to check the file alone.
+func ValidateProjectorFamily(path string, model *Model) (*family.Family, error) {
 	f, err := Open(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
 	c := &checker{f: f}
 	if arch := c.str("general.architecture", false); arch != "" && arch != "clip" {
 		if c.err == nil {
-			return fmt.Errorf("%s: is a %q model, not a vision projector (want architecture \"clip\")", path, arch)
+			return nil, fmt.Errorf("%s: is a %q model, not a vision projector (want architecture \"clip\")", path, arch)
 		}
 	}
 	if kv, ok := f.Metadata.Lookup("clip.has_vision_encoder"); !ok {
@@ -327,10 +329,16 @@ func ValidateProjector(path string, model *Model) error {
 	}
 	pt := c.str("clip.projector_type", true)
 	if c.err != nil {
-		return c.err
+		return nil, c.err
 	}
-	if pt != "qwen2vl_merger" {
-		return fmt.Errorf("%s: projector type %q is not supported (supported: qwen2vl_merger): %w", path, pt, ErrUnsupported)
+	fam, ok := family.ByProjector(pt)
+	if !ok {
+		return nil, fmt.Errorf("%s: projector type %q is not supported (supported: %s): %w", path, pt, strings.Join(family.Projectors(), ", "), ErrUnsupported)
+	}
+	if model != nil {
+		if err := fam.Pairs(model.Architecture, model.Path, path); err != nil {
+			return nil, fmt.Errorf("%w: %w", err, ErrUnsupported)
+		}
 	}
 	const v = "clip.vision."
 	e := c.u32(v + "embedding_length")
@@ -341,9 +349,26 @@ func ValidateProjector(path string, model *Model) error {
 	c.u32(v + "image_size")
 	patch := c.u32(v + "patch_size")
 	c.f32(v+"attention.layer_norm_epsilon", true)
+	if c.err == nil && patch != int64(fam.Patch) {
+		c.failf(fmt.Sprintf("key %q", v+"patch_size"), "is %d, want %d for a %s projector", patch, fam.Patch, fam.Title)
+	}
 	if kv, ok := f.Metadata.Lookup(v + "spatial_merge_size"); ok {
-		if n, ok := kv.Value.(uint32); !ok || n != 2 {
-			c.failf(fmt.Sprintf("key %q", kv.Key), "is %v (%s), want u32 2: the qwen2vl merger joins 2x2 patches", kv.Value, typeName(kv))
+		if n, ok := kv.Value.(uint32); !ok || int(n) != fam.Merge {
+			c.failf(fmt.Sprintf("key %q", kv.Key), "is %v (%s), want u32 %d: the %s merger joins %dx%d patches", kv.Value, typeName(kv), fam.Merge, fam.Projector, fam.Merge, fam.Merge)
+		}
+	}
+	for _, k := range sortedKeys(fam.VisionKeys) {
+		switch fam.VisionKeys[k] {
+		case "u32":
+			c.u32(k)
+		case "f32":
+			c.f32(k, true)
+		case "bool":
+			if kv, ok := f.Metadata.Lookup(k); !ok {
+				c.failf("", "key %q is missing", k)
+			} else if _, ok := kv.Value.(bool); !ok {
+				c.failf(fmt.Sprintf("key %q", k), "is %s, want bool", typeName(kv))
+			}
 		}
 	}
 	for _, k := range []string{v + "image_mean", v + "image_std"} {
@@ -355,7 +380,7 @@ func ValidateProjector(path string, model *Model) error {
 		}
 	}
 	if c.err != nil {
-		return c.err
+		return nil, c.err
 	}
 	if e%heads != 0 || (e/heads)%4 != 0 {
 		c.failf("", "vision width %d over %d heads does not give a head size divisible by 4", e, heads)
@@ -364,38 +389,48 @@ func ValidateProjector(path string, model *Model) error {
 		// llama.cpp would take up and down for swapped legacy tensors.
 		c.failf("", "vision feed-forward width equals the vision width %d", e)
 	}
-	for _, n := range []string{"v.patch_embd.bias", "v.class_embd"} {
-		if _, ok := f.Tensor(n); ok {
-			c.failf(fmt.Sprintf("tensor %q", n), "is not allowed in a qwen2vl projector (llama.cpp asserts it is absent)")
+	if fam != family.Qwen3VL {
+		for _, n := range []string{"v.patch_embd.bias", "v.class_embd"} {
+			if _, ok := f.Tensor(n); ok {
+				c.failf(fmt.Sprintf("tensor %q", n), "is not allowed in a %s projector (llama.cpp asserts it is absent)", fam.Projector)
+			}
 		}
 	}
-	c.tensor("v.patch_embd.weight", patch, patch, 3, e)
-	c.tensor("v.patch_embd.weight.1", patch, patch, 3, e)
-	for i := range layers {
-		b := fmt.Sprintf("v.blk.%d.", i)
-		for _, n := range []string{"attn_q", "attn_k", "attn_v"} {
-			c.tensor(b+n+".weight", e, e)
-			c.tensor(b+n+".bias", e)
-		}
-		c.tensor(b+"attn_out.weight", e, e)
-		c.tensor(b+"ln1.weight", e)
-		c.tensor(b+"ln2.weight", e)
-		c.tensor(b+"ffn_up.weight", e, ff)
-		c.tensor(b+"ffn_down.weight", ff, e)
-	}
-	c.tensor("mm.0.weight", 4*e, 4*e)
-	c.tensor("mm.0.bias", 4*e)
 	w, ok := c.tensor("mm.2.weight", 4*e, -1)
-	if ok {
-		c.tensor("mm.2.bias", w.Shape[1])
+	if !ok {
+		return nil, c.err
 	}
+	d := family.Vision{Embd: e, FF: ff, Layers: layers, Heads: heads, Patch: patch, Out: w.Shape[1]}
+	if t, ok := f.Tensor("v.position_embd.weight"); ok && len(t.Shape) == 2 {
+		d.Positions = t.Shape[1]
+	}
+	for i := range layers {
+		if _, ok := f.Tensor(fmt.Sprintf("v.deepstack.%d.fc2.weight", i)); ok {
+			d.Deepstack = append(d.Deepstack, i)
+		}
+	}
+	c.tensors(fam.VisionTensors(d), "a "+fam.Projector+" projector")
 	if c.err != nil {
-		return c.err
+		return nil, c.err
 	}
-	if out := w.Shape[1]; model != nil && out != model.Embd {
-		return fmt.Errorf("%s: projector output width %d does not match the embedding width %d of %s: %w", path, out, model.Embd, model.Path, ErrUnsupported)
+	if model != nil {
+		if d.Out != model.Embd {
+			return nil, fmt.Errorf("%s: projector output width %d does not match the embedding width %d of %s: %w", path, d.Out, model.Embd, model.Path, ErrUnsupported)
+		}
+		if int64(len(d.Deepstack)) != model.Deepstack {
+			return nil, fmt.Errorf("%s: projector has %d deepstack layers but %s takes %d: %w", path, len(d.Deepstack), model.Path, model.Deepstack, ErrUnsupported)
+		}
 	}
-	return nil
+	return fam, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // ValidateLoRA checks that the GGUF file at path is a LoRA adapter

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vlmcmp/vlmcmp/llm/gguf"
+	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -48,8 +48,8 @@ func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err 
 		return nil, setup, fmt.Errorf("local: %w", err)
 	}
 	info := e.model.Info()
-	if info.Architecture != gguf.ArchQwen2VL {
-		return nil, setup, fmt.Errorf("local: model %s is a %q model, want a Qwen2-VL (qwen2vl) model", cfg.ModelFile, info.Architecture)
+	if len(family.ByArch(info.Architecture)) == 0 {
+		return nil, setup, fmt.Errorf("local: model %s is a %q model, want one of %s", cfg.ModelFile, info.Architecture, strings.Join(family.Architectures(), ", "))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, setup, err

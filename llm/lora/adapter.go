@@ -66,8 +66,9 @@ var loraKey = regexp.MustCompile(`^(?:base_model\.model\.)?(.+)\.(lora_A|lora_B|
 // may name; an adapter naming one of them and not Qwen is refused.
 var otherFamilies = []string{"llama", "mistral", "mixtral", "gemma", "phi-", "phi3", "gpt", "falcon", "bloom", "t5", "bert", "llava", "idefics", "pixtral", "internvl", "minicpm", "deepseek", "glm"}
 
-// ErrArchitecture marks an adapter trained on another model than Qwen2-VL.
-var ErrArchitecture = errors.New("not an adapter for Qwen2-VL")
+// ErrArchitecture marks an adapter or file of another model than the
+// families vlmcmp knows (Qwen2-VL, Qwen2.5-VL, Qwen3-VL).
+var ErrArchitecture = errors.New("not an adapter for Qwen2-VL, Qwen2.5-VL or Qwen3-VL")
 
 // Open reads and checks the PEFT adapter in dir: the config, the tensor
 // table, that every lora_A has its lora_B with the same rank, and that the

@@ -113,6 +113,17 @@ func TestMapModule(t *testing.T) {
 		{"model.visual.blocks.0.mlp.fc2", NamingNested, []string{"v.blk.0.ffn_down.weight"}, true},
 		{"visual.merger.mlp.0", NamingLegacy, []string{"mm.0.weight"}, true},
 		{"model.visual.merger.mlp.2", NamingNested, []string{"mm.2.weight"}, true},
+		// Qwen2.5-VL's gated vision MLP.
+		{"visual.blocks.5.mlp.gate_proj", NamingLegacy, []string{"v.blk.5.ffn_gate.weight"}, true},
+		{"model.visual.blocks.5.mlp.up_proj", NamingNested, []string{"v.blk.5.ffn_up.weight"}, true},
+		{"model.visual.blocks.5.mlp.down_proj", NamingNested, []string{"v.blk.5.ffn_down.weight"}, true},
+		// Qwen3-VL: vision MLP, merger and deepstack mergers (the vision
+		// layer of the deepstack tensor is resolved against the projector).
+		{"model.visual.blocks.2.mlp.linear_fc1", NamingNested, []string{"v.blk.2.ffn_up.weight"}, true},
+		{"visual.blocks.2.mlp.linear_fc2", NamingLegacy, []string{"v.blk.2.ffn_down.weight"}, true},
+		{"model.visual.merger.linear_fc1", NamingNested, []string{"mm.0.weight"}, true},
+		{"model.visual.merger.linear_fc2", NamingNested, []string{"mm.2.weight"}, true},
+		{"model.visual.deepstack_merger_list.1.linear_fc2", NamingNested, []string{deepstackPlaceholder + "fc2.weight"}, true},
 	}
 	for _, tt := range tests {
 		got, naming, ok := MapModule(tt.module)
@@ -120,9 +131,23 @@ func TestMapModule(t *testing.T) {
 			t.Errorf("MapModule(%q) = %+v, %v, %v; want %v, %v, vision %v", tt.module, got, naming, ok, tt.names, tt.naming, tt.vision)
 		}
 	}
-	for _, m := range []string{"visual.patch_embed.proj", "model.layers.0.input_layernorm", "transformer.h.0.attn.c_attn", "model.norm", "visual.merger.ln_q"} {
+	for _, m := range []string{"visual.patch_embed.proj", "model.layers.0.input_layernorm", "transformer.h.0.attn.c_attn", "model.norm", "visual.merger.ln_q", "model.visual.merger.norm", "model.visual.deepstack_merger_list.0.norm"} {
 		if got, _, ok := MapModule(m); ok {
 			t.Errorf("MapModule(%q) = %+v, want no place", m, got)
+		}
+	}
+}
+
+func TestResolveDeepstack(t *testing.T) {
+	names := []string{"v.blk.0.attn_qkv.weight", "v.deepstack.5.fc1.weight", "v.deepstack.5.fc2.weight", "v.deepstack.17.fc1.weight", "v.deepstack.11.norm.weight"}
+	for _, tc := range []struct {
+		k    int
+		want string
+		ok   bool
+	}{{0, "v.deepstack.5.fc2.weight", true}, {1, "v.deepstack.11.fc2.weight", true}, {2, "v.deepstack.17.fc2.weight", true}, {3, "", false}} {
+		got, ok := resolveDeepstack(deepstackPlaceholder+"fc2.weight", tc.k, names)
+		if ok != tc.ok || (ok && got != tc.want) {
+			t.Errorf("deepstack %d: %q, %v; want %q, %v", tc.k, got, ok, tc.want, tc.ok)
 		}
 	}
 }

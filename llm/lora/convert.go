@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
@@ -71,8 +72,8 @@ func Convert(ctx context.Context, opts ConvertOptions) (*ConvertResult, error) {
 	}
 	defer base.Close()
 	arch := base.Architecture()
-	if arch != gguf.ArchQwen2VL {
-		return nil, fmt.Errorf("%s: architecture %q: %w (want qwen2vl)", opts.Base, arch, ErrArchitecture)
+	if err := checkArch(opts.Base, arch); err != nil {
+		return nil, err
 	}
 	res := &ConvertResult{Folded: map[string]float64{}}
 	pairs, missing := peftPairs(a, false, base, 1)
@@ -213,4 +214,12 @@ func (r *ConvertResult) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d tensors, alpha %g", len(r.Tensors), r.Alpha)
 	return b.String()
+}
+
+// checkArch refuses a base model of no known family.
+func checkArch(path, arch string) error {
+	if len(family.ByArch(arch)) == 0 {
+		return fmt.Errorf("%s: architecture %q: %w (want %s)", path, arch, ErrArchitecture, strings.Join(family.Architectures(), " or "))
+	}
+	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
@@ -116,8 +117,8 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 		return nil, err
 	}
 	defer base.Close()
-	if arch := base.Architecture(); arch != gguf.ArchQwen2VL {
-		return nil, fmt.Errorf("%s: architecture %q: %w (want qwen2vl)", opts.Base, arch, ErrArchitecture)
+	if err := checkArch(opts.Base, base.Architecture()); err != nil {
+		return nil, err
 	}
 	var mmproj *gguf.File
 	if opts.Mmproj != "" {
@@ -125,6 +126,12 @@ func Merge(ctx context.Context, opts MergeOptions) (*MergeResult, error) {
 			return nil, err
 		}
 		defer mmproj.Close()
+		pt, _ := mmproj.Metadata.String("clip.projector_type")
+		if f, ok := family.ByProjector(pt); ok {
+			if err := f.Pairs(base.Architecture(), opts.Base, opts.Mmproj); err != nil {
+				return nil, fmt.Errorf("%w: %w", err, ErrArchitecture)
+			}
+		}
 	}
 
 	res := &MergeResult{Merged: map[string][]string{}}
@@ -260,9 +267,9 @@ func openMmproj(path string) (*gguf.File, error) {
 	if pt == "" {
 		pt, _ = mm.Metadata.String("clip.vision.projector_type")
 	}
-	if pt != "qwen2vl_merger" && pt != "qwen2.5vl_merger" {
+	if _, ok := family.ByProjector(pt); !ok {
 		mm.Close()
-		return nil, fmt.Errorf("%s: projector type %q: %w (want qwen2vl_merger)", path, pt, ErrArchitecture)
+		return nil, fmt.Errorf("%s: projector type %q: %w (want %s)", path, pt, ErrArchitecture, strings.Join(family.Projectors(), ", "))
 	}
 	return mm, nil
 }

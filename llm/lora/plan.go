@@ -61,6 +61,14 @@ func peftPairs(a *Adapter, vision bool, base *gguf.File, userScale float64) (pai
 		}
 		load := func() ([]float64, []float64, error) { return a.Read(m) }
 		names := m.Target.Names
+		if strings.HasPrefix(names[0], deepstackPlaceholder) {
+			n, ok := resolveDeepstack(names[0], m.Target.Deepstack, tensorNames(base))
+			if !ok {
+				missing = append(missing, Unplaced{m.Target.Module, fmt.Sprintf("%s has fewer than %d deepstack mergers", base.Path, m.Target.Deepstack+1)})
+				continue
+			}
+			names = []string{n}
+		}
 		if len(names) > 1 {
 			if _, ok := base.Tensor(names[0]); !ok && m.Target.Fused != "" {
 				if _, ok := base.Tensor(m.Target.Fused); ok {
@@ -204,4 +212,12 @@ func finite(v []float64) bool {
 		}
 	}
 	return true
+}
+
+func tensorNames(f *gguf.File) []string {
+	out := make([]string, len(f.Tensors))
+	for i, t := range f.Tensors {
+		out[i] = t.Name
+	}
+	return out
 }

@@ -1,13 +1,18 @@
-// Package synth writes random-weight Qwen2-VL models as GGUF files that
-// llama.cpp (the commit vendored by github.com/ollama/ollama v0.17.4)
-// loads and runs: the language model (architecture qwen2vl, with a
-// byte-level BPE vocabulary, the Qwen special tokens and a ChatML chat
-// template), its vision projector (clip, projector qwen2vl_merger) and,
-// optionally, a LoRA adapter for the language model.
+// Package synth writes random-weight Qwen2-VL, Qwen2.5-VL and Qwen3-VL
+// models (see package family) as GGUF files that llama.cpp (the commit
+// vendored by github.com/ollama/ollama v0.17.4) loads and runs: the
+// language model (architecture qwen2vl or qwen3vl, with a byte-level BPE
+// vocabulary, the Qwen special tokens and the family's chat template), its
+// vision projector (clip, projector qwen2vl_merger, qwen2.5vl_merger or
+// qwen3vl_merger) and, optionally, a LoRA adapter for the language model.
+// The tensors written are exactly the family's lists, which the GGUF
+// validator checks against.
 //
 // Shapes: Tiny for tests (a few MB), Small for batching benchmarks on a
-// few CPU cores, and TwoB with Qwen2-VL-2B-Instruct's real dimensions in
-// F16 for throughput benchmarks. Weights come from a seeded generator,
+// few CPU cores, and the real dimensions in F16 for throughput benchmarks
+// (from the published config.json files): qwen2vl 2b
+// (Qwen2-VL-2B-Instruct), qwen2.5vl 3b (Qwen2.5-VL-3B-Instruct), qwen3vl
+// 2b and 4b (Qwen3-VL-2B-Instruct, Qwen3-VL-4B-Instruct). Weights come from a seeded generator,
 // tensor by tensor and chunk by chunk, so the same Options give the same
 // bytes (on one platform) and a multi-gigabyte file needs no buffer of its
 // size.
@@ -31,4 +36,43 @@
 //   - with tied input and output embeddings a small random model only
 //     repeats the last prompt token, so Tiny and Small have a separate
 //     output.weight (the real 2B ties them, and so does TwoB).
+//
+// Qwen2.5-VL's projector (qwen2.5vl_merger) in addition:
+//   - clip.vision.n_wa_pattern is required for this type only (full
+//     attention every n-th block, windows of 112 pixels otherwise);
+//   - RMSNorm: ln1, ln2 and v.post_ln have a weight and no bias; the MLP
+//     is gated (ffn_gate, ffn_up, ffn_down, each with a bias) and its
+//     activation SiLU, which clip only uses with clip.use_silu true
+//     (otherwise quick-GELU);
+//   - q, k and v are separate tensors with biases, as for Qwen2-VL.
+//
+// Qwen3-VL (language model qwen3vl, projector qwen3vl_merger):
+//   - the language model has no q/k/v biases but per-head RMS norms
+//     blk.N.attn_q_norm and attn_k_norm ([head size]); the head size is
+//     qwen3vl.attention.key_length (and value_length), which need not be
+//     the width over the heads (the 4B has 32 heads of 128 on a 2560
+//     width), and the rope sections sum to half of it;
+//   - qwen3vl.n_deepstack_layers (optional to the loader) makes the model
+//     take embeddings (1+n) times its width: the first n layers each add
+//     one slice; mtmd refuses the pair unless the projector's output is as
+//     wide, which it is when the projector has n deepstack mergers
+//     (v.deepstack.L.{norm,fc1,fc2}.{weight,bias}, L the vision layer whose
+//     output feeds it: norm and fc1 are 4·vision width, fc2 goes to the LLM
+//     width);
+//   - the vision graph asserts v.patch_embd.bias and v.position_embd.weight
+//     ([width, n], n a square, interpolated to the image's patch grid) are
+//     present; q, k and v are one fused v.blk.N.attn_qkv ([width, 3·width])
+//     with bias; LayerNorms with biases; a GELU MLP ffn_up/ffn_down
+//     (clip.use_gelu true; gelu_pytorch_tanh in Hugging Face); v.post_ln is
+//     the merger's norm;
+//   - patches are 16 pixels (the image side must be a multiple of 32,
+//     which mtmd's resize ensures) and pixels are normalised with mean and
+//     std 0.5.
+//
+// Tested with -tags llamacpp (engine_test.go) on the tiny shape of each
+// family: loads, encodes an image, generates; same input gives the same
+// text, two images different texts, and the LoRA changes it. The real
+// shapes qwen2.5vl 3b, qwen3vl 2b and qwen3vl 4b were loaded once by hand
+// (projector without warm-up, a 64x64 image, one sampled token: 3 to 5 s
+// on two CPU cores); they pass the GGUF validator.
 package synth

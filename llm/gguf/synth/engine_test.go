@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
 	"github.com/vlmcmp/vlmcmp/native"
 )
@@ -14,7 +15,13 @@ import (
 // the real engine and generates: the answer depends on the image, repeats
 // for the same input, and the LoRA at scale 1 changes it.
 func TestTinyRunsInLlamaCpp(t *testing.T) {
-	files, err := synth.Write(t.TempDir(), synth.Options{Shape: synth.Tiny, Seed: 1, LoRA: true})
+	for _, fam := range family.Names() {
+		t.Run(fam, func(t *testing.T) { testTinyRuns(t, fam) })
+	}
+}
+
+func testTinyRuns(t *testing.T, fam string) {
+	files, err := synth.Write(t.TempDir(), synth.Options{Family: fam, Shape: synth.Tiny, Seed: 1, LoRA: true})
 	if err != nil {
 		t.Fatal(err)
 	}

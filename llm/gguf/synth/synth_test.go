@@ -2,16 +2,24 @@ package synth
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
 func writeTiny(t *testing.T, seed int64) Files {
 	t.Helper()
-	files, err := Write(t.TempDir(), Options{Shape: Tiny, Seed: seed, LoRA: true})
+	return writeTinyOf(t, "", seed)
+}
+
+func writeTinyOf(t *testing.T, fam string, seed int64) Files {
+	t.Helper()
+	files, err := Write(t.TempDir(), Options{Family: fam, Shape: Tiny, Seed: seed, LoRA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +27,13 @@ func writeTiny(t *testing.T, seed int64) Files {
 }
 
 func TestTinyValid(t *testing.T) {
-	files := writeTiny(t, 1)
+	for _, fam := range family.Names() {
+		t.Run(fam, func(t *testing.T) { testTinyValid(t, fam) })
+	}
+}
+
+func testTinyValid(t *testing.T, fam string) {
+	files := writeTinyOf(t, fam, 1)
 	for _, p := range []string{files.Model, files.Mmproj, files.LoRA} {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -31,8 +45,10 @@ func TestTinyValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gguf.ValidateProjector(files.Mmproj, m); err != nil {
+	if f, err := gguf.ValidateProjectorFamily(files.Mmproj, m); err != nil {
 		t.Error(err)
+	} else if f.Name != fam {
+		t.Errorf("projector of family %s, want %s", f.Name, fam)
 	}
 	if err := gguf.ValidateLoRA(files.LoRA, m); err != nil {
 		t.Error(err)
@@ -40,7 +56,13 @@ func TestTinyValid(t *testing.T) {
 }
 
 func TestSameSeedSameBytes(t *testing.T) {
-	a, b, c := writeTiny(t, 7), writeTiny(t, 7), writeTiny(t, 8)
+	for _, fam := range family.Names() {
+		t.Run(fam, func(t *testing.T) { testSameSeedSameBytes(t, fam) })
+	}
+}
+
+func testSameSeedSameBytes(t *testing.T, fam string) {
+	a, b, c := writeTinyOf(t, fam, 7), writeTinyOf(t, fam, 7), writeTinyOf(t, fam, 8)
 	for _, f := range []func(Files) string{
 		func(f Files) string { return f.Model },
 		func(f Files) string { return f.Mmproj },
@@ -81,21 +103,65 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func TestDimsConstraints(t *testing.T) {
-	for _, s := range Shapes {
-		d, err := DimsOf(s)
-		if err != nil {
-			t.Fatal(err)
+	for _, fam := range family.Names() {
+		for _, s := range ShapesOf(fam) {
+			d, err := DimsFor(fam, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkDims(t, fam+" "+string(s), d)
 		}
-		head := d.Embd / d.Heads
+	}
+	if _, err := DimsFor("qwen2vl", ThreeB); err == nil {
+		t.Error("qwen2vl 3b accepted")
+	}
+	if _, err := DimsFor("llava", Tiny); err == nil {
+		t.Error("unknown family accepted")
+	}
+	if _, err := DimsOf("huge"); err == nil {
+		t.Error("unknown shape accepted")
+	}
+}
+
+func checkDims(t *testing.T, s string, d Dims) {
+	t.Helper()
+	{
+		head := d.headDim()
 		sum := d.RopeSections[0] + d.RopeSections[1] + d.RopeSections[2] + d.RopeSections[3]
-		if d.Embd%d.Heads != 0 || int(sum) != head/2 || d.Heads%d.KVHeads != 0 {
+		if (d.HeadDim == 0 && d.Embd%d.Heads != 0) || int(sum) != head/2 || d.Heads%d.KVHeads != 0 || len(d.Deepstack) > d.Layers {
 			t.Errorf("%s: width %d, %d heads, %d kv heads, rope sections sum %d", s, d.Embd, d.Heads, d.KVHeads, sum)
 		}
 		if d.VEmbd%d.VHeads != 0 || (d.VEmbd/d.VHeads)%4 != 0 || d.VFF == d.VEmbd {
 			t.Errorf("%s: vision width %d, %d heads, ffn %d", s, d.VEmbd, d.VHeads, d.VFF)
 		}
 	}
-	if _, err := DimsOf("huge"); err == nil {
-		t.Error("unknown shape accepted")
+}
+
+// TestBadPairings: a projector goes with a model of its family's
+// architecture only, and the refusal names both files.
+func TestBadPairings(t *testing.T) {
+	files := map[string]Files{}
+	for _, fam := range family.Names() {
+		files[fam] = writeTinyOf(t, fam, 1)
+	}
+	for _, mf := range family.Names() {
+		m, err := gguf.ValidateModel(files[mf].Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pf := range family.Names() {
+			fm, _ := family.ByName(mf)
+			fp, _ := family.ByName(pf)
+			err := gguf.ValidateProjector(files[pf].Mmproj, m)
+			if want := fm.Arch == fp.Arch; (err == nil) != want {
+				t.Errorf("%s projector with %s model: %v", pf, mf, err)
+			}
+			if err != nil && (!errors.Is(err, gguf.ErrUnsupported) || !strings.Contains(err.Error(), files[pf].Mmproj) || !strings.Contains(err.Error(), files[mf].Model)) {
+				t.Errorf("%s projector with %s model: error does not name both files: %v", pf, mf, err)
+			}
+			if err != nil {
+				t.Logf("%s projector, %s model: %v", pf, mf, err)
+			}
+		}
 	}
 }

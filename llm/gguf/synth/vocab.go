@@ -21,20 +21,6 @@ var specialTokens = []string{
 	"<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
 }
 
-// chatTemplate is a ChatML template with Qwen2-VL's image markers.
-const chatTemplate = `{% set image_count = namespace(value=0) %}` +
-	`{% for message in messages %}` +
-	`{% if loop.first and message['role'] != 'system' %}<|im_start|>system
-You are a helpful assistant.<|im_end|>
-{% endif %}<|im_start|>{{ message['role'] }}
-{% if message['content'] is string %}{{ message['content'] }}<|im_end|>
-{% else %}{% for content in message['content'] %}` +
-	`{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}` +
-	`{% set image_count.value = image_count.value + 1 %}<|vision_start|><|image_pad|><|vision_end|>` +
-	`{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>
-{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
-{% endif %}`
-
 // corpus is the text the merges are learnt from: words a safety-scoring
 // prompt and its answers use.
 const corpus = `You are a helpful assistant that rates street view photos.

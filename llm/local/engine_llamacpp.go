@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/llm/chat"
 	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/native"
 )
@@ -23,6 +24,10 @@ type nativeEngine struct {
 	loras []*native.LoRA
 	lctx  *native.Context
 	step  *native.Batch
+	// tpl renders the chat as Hugging Face renders it for the model: the
+	// file's tokenizer.chat_template, or its family's built-in one; nil
+	// when neither compiles, and llama.cpp's built-in formats are used.
+	tpl *chat.Template
 }
 
 var _ engine = (*nativeEngine)(nil)
@@ -51,6 +56,7 @@ func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err 
 	if len(family.ByArch(info.Architecture)) == 0 {
 		return nil, setup, fmt.Errorf("local: model %s is a %q model, want one of %s", cfg.ModelFile, info.Architecture, strings.Join(family.Architectures(), ", "))
 	}
+	e.tpl = chatTemplate(e.model, family.ByArch(info.Architecture)[0], cfg.ModelFile)
 	if err := ctx.Err(); err != nil {
 		return nil, setup, err
 	}
@@ -159,8 +165,39 @@ func flash(s string) native.FlashAttention {
 	return native.FlashAttentionAuto
 }
 
+// chatTemplate compiles the model's own chat template (see nativeEngine.tpl).
+func chatTemplate(m *native.Model, fam *family.Family, file string) *chat.Template {
+	src, _ := m.Meta("tokenizer.chat_template")
+	tpl, err := chat.ForModel(src, fam)
+	if err != nil {
+		slog.Warn("local: chat template not usable; llama.cpp's built-in format is used", "model", file, "err", err)
+		return nil
+	}
+	slog.Debug("local: chat template", "model", file, "source", tpl.Source)
+	return tpl
+}
+
+// Template renders msgs with the model's template; a message whose content
+// starts with native.MediaMarker is an image followed by its text.
 func (e *nativeEngine) Template(msgs []native.ChatMessage) (string, error) {
-	return e.model.ApplyChatTemplate("", msgs, true)
+	if e.tpl == nil {
+		return e.model.ApplyChatTemplate("", msgs, true)
+	}
+	var cm []chat.Message
+	images := 0
+	for _, m := range msgs {
+		if rest, ok := strings.CutPrefix(m.Content, native.MediaMarker); ok {
+			images++
+			cm = append(cm, chat.Message{Role: m.Role, Parts: []chat.Part{{Type: "image"}, {Type: "text", Text: rest}}})
+			continue
+		}
+		cm = append(cm, chat.Text(m.Role, m.Content))
+	}
+	s, err := e.tpl.Render(cm, true)
+	if err != nil {
+		return "", err
+	}
+	return chat.ForMtmd(s, native.MediaMarker, images)
 }
 
 // nativeChunks are mtmd chunks and the bitmap they were made from.

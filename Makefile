@@ -70,7 +70,7 @@ build: deps
 
 # cuda builds ggml's CUDA backend from the same pinned ggml sources as a
 # loadable library (CMakeLists.txt) and puts it, with the libggml-base.so it
-# links, beside ./vlmcmp; package native loads it at start. Needs nvcc (CUDA 12)
+# links, beside ./vlmcmp; package native loads it at start. Needs nvcc (CUDA 11.8 or later)
 # and CMake >= 3.21.
 cuda: build
 	@command -v cmake >/dev/null 2>&1 || { \

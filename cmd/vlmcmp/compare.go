@@ -142,16 +142,75 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	case c == nil:
 		return err
 	case ctx.Err() != nil:
-		fmt.Fprintf(s.Err, "stopped; answers so far are kept in %s\nfinish with: vlmcmp compare --output-dir %s --run-id %s\n",
-			eval.PredictionsDir(c.Dir), c.OutputDir, c.Info.ID)
+		fmt.Fprintf(s.Err, "stopped; answers so far are kept in %s\nfinish with: %s\n",
+			eval.PredictionsDir(c.Dir), finishCommand(opts, c))
 		return ctx.Err()
 	case c.Outputs == nil:
+		if err != nil {
+			return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
+		}
 		return err
 	}
 	fmt.Fprint(s.Out, table(c.Outputs.Metrics))
 	fmt.Fprintf(s.Err, "outputs in %s\n", c.Dir)
 	if err != nil {
-		return fmt.Errorf("%w; fix it and run vlmcmp compare --run-id %s to finish", err, c.Info.ID)
+		return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
+	}
+	if missing, total := unanswered(c); missing > 0 {
+		return fmt.Errorf("%d of %d image × model answers are missing (errors are kept in %s); finish with: %s",
+			missing, total, eval.PredictionsDir(c.Dir), finishCommand(opts, c))
 	}
 	return nil
+}
+
+// unanswered counts the run's image × model pairs without an answer: no
+// line, or an error line (both are asked again on resume).
+func unanswered(c *eval.Comparison) (missing, total int) {
+	_, recs, err := eval.ReadRun(c.Dir, func(string, ...any) {})
+	if err != nil {
+		return 0, 0
+	}
+	for _, m := range c.Models {
+		ok := map[string]bool{}
+		for _, r := range recs[m.Name] {
+			if r.Error == "" && r.Prediction != nil {
+				ok[r.ID] = true
+			}
+		}
+		for _, it := range c.Info.Items {
+			total++
+			if !ok[it.ID] {
+				missing++
+			}
+		}
+	}
+	return missing, total
+}
+
+// finishCommand is the complete command that finishes run c: the same
+// config, output folder, OpenAI settings and model choice, and the run id.
+func finishCommand(opts compareOptions, c *eval.Comparison) string {
+	args := []string{"vlmcmp", "compare"}
+	add := func(flag, v string) {
+		if v != "" {
+			args = append(args, flag, shellQuote(v))
+		}
+	}
+	add("--config", opts.Config)
+	add("--gpt4-model", opts.GPT4Model)
+	add("--api-key-file", opts.OpenAI.APIKeyFile)
+	add("--base-url", opts.OpenAI.BaseURL)
+	add("--output-dir", c.OutputDir)
+	add("--run-id", c.Info.ID)
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

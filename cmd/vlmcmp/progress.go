@@ -95,7 +95,10 @@ func (v *progressView) line(p eval.Progress) string {
 	if p.Cached > 0 {
 		s += fmt.Sprintf(" cached %d", p.Cached)
 	}
-	if p.Finished {
+	switch {
+	case p.Finished && p.Done < p.Total:
+		s += " stopped" // a model that stopped early is never "done"
+	case p.Finished:
 		s += " done"
 	}
 	return s

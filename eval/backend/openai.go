@@ -63,7 +63,7 @@ func ResolveOpenAI(m *config.Model, flags OpenAIOverrides) (*OpenAISettings, err
 
 // buildOpenAI builds the predictor of an OpenAI (or OpenAI-compatible)
 // model. env.Concurrency, when positive, wins over the model's.
-func buildOpenAI(_ context.Context, _ *config.Config, m *config.Model, env Env) (*Built, error) {
+func buildOpenAI(_ context.Context, cfg *config.Config, m *config.Model, env Env) (*Built, error) {
 	st, err := ResolveOpenAI(m, env.OpenAI)
 	if err != nil {
 		return nil, err
@@ -74,6 +74,7 @@ func buildOpenAI(_ context.Context, _ *config.Config, m *config.Model, env Env) 
 	}
 	p, err := openaiclient.New(openaiclient.Config{
 		Model:       st.Model,
+		Models:      openaiclient.MergeModels(openaiclient.DefaultModels(), cfg.OpenAIModels),
 		BaseURL:     st.BaseURL,
 		APIKey:      st.Key,
 		Detail:      st.Detail,

@@ -30,6 +30,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
 	"io"
 	"os"
 	"path/filepath"
@@ -84,6 +85,10 @@ type Config struct {
 	System string `yaml:"system"`
 	// Models in the order the file lists them.
 	Models []Model `yaml:"models"`
+	// OpenAIModels adds to or overrides the built-in table of OpenAI model
+	// capabilities and prices (openaiclient.DefaultModels), by model name:
+	// e.g. a new model `like` a known one, with reasoning: true.
+	OpenAIModels openaiclient.Models `yaml:"openai_models"`
 }
 
 // Model is one configured model. Which fields apply depends on Backend.

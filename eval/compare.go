@@ -397,3 +397,29 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// Unanswered counts the run's image × model pairs that have no answer (no
+// line, or an error line: both are asked again on resume) out of all of
+// them, as the predictions files stand. A run whose files cannot be read
+// counts as 0 of 0; Run has reported that already.
+func (c *Comparison) Unanswered() (missing, total int) {
+	_, recs, err := ReadRun(c.Dir, func(string, ...any) {})
+	if err != nil {
+		return 0, 0
+	}
+	for _, m := range c.Models {
+		ok := map[string]bool{}
+		for _, r := range recs[m.Name] {
+			if r.Error == "" && r.Prediction != nil {
+				ok[r.ID] = true
+			}
+		}
+		for _, it := range c.Info.Items {
+			total++
+			if !ok[it.ID] {
+				missing++
+			}
+		}
+	}
+	return missing, total
+}

@@ -156,35 +156,11 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if err != nil {
 		return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
 	}
-	if missing, total := unanswered(c); missing > 0 {
+	if missing, total := c.Unanswered(); missing > 0 {
 		return fmt.Errorf("%d of %d image × model answers are missing (errors are kept in %s); finish with: %s",
 			missing, total, eval.PredictionsDir(c.Dir), finishCommand(opts, c))
 	}
 	return nil
-}
-
-// unanswered counts the run's image × model pairs without an answer: no
-// line, or an error line (both are asked again on resume).
-func unanswered(c *eval.Comparison) (missing, total int) {
-	_, recs, err := eval.ReadRun(c.Dir, func(string, ...any) {})
-	if err != nil {
-		return 0, 0
-	}
-	for _, m := range c.Models {
-		ok := map[string]bool{}
-		for _, r := range recs[m.Name] {
-			if r.Error == "" && r.Prediction != nil {
-				ok[r.ID] = true
-			}
-		}
-		for _, it := range c.Info.Items {
-			total++
-			if !ok[it.ID] {
-				missing++
-			}
-		}
-	}
-	return missing, total
 }
 
 // finishCommand is the complete command that finishes run c: the same

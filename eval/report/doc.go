@@ -5,14 +5,18 @@
 // run folder), computes the metrics with package eval/metrics unless given
 // them, and writes into the run folder:
 //
-//	summary.json           every metric per model, intervals, the paired comparison
+//	summary.json           every metric per model, intervals, the paired comparison,
+//	                       the verdict (whether each model beats mean, the winner)
 //	metrics.xlsx           sheets Metrics, one per model's predictions, Side by side
 //	<model>_results.json   each model's predictions, as compare_all_models.py wrote them
 //	<model>_results.xlsx   the same as a sheet
 //	plots/*.png, *.svg     metric bars with intervals, predicted vs expected,
 //	                       error histograms, a confusion matrix per model
-//	report.txt             the metrics table, the winner and whether the
-//	                       difference holds, best and worst predictions
+//	report.txt             the metrics table; the verdict: first whether each
+//	                       model beats the mean baseline by the paired test
+//	                       (or that mean was not run), then the winner and
+//	                       whether the difference holds; best and worst
+//	                       predictions
 //	report.html            one self-contained file with the same, the plots
 //	                       and thumbnails of the worst-predicted images
 //

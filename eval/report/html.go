@@ -133,7 +133,7 @@ func WriteHTML(w io.Writer, in *Input, res *metrics.Result, pngs []NamedPNG) err
 	d := htmlData{
 		RunID: in.runID(), Baseline: res.Baseline, Confidence: level(res.Options.Confidence),
 		Resamples: res.Options.Resamples, Test: metrics.TestName, Missing: sentenceCase(MissingScores),
-		Verdict: Decide(res).Sentences,
+		Verdict: Decide(in, res).Sentences,
 	}
 	if !in.Created.IsZero() {
 		d.Created = in.Created.UTC().Format("2006-01-02 15:04:05 UTC")

@@ -25,11 +25,74 @@ type SummaryFile struct {
 	MissingScores string `json:"missing_scores"`
 	// Confidence is the level of every interval; Resamples the bootstrap
 	// size; Seed the resampling seed; Test the paired test.
-	Confidence float64        `json:"confidence"`
-	Resamples  int            `json:"bootstrap_resamples"`
-	Seed       uint64         `json:"seed"`
-	Test       string         `json:"paired_test"`
-	Models     []ModelSummary `json:"models"`
+	Confidence float64 `json:"confidence"`
+	Resamples  int     `json:"bootstrap_resamples"`
+	Seed       uint64  `json:"seed"`
+	Test       string  `json:"paired_test"`
+	// Verdict says first whether each model beats the mean baseline.
+	Verdict VerdictSummary `json:"verdict"`
+	Models  []ModelSummary `json:"models"`
+}
+
+// VerdictSummary is the verdict in summary.json: whether each model beats
+// the mean baseline by the paired test, and the winner.
+type VerdictSummary struct {
+	// MeanBaseline names the mean baseline; null when it was not run (then
+	// no model is said to beat it).
+	MeanBaseline *string `json:"mean_baseline"`
+	// BeatsMeanRule says when a model beats mean.
+	BeatsMeanRule string `json:"beats_mean_rule"`
+	// VsMean has one entry per model that is not a baseline, fine-tuned
+	// models first.
+	VsMean []VsMeanSummary `json:"vs_mean"`
+	// Winner is the model with the lowest MAE; "" when nothing was scored.
+	Winner string `json:"winner"`
+	// Sentences are the verdict of the reports, in words.
+	Sentences []string `json:"sentences"`
+}
+
+// VsMeanSummary says whether one model beats the mean baseline.
+type VsMeanSummary struct {
+	Name  string `json:"name"`
+	Model string `json:"model,omitempty"`
+	// FineTuned marks OpenAI fine-tuned models (model "ft:…").
+	FineTuned bool `json:"fine_tuned,omitempty"`
+	// BeatsMean is true when Outcome is "beats", false when the paired test
+	// says otherwise (worse, tie, not shown), null when nothing was tested
+	// (untested, no mean baseline).
+	BeatsMean *bool `json:"beats_mean"`
+	// Outcome is one of beats, worse, tie, not shown, untested, no mean
+	// baseline.
+	Outcome string `json:"outcome"`
+	// Why says why the outcome is untested.
+	Why string `json:"why,omitempty"`
+	// The paired comparison with mean: images both scored, the two MAEs on
+	// them, their difference and the p-value; absent with no mean baseline.
+	N       *int     `json:"n_common,omitempty"`
+	MAE     *float64 `json:"mae,omitempty"`
+	MeanMAE *float64 `json:"mean_mae,omitempty"`
+	DiffMAE *float64 `json:"diff_mae,omitempty"`
+	PValue  *float64 `json:"p_value,omitempty"`
+}
+
+func verdictSummary(v *Verdict, conf float64) VerdictSummary {
+	vs := VerdictSummary{BeatsMeanRule: MeanRule(conf), Winner: v.Winner, Sentences: v.Sentences, VsMean: []VsMeanSummary{}}
+	if v.Mean != "" {
+		vs.MeanBaseline = &v.Mean
+	}
+	for _, c := range v.VsMean {
+		m := VsMeanSummary{Name: c.Model, Model: c.APIModel, FineTuned: c.FineTuned, Outcome: c.Outcome, Why: c.Why}
+		if c.Outcome != NoMean && c.Outcome != Untested {
+			beats := c.Outcome == Beats
+			m.BeatsMean = &beats
+		}
+		if p := c.Paired; p != nil {
+			n := p.N
+			m.N, m.MAE, m.MeanMAE, m.DiffMAE, m.PValue = &n, num(p.MAE), num(p.BaselineMAE), num(p.DiffMAE), num(p.PValue)
+		}
+		vs.VsMean = append(vs.VsMean, m)
+	}
+	return vs
 }
 
 // ModelSummary is one model in summary.json. Accuracies and rates are
@@ -121,6 +184,8 @@ func Summary(in *Input, res *metrics.Result) *SummaryFile {
 		Seed:          res.Options.Seed,
 		Test:          metrics.TestName,
 	}
+	v := Decide(in, res)
+	f.Verdict = verdictSummary(&v, res.Options.Confidence)
 	if !in.Created.IsZero() {
 		t := in.Created.UTC()
 		f.Created = &t

@@ -57,14 +57,24 @@ type Verdict struct {
 	// Winner is the model with the lowest MAE (ties: higher Acc@1, then
 	// the earlier model); empty when no model scored anything.
 	Winner string
-	// Sentences say it in words, for the reports.
+	// Mean names the mean baseline ("" when the run has none); VsMean says
+	// for every model that is not a baseline whether it beats it
+	// ([VsMean]), fine-tuned models first.
+	Mean   string
+	VsMean []MeanCheck
+	// Sentences say it in words, for the reports: first whether each model
+	// beats mean (or that mean was not run, and the rule), then the winner.
 	Sentences []string
 }
 
-// Decide picks the winner and says whether its difference from the baseline
-// holds by the paired test at the results' confidence level.
-func Decide(res *metrics.Result) Verdict {
+// Decide says first whether each model of in beats the mean baseline by the
+// paired test ([VsMean]), then picks the winner and says whether its
+// difference from the baseline holds by the paired test at the results'
+// confidence level.
+func Decide(in *Input, res *metrics.Result) Verdict {
 	var v Verdict
+	v.Mean, v.VsMean = VsMean(in, res)
+	v.Sentences = meanSentences(v.Mean, v.VsMean, res.Options.Confidence)
 	var best *metrics.Summary
 	for i := range res.Models {
 		s := &res.Models[i]
@@ -76,7 +86,7 @@ func Decide(res *metrics.Result) Verdict {
 		}
 	}
 	if best == nil {
-		v.Sentences = []string{"No model produced a score, so there is no winner."}
+		v.Sentences = append(v.Sentences, "No model produced a score, so there is no winner.")
 		return v
 	}
 	v.Winner = best.Model
@@ -109,6 +119,33 @@ func Decide(res *metrics.Result) Verdict {
 			p.N, res.Baseline, p.DiffMAE, level(res.Options.Confidence), ci(p.DiffCI, 3, 1), pval(p.PValue), alpha, p.Test))
 	}
 	return v
+}
+
+// meanSentences are the verdict's first lines: one per model saying whether
+// it beats mean, or, when mean was not run, one saying so with the rule.
+func meanSentences(mean string, checks []MeanCheck, conf float64) []string {
+	if len(checks) == 0 {
+		return nil
+	}
+	if mean == "" {
+		var ft []string
+		for _, c := range checks {
+			if c.FineTuned {
+				ft = append(ft, c.Model)
+			}
+		}
+		which := "any model"
+		if len(ft) > 0 {
+			which = strings.Join(ft, ", ")
+		}
+		return []string{fmt.Sprintf("Whether %s beats %s cannot be said: the %s baseline was not run (%s; add a model with backend: baseline and model: %s to run it).",
+			which, MeanStat, MeanStat, MeanRule(conf), MeanStat)}
+	}
+	out := make([]string, len(checks))
+	for i := range checks {
+		out[i] = checks[i].Sentence(conf)
+	}
+	return out
 }
 
 // Extremes returns the n best and n worst scored predictions of m (by
@@ -181,7 +218,7 @@ func WriteText(w io.Writer, in *Input, res *metrics.Result) error {
 	tw.Flush()
 
 	b.WriteString("\nVerdict\n\n")
-	for _, s := range Decide(res).Sentences {
+	for _, s := range Decide(in, res).Sentences {
 		b.WriteString("  " + s + "\n")
 	}
 

@@ -82,7 +82,7 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(s.Out, table(w.Metrics))
+	fmt.Fprint(s.Out, table(w.Metrics)+meanLines(w))
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
 }

@@ -151,7 +151,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		}
 		return err
 	}
-	fmt.Fprint(s.Out, table(c.Outputs.Metrics))
+	fmt.Fprint(s.Out, table(c.Outputs.Metrics)+meanLines(c.Outputs))
 	fmt.Fprintf(s.Err, "outputs in %s\n", c.Dir)
 	if err != nil {
 		return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))

@@ -28,6 +28,17 @@ func table(res *metrics.Result) string {
 	return b.String()
 }
 
+// meanLines are the verdict's first lines, printed under the table: whether
+// each model beats the mean baseline by the paired test, or that mean was
+// not run.
+func meanLines(w *report.Written) string {
+	var b strings.Builder
+	for _, l := range w.Verdict.MeanLines() {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
 func num(v float64, format string) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "-"

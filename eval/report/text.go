@@ -65,7 +65,13 @@ type Verdict struct {
 	// Sentences say it in words, for the reports: first whether each model
 	// beats mean (or that mean was not run, and the rule), then the winner.
 	Sentences []string
+	// nMean counts the leading sentences about mean.
+	nMean int
 }
+
+// MeanLines are the verdict's first sentences, those about the mean
+// baseline (none when every model is a baseline).
+func (v *Verdict) MeanLines() []string { return v.Sentences[:v.nMean] }
 
 // Decide says first whether each model of in beats the mean baseline by the
 // paired test ([VsMean]), then picks the winner and says whether its
@@ -75,6 +81,7 @@ func Decide(in *Input, res *metrics.Result) Verdict {
 	var v Verdict
 	v.Mean, v.VsMean = VsMean(in, res)
 	v.Sentences = meanSentences(v.Mean, v.VsMean, res.Options.Confidence)
+	v.nMean = len(v.Sentences)
 	var best *metrics.Summary
 	for i := range res.Models {
 		s := &res.Models[i]

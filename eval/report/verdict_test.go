@@ -168,8 +168,13 @@ func TestVerdictOutputs(t *testing.T) {
 				t.Fatal(err)
 			}
 			first := wantVsMean[0].sentence
+			wantLines := len(wantVsMean)
 			if !withMean {
 				first = "Whether ft-noisy, ft-good, ft-bad, ft-copy beats mean cannot be said"
+				wantLines = 1
+			}
+			if lines := w.Verdict.MeanLines(); len(lines) != wantLines || !strings.HasPrefix(lines[0], first) {
+				t.Errorf("Written.Verdict.MeanLines() = %q, want %d lines starting with %q", lines, wantLines, first)
 			}
 			txt, err := os.ReadFile(w.Text)
 			if err != nil {

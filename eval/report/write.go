@@ -21,8 +21,10 @@ type Written struct {
 	Results []string
 	// Plots are the plot files, PNG and SVG.
 	Plots []string
-	// Metrics are the metrics the outputs show.
+	// Metrics are the metrics the outputs show; Verdict the verdict they
+	// state.
 	Metrics *metrics.Result
+	Verdict Verdict
 }
 
 func (in *Input) runID() string {
@@ -68,7 +70,7 @@ func Write(ctx context.Context, in *Input) (*Written, error) {
 	if err := os.MkdirAll(in.RunDir, 0o755); err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	w := &Written{Metrics: res}
+	w := &Written{Metrics: res, Verdict: Decide(in, res)}
 	dir := in.RunDir
 	put := func(name string, data []byte) (string, error) {
 		path := filepath.Join(dir, name)

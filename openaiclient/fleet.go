@@ -172,9 +172,9 @@ func serverFailure(err error, status int, bad string) string {
 	return ""
 }
 
-// checkBaseURLs returns the base URLs of a fleet without trailing slashes,
+// CheckBaseURLs returns the base URLs of a fleet without trailing slashes,
 // or says which one is not an http(s) URL or is listed twice.
-func checkBaseURLs(urls []string) ([]string, error) {
+func CheckBaseURLs(urls []string) ([]string, error) {
 	var out []string
 	for _, raw := range urls {
 		u := strings.TrimRight(strings.TrimSpace(raw), "/")

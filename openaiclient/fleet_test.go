@@ -314,7 +314,7 @@ func TestCheckBaseURLs(t *testing.T) {
 		{[]string{""}, "", "not an http"},
 	}
 	for _, tt := range tests {
-		got, err := checkBaseURLs(tt.in)
+		got, err := CheckBaseURLs(tt.in)
 		switch {
 		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 			t.Errorf("%q: error %v, want %q", tt.in, err, tt.wantErr)

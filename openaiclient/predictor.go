@@ -114,7 +114,7 @@ func newConn(cfg Config) (*conn, error) {
 	urls := []string{ResolveBaseURL(cfg.BaseURL)}
 	if len(cfg.BaseURLs) > 0 {
 		var err error
-		if urls, err = checkBaseURLs(cfg.BaseURLs); err != nil {
+		if urls, err = CheckBaseURLs(cfg.BaseURLs); err != nil {
 			return nil, err
 		}
 		cfg.BaseURL = urls[0]

@@ -12,7 +12,8 @@
 //	plots/*.png, *.svg     metric bars with intervals, predicted vs expected,
 //	                       error histograms, a confusion matrix per model
 //	report.txt             the metrics table, the winner and whether the
-//	                       difference holds, best and worst predictions
+//	                       difference holds, which servers answered each
+//	                       model ([ServedBy]), best and worst predictions
 //	report.html            one self-contained file with the same, the plots
 //	                       and thumbnails of the worst-predicted images
 //

@@ -23,7 +23,11 @@
 // slow answers, malformed and truncated bodies) and consumed in order by
 // the matching requests; [Server.Verify] fails a test that left an
 // injected fault unused, so "the retry happened" is checked, not assumed.
-// Every request is recorded ([Server.Requests]).
+// Every request is recorded ([Server.Requests]). [Server.Kill] stops the
+// server as a dying machine does (open connections cut, new ones refused)
+// and [Server.Restart] brings it back at the same address, for tests of a
+// fleet of servers; Software and Fingerprint set the Server header and the
+// system_fingerprint an OpenAI-compatible server sends.
 //
 // Uploads are refused when not .jsonl (for fine-tuning) or over
 // MaxUploadBytes, can be read slowly (UploadRate), and are processed after

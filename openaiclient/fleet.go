@@ -106,13 +106,14 @@ func (f *fleet) release(s *server, failure string) {
 	s.retryAt = f.now().Add(wait)
 }
 
-// anyUsable reports whether some server may take a request now.
-func (f *fleet) anyUsable() bool {
+// otherUsable reports whether a server other than but may take a request
+// now.
+func (f *fleet) otherUsable(but *server) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
 	for _, s := range f.servers {
-		if f.usable(s, now) {
+		if s != but && f.usable(s, now) {
 			return true
 		}
 	}

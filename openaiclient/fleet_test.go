@@ -221,6 +221,19 @@ func TestFleetPicks(t *testing.T) {
 	if a.fails != 0 || f.failures() != "" {
 		t.Errorf("a answered but is still failing: %d, %q", a.fails, f.failures())
 	}
+
+	// One server has no other to fail over to, however long it waits:
+	// its retries keep the retry policy's backoff and count.
+	one := newFleet([]string{"http://x/v1"}, time.Millisecond, time.Millisecond)
+	x := one.acquire()
+	one.release(x, "status 500")
+	time.Sleep(2 * time.Millisecond)
+	if one.otherUsable(x) {
+		t.Error("a fleet of one offers another server")
+	}
+	if !f.otherUsable(a) {
+		t.Error("a fleet of three healthy servers offers no other")
+	}
 }
 
 // A killed server, once it is back and its set-aside time is over, is

@@ -191,7 +191,7 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		}
 		failure := serverFailure(err, status, bad)
 		d.fleet.release(srv, Redact(failure, d.key))
-		if failure != "" && failovers < d.fleet.size() && d.fleet.anyUsable() {
+		if failure != "" && failovers < d.fleet.size() && d.fleet.otherUsable(srv) {
 			// Another server is healthy: try it at once, without using
 			// up a retry.
 			failovers++

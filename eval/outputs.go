@@ -23,6 +23,9 @@ func WriteOutputs(ctx context.Context, runDir string, info *RunInfo, recs map[st
 				p.Score, p.Text, p.ScoreError = pr.Score, pr.Text, pr.ScoreError
 				p.LatencyMS = float64(pr.Latency.Microseconds()) / 1000
 				p.CostUSD = pr.CostUSD
+				if sv := pr.Server; sv != nil {
+					p.Served = report.Served{URL: sv.URL, Model: pr.Model, Software: sv.Software, Fingerprint: sv.Fingerprint}
+				}
 				if mr.Backend == "" {
 					mr.Backend, mr.Model = pr.Backend, pr.Model
 				}

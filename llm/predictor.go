@@ -118,10 +118,24 @@ type Prediction struct {
 	Model string `json:"model"`
 	// ResponseID is the backend's identifier of the response, if any.
 	ResponseID string `json:"response_id,omitempty"`
+	// Server is the server that answered, for backends that ask one over
+	// HTTP (an OpenAI-compatible API); nil otherwise.
+	Server *Server `json:"server,omitempty"`
 	// Timings is the latency breakdown of local predictions.
 	Timings *Timings `json:"timings,omitempty"`
 	// Cached is true when the prediction came from the response cache.
 	Cached bool `json:"cached,omitempty"`
+}
+
+// Server names the server that answered a prediction. The model name it
+// returned is the prediction's Model.
+type Server struct {
+	// URL is the base URL the request went to.
+	URL string `json:"url"`
+	// Software is the answer's Server header (llama.cpp, uvicorn…), if any.
+	Software string `json:"software,omitempty"`
+	// Fingerprint is the answer's system_fingerprint, if any.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // SetText stores an answer and the score read from it with [ExtractScore].

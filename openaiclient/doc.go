@@ -30,6 +30,11 @@
 // it. The base URL comes from the config, or OPENAI_BASE_URL, so any
 // OpenAI-compatible server (vLLM, llama-server, Ollama) is a backend too;
 // such a server given explicitly needs no key ([ResolveKeyFor]).
+// [Config.BaseURLs] makes a fleet of such servers serving one model: each
+// attempt goes to the least busy healthy server, and a server that fails
+// is set aside with a backoff while its requests are retried on the others.
+// Every prediction records which server answered ([llm.Server]: base URL,
+// Server header, system_fingerprint).
 //
 // The package logs at Debug level only, through log/slog.
 package openaiclient

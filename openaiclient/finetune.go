@@ -36,6 +36,9 @@ type FineTuning struct {
 
 // NewFineTuning returns a fine-tuning client for cfg (Model is not used).
 func NewFineTuning(cfg Config) (*FineTuning, error) {
+	if len(cfg.BaseURLs) > 1 {
+		return nil, errors.New("openai: fine-tuning needs one server, not a fleet of base URLs")
+	}
 	c, err := newConn(cfg)
 	if err != nil {
 		return nil, err

@@ -37,6 +37,11 @@ type Config struct {
 	Model string
 	// BaseURL of the API; empty means OPENAI_BASE_URL or the OpenAI API.
 	BaseURL string
+	// BaseURLs, when not empty, are several OpenAI-compatible servers of
+	// the same model (a fleet), used instead of BaseURL: each request goes
+	// to the least busy healthy one, and a server that fails is set aside
+	// for a while and its requests retried on the others. See [fleet].
+	BaseURLs []string
 	// APIKey is the key itself, when the caller has resolved it. It is never
 	// logged or written. Empty means ResolveKey(APIKeyFile).
 	APIKey string
@@ -106,6 +111,14 @@ type conn struct {
 }
 
 func newConn(cfg Config) (*conn, error) {
+	urls := []string{ResolveBaseURL(cfg.BaseURL)}
+	if len(cfg.BaseURLs) > 0 {
+		var err error
+		if urls, err = CheckBaseURLs(cfg.BaseURLs); err != nil {
+			return nil, err
+		}
+		cfg.BaseURL = urls[0]
+	}
 	key := cfg.APIKey
 	if key == "" && !cfg.NoKey {
 		var err error
@@ -149,13 +162,14 @@ func newConn(cfg Config) (*conn, error) {
 		hc = &http.Client{}
 	}
 	d := &doer{client: hc, rpm: newLimiter(cfg.RPM), tpm: newLimiter(cfg.TPM), timeout: cfg.Timeout,
-		maxRetries: cfg.MaxRetries, base: cfg.RetryBase, cap: cfg.RetryMax, key: key, log: log, sleep: sleepCtx}
+		maxRetries: cfg.MaxRetries, base: cfg.RetryBase, cap: cfg.RetryMax, key: key, log: log, sleep: sleepCtx,
+		fleet: newFleet(urls, cfg.RetryBase, cfg.RetryMax)}
 	if d.tpm != nil {
 		// A request's tokens must fit in the burst; a tenth of the minute
 		// is too little for a large image at a small TPM.
 		d.tpm = rate.NewLimiter(rate.Limit(float64(cfg.TPM)/60), cfg.TPM)
 	}
-	base := ResolveBaseURL(cfg.BaseURL)
+	base := d.fleet.primary()
 	oc := openai.DefaultConfig(key)
 	oc.BaseURL = base
 	oc.HTTPClient = d
@@ -237,8 +251,17 @@ func (p *Predictor) completionParam() bool {
 // Model is the model the predictor asks.
 func (p *Predictor) Model() string { return p.c.cfg.Model }
 
-// BaseURL is the API's base URL in use.
+// BaseURL is the API's base URL in use (the first of a fleet).
 func (p *Predictor) BaseURL() string { return p.c.baseURL }
+
+// BaseURLs are the base URLs of every server in use.
+func (p *Predictor) BaseURLs() []string {
+	var out []string
+	for _, s := range p.c.doer.fleet.servers {
+		out = append(out, s.url)
+	}
+	return out
+}
 
 // ScoreSchema is the structured output's JSON schema. The score is an
 // integer enum 1..10 rather than minimum/maximum, which strict mode refuses
@@ -333,7 +356,8 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	est := EstimateTextTokens(req.System+req.Prompt) + 2*MessageOverhead + ReplyOverhead +
 		p.info.ImageTokens.Tokens(cfg.Detail, img.Width, img.Height) + maxTokens
 	start := time.Now()
-	resp, err := p.c.api.CreateChatCompletion(withTokens(ctx, est), cr)
+	var served string
+	resp, err := p.c.api.CreateChatCompletion(withServed(withTokens(ctx, est), &served), cr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -348,6 +372,7 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	if pred.Model == "" {
 		pred.Model = cfg.Model
 	}
+	pred.Server = &llm.Server{URL: served, Software: resp.Header().Get("Server"), Fingerprint: resp.SystemFingerprint}
 	pred.CostUSD = p.c.cfg.Prices.Cost(cfg.Model, pred.Usage)
 	text := resp.Choices[0].Message.Content
 	if text == "" && resp.Choices[0].Message.Refusal != "" {
@@ -360,7 +385,7 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	if text == "" && resp.Choices[0].FinishReason == openai.FinishReasonLength {
 		pred.ScoreError = fmt.Sprintf("empty answer: the model used all %d completion tokens (a reasoning model spends them on hidden reasoning): raise max_tokens", maxTokens)
 	}
-	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "latency", pred.Latency,
+	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "server", served, "latency", pred.Latency,
 		"prompt_tokens", pred.Usage.PromptTokens, "completion_tokens", pred.Usage.CompletionTokens)
 	return pred, nil
 }

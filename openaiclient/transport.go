@@ -27,6 +27,7 @@ type doer struct {
 	maxRetries int
 	base, cap  time.Duration // backoff's first and largest interval
 	key        string        // for redaction only
+	fleet      *fleet        // the servers requests go to
 	log        *slog.Logger
 	sleep      func(ctx context.Context, d time.Duration) error
 }
@@ -35,7 +36,14 @@ type (
 	tokensKey   struct{}
 	timeoutKey  struct{}
 	progressKey struct{}
+	servedKey   struct{}
 )
+
+// withServed has the doer write into *url the base URL of the server that
+// answered the requests under ctx.
+func withServed(ctx context.Context, url *string) context.Context {
+	return context.WithValue(ctx, servedKey{}, url)
+}
 
 // Progress is told how many bytes of a request body have been sent of how
 // many (total is -1 when unknown). It is called from the sending goroutine;
@@ -163,12 +171,16 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 	bo.RandomizationFactor = 0.5
 	bo.MaxElapsedTime = 0
 	bo.Reset()
+	sent, failovers := 0, 0
 	for attempt := 0; ; attempt++ {
 		if err := d.wait(ctx, tokens); err != nil {
 			return nil, err
 		}
-		resp, err := d.attempt(req, attempt)
+		srv := d.fleet.acquire()
+		resp, err := d.attempt(req, sent, srv)
+		sent++
 		if err != nil && ctx.Err() != nil {
+			d.fleet.release(srv, "")
 			return nil, ctx.Err()
 		}
 		var status int
@@ -177,17 +189,37 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			status = resp.StatusCode
 			bad = checkBody(resp)
 		}
+		failure := serverFailure(err, status, bad)
+		d.fleet.release(srv, Redact(failure, d.key))
+		if failure != "" && failovers < d.fleet.size() && d.fleet.otherUsable(srv) {
+			// Another server is healthy: try it at once, without using
+			// up a retry.
+			failovers++
+			attempt--
+			d.log.Debug("openai: server failed, trying another", "server", srv.url, "path", req.URL.Path,
+				"err", Redact(failure, d.key))
+			discard(resp)
+			continue
+		}
+		failovers = 0
 		again := err != nil || retryable(status) || bad != ""
 		if status == http.StatusTooManyRequests && isQuotaExhausted(resp) {
 			again = false // waiting does not refill a quota
 		}
 		if !again || attempt >= d.maxRetries {
+			if failure != "" && d.fleet.size() > 1 {
+				discard(resp)
+				return nil, fmt.Errorf("%s %s: every server failed: %s", req.Method, req.URL.Path, d.fleet.failures())
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, Redact(err.Error(), d.key))
 			}
 			if bad != "" && strings.HasPrefix(bad, "body cut off") {
 				resp.Body.Close()
 				return nil, fmt.Errorf("%s %s: %w: %s", req.Method, req.URL.Path, ErrMalformed, bad)
+			}
+			if u, ok := ctx.Value(servedKey{}).(*string); ok {
+				*u = srv.url
 			}
 			return resp, nil
 		}
@@ -205,15 +237,23 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 				// waiting workers do not return in the same instant.
 				wait = ra + time.Duration(rand.Int64N(int64(ra/10)+int64(10*time.Millisecond)))
 			}
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
+			discard(resp)
 		}
-		d.log.Debug("openai: retrying", "method", req.Method, "path", req.URL.Path, "status", status,
+		d.log.Debug("openai: retrying", "method", req.Method, "path", req.URL.Path, "server", srv.url, "status", status,
 			"err", errString(err, d.key), "attempt", attempt+1, "wait", wait)
 		if err := d.sleep(ctx, wait); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// discard drains a little of an unused response's body and closes it.
+func discard(resp *http.Response) {
+	if resp == nil {
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
 }
 
 func errString(err error, key string) string {
@@ -238,10 +278,14 @@ func (d *doer) wait(ctx context.Context, tokens int) error {
 	return nil
 }
 
-// attempt sends one try of req with its own timeout. The timeout's cancel
-// runs when the body is closed.
-func (d *doer) attempt(req *http.Request, n int) (*http.Response, error) {
-	r := req
+// attempt sends one try of req to srv with its own timeout; n is how many
+// tries were sent before. The timeout's cancel runs when the body is
+// closed.
+func (d *doer) attempt(req *http.Request, n int, srv *server) (*http.Response, error) {
+	r, err := d.fleet.route(req, srv)
+	if err != nil {
+		return nil, err
+	}
 	if n > 0 && req.Body != nil {
 		if req.GetBody == nil {
 			return nil, errors.New("request body cannot be sent again")
@@ -250,7 +294,9 @@ func (d *doer) attempt(req *http.Request, n int) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		r = req.Clone(req.Context())
+		if r == req {
+			r = req.Clone(req.Context())
+		}
 		r.Body = body
 	}
 	timeout := d.timeout

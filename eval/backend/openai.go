@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
@@ -17,8 +19,11 @@ var openAIBackend = Backend{Build: buildOpenAI, Ready: openAIReady, Cached: true
 // line, the config and the environment are combined: the command line wins,
 // then the model's config, then OPENAI_BASE_URL / OPENAI_API_KEY.
 type OpenAISettings struct {
-	Model     string // API model name (a fine-tuned one resolved from its record)
-	BaseURL   string
+	Model   string // API model name (a fine-tuned one resolved from its record)
+	BaseURL string // the first of BaseURLs for a fleet
+	// BaseURLs are the servers of a fleet (the model's base_urls), sorted;
+	// empty for one server.
+	BaseURLs  []string
 	Key       string
 	KeySource string // where the key came from, for display; never the key
 	Detail    string
@@ -47,6 +52,15 @@ func ResolveOpenAI(m *config.Model, flags OpenAIOverrides) (*OpenAISettings, err
 	if base == "" {
 		base = m.BaseURL
 	}
+	if base == "" && len(m.BaseURLs) > 0 {
+		// A fleet, unless --base-url names one server.
+		urls, err := openaiclient.CheckBaseURLs(m.BaseURLs)
+		if err != nil {
+			return nil, err
+		}
+		st.BaseURLs = slices.Sorted(slices.Values(urls))
+		base = st.BaseURLs[0]
+	}
 	st.BaseURL = openaiclient.ResolveBaseURL(base)
 	keyFile := flags.APIKeyFile
 	if keyFile == "" {
@@ -59,6 +73,15 @@ func ResolveOpenAI(m *config.Model, flags OpenAIOverrides) (*OpenAISettings, err
 		return nil, err
 	}
 	return st, nil
+}
+
+// servers is the base URL, or a fleet's base URLs joined by commas (sorted,
+// so that the identity does not depend on their order).
+func (st *OpenAISettings) servers() string {
+	if len(st.BaseURLs) > 0 {
+		return strings.Join(st.BaseURLs, ",")
+	}
+	return st.BaseURL
 }
 
 // buildOpenAI builds the predictor of an OpenAI (or OpenAI-compatible)
@@ -76,6 +99,7 @@ func buildOpenAI(_ context.Context, cfg *config.Config, m *config.Model, env Env
 		Model:       st.Model,
 		Models:      openaiclient.MergeModels(openaiclient.DefaultModels(), cfg.OpenAIModels),
 		BaseURL:     st.BaseURL,
+		BaseURLs:    st.BaseURLs,
 		APIKey:      st.Key,
 		Detail:      st.Detail,
 		Structured:  m.Structured,
@@ -91,16 +115,18 @@ func buildOpenAI(_ context.Context, cfg *config.Config, m *config.Model, env Env
 		maxTokens = openaiclient.DefaultMaxTokens
 	}
 	// Temperature 0 and seed 42 are the client's fixed defaults; they are
-	// named so that changing them would change the key.
+	// named so that changing them would change the key. A fleet's servers
+	// are all named: they serve one model, but which is for the user to
+	// vouch for, as for one server.
 	id := fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_tokens=%d temperature=0 seed=%d",
-		st.Model, st.BaseURL, st.Detail, m.Structured, maxTokens, openaiclient.DefaultSeed)
+		st.Model, st.servers(), st.Detail, m.Structured, maxTokens, openaiclient.DefaultSeed)
 	if info := p.Info(); info.Reasoning {
 		// A reasoning model takes no temperature and has its own budget.
 		if m.MaxTokens == 0 {
 			maxTokens = openaiclient.DefaultReasoningMaxTokens
 		}
 		id = fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_completion_tokens=%d reasoning_effort=%s seed=%d",
-			st.Model, st.BaseURL, st.Detail, m.Structured, maxTokens, info.ReasoningEffort, openaiclient.DefaultSeed)
+			st.Model, st.servers(), st.Detail, m.Structured, maxTokens, info.ReasoningEffort, openaiclient.DefaultSeed)
 	}
 	return &Built{Predictor: p, Identity: id}, nil
 }
@@ -111,7 +137,10 @@ func openAIReady(_ *config.Config, m *config.Model, env Env) Readiness {
 		return Readiness{false, err.Error()}
 	}
 	what := st.Model
-	if st.BaseURL != openaiclient.DefaultBaseURL {
+	switch {
+	case len(st.BaseURLs) > 0:
+		what += " at " + strings.Join(st.BaseURLs, ", ")
+	case st.BaseURL != openaiclient.DefaultBaseURL:
 		what += " at " + st.BaseURL
 	}
 	if st.Key == "" {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
 // TestOpenAIModelsFromConfig: a model the built-in table does not know is
@@ -40,5 +41,41 @@ func TestOpenAIModelsFromConfig(t *testing.T) {
 				t.Errorf("identity %q: reasoning %v, want %v", b.Identity, got, tt.reasoning)
 			}
 		})
+	}
+}
+
+// A model's base_urls make a fleet: the predictor asks every server, the
+// identity names them all in a fixed order, readiness lists them, and
+// --base-url still picks one server.
+func TestOpenAIFleetFromConfig(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	cfg, err := config.Parse("vlmcmp.yaml", []byte("models:\n  - {name: f, backend: openai, model: qwen, base_urls: [http://b:8080/v1/, http://a:8080/v1]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := cfg.Lookup("f")
+	b, err := Build(t.Context(), cfg, m, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := b.Predictor.(*openaiclient.Predictor)
+	if !ok {
+		t.Fatalf("predictor %T", b.Predictor)
+	}
+	if got := strings.Join(p.BaseURLs(), " "); got != "http://a:8080/v1 http://b:8080/v1" {
+		t.Errorf("servers %q", got)
+	}
+	if !strings.Contains(b.Identity, "base_url=http://a:8080/v1,http://b:8080/v1 ") {
+		t.Errorf("identity %q does not name both servers in order", b.Identity)
+	}
+	if r := Ready(cfg, m, Env{}); !r.Ready || !strings.Contains(r.Reason, "qwen at http://a:8080/v1, http://b:8080/v1, no key") {
+		t.Errorf("readiness %+v", r)
+	}
+	one, err := Build(t.Context(), cfg, m, Env{OpenAI: OpenAIOverrides{BaseURL: "http://c/v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := one.Predictor.(*openaiclient.Predictor).BaseURLs(); len(got) != 1 || got[0] != "http://c/v1" {
+		t.Errorf("--base-url: servers %q, want only it", got)
 	}
 }

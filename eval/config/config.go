@@ -105,6 +105,11 @@ type Model struct {
 	// BaseURL of an OpenAI-compatible server; empty means OPENAI_BASE_URL
 	// or the OpenAI API.
 	BaseURL string `yaml:"base_url"`
+	// BaseURLs, instead of BaseURL, are several servers of the same model
+	// (vLLM or llama-server on several machines): each request goes to the
+	// least busy healthy one, and a server that fails is skipped and tried
+	// again later.
+	BaseURLs []string `yaml:"base_urls"`
 	// APIKeyFile holds the API key; empty means OPENAI_API_KEY.
 	APIKeyFile string `yaml:"api_key_file"`
 	// Detail is the image detail: low, high or auto.
@@ -377,6 +382,14 @@ func (c *Config) validate() error {
 			}
 			if m.Detail != "" && !slices.Contains([]string{"low", "high", "auto"}, m.Detail) {
 				return fmt.Errorf("%s: model %q: detail %q is not one of low, high, auto", at, m.Name, m.Detail)
+			}
+			if m.BaseURL != "" && len(m.BaseURLs) > 0 {
+				return fmt.Errorf("%s: model %q: give base_url or base_urls, not both", at, m.Name)
+			}
+			if len(m.BaseURLs) > 0 {
+				if _, err := openaiclient.CheckBaseURLs(m.BaseURLs); err != nil {
+					return fmt.Errorf("%s: model %q: base_urls: %s", at, m.Name, strings.TrimPrefix(err.Error(), "openai: "))
+				}
 			}
 		case BackendLocal:
 			if m.ModelFile == "" || m.Mmproj == "" {

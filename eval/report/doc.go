@@ -15,7 +15,8 @@
 //	report.txt             the metrics table; the verdict: first whether each
 //	                       model beats the mean baseline by the paired test
 //	                       (or that mean was not run), then the winner and
-//	                       whether the difference holds; best and worst
+//	                       whether the difference holds; which servers
+//	                       answered each model ([ServedBy]); best and worst
 //	                       predictions
 //	report.html            one self-contained file with the same, the plots
 //	                       and thumbnails of the worst-predicted images

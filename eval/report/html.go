@@ -37,6 +37,7 @@ type htmlPred struct {
 
 type htmlModel struct {
 	Name, Backend, Model string
+	ServedBy             string
 	Best, Worst, NoScore []htmlPred
 	NoScoreCount         int
 }
@@ -108,7 +109,7 @@ Intervals: {{.Confidence}}, percentile bootstrap with {{.Resamples}} resamples.<
 <img src="{{.Src}}" alt="{{.Name}}">
 {{end}}</div>
 {{range .Models}}<h2>{{.Name}}</h2>
-<p class="note">{{.Backend}}{{if .Model}} · {{.Model}}{{end}}</p>
+<p class="note">{{.Backend}}{{if .Model}} · {{.Model}}{{end}}{{if .ServedBy}}<br>answered by {{.ServedBy}}{{end}}</p>
 <h3>Worst predictions</h3>
 {{range .Worst}}{{template "pred" .}}{{else}}<p>None scored.</p>{{end}}
 <h3>Best predictions</h3>
@@ -160,7 +161,7 @@ func WriteHTML(w io.Writer, in *Input, res *metrics.Result, pngs []NamedPNG) err
 	for i := range in.Models {
 		m := &in.Models[i]
 		best, worst, none := Extremes(m, n)
-		hm := htmlModel{Name: m.Name, Backend: m.Backend, Model: m.Model, NoScoreCount: len(none)}
+		hm := htmlModel{Name: m.Name, Backend: m.Backend, Model: m.Model, ServedBy: ServedBy(m), NoScoreCount: len(none)}
 		hm.Best = htmlPreds(best, false, in)
 		hm.Worst = htmlPreds(worst, !in.NoThumbnails, in)
 		hm.NoScore = htmlPreds(none[:min(n, len(none))], false, in)

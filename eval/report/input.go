@@ -70,6 +70,8 @@ type Prediction struct {
 	LatencyMS float64
 	// CostUSD is the request's cost in US dollars.
 	CostUSD float64
+	// Served says which server answered (OpenAI-compatible backends).
+	Served Served
 }
 
 // AbsError is |Score − Expected|, and false when there is no score.

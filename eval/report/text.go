@@ -253,6 +253,9 @@ func WriteText(w io.Writer, in *Input, res *metrics.Result) error {
 		m := &in.Models[i]
 		best, worst, none := Extremes(m, n)
 		fmt.Fprintf(&b, "\n%s\n%s\n", m.Name, strings.Repeat("=", len([]rune(m.Name))))
+		if by := ServedBy(m); by != "" {
+			fmt.Fprintf(&b, "\n  answered by %s\n", by)
+		}
 		writePreds(&b, "Best predictions", best)
 		writePreds(&b, "Worst predictions", worst)
 		if len(none) > 0 {

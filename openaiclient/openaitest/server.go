@@ -23,7 +23,11 @@
 // slow answers, malformed and truncated bodies) and consumed in order by
 // the matching requests; [Server.Verify] fails a test that left an
 // injected fault unused, so "the retry happened" is checked, not assumed.
-// Every request is recorded ([Server.Requests]).
+// Every request is recorded ([Server.Requests]). [Server.Kill] stops the
+// server as a dying machine does (open connections cut, new ones refused)
+// and [Server.Restart] brings it back at the same address, for tests of a
+// fleet of servers; Software and Fingerprint set the Server header and the
+// system_fingerprint an OpenAI-compatible server sends.
 //
 // Uploads are refused when not .jsonl (for fine-tuning) or over
 // MaxUploadBytes, can be read slowly (UploadRate), and are processed after
@@ -54,6 +58,7 @@ import (
 	"image/color"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -166,6 +171,12 @@ type Server struct {
 	// ModerationSkips is how many image examples the job's moderation step
 	// reports skipped.
 	ModerationSkips int
+	// Software, when set, is sent as the Server header of every answer, as
+	// llama-server sends "llama.cpp".
+	Software string
+	// Fingerprint is the chat answers' system_fingerprint (default
+	// "fp_fake").
+	Fingerprint string
 
 	srv *httptest.Server
 
@@ -208,7 +219,39 @@ func New(t testing.TB) *Server {
 }
 
 // URL is the base URL to give a client: the server's address with /v1.
-func (s *Server) URL() string { return s.srv.URL + "/v1" }
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.srv.URL + "/v1"
+}
+
+// Kill stops the server as a machine that dies does: new connections are
+// refused and the open ones, with the requests on them, are cut off.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	srv.CloseClientConnections()
+	srv.Close()
+}
+
+// Restart starts a killed server again at the same address, keeping its
+// state (recorded requests, faults, files, jobs).
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, err := net.Listen("tcp", s.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatalf("openaitest: restart at %s: %v", s.srv.Listener.Addr(), err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s.srv = srv
+}
 
 // Inject queues a fault.
 func (s *Server) Inject(f Fault) {
@@ -324,6 +367,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rw := &statusWriter{ResponseWriter: w}
 	s.rateHeaders(w.Header(), fault)
+	if s.Software != "" {
+		w.Header().Set("Server", s.Software)
+	}
 	switch {
 	case fault != nil && fault.Status != 0:
 		if fault.RetryAfter != "" {
@@ -814,9 +860,13 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 	s.nextID++
 	id := fmt.Sprintf("chatcmpl-fake%d", s.nextID)
 	s.mu.Unlock()
+	fingerprint := s.Fingerprint
+	if fingerprint == "" {
+		fingerprint = "fp_fake"
+	}
 	writeJSON(w, map[string]any{
 		"id": id, "object": "chat.completion", "created": time.Now().Unix(), "model": req.Model + "-fake",
-		"system_fingerprint": "fp_fake",
+		"system_fingerprint": fingerprint,
 		"choices": []any{map[string]any{"index": 0, "finish_reason": finish,
 			"message": map[string]any{"role": "assistant", "content": answer, "refusal": nil}}},
 		"usage": map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,

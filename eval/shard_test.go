@@ -537,3 +537,32 @@ func predIDs(t *testing.T, path string) map[string]bool {
 	}
 	return ids
 }
+
+// TestShardEmpty: with more shards than images some shards hold none; they
+// run, and the merge is the whole set.
+func TestShardEmpty(t *testing.T) {
+	cfg, dir := compareSetup(t, 3, "  - {name: mean, backend: baseline, model: mean}\n")
+	empty := 0
+	for k := 1; k <= 6; k++ {
+		c, err := eval.Compare(t.Context(), cfg, shardOpts("e", k, 6))
+		if err != nil {
+			t.Fatalf("shard %d/6: %v", k, err)
+		}
+		if len(c.Info.Items) == 0 {
+			empty++
+			if c.Outputs != nil {
+				t.Errorf("shard %d/6 has no images but metrics %+v", k, c.Outputs)
+			}
+		}
+	}
+	if empty < 3 {
+		t.Fatalf("%d of 6 shards are empty with 3 images; want at least 3", empty)
+	}
+	a, err := eval.Analyze(t.Context(), filepath.Join(dir, "results", "e"), eval.AnalyzeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := a.Outputs.Metrics.Find("mean"); s == nil || s.N != 3 {
+		t.Errorf("merged metrics %+v, want 3 images", s)
+	}
+}

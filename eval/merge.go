@@ -55,8 +55,8 @@ func (e *ShardSetError) Error() string {
 	if len(e.Conflicts) > 0 {
 		return fmt.Sprintf("the shards of run %s do not fit together: %s", e.Run, strings.Join(append(e.Conflicts, e.Incomplete...), "; "))
 	}
-	return fmt.Sprintf("the shards of run %s are incomplete: %s; finish them with vlmcmp compare --run-id %s --shard K/N, or give --partial to analyze what is there",
-		e.Run, strings.Join(e.Incomplete, "; "), filepath.Base(e.Run))
+	return fmt.Sprintf("the shards of run %s are incomplete: %s; finish them with the command each shard ran (vlmcmp compare --output-dir %s --run-id %s --shard K/N), or give --partial to analyze what is there",
+		e.Run, strings.Join(e.Incomplete, "; "), filepath.Dir(e.Run), filepath.Base(e.Run))
 }
 
 // MergeOptions are the settings of [ReadShards].
@@ -103,7 +103,7 @@ func ReadShards(runDir string, opts MergeOptions) (*RunInfo, map[string][]Record
 	if len(shards) == 0 {
 		return nil, nil, nil, fmt.Errorf("%s has no shard folders (K-of-N) in %s", runDir, ShardsDir(runDir))
 	}
-	serr := &ShardSetError{Run: runDir}
+	serr := &ShardSetError{Run: filepath.Clean(runDir)}
 	if exists(filepath.Join(runDir, RunInfoFile)) {
 		serr.Conflicts = append(serr.Conflicts, fmt.Sprintf("the folder holds an unsharded run (%s) beside the shards", RunInfoFile))
 	}
@@ -150,11 +150,11 @@ func ReadShards(runDir string, opts MergeOptions) (*RunInfo, map[string][]Record
 		}
 	}
 	if len(missing) > 0 {
-		noun := "shard"
+		what := "shard " + missing[0] + " is"
 		if len(missing) > 1 {
-			noun = "shards"
+			what = "shards " + strings.Join(missing, ", ") + " are"
 		}
-		serr.Incomplete = append([]string{fmt.Sprintf("%s %s of %d missing (never run, or run elsewhere)", noun, strings.Join(missing, ", "), n)}, serr.Incomplete...)
+		serr.Incomplete = append([]string{fmt.Sprintf("%s missing (never run, or its folder is not in %s)", what, ShardsDir(runDir))}, serr.Incomplete...)
 	}
 	if len(runs) == 0 {
 		return nil, nil, nil, serr

@@ -12,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vlmcmp/vlmcmp/eval"
@@ -168,8 +169,8 @@ func shardOpts(id string, k, n int) eval.CompareOptions {
 	return eval.CompareOptions{Split: "all", RunID: id, NoCache: true, Shard: eval.Shard{Index: k, Count: n}, Log: quiet}
 }
 
-// TestShardedCompareMatchesUnsharded runs shards 3/3, 1/3 and 2/3 of a run
-// into one folder, merges them with Analyze, and gets the summary.json
+// TestShardedCompareMatchesUnsharded runs shards 1/3, 2/3 and 3/3 of a run
+// at once into one folder, merges them with Analyze, and gets the summary.json
 // figures of the same comparison run unsharded.
 func TestShardedCompareMatchesUnsharded(t *testing.T) {
 	const n = 30
@@ -179,9 +180,17 @@ func TestShardedCompareMatchesUnsharded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The three shards run at once, as on three machines.
+	comps := make([]*eval.Comparison, 4)
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for k := 1; k <= 3; k++ {
+		wg.Go(func() { comps[k], errs[k] = eval.Compare(ctx, cfg, shardOpts("sharded", k, 3)) })
+	}
+	wg.Wait()
 	seen := map[string]int{}
-	for _, k := range []int{3, 1, 2} {
-		c, err := eval.Compare(ctx, cfg, shardOpts("sharded", k, 3))
+	for k := 1; k <= 3; k++ {
+		c, err := comps[k], errs[k]
 		if err != nil {
 			t.Fatalf("shard %d/3: %v", k, err)
 		}
@@ -331,7 +340,7 @@ func TestShardMergeRefuses(t *testing.T) {
 				}
 				return filepath.Join(dir, "results", id)
 			},
-			want: "shard 2/3 of 3 missing", partial: true, wantPart: "shard 2/3 of 3 missing",
+			want: "shard 2/3 is missing", partial: true, wantPart: "shard 2/3 is missing",
 		},
 		{
 			name: "unfinished shard",
@@ -564,5 +573,23 @@ func TestShardEmpty(t *testing.T) {
 	}
 	if s := a.Outputs.Metrics.Find("mean"); s == nil || s.N != 3 {
 		t.Errorf("merged metrics %+v, want 3 images", s)
+	}
+}
+
+// TestShardLocks: each shard has its own lock: a shard held by another
+// process does not stop the others, and is itself refused.
+func TestShardLocks(t *testing.T) {
+	cfg, dir := compareSetup(t, 8, "  - {name: mean, backend: baseline, model: mean}\n")
+	run := filepath.Join(dir, "results", "l")
+	l, err := eval.LockRun(eval.ShardDir(run, eval.Shard{Index: 1, Count: 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if _, err := eval.Compare(t.Context(), cfg, shardOpts("l", 2, 2)); err != nil {
+		t.Errorf("shard 2/2 while 1/2 is held: %v", err)
+	}
+	if _, err := eval.Compare(t.Context(), cfg, shardOpts("l", 1, 2)); !errors.Is(err, eval.ErrRunLocked) {
+		t.Errorf("shard 1/2 while held: %v, want ErrRunLocked", err)
 	}
 }

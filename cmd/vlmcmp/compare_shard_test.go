@@ -83,11 +83,11 @@ func TestCompareShardsThenAnalyze(t *testing.T) {
 	shard(2)
 	shard(3)
 	code, _, stderr := vlmcmp(t, ctx, "analyze", "--run", "results/big")
-	if code != 1 || !strings.Contains(stderr, "shard 1/3 of 3 missing") || !strings.Contains(stderr, "--partial") {
+	if code != 1 || !strings.Contains(stderr, "shard 1/3 is missing") || !strings.Contains(stderr, "--partial") {
 		t.Fatalf("analyze of shards 2/3 and 3/3 exited %d:\n%s\nwant a refusal naming shard 1/3", code, stderr)
 	}
 	code, stdout, stderr := vlmcmp(t, ctx, "analyze", "--run", "results/big", "--partial")
-	if code != 0 || !strings.Contains(stderr, "partial: shard 1/3 of 3 missing") || !strings.Contains(stderr, "merged shards 2, 3 of 3") {
+	if code != 0 || !strings.Contains(stderr, "partial: shard 1/3 is missing") || !strings.Contains(stderr, "merged shards 2, 3 of 3") {
 		t.Fatalf("analyze --partial exited %d:\n%s", code, stderr)
 	}
 	if !strings.Contains(stdout, "gpt4 ") {

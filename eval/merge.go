@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,6 +207,21 @@ func checkShardSet(runs []*shardRun) []string {
 				overlaps = append(overlaps, fmt.Sprintf("shards %s and %s both hold image %d of the set", o, r.s, p+1))
 			} else {
 				posOwner[p] = r.s
+			}
+		}
+	}
+	// Answers only for the shard's own images.
+	for _, r := range runs {
+		own := make(map[string]bool, len(r.info.Items))
+		for _, it := range r.info.Items {
+			own[it.ID] = true
+		}
+		for _, m := range slices.Sorted(maps.Keys(r.recs)) {
+			for _, rec := range r.recs[m] {
+				if !own[rec.ID] {
+					overlaps = append(overlaps, fmt.Sprintf("shard %s has an answer of %s for image %s, which is not one of its images", r.s, m, rec.ID))
+					break
+				}
 			}
 		}
 	}

@@ -390,6 +390,20 @@ func TestShardMergeRefuses(t *testing.T) {
 			want: "is in shards 1/3 and 2/3",
 		},
 		{
+			name: "answer of another shard's image",
+			make: func(id string) string {
+				run := complete(id)
+				one := eval.PredictionsPath(eval.ShardDir(run, shard(1, 3)), "mean")
+				b, _ := os.ReadFile(one)
+				first, _, _ := strings.Cut(string(b), "\n")
+				f, _ := os.OpenFile(eval.PredictionsPath(eval.ShardDir(run, shard(3, 3)), "mean"), os.O_APPEND|os.O_WRONLY, 0)
+				f.WriteString(first + "\n")
+				f.Close()
+				return run
+			},
+			want: "shard 3/3 has an answer of mean for image",
+		},
+		{
 			name: "different N",
 			make: func(id string) string {
 				run := complete(id)

@@ -185,3 +185,24 @@ func TestCompareShardBadValues(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareShardOtherModel: a shard whose model is not the one another
+// shard of the run ran under the same name is refused before it asks
+// anything, naming the model, the shard and what changed.
+func TestCompareShardOtherModel(t *testing.T) {
+	t.Chdir(t.TempDir())
+	schedulerEnv(t)
+	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	shardConfig(t, 8, "  - {name: m, backend: baseline, model: mean}\n")
+	if code, _, stderr := vlmcmp(t, t.Context(), "compare", "--split", "all", "--run-id", "r", "--shard", "1/2"); code != 0 {
+		t.Fatalf("shard 1/2 exited %d:\n%s", code, stderr)
+	}
+	shardConfig(t, 8, "  - {name: m, backend: baseline, model: median}\n")
+	code, _, stderr := vlmcmp(t, t.Context(), "compare", "--split", "all", "--run-id", "r", "--shard", "2/2")
+	if code != 1 || !strings.Contains(stderr, `model m is not the model shard 1/2 of run results/r ran (model was "mean", now "median")`) {
+		t.Fatalf("shard 2/2 with another model exited %d:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(eval.ShardDir(filepath.Join("results", "r"), eval.Shard{Index: 2, Count: 2})); err == nil {
+		t.Errorf("the refused shard left its folder")
+	}
+}

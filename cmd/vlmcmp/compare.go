@@ -54,7 +54,8 @@ Without --models, every configured model that is ready runs (see vlmcmp models).
 
 --shard K/N runs only the K-th of N disjoint parts of the images (by a hash
 of each image's id), into <run-id>/shards/K-of-N/ of the same run folder, so
-that N machines can share a run on a shared filesystem; --run-id is needed.
+that N machines can share a run on a shared filesystem; every shard names
+the same --run-id.
 --shard auto reads K and N from a Slurm job array (SLURM_ARRAY_TASK_ID,
 SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
 (JOB_COMPLETION_INDEX, with N from --shard-count or VLMCMP_SHARD_COUNT).

@@ -33,6 +33,18 @@
 // are abandoned without a line, answers already written stay, and the file is
 // synced, so a resumed run neither loses nor repeats an answer.
 //
+// # Shards
+//
+// A run can be split over machines sharing a filesystem: with
+// [CompareOptions.Shard] K/N, a comparison runs the images whose ID hashes to
+// K ([ShardOf]) into the run's shards/K-of-N folder ([ShardDir]), a run
+// folder of its own (run.json with a [ShardInfo], .lock, predictions/) that
+// no other shard writes. [ParseShard] reads K/N from a --shard value or from
+// a Slurm job array or Kubernetes Indexed Job. [Analyze] (through
+// [ReadShards]) merges the shards into one run, in the order of the whole
+// image set, and refuses with a [ShardSetError] a set that is incomplete
+// (unless Partial) or does not fit together.
+//
 // The baselines ([Baseline]) are predictors too: the mean or median of the
 // training split's scores, the floor every model must beat.
 package eval

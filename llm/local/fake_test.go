@@ -39,6 +39,7 @@ type fakeEngine struct {
 	stepDelay time.Duration // every step takes this long (interruptible)
 	hold      chan struct{} // when set, the first step sends "hold" on blocked and waits for it
 	heldN     int           // tokens in the held step (read after "hold")
+	broken    bool          // every step fails, as on a device that is lost
 
 	// owner state, deliberately unlocked
 	seqs    []fakeSeq
@@ -369,6 +370,9 @@ func (e *fakeEngine) Step(toks []stepToken) error {
 	}
 	if fail {
 		return errors.New("fake: decode failed")
+	}
+	if e.broken {
+		return errors.New("fake: the device is lost")
 	}
 	e.steps++
 	e.maxLive = max(e.maxLive, len(toks))

@@ -53,6 +53,7 @@ type replica struct {
 	wake      chan struct{} // signals the preparer that it may take a request (cap 1)
 	ready     chan *job     // preparer -> owner
 	load      int           // requests taken and not answered or handed back; under p.mu
+	taken     int           // requests ever taken (a rerun counts again); under p.mu
 }
 
 // Stats are running totals over every request since New or ResetStats, for

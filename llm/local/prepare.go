@@ -71,6 +71,7 @@ func (r *replica) take() *job {
 		}
 		p.queue = slices.Delete(p.queue, i, i+1)
 		r.load++
+		r.taken++
 		j.rep = r
 		return j
 	}

@@ -126,7 +126,7 @@ type Model struct {
 	// Replicas is the number of model instances one queue feeds (nil: one,
 	// or one per device); Devices the GPUs they run on, one each, numbered
 	// as `vlmcmp devices` lists the GPUs. Answers do not depend on either.
-	Replicas *int `yaml:"replicas"`
+	Replicas *int  `yaml:"replicas"`
 	Devices  []int `yaml:"devices"`
 
 	// Prompt and System override the config's; MaxTokens bounds the answer.

@@ -11,17 +11,6 @@ import (
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
-// taken is how many requests each replica of p took.
-func taken(p *Predictor) []int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := make([]int, len(p.replicas))
-	for i, r := range p.replicas {
-		n[i] = r.taken
-	}
-	return n
-}
-
 // TestReplicasMatchOne: two replicas of the tiny model, one thread each,
 // answer 12 images exactly as one replica does, and both take part.
 func TestReplicasMatchOne(t *testing.T) {

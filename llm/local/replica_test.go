@@ -45,6 +45,17 @@ func newFakeReplicas(t testing.TB, cfg Config, engs ...*fakeEngine) *Predictor {
 	return p
 }
 
+// taken is how many requests each replica of p took.
+func taken(p *Predictor) []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := make([]int, len(p.replicas))
+	for i, r := range p.replicas {
+		n[i] = r.taken
+	}
+	return n
+}
+
 func fakes(n, parallel, ctxSize int) []*fakeEngine {
 	engs := make([]*fakeEngine, n)
 	for i := range engs {
@@ -130,30 +141,54 @@ func TestFreeReplicaTakesNext(t *testing.T) {
 // the error.
 func TestReplicaFailure(t *testing.T) {
 	reqs := requests(t, 8)
-	t.Run("one broken", func(t *testing.T) {
-		cfg := fakeConfig(t, 2)
-		engs := fakes(2, 2, cfg.ContextSize)
-		engs[0].broken = true
-		p := newFakeReplicas(t, cfg, engs...)
-		got := texts(t, collect(t, reqs, p.PredictBatch(t.Context(), reqs)))
-		for _, r := range reqs {
-			if want := plainFake(t, cfg, 16, r); got[r.ID] != want {
-				t.Errorf("%s: %q, plain loop %q", r.ID, got[r.ID], want)
+	for _, at := range []string{"step", "eval"} {
+		t.Run("one broken at "+at, func(t *testing.T) {
+			cfg := fakeConfig(t, 2)
+			engs := fakes(2, 2, cfg.ContextSize)
+			engs[0].broken = at
+			p := newFakeReplicas(t, cfg, engs...)
+			got := texts(t, collect(t, reqs, p.PredictBatch(t.Context(), reqs)))
+			for _, r := range reqs {
+				if want := plainFake(t, cfg, 16, r); got[r.ID] != want {
+					t.Errorf("%s: %q, plain loop %q", r.ID, got[r.ID], want)
+				}
 			}
-		}
-	})
-	t.Run("all broken", func(t *testing.T) {
-		cfg := fakeConfig(t, 2)
-		engs := fakes(3, 2, cfg.ContextSize)
-		for _, e := range engs {
-			e.broken = true
-		}
-		p := newFakeReplicas(t, cfg, engs...)
-		for id, r := range collect(t, reqs, p.PredictBatch(t.Context(), reqs)) {
-			// An answer whose first token ends it never steps.
-			if r.Err != nil && !strings.Contains(r.Err.Error(), "device is lost") {
-				t.Errorf("%s: %v, want the lost device's error", id, r.Err)
+			if n := taken(p); n[0] == 0 {
+				t.Errorf("requests taken per replica %v: the broken one took none, so nothing was rerun", n)
 			}
+		})
+		t.Run("all broken at "+at, func(t *testing.T) {
+			cfg := fakeConfig(t, 2)
+			engs := fakes(3, 2, cfg.ContextSize)
+			for _, e := range engs {
+				e.broken = at
+			}
+			p := newFakeReplicas(t, cfg, engs...)
+			lost := 0
+			for id, r := range collect(t, reqs, p.PredictBatch(t.Context(), reqs)) {
+				// An answer whose first token ends it never steps.
+				if r.Err != nil {
+					lost++
+					if !strings.Contains(r.Err.Error(), "device is lost") {
+						t.Errorf("%s: %v, want the lost device's error", id, r.Err)
+					}
+				}
+			}
+			if lost == 0 {
+				t.Error("every request answered on broken replicas")
+			}
+		})
+	}
+	t.Run("bad image decode", func(t *testing.T) {
+		cfg := fakeConfig(t, 2)
+		p := newFakeReplicas(t, cfg, fakes(2, 2, cfg.ContextSize)...)
+		bad := *reqs[3]
+		bad.Prompt += " fail:eval"
+		if _, err := p.Predict(t.Context(), &bad); err == nil || !strings.Contains(err.Error(), "image decode failed") {
+			t.Errorf("%s: %v, want the decode's failure", bad.ID, err)
+		}
+		if n := taken(p); n[0]+n[1] != 2 {
+			t.Errorf("requests taken per replica %v, want one try on each", n)
 		}
 	})
 	t.Run("failing request", func(t *testing.T) {

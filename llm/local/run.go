@@ -199,6 +199,13 @@ func (r *runner) start(s *seq, j *job) {
 		done := r.interruptOn(j)
 		err = r.prefill(s)
 		done()
+		if err != nil && len(r.p.replicas) > 1 && r.cause(j, err) == err {
+			// The image and prompt were fine (they were prepared): a
+			// failed decode is the engine's, and another replica may run it.
+			r.free(s)
+			r.p.requeue(r.rep, j, fmt.Errorf("image %s: %w", j.name(), err))
+			return
+		}
 	}
 	if err == nil {
 		err = r.firstToken(s)

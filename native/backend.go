@@ -32,6 +32,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -166,6 +167,18 @@ func Devices() ([]Device, error) {
 		return devs[i].Type == DeviceCPU && devs[j].Type != DeviceCPU
 	})
 	return devs, nil
+}
+
+// deviceByName finds a loaded device by its name (as Devices names it).
+func deviceByName(name string) (C.ggml_backend_dev_t, error) {
+	ensureInit()
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	dev := C.ggml_backend_dev_by_name(cname)
+	if dev == nil {
+		return nil, fmt.Errorf("no device named %q (vlmcmp devices lists them)", name)
+	}
+	return dev, nil
 }
 
 func deviceType(t C.enum_ggml_backend_dev_type) DeviceType {

@@ -59,6 +59,19 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 		params.n_gpu_layers = 9999
 	}
 	params.main_gpu = C.int32_t(p.MainGPU)
+	if p.Device != "" {
+		// One device, no split: a NULL-terminated list of it.
+		dev, err := deviceByName(p.Device)
+		if err != nil {
+			return nil, fmt.Errorf("load model %s: %w", path, err)
+		}
+		list := (*[2]C.ggml_backend_dev_t)(C.malloc(C.size_t(2 * unsafe.Sizeof(dev))))
+		defer C.free(unsafe.Pointer(list))
+		list[0], list[1] = dev, nil
+		params.devices = &list[0]
+		params.split_mode = C.LLAMA_SPLIT_MODE_NONE
+		params.main_gpu = 0
+	}
 	params.use_mmap = C.bool(!p.NoMmap)
 	params.vocab_only = C.bool(p.VocabOnly)
 	cpath := C.CString(path)

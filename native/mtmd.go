@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -74,11 +75,19 @@ func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error)
 	if p.ImageMaxTokens > 0 {
 		params.image_max_tokens = C.int(p.ImageMaxTokens)
 	}
+	if p.Device != "" {
+		if _, err := deviceByName(p.Device); err != nil {
+			m.release(userProjector)
+			return nil, fmt.Errorf("load projector %s: %w", path, err)
+		}
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
+	restore := projectorDevice(p)
 	lc := captureLog()
 	cm := C.mtmd_init_from_file(cpath, m.c, params)
 	log := lc.end()
+	restore()
 	if cm == nil {
 		m.release(userProjector)
 		return nil, newError("load projector "+path, 0, log, errors.New("mtmd could not load it"))
@@ -97,6 +106,32 @@ func LoadProjector(path string, m *Model, p ProjectorParams) (*Projector, error)
 		p.Close()
 	})
 	return pr, nil
+}
+
+// projectorEnvMu serializes projector loads that pick their device: mtmd
+// reads the encoder's device from the environment (MTMD_BACKEND_DEVICE)
+// when it loads, so each such load sets it, loads, and puts it back.
+var projectorEnvMu sync.Mutex
+
+// projectorDevice sets MTMD_BACKEND_DEVICE to p.Device for the load to
+// come, holding projectorEnvMu; the function it returns restores it. Without
+// a device (or the GPU) it does nothing.
+func projectorDevice(p ProjectorParams) (restore func()) {
+	if p.Device == "" || !p.UseGPU {
+		return func() {}
+	}
+	const key = "MTMD_BACKEND_DEVICE"
+	projectorEnvMu.Lock()
+	old, had := os.LookupEnv(key)
+	os.Setenv(key, p.Device)
+	return func() {
+		if had {
+			os.Setenv(key, old)
+		} else {
+			os.Unsetenv(key)
+		}
+		projectorEnvMu.Unlock()
+	}
 }
 
 // Close frees the projector and ends its use of the model.

@@ -262,6 +262,24 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestUnknownDevice: a model or projector placed on a device that is not
+// there is refused, naming it, before llama.cpp loads anything.
+func TestUnknownDevice(t *testing.T) {
+	if _, err := LoadModel(tiny.files.Model, ModelParams{GPULayers: -1, Device: "NOPE7"}); err == nil || !strings.Contains(err.Error(), `"NOPE7"`) {
+		t.Errorf("LoadModel on device NOPE7 = %v, want an error naming it", err)
+	}
+	e := loadTiny(t)
+	if _, err := LoadProjector(tiny.files.Mmproj, e.model, ProjectorParams{UseGPU: true, Device: "NOPE7"}); err == nil || !strings.Contains(err.Error(), `"NOPE7"`) {
+		t.Errorf("LoadProjector on device NOPE7 = %v, want an error naming it", err)
+	}
+	// The model is still usable: the failed load released its use.
+	p, err := LoadProjector(tiny.files.Mmproj, e.model, ProjectorParams{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+}
+
 func TestModelInfo(t *testing.T) {
 	e := loadTiny(t)
 	info := e.model.Info()

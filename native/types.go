@@ -96,6 +96,10 @@ type ModelParams struct {
 	// MainGPU is the index among GPU devices that holds the model when it
 	// is not split.
 	MainGPU int
+	// Device names the one GPU (as Devices names it, e.g. "CUDA1") that
+	// holds the offloaded layers, the KV cache and the compute, with no
+	// split across GPUs; "" lets llama.cpp split the layers over every GPU.
+	Device string
 	// NoMmap reads the file into memory instead of mapping it.
 	NoMmap bool
 	// VocabOnly loads only the vocabulary and metadata (tokenizing, chat
@@ -160,6 +164,9 @@ type ContextParams struct {
 type ProjectorParams struct {
 	// UseGPU runs the vision encoder on the GPU when one was loaded.
 	UseGPU bool
+	// Device names the GPU the encoder runs on with UseGPU (as Devices
+	// names it, e.g. "CUDA1"); "": the first GPU.
+	Device string
 	// Threads for the vision encoder on the CPU; 0: 4.
 	Threads int
 	// FlashAttention for the vision encoder.

@@ -21,10 +21,14 @@ var localBackend = Backend{Build: buildLocal, Ready: localReady, Cached: true}
 // into a grammar, so even a model that knows no JSON answers with a score.
 const localScoreSchema = `{"type":"object","properties":{"score":{"type":"integer","minimum":1,"maximum":10}},"required":["score"]}`
 
-// buildLocal loads a local Qwen2-VL with its projector and adapters.
-func buildLocal(ctx context.Context, _ *config.Config, m *config.Model, _ Env) (*Built, error) {
+// buildLocal loads a local Qwen2-VL with its projector and adapters, once
+// per replica.
+func buildLocal(ctx context.Context, cfg *config.Config, m *config.Model, _ Env) (*Built, error) {
 	if err := LocalAvailable(); err != nil {
 		return nil, err
+	}
+	if _, err := local.DeviceNames(m.Devices); err != nil {
+		return nil, fmt.Errorf("%s: model %q: %w", configAt(cfg, m), m.Name, err)
 	}
 	lc := local.Config{
 		ModelFile:  m.ModelFile,
@@ -33,6 +37,8 @@ func buildLocal(ctx context.Context, _ *config.Config, m *config.Model, _ Env) (
 		Parallel:   m.Parallel,
 		Threads:    m.Threads,
 		MaxTokens:  m.MaxTokens,
+		Replicas:   m.ReplicaCount(),
+		Devices:    m.Devices,
 	}
 	if m.GPULayers != nil {
 		lc.GPULayers = *m.GPULayers
@@ -51,10 +57,23 @@ func buildLocal(ctx context.Context, _ *config.Config, m *config.Model, _ Env) (
 		return nil, err
 	}
 	// The defaults that shape answers (image tokens, answer length) are
-	// part of the identity as the predictor resolved them.
+	// part of the identity as the predictor resolved them. Replicas and
+	// devices are not: answers are the same on any number of replicas, so
+	// a run may resume with another.
 	got := p.Config()
 	fmt.Fprintf(&id, " structured=%t image_tokens=%d..%d max_tokens=%d", m.Structured, got.ImageMinTokens, got.ImageMaxTokens, got.MaxTokens)
 	return &Built{Predictor: p, Closer: p, Identity: id.String()}, nil
+}
+
+// configAt names a model's entry in its config file for errors: FILE:LINE.
+func configAt(cfg *config.Config, m *config.Model) string {
+	switch {
+	case cfg == nil || cfg.Path == "":
+		return "default config"
+	case m.Line > 0:
+		return fmt.Sprintf("%s:%d", cfg.Path, m.Line)
+	}
+	return cfg.Path
 }
 
 // fileIdentity names a model file by its absolute path, size and

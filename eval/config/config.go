@@ -128,6 +128,11 @@ type Model struct {
 	Parallel int `yaml:"parallel"`
 	// Threads for the CPU; 0 means the backend default.
 	Threads int `yaml:"threads"`
+	// Replicas is the number of model instances one queue feeds (nil: one,
+	// or one per device); Devices the GPUs they run on, one each, numbered
+	// as `vlmcmp devices` lists the GPUs. Answers do not depend on either.
+	Replicas *int  `yaml:"replicas"`
+	Devices  []int `yaml:"devices"`
 
 	// Prompt and System override the config's; MaxTokens bounds the answer.
 	Prompt    string `yaml:"prompt"`
@@ -395,6 +400,9 @@ func (c *Config) validate() error {
 			if m.ModelFile == "" || m.Mmproj == "" {
 				return fmt.Errorf("%s: model %q: local models need model_file and mmproj", at, m.Name)
 			}
+			if err := m.validateReplicas(); err != nil {
+				return fmt.Errorf("%s: model %q: %v", at, m.Name, err)
+			}
 		case BackendBaseline:
 			if m.Model.From != "" {
 				return fmt.Errorf("%s: model %q: baseline model must be mean or median", at, m.Name)
@@ -410,11 +418,49 @@ func (c *Config) validate() error {
 		default:
 			return fmt.Errorf("%s: model %q: backend %q is not one of local, openai, baseline", at, m.Name, m.Backend)
 		}
+		if m.Backend != BackendLocal && (m.Replicas != nil || m.Devices != nil) {
+			return fmt.Errorf("%s: model %q: replicas and devices are for local models", at, m.Name)
+		}
 		if m.MaxTokens < 0 || m.Concurrency < 0 || m.Parallel < 0 || m.Threads < 0 {
 			return fmt.Errorf("%s: model %q: max_tokens, concurrency, parallel and threads must not be negative", at, m.Name)
 		}
 	}
 	return nil
+}
+
+// validateReplicas checks a local model's replicas and devices; whether the
+// devices exist is known only where llama.cpp is loaded (eval/backend).
+func (m *Model) validateReplicas() error {
+	if m.Replicas != nil && *m.Replicas < 1 {
+		return fmt.Errorf("replicas is %d, want 1 or more", *m.Replicas)
+	}
+	for i, d := range m.Devices {
+		if d < 0 {
+			return fmt.Errorf("device %d is negative, want a GPU number from 0 (vlmcmp devices lists them)", d)
+		}
+		if slices.Contains(m.Devices[:i], d) {
+			return fmt.Errorf("device %d is listed twice, want one replica per GPU", d)
+		}
+	}
+	if m.Replicas != nil && m.Devices != nil && len(m.Devices) != *m.Replicas {
+		return fmt.Errorf("replicas is %d but devices lists %d GPUs, want one device per replica", *m.Replicas, len(m.Devices))
+	}
+	if m.Devices != nil && len(m.Devices) == 0 {
+		return fmt.Errorf("devices is empty: list a GPU number per replica, or leave it out")
+	}
+	return nil
+}
+
+// ReplicaCount is the number of replicas of a local model: replicas, else
+// one per device, else 1.
+func (m *Model) ReplicaCount() int {
+	switch {
+	case m.Replicas != nil:
+		return *m.Replicas
+	case len(m.Devices) > 0:
+		return len(m.Devices)
+	}
+	return 1
 }
 
 // Default is the config used without a file: the three models of the

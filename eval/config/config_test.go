@@ -156,3 +156,44 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestReplicas checks a local model's replicas and devices: the count they
+// give, and one error naming the file and the model for each mistake.
+func TestReplicas(t *testing.T) {
+	const local = "models:\n  - name: q\n    backend: local\n    model_file: m.gguf\n    mmproj: p.gguf\n"
+	tests := []struct {
+		name, yaml string
+		count      int    // ReplicaCount when it parses
+		err        string // part of the error; "" when it parses
+	}{
+		{"unset", local, 1, ""},
+		{"replicas", local + "    replicas: 3\n", 3, ""},
+		{"devices", local + "    devices: [0, 1]\n", 2, ""},
+		{"both", local + "    replicas: 2\n    devices: [1, 0]\n", 2, ""},
+		{"zero", local + "    replicas: 0\n", 0, `c.yaml:2: model "q": replicas is 0, want 1 or more`},
+		{"negative", local + "    replicas: -2\n", 0, "replicas is -2, want 1 or more"},
+		{"mismatch", local + "    replicas: 3\n    devices: [0, 1]\n", 0, `c.yaml:2: model "q": replicas is 3 but devices lists 2 GPUs`},
+		{"twice", local + "    devices: [1, 1]\n", 0, "device 1 is listed twice"},
+		{"negative device", local + "    devices: [-1]\n", 0, "device -1 is negative"},
+		{"empty devices", local + "    devices: []\n", 0, "devices is empty"},
+		{"not local", "models:\n  - {name: g, backend: openai, model: x, replicas: 2}\n", 0, `c.yaml:2: model "g": replicas and devices are for local models`},
+		{"device name", local + "    devices: [CUDA0]\n", 0, "c.yaml:6: cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse("c.yaml", []byte(tt.yaml))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %v, want it to contain %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Models[0].ReplicaCount(); got != tt.count {
+				t.Errorf("ReplicaCount() = %d, want %d", got, tt.count)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -80,6 +81,17 @@ type Config struct {
 	// chat template and ignoring System: the prompt must contain the media
 	// marker <__media__> where the image goes.
 	RawPrompt bool
+	// Replicas is the number of model instances one queue feeds, each with
+	// its own context of Parallel sequences: a replica with a free sequence
+	// takes the next request. Answers do not depend on it. 0: one, or one
+	// per entry of Devices.
+	Replicas int
+	// Devices places the replicas, one each, on GPUs numbered in the order
+	// `vlmcmp devices` lists the GPUs (0 first): a replica's layers, KV
+	// cache and vision encoder go to its GPU, with no split. Empty: each
+	// replica is placed as a single model is (on the CPU in a build without
+	// a GPU backend). When both are set, len(Devices) == Replicas.
+	Devices []int
 	// EncodeAhead encodes queued images on the preparing goroutine while
 	// the context decodes other sequences ("on"), or on the owner between
 	// decoding steps ("off"). "" or "auto": on when the encoder runs on a
@@ -129,7 +141,7 @@ func (c *Config) validate() error {
 		v    int
 	}{{"threads", c.Threads}, {"context size", c.ContextSize}, {"parallel", c.Parallel},
 		{"batch size", c.BatchSize}, {"image min tokens", c.ImageMinTokens},
-		{"image max tokens", c.ImageMaxTokens}, {"max tokens", c.MaxTokens}} {
+		{"image max tokens", c.ImageMaxTokens}, {"max tokens", c.MaxTokens}, {"replicas", c.Replicas}} {
 		if n.v < 0 {
 			return fmt.Errorf("local: %s is %d, want 0 (default) or more", n.name, n.v)
 		}
@@ -143,6 +155,20 @@ func (c *Config) validate() error {
 	case "", "auto", "on", "off":
 	default:
 		return fmt.Errorf("local: encode ahead %q is not one of auto, on, off", c.EncodeAhead)
+	}
+	if c.Replicas == 0 {
+		c.Replicas = max(len(c.Devices), 1)
+	}
+	if len(c.Devices) > 0 && len(c.Devices) != c.Replicas {
+		return fmt.Errorf("local: %d replicas on %d devices, want one device per replica", c.Replicas, len(c.Devices))
+	}
+	for i, d := range c.Devices {
+		if d < 0 {
+			return fmt.Errorf("local: device %d is negative, want a GPU number from 0", d)
+		}
+		if slices.Contains(c.Devices[:i], d) {
+			return fmt.Errorf("local: device %d is listed twice, want one replica per GPU", d)
+		}
 	}
 	if c.ImageMaxTokens == 0 {
 		c.ImageMaxTokens = DefaultImageMaxTokens

@@ -20,14 +20,28 @@
 // (llama_memory_seq_cp, a copy of that sequence's stream) into each new
 // sequence.
 //
+// # Replicas
+//
+// Config.Replicas loads the model that many times, each instance (a
+// replica: its own model, projector and context of P sequences) on one GPU
+// of Config.Devices, or all placed as a single model would be. Every replica
+// has its own preparer and owner, and all take from the one queue: a
+// replica with a free sequence takes the next request, and one whose
+// sequences are all taken prepares a request ahead only when no other
+// replica has more room. Answers do not depend on which replica runs them.
+// A decoding step that fails on one replica (a failure of its engine, not
+// of a request) hands its requests back to the head of the queue for
+// another replica; a request every replica has failed is answered with the
+// error.
+//
 // The scheduler reaches llama.cpp through a small engine interface
 // (engine.go; engine_llamacpp.go in builds with the llamacpp tag), so its
 // tests run on a deterministic fake without cgo.
 //
 // # Goroutines and what overlaps
 //
-// Three kinds of goroutine take part, and only one touches the llama
-// context:
+// Three kinds of goroutine take part, and only one touches a replica's
+// llama context:
 //
 //   - the preparer reads each queued image file, decodes it in Go
 //     (package imagefile), packs it to RGB, makes the mtmd bitmap and

@@ -33,8 +33,9 @@ type nativeEngine struct {
 var _ engine = (*nativeEngine)(nil)
 
 // openEngine loads the model, projector and adapters of cfg (checked
-// already), sizes the sequences and creates the context.
-func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err error) {
+// already), sizes the sequences and creates the context: on the GPU named
+// device (see DeviceNames), or placed by llama.cpp when device is "".
+func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ engineSetup, err error) {
 	var setup engineSetup
 	if _, err := native.Init(native.InitOptions{}); err != nil {
 		return nil, setup, fmt.Errorf("local: %w", err)
@@ -48,7 +49,7 @@ func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err 
 	gpu := cfg.GPULayers != 0 && native.SupportsGPUOffload()
 	setup.encodeGPU = gpu
 	start := time.Now()
-	e.model, err = native.LoadModel(cfg.ModelFile, native.ModelParams{GPULayers: cfg.GPULayers})
+	e.model, err = native.LoadModel(cfg.ModelFile, native.ModelParams{GPULayers: cfg.GPULayers, Device: device})
 	if err != nil {
 		return nil, setup, fmt.Errorf("local: %w", err)
 	}
@@ -62,6 +63,7 @@ func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err 
 	}
 	e.proj, err = native.LoadProjector(cfg.MmprojFile, e.model, native.ProjectorParams{
 		UseGPU:         gpu,
+		Device:         device,
 		Threads:        cfg.Threads,
 		FlashAttention: flash(cfg.FlashAttention),
 		ImageMinTokens: cfg.ImageMinTokens,
@@ -117,7 +119,7 @@ func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err 
 	}
 	slog.Debug("local: loaded", "model", cfg.ModelFile, "mmproj", cfg.MmprojFile, "loras", len(e.loras),
 		"parallel", setup.parallel, "parallel_default", cfg.Parallel == 0, "ctx_per_seq", cfg.ContextSize,
-		"n_ctx", nCtx, "batch", cfg.BatchSize, "gpu", gpu,
+		"n_ctx", nCtx, "batch", cfg.BatchSize, "gpu", gpu, "device", device,
 		"image_max_tokens", cfg.ImageMaxTokens, "took", time.Since(start))
 	return e, setup, nil
 }

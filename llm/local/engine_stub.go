@@ -10,6 +10,6 @@ import (
 )
 
 // openEngine fails in a build without llama.cpp; see engine_llamacpp.go.
-func openEngine(context.Context, *Config) (engine, engineSetup, error) {
+func openEngine(context.Context, *Config, string) (engine, engineSetup, error) {
 	return nil, engineSetup{}, fmt.Errorf("local: %w", native.ErrNotBuilt)
 }

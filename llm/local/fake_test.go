@@ -39,6 +39,7 @@ type fakeEngine struct {
 	stepDelay time.Duration // every step takes this long (interruptible)
 	hold      chan struct{} // when set, the first step sends "hold" on blocked and waits for it
 	heldN     int           // tokens in the held step (read after "hold")
+	broken    string        // "step" or "eval": every such call fails, as on a device that is lost
 
 	// owner state, deliberately unlocked
 	seqs    []fakeSeq
@@ -299,6 +300,9 @@ func (e *fakeEngine) Eval(c chunks, i int, emb embedding, pos, s int, logitsLast
 		if ch.has("fail:eval") {
 			return pos, errors.New("fake: image decode failed")
 		}
+		if e.broken == "eval" {
+			return pos, errors.New("fake: the device is lost")
+		}
 		if ch.has("slow:image") {
 			delay, what = fakeBlock, "image"
 		}
@@ -369,6 +373,9 @@ func (e *fakeEngine) Step(toks []stepToken) error {
 	}
 	if fail {
 		return errors.New("fake: decode failed")
+	}
+	if e.broken == "step" {
+		return errors.New("fake: the device is lost")
 	}
 	e.steps++
 	e.maxLive = max(e.maxLive, len(toks))

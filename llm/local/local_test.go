@@ -394,14 +394,14 @@ func TestInterruptRealPrefill(t *testing.T) {
 	if err := cfg.validate(); err != nil {
 		t.Fatal(err)
 	}
-	eng, setup, err := openEngine(t.Context(), &cfg)
+	eng, setup, err := openEngine(t.Context(), &cfg, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	e := &interruptingEngine{engine: eng, cancel: cancel}
-	p, err := newPredictor(e, cfg, setup)
+	p, err := newPredictor(cfg, []engine{e}, []engineSetup{setup})
 	if err != nil {
 		eng.Close()
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,29 +21,39 @@ var ErrClosed = errors.New("local: predictor closed")
 
 var _ llm.BatchPredictor = (*Predictor)(nil)
 
-// Predictor is the local Qwen2-VL backend. It owns the model, projector,
-// adapters and llama context (its engine) until Close. Predict and
-// PredictBatch are safe for concurrent use; all requests share one queue and
-// one set of P sequences.
+// Predictor is the local Qwen2-VL backend. It owns its replicas (each a
+// model, projector, adapters and llama context: an engine) until Close.
+// Predict and PredictBatch are safe for concurrent use; all requests share
+// one queue, which every replica takes from.
 type Predictor struct {
-	cfg       Config
-	eng       engine // its owner-side methods are the run goroutine's once New returns
-	parallel  int
-	encodeGPU bool   // the vision encoder runs on a GPU
-	ahead     bool   // the preparer encodes images (see doc.go)
-	name      string // Prediction.Model
-	grammar   string // the default grammar (Config.Grammar or the converted schema)
+	cfg      Config
+	replicas []*replica
+	name     string // Prediction.Model
+	grammar  string // the default grammar (Config.Grammar or the converted schema)
 
 	mu      sync.Mutex
-	queue   []*job        // submitted, not yet taken by the preparer
-	wake    chan struct{} // signals the preparer that queue grew (cap 1)
+	queue   []*job // submitted, not yet taken by a preparer
 	closed  bool
 	stats   Stats
 	quit    context.Context // done once Close begins
 	stop    context.CancelFunc
-	ready   chan *job // preparer -> owner
 	wg      sync.WaitGroup
 	closeMu sync.Mutex
+}
+
+// replica is one model instance: its engine, the preparer that readies
+// requests for it and the owner that decodes them (see doc.go).
+type replica struct {
+	p         *Predictor
+	id        int    // 0..Replicas-1
+	eng       engine // its owner-side methods are the run goroutine's once New returns
+	parallel  int
+	encodeGPU bool          // the vision encoder runs on a GPU
+	ahead     bool          // the preparer encodes images (see doc.go)
+	wake      chan struct{} // signals the preparer that it may take a request (cap 1)
+	ready     chan *job     // preparer -> owner
+	load      int           // requests taken and not answered or handed back; under p.mu
+	taken     int           // requests ever taken (a rerun counts again); under p.mu
 }
 
 // Stats are running totals over every request since New or ResetStats, for
@@ -65,6 +76,10 @@ type job struct {
 	req   *llm.Request
 	ctx   context.Context
 	batch *batch
+	// rep is the replica that took the request, nil while queued;
+	// failedOn the replicas whose engine failed it (see requeue).
+	rep      *replica
+	failedOn []int
 	// submitted is when the request was handed in; started when its
 	// preparation began (queueing ends).
 	submitted, started time.Time
@@ -89,6 +104,7 @@ type batch struct {
 // answer sends j's result and closes the channel after the last one.
 func (j *job) answer(p *llm.Prediction, err error) {
 	j.release()
+	j.leave()
 	b := j.batch
 	b.out <- llm.Result{Request: j.req, Prediction: p, Err: err}
 	b.mu.Lock()
@@ -99,6 +115,20 @@ func (j *job) answer(p *llm.Prediction, err error) {
 		close(b.out)
 		close(b.done)
 	}
+}
+
+// leave ends j's charge to the replica that took it, if any, and wakes the
+// preparers: that replica, or another, may take a request now.
+func (j *job) leave() {
+	r := j.rep
+	if r == nil {
+		return
+	}
+	j.rep = nil
+	r.p.mu.Lock()
+	r.load--
+	r.p.mu.Unlock()
+	r.p.signal()
 }
 
 // release frees the job's tokenized prompt and image embedding.
@@ -118,53 +148,92 @@ func (j *job) name() string {
 	return j.req.ID
 }
 
-// New validates the files, loads the model, projector and adapters, creates
-// the context and starts the scheduler. Close frees everything.
+// New validates the files, loads the model, projector and adapters once
+// per replica (each on its device), creates their contexts and starts the
+// scheduler. Close frees everything.
 func New(ctx context.Context, cfg Config) (*Predictor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	devices, err := DeviceNames(cfg.Devices)
+	if err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
 	if err := validateFiles(&cfg); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	var (
+		engs   []engine
+		setups []engineSetup
+	)
+	closeAll := func() {
+		for _, e := range engs {
+			e.Close()
+		}
 	}
-	eng, setup, err := openEngine(ctx, &cfg)
-	if err != nil {
-		return nil, err
+	for i := range cfg.Replicas {
+		if err := ctx.Err(); err != nil {
+			closeAll()
+			return nil, err
+		}
+		dev := ""
+		if len(devices) > 0 {
+			dev = devices[i]
+		}
+		eng, setup, err := openEngine(ctx, &cfg, dev)
+		if err != nil {
+			closeAll()
+			if cfg.Replicas > 1 {
+				return nil, fmt.Errorf("replica %d of %d: %w", i+1, cfg.Replicas, err)
+			}
+			return nil, err
+		}
+		engs, setups = append(engs, eng), append(setups, setup)
 	}
-	p, err := newPredictor(eng, cfg, setup)
+	p, err := newPredictor(cfg, engs, setups)
 	if err != nil {
-		eng.Close()
+		closeAll()
 		return nil, err
 	}
 	return p, nil
 }
 
-// newPredictor starts the scheduler on eng, for cfg (validated) and what
-// opening the engine decided. On error the caller closes eng.
-func newPredictor(eng engine, cfg Config, setup engineSetup) (*Predictor, error) {
+// newPredictor starts the scheduler on engs, one replica each, for cfg
+// (validated) and what opening each engine decided. On error the caller
+// closes engs.
+func newPredictor(cfg Config, engs []engine, setups []engineSetup) (*Predictor, error) {
+	if len(engs) == 0 || len(engs) != len(setups) {
+		return nil, fmt.Errorf("local: %d engines with %d setups, want 1 or more of each", len(engs), len(setups))
+	}
 	p := &Predictor{
-		cfg:       cfg,
-		eng:       eng,
-		parallel:  setup.parallel,
-		encodeGPU: setup.encodeGPU,
-		wake:      make(chan struct{}, 1),
-		name:      filepath.Base(cfg.ModelFile),
+		cfg:  cfg,
+		name: filepath.Base(cfg.ModelFile),
 	}
-	if p.parallel < 1 {
-		return nil, fmt.Errorf("local: parallel %d, want 1 or more", p.parallel)
-	}
-	switch strings.ToLower(cfg.EncodeAhead) {
-	case "on":
-		p.ahead = true
-	case "off":
-		p.ahead = false
-	default:
-		// On a GPU the encoder and the decoder use different hardware; on
-		// the CPU only when both sets of threads fit on the cores together.
-		p.ahead = setup.encodeGPU || 2*cfg.Threads <= runtime.NumCPU()
+	for i, eng := range engs {
+		r := &replica{
+			p:         p,
+			id:        i,
+			eng:       eng,
+			parallel:  setups[i].parallel,
+			encodeGPU: setups[i].encodeGPU,
+			wake:      make(chan struct{}, 1),
+		}
+		if r.parallel < 1 {
+			return nil, fmt.Errorf("local: parallel %d, want 1 or more", r.parallel)
+		}
+		switch strings.ToLower(cfg.EncodeAhead) {
+		case "on":
+			r.ahead = true
+		case "off":
+			r.ahead = false
+		default:
+			// On a GPU the encoder and the decoder use different hardware;
+			// on the CPU only when both sets of threads, of every replica,
+			// fit on the cores together.
+			r.ahead = r.encodeGPU || 2*len(engs)*cfg.Threads <= runtime.NumCPU()
+		}
+		r.ready = make(chan *job, r.parallel)
+		p.replicas = append(p.replicas, r)
 	}
 	if cfg.JSONSchema != "" {
 		var err error
@@ -176,27 +245,39 @@ func newPredictor(eng engine, cfg Config, setup engineSetup) (*Predictor, error)
 	}
 	if p.grammar != "" {
 		// Refuse a bad default grammar now rather than on every request.
-		s, err := eng.NewSampler(native.SamplerParams{Grammar: p.grammar})
+		s, err := engs[0].NewSampler(native.SamplerParams{Grammar: p.grammar})
 		if err != nil {
 			return nil, fmt.Errorf("local: grammar: %w", err)
 		}
 		s.Close()
 	}
-	slog.Debug("local: scheduler", "model", cfg.ModelFile, "parallel", p.parallel, "encode_ahead", p.ahead)
+	slog.Debug("local: scheduler", "model", cfg.ModelFile, "replicas", len(p.replicas),
+		"parallel", p.replicas[0].parallel, "encode_ahead", p.replicas[0].ahead)
 	p.quit, p.stop = context.WithCancel(context.Background())
-	p.ready = make(chan *job, p.parallel)
-	p.wg.Add(2)
-	go p.prepare()
-	go p.run()
+	for _, r := range p.replicas {
+		p.wg.Add(2)
+		go r.prepare()
+		go r.run()
+	}
 	return p, nil
 }
 
-// Parallel returns the number of sequences decoded together.
-func (p *Predictor) Parallel() int { return p.parallel }
+// Parallel returns the number of sequences decoded together: over every
+// replica.
+func (p *Predictor) Parallel() int {
+	n := 0
+	for _, r := range p.replicas {
+		n += r.parallel
+	}
+	return n
+}
+
+// Replicas returns the number of model instances.
+func (p *Predictor) Replicas() int { return len(p.replicas) }
 
 // EncodesAhead reports whether queued images are encoded while other
 // sequences decode.
-func (p *Predictor) EncodesAhead() bool { return p.ahead }
+func (p *Predictor) EncodesAhead() bool { return p.replicas[0].ahead }
 
 // Config returns the configuration with its defaults filled in.
 func (p *Predictor) Config() Config { return p.cfg }
@@ -258,12 +339,43 @@ func (p *Predictor) PredictBatch(ctx context.Context, reqs []*llm.Request) <-cha
 	return b.out
 }
 
-// signal wakes the preparer.
+// signal wakes every replica's preparer.
 func (p *Predictor) signal() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	for _, r := range p.replicas {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// requeue hands j back from replica r, whose engine failed it with err
+// (a failed decoding step, shared by the sequences in it), to be run by
+// another replica: at the head of the queue, since it was submitted before
+// what waits there. When every replica has failed it, it is answered with
+// err. The caller is r's owner, which has freed j's sequence.
+func (p *Predictor) requeue(r *replica, j *job, err error) {
+	j.failedOn = append(j.failedOn, r.id)
+	if len(j.failedOn) >= len(p.replicas) {
+		j.answer(nil, err)
+		return
+	}
+	slog.Warn("local: a replica failed a request; another replica runs it", "replica", r.id, "image", j.name(), "err", err)
+	j.release()
+	j.timings = llm.Timings{}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		j.answer(nil, ErrClosed)
+		return
+	}
+	// Uncharged in the same critical section, so that no preparer takes j
+	// while it still counts against r.
+	r.load--
+	j.rep = nil
+	p.queue = slices.Insert(p.queue, 0, j)
+	p.mu.Unlock()
+	p.signal()
 }
 
 // watch answers b's queued requests with ctx's error when ctx ends first.
@@ -312,12 +424,18 @@ func (p *Predictor) Close() error {
 	p.mu.Unlock()
 	p.stop()
 	p.wg.Wait()
-	// The preparer may have handed over requests the owner never took.
-	for len(p.ready) > 0 {
-		(<-p.ready).answer(nil, ErrClosed)
+	var errs []error
+	for _, r := range p.replicas {
+		// The preparer may have handed over requests the owner never took.
+		for len(r.ready) > 0 {
+			(<-r.ready).answer(nil, ErrClosed)
+		}
 	}
 	for _, j := range queued {
 		j.answer(nil, ErrClosed)
 	}
-	return p.eng.Close()
+	for _, r := range p.replicas {
+		errs = append(errs, r.eng.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package local
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,20 +12,21 @@ import (
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
-// prepare is the preparing goroutine: it takes queued requests in order,
-// readies each (image file to mtmd chunks, and the image embedding when
-// encoding ahead) and hands it to the owner over p.ready, which holds up to
-// P requests, so that preparation runs at most P requests ahead of the
-// sequences.
-func (p *Predictor) prepare() {
+// prepare is a replica's preparing goroutine: it takes queued requests in
+// order, readies each (image file to mtmd chunks, and the image embedding
+// when encoding ahead) and hands it to the replica's owner over r.ready,
+// which holds up to P requests, so that preparation runs at most P requests
+// ahead of the sequences.
+func (r *replica) prepare() {
+	p := r.p
 	defer p.wg.Done()
 	for {
-		j := p.take()
+		j := r.take()
 		if j == nil {
 			select {
 			case <-p.quit.Done():
 				return
-			case <-p.wake:
+			case <-r.wake:
 				continue
 			}
 		}
@@ -32,12 +34,12 @@ func (p *Predictor) prepare() {
 			j.answer(nil, err)
 			continue
 		}
-		if err := p.ready1(j); err != nil {
+		if err := r.ready1(j); err != nil {
 			j.answer(nil, err)
 			continue
 		}
 		select {
-		case p.ready <- j:
+		case r.ready <- j:
 		case <-j.ctx.Done():
 			j.answer(nil, j.ctx.Err())
 		case <-p.quit.Done():
@@ -47,22 +49,45 @@ func (p *Predictor) prepare() {
 	}
 }
 
-// take removes the oldest queued request, or returns nil.
-func (p *Predictor) take() *job {
+// take removes the oldest queued request that r may run (one its engine
+// has not failed) and charges it to r, or returns nil. A replica whose
+// sequences are all taken takes a request ahead, to prepare it while it
+// decodes, only when no other replica has more room: a replica with a free
+// sequence gets the next request.
+func (r *replica) take() *job {
+	p := r.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.queue) == 0 {
-		return nil
+	if r.load >= r.parallel {
+		for _, o := range p.replicas {
+			if o.load-o.parallel < r.load-r.parallel {
+				return nil
+			}
+		}
 	}
-	j := p.queue[0]
-	p.queue[0] = nil
-	p.queue = p.queue[1:]
-	return j
+	for i, j := range p.queue {
+		if slices.Contains(j.failedOn, r.id) {
+			continue
+		}
+		if i == 0 {
+			// The common case, in O(1): a run may queue 100k requests.
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+		} else {
+			p.queue = slices.Delete(p.queue, i, i+1)
+		}
+		r.load++
+		r.taken++
+		j.rep = r
+		return j
+	}
+	return nil
 }
 
 // ready1 decodes j's image, builds its prompt and tokenizes it; with
 // encoding ahead it also runs the vision encoder. Errors name the image.
-func (p *Predictor) ready1(j *job) error {
+func (r *replica) ready1(j *job) error {
+	p := r.p
 	j.started = time.Now()
 	req := j.req
 	name := j.name()
@@ -80,12 +105,12 @@ func (p *Predictor) ready1(j *job) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
-	prompt, err := p.prompt(req)
+	prompt, err := r.prompt(req)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
 	w, h, rgb := imagefile.RGB(img)
-	j.chunks, err = p.eng.Tokenize(prompt, w, h, rgb)
+	j.chunks, err = r.eng.Tokenize(prompt, w, h, rgb)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
@@ -106,8 +131,8 @@ func (p *Predictor) ready1(j *job) error {
 	if j.grammar, err = p.grammarFor(req.Options); err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
-	if p.ahead {
-		if err := p.encode(j); err != nil {
+	if r.ahead {
+		if err := r.encode(j); err != nil {
 			return fmt.Errorf("image %s: %w", name, err)
 		}
 	}
@@ -116,22 +141,23 @@ func (p *Predictor) ready1(j *job) error {
 
 // encode runs the vision encoder on j's image and records it in j's timings
 // and the stats.
-func (p *Predictor) encode(j *job) error {
-	emb, err := p.eng.Encode(j.chunks, j.imageAt)
+func (r *replica) encode(j *job) error {
+	emb, err := r.eng.Encode(j.chunks, j.imageAt)
 	if err != nil {
 		return err
 	}
 	j.emb = emb
 	d := emb.EncodeTime()
 	j.timings.ImageEncodeMS = ms(d)
-	p.addStats(func(s *Stats) { s.Images++; s.ImageEncode += d })
+	r.p.addStats(func(s *Stats) { s.Images++; s.ImageEncode += d })
 	return nil
 }
 
 // prompt is the text given to mtmd: the chat template applied to the
 // system prompt and the user turn (the media marker, then the prompt), or
 // the raw prompt.
-func (p *Predictor) prompt(req *llm.Request) (string, error) {
+func (r *replica) prompt(req *llm.Request) (string, error) {
+	p := r.p
 	if p.cfg.RawPrompt {
 		if n := strings.Count(req.Prompt, native.MediaMarker); n != 1 {
 			return "", fmt.Errorf("raw prompt has %d media markers %s, want exactly 1 where the image goes", n, native.MediaMarker)
@@ -143,7 +169,7 @@ func (p *Predictor) prompt(req *llm.Request) (string, error) {
 		msgs = append(msgs, native.ChatMessage{Role: "system", Content: req.System})
 	}
 	msgs = append(msgs, native.ChatMessage{Role: "user", Content: native.MediaMarker + req.Prompt})
-	s, err := p.eng.Template(msgs)
+	s, err := r.eng.Template(msgs)
 	if err != nil {
 		return "", fmt.Errorf("chat template of %s: %w", p.cfg.ModelFile, err)
 	}

@@ -32,6 +32,7 @@ type seq struct {
 // nowhere else while it runs.
 type runner struct {
 	p      *Predictor
+	rep    *replica
 	eng    engine
 	slots  []*seq
 	step   []stepToken // the tokens of the current step, reused
@@ -43,16 +44,17 @@ type runner struct {
 	}
 }
 
-// run is the owner goroutine: it admits prepared requests into free slots,
-// prefills them, then decodes every live sequence one token per step (one
-// llama_decode), until Close.
-func (p *Predictor) run() {
+// run is a replica's owner goroutine: it admits prepared requests into free
+// slots, prefills them, then decodes every live sequence one token per step
+// (one llama_decode), until Close.
+func (rep *replica) run() {
+	p := rep.p
 	defer p.wg.Done()
-	r := &runner{p: p, eng: p.eng, slots: make([]*seq, p.parallel)}
+	r := &runner{p: p, rep: rep, eng: rep.eng, slots: make([]*seq, rep.parallel)}
 	for i := range r.slots {
 		r.slots[i] = &seq{id: i}
 	}
-	r.prefix.seq = p.parallel
+	r.prefix.seq = rep.parallel
 	defer r.failAll(ErrClosed)
 	for {
 		if !r.admit() {
@@ -78,13 +80,13 @@ func (r *runner) admit() bool {
 		var j *job
 		if r.liveCount() == 0 {
 			select {
-			case j = <-r.p.ready:
+			case j = <-r.rep.ready:
 			case <-quit:
 				return false
 			}
 		} else {
 			select {
-			case j = <-r.p.ready:
+			case j = <-r.rep.ready:
 			case <-quit:
 				return false
 			default:
@@ -188,7 +190,7 @@ func (r *runner) start(s *seq, j *job) {
 	*s = seq{id: s.id, job: j}
 	err := r.open(s)
 	if err == nil && j.emb == nil {
-		err = r.p.encode(j)
+		err = r.rep.encode(j)
 	}
 	if err == nil {
 		err = j.ctx.Err()
@@ -197,6 +199,13 @@ func (r *runner) start(s *seq, j *job) {
 		done := r.interruptOn(j)
 		err = r.prefill(s)
 		done()
+		if err != nil && len(r.p.replicas) > 1 && r.cause(j, err) == err {
+			// The image and prompt were fine (they were prepared): a
+			// failed decode is the engine's, and another replica may run it.
+			r.free(s)
+			r.p.requeue(r.rep, j, fmt.Errorf("image %s: %w", j.name(), err))
+			return
+		}
 	}
 	if err == nil {
 		err = r.firstToken(s)
@@ -390,7 +399,14 @@ func (r *runner) stepFailed(err error) {
 		return
 	}
 	for _, s := range r.live {
-		r.finish(s, fmt.Errorf("local: %w", err))
+		if len(r.p.replicas) == 1 {
+			r.finish(s, fmt.Errorf("local: %w", err))
+			continue
+		}
+		// Another replica may run it: hand it back rather than fail it.
+		j := s.job
+		r.free(s)
+		r.p.requeue(r.rep, j, fmt.Errorf("local: %w", err))
 	}
 }
 
@@ -410,6 +426,15 @@ func (r *runner) finish(s *seq, err error) {
 	}
 	*s = seq{id: s.id}
 	j.answer(pred, err)
+}
+
+// free empties slot s (KV cells, sampler) without answering its request.
+func (r *runner) free(s *seq) {
+	r.eng.ClearSeq(s.id)
+	if s.sampler != nil {
+		s.sampler.Close()
+	}
+	*s = seq{id: s.id}
 }
 
 // prediction builds the answer of a finished sequence.

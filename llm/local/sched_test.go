@@ -34,7 +34,7 @@ func fakeConfig(t testing.TB, p int) Config {
 func newFakePredictor(t testing.TB, e *fakeEngine, cfg Config) *Predictor {
 	t.Helper()
 	before := runtime.NumGoroutine()
-	p, err := newPredictor(e, cfg, engineSetup{parallel: cfg.Parallel})
+	p, err := newPredictor(cfg, []engine{e}, []engineSetup{{parallel: cfg.Parallel}})
 	if err != nil {
 		t.Fatalf("newPredictor: %v", err)
 	}
@@ -70,7 +70,7 @@ func plainFake(t testing.TB, cfg Config, eogEvery uint64, req *llm.Request) stri
 	t.Helper()
 	e := newFake(1, cfg.ContextSize)
 	e.eogEvery = eogEvery
-	p := &Predictor{cfg: cfg, eng: e}
+	p := &replica{p: &Predictor{cfg: cfg}, eng: e}
 	img, _, err := imagefile.Decode(req.Image)
 	if err != nil {
 		t.Fatal(err)
@@ -169,9 +169,9 @@ func TestSchedulerMatchesPlain(t *testing.T) {
 				t.Fatalf("blocked in %s, want the first step", what)
 			}
 			nReady := min(tt.parallel, len(reqs)-e.heldN)
-			for deadline := time.Now().Add(10 * time.Second); len(p.ready) < nReady; {
+			for deadline := time.Now().Add(10 * time.Second); len(p.replicas[0].ready) < nReady; {
 				if time.Now().After(deadline) {
-					t.Fatalf("%d requests prepared, want %d", len(p.ready), nReady)
+					t.Fatalf("%d requests prepared, want %d", len(p.replicas[0].ready), nReady)
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -430,7 +430,7 @@ func TestCloseWhileBusy(t *testing.T) {
 			e := newFake(2, cfg.ContextSize)
 			e.eogEvery = 0
 			e.stepDelay = time.Millisecond
-			p, err := newPredictor(e, cfg, engineSetup{parallel: 2})
+			p, err := newPredictor(cfg, []engine{e}, []engineSetup{{parallel: 2}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -121,10 +121,14 @@ func (j *job) name() string {
 // New validates the files, loads the model, projector and adapters, creates
 // the context and starts the scheduler. Close frees everything.
 func New(ctx context.Context, cfg Config) (*Predictor, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	if err := validateFiles(&cfg); err != nil {
+	fam, err := validateFiles(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.fill(fam); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {

@@ -36,8 +36,8 @@ func engineFlags() []cli.Flag {
 		&cli.IntFlag{Name: "gpu-layers", Usage: "`N` layers offloaded to the GPU; -1: all (needs make cuda)"},
 		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads (default: the number of CPUs, at most 16)"},
 		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer (default: image max tokens + 512)"},
-		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes (default: the projector's)"},
-		&cli.IntFlag{Name: "image-max-tokens", Usage: fmt.Sprintf("largest number of tokens `N` an image becomes; larger images are scaled down (default %d)", local.DefaultImageMaxTokens)},
+		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes; smaller images are scaled up (default: the model family's, 4 for Qwen2-VL and Qwen2.5-VL, 64 for Qwen3-VL)"},
+		&cli.IntFlag{Name: "image-max-tokens", Usage: "largest number of tokens `N` an image becomes; larger images are scaled down (default: the model family's, 1024 for Qwen2-VL and Qwen2.5-VL, 784 for Qwen3-VL)"},
 		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
 		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU), on or off"},
 	}

@@ -13,6 +13,7 @@ package family
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 )
@@ -172,12 +173,54 @@ func Projectors() []string {
 // TokenPixels is the pixel area one image token stands for.
 func (f *Family) TokenPixels() int { return f.Patch * f.Patch * f.Merge * f.Merge }
 
-// ImageTokens returns the default image-token budget: the Hugging Face
-// processor's min_pixels and max_pixels in tokens (min rounded up, max
-// down).
+// ImageTokens returns the Hugging Face processor's own bounds in tokens:
+// min_pixels rounded up, max_pixels rounded down to whole tokens. Both
+// Qwen2 processors allow 4..16384 tokens, Qwen3-VL's 64..16384.
 func (f *Family) ImageTokens() (minTokens, maxTokens int) {
 	p := f.TokenPixels()
 	return (f.MinPixels + p - 1) / p, f.MaxPixels / p
+}
+
+// BudgetMaxPixels caps the default image area below the processors' own
+// max_pixels (12.8 and 16.8 megapixels, 16384 tokens). At that size one
+// image would take a 16k-token context per sequence, a 16k-token physical
+// batch and, in the vision tower, attention over 65536 patches, which is
+// more memory than most machines have (llama.cpp itself caps these
+// projectors at 4096 tokens). 1024 Qwen2-VL tokens of 28×28 pixels, about
+// 0.8 megapixels, keep a street photo legible; every family gets the same
+// area, so the same photo is seen at the same resolution by all of them.
+const BudgetMaxPixels = 1024 * 28 * 28
+
+// DefaultImageTokens is the image-token budget vlmcmp uses when the user
+// sets none: the processor's min_pixels in tokens (what the model saw for
+// small images when it was trained) and the smaller of its max_pixels and
+// BudgetMaxPixels in tokens. Qwen2-VL and Qwen2.5-VL: 4..1024; Qwen3-VL,
+// whose tokens cover 32×32 pixels: 64..784.
+func (f *Family) DefaultImageTokens() (minTokens, maxTokens int) {
+	lo, _ := f.ImageTokens()
+	return lo, min(f.MaxPixels, BudgetMaxPixels) / f.TokenPixels()
+}
+
+// ResizedTokens is the number of tokens a w×h image becomes when bounded by
+// minTokens..maxTokens: the processor's smart_resize (as llama.cpp's mtmd
+// does it) rounds each side to a multiple of Patch×Merge, keeping the
+// aspect ratio, then scales the image down to fit max or up to reach min.
+func (f *Family) ResizedTokens(w, h, minTokens, maxTokens int) int {
+	align := f.Patch * f.Merge
+	minPx, maxPx := minTokens*f.TokenPixels(), maxTokens*f.TokenPixels()
+	round := func(x float64) int { return int(math.Round(x/float64(align))) * align }
+	hb, wb := max(align, round(float64(h))), max(align, round(float64(w)))
+	switch {
+	case maxPx > 0 && hb*wb > maxPx:
+		beta := math.Sqrt(float64(w*h) / float64(maxPx))
+		hb = max(align, int(math.Floor(float64(h)/beta/float64(align)))*align)
+		wb = max(align, int(math.Floor(float64(w)/beta/float64(align)))*align)
+	case hb*wb < minPx:
+		beta := math.Sqrt(float64(minPx) / float64(w*h))
+		hb = int(math.Ceil(float64(h)*beta/float64(align))) * align
+		wb = int(math.Ceil(float64(w)*beta/float64(align))) * align
+	}
+	return (hb / align) * (wb / align)
 }
 
 // Pairs reports whether a projector of this family fits a language model of

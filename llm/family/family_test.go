@@ -21,6 +21,58 @@ func TestImageTokens(t *testing.T) {
 	}
 }
 
+func TestDefaultImageTokens(t *testing.T) {
+	for _, tc := range []struct {
+		f        *Family
+		min, max int
+	}{
+		{Qwen2VL, 4, 1024},  // 3136/784; BudgetMaxPixels/784
+		{Qwen25VL, 4, 1024}, // same processor
+		{Qwen3VL, 64, 784},  // 65536/1024; 802816/1024 rounded down
+	} {
+		lo, hi := tc.f.DefaultImageTokens()
+		if lo != tc.min || hi != tc.max {
+			t.Errorf("%s: default image tokens %d..%d, want %d..%d", tc.f.Name, lo, hi, tc.min, tc.max)
+		}
+		if hi*tc.f.TokenPixels() > BudgetMaxPixels {
+			t.Errorf("%s: default max %d tokens is over the %d-pixel budget", tc.f.Name, hi, BudgetMaxPixels)
+		}
+	}
+}
+
+// TestResizedTokens follows smart_resize by hand for each case.
+func TestResizedTokens(t *testing.T) {
+	for _, tc := range []struct {
+		f              *Family
+		w, h, min, max int
+		want           int
+	}{
+		// 112×84 rounds to 112×84 (28-multiples): 4×3 tokens, inside 4..1024.
+		{Qwen2VL, 112, 84, 4, 1024, 12},
+		// 32×32 rounds to 28×28 (1 token) < 4: scaled by sqrt(3136/1024)=1.75
+		// to 56×56: 2×2.
+		{Qwen2VL, 32, 32, 4, 1024, 4},
+		// Qwen3: 32×32 is one token < 64: scaled by 8 to 256×256: 8×8.
+		{Qwen3VL, 32, 32, 64, 784, 64},
+		// 1400×1050 rounds to 1400×1064 = 1900 tokens > 1024: beta =
+		// sqrt(1470000/802816) = 1.3532; floor(1050/1.3532/28) = 27,
+		// floor(1400/1.3532/28) = 36: 972 tokens.
+		{Qwen2VL, 1400, 1050, 4, 1024, 972},
+		// Qwen3: beta = sqrt(1470000/802816) = 1.3532; floor(775.9/32) =
+		// 24, floor(1034.6/32) = 32: 768 tokens.
+		{Qwen3VL, 1400, 1050, 64, 784, 768},
+		// A user budget: 64 tokens max of 28×28 for 112×84 (12 tokens): as is.
+		{Qwen25VL, 112, 84, 0, 64, 12},
+		// Very wide: 4000×10 rounds to 4004×28 (never under one aligned row):
+		// 143 tokens.
+		{Qwen2VL, 4000, 10, 4, 1024, 143},
+	} {
+		if got := tc.f.ResizedTokens(tc.w, tc.h, tc.min, tc.max); got != tc.want {
+			t.Errorf("%s %dx%d in %d..%d: %d tokens, want %d", tc.f.Name, tc.w, tc.h, tc.min, tc.max, got, tc.want)
+		}
+	}
+}
+
 func TestLookups(t *testing.T) {
 	if got := strings.Join(Names(), ","); got != "qwen2.5vl,qwen2vl,qwen3vl" {
 		t.Errorf("names %s", got)

@@ -9,6 +9,8 @@ var Qwen25VL = register(&Family{
 	Arch:      "qwen2vl",
 	Projector: "qwen2.5vl_merger",
 	Patch:     14, Merge: 2,
+	// Qwen/Qwen2.5-VL-*-Instruct preprocessor_config.json: the same
+	// min_pixels 3136 and max_pixels 12845056 as Qwen2-VL.
 	MinPixels: 3136, MaxPixels: 12845056,
 	ImageMean:    clipMean,
 	ImageStd:     clipStd,

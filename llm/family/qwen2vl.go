@@ -10,7 +10,9 @@ var Qwen2VL = register(&Family{
 	Arch:      "qwen2vl",
 	Projector: "qwen2vl_merger",
 	Patch:     14, Merge: 2,
-	// preprocessor_config.json: min_pixels 56*56, max_pixels 28*28*1280*... (12845056).
+	// Qwen/Qwen2-VL-*-Instruct preprocessor_config.json: min_pixels 3136
+	// (56×56, 4 tokens), max_pixels 12845056 (28×28×16384: 16384 tokens).
+	// The model card's 1280×28×28 is a suggested override, not the default.
 	MinPixels: 3136, MaxPixels: 12845056,
 	ImageMean:    clipMean,
 	ImageStd:     clipStd,

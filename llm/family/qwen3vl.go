@@ -13,8 +13,10 @@ var Qwen3VL = register(&Family{
 	Arch:      "qwen3vl",
 	Projector: "qwen3vl_merger",
 	Patch:     16, Merge: 2,
-	// preprocessor_config.json: size.shortest_edge 65536 and
-	// size.longest_edge 16777216 pixels.
+	// Qwen/Qwen3-VL-*-Instruct preprocessor_config.json (a fast
+	// processor's dump, the pixel bounds under "size"): shortest_edge
+	// 65536 (256×256, 64 tokens of 32×32) and longest_edge 16777216
+	// (4096×4096, 16384 tokens), patch_size 16, merge_size 2.
 	MinPixels: 65536, MaxPixels: 16777216,
 	ImageMean:    [3]float32{0.5, 0.5, 0.5},
 	ImageStd:     [3]float32{0.5, 0.5, 0.5},

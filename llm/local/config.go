@@ -6,14 +6,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vlmcmp/vlmcmp/llm/family"
 )
 
 // Defaults used when a Config field is zero.
 const (
-	// DefaultImageMaxTokens bounds the tokens one image becomes. Qwen2-VL
-	// spends one token on each 28×28 pixel patch, so a 12-megapixel photo
-	// (4000×3000) left at full size would cost over 15,000 tokens; 1024
-	// tokens keep about 0.8 megapixels, plenty for a street-safety rating.
+	// DefaultImageMaxTokens bounds the tokens one image becomes when the
+	// model's family is not known (New knows it from the files and uses
+	// family.DefaultImageTokens instead: Qwen2-VL and Qwen2.5-VL 4..1024,
+	// Qwen3-VL 64..784). Qwen2-VL spends one token on each 28×28 pixel
+	// patch, so a 12-megapixel photo (4000×3000) left at full size would
+	// cost over 15,000 tokens; 1024 tokens keep about 0.8 megapixels,
+	// plenty for a street-safety rating.
 	DefaultImageMaxTokens = 1024
 	// DefaultMaxTokens is the answer length when neither the request nor
 	// Config.MaxTokens sets one.
@@ -66,8 +71,10 @@ type Config struct {
 	// "off".
 	FlashAttention string
 	// ImageMinTokens and ImageMaxTokens bound the tokens one image becomes;
-	// mtmd resizes the image to fit. 0: the projector's minimum, and
-	// DefaultImageMaxTokens.
+	// mtmd resizes the image to fit. 0: the model family's default budget
+	// (family.DefaultImageTokens: its Hugging Face processor's min_pixels,
+	// and its max_pixels capped at about 0.8 megapixels), read from the
+	// projector file; a bound set here wins over the default.
 	ImageMinTokens int
 	ImageMaxTokens int
 	// MaxTokens is the default answer length for requests that set none;
@@ -124,9 +131,19 @@ func ParseLoRA(s string) (LoRA, error) {
 	return LoRA{Path: s, Scale: 1}, nil
 }
 
-// validate checks the fields that do not need files and fills defaults that
-// do not depend on the model.
+// validate checks the fields that do not need files and fills the
+// defaults, with the image-token budget of no particular family
+// (DefaultImageMaxTokens). New uses check and fill with the family of the
+// files instead.
 func (c *Config) validate() error {
+	if err := c.check(); err != nil {
+		return err
+	}
+	return c.fill(nil)
+}
+
+// check checks the fields that do not need files.
+func (c *Config) check() error {
 	if c.ModelFile == "" {
 		return fmt.Errorf("local: no model file given")
 	}
@@ -170,8 +187,32 @@ func (c *Config) validate() error {
 			return fmt.Errorf("local: device %d is listed twice, want one replica per GPU", d)
 		}
 	}
-	if c.ImageMaxTokens == 0 {
-		c.ImageMaxTokens = DefaultImageMaxTokens
+	for i, l := range c.LoRA {
+		if l.Path == "" {
+			return fmt.Errorf("local: lora %d has no path", i+1)
+		}
+	}
+	return nil
+}
+
+// fill sets the zero fields to their defaults. The image-token budget is
+// fam's (family.DefaultImageTokens: the Hugging Face processor's
+// min_pixels, its max_pixels capped at family.BudgetMaxPixels) when fam is
+// known, else the projector's minimum and DefaultImageMaxTokens. A bound
+// the user set wins; the other, defaulted, bound yields to it rather than
+// contradict it (max 32 on Qwen3-VL lowers the default min of 64 to 32).
+func (c *Config) fill(fam *family.Family) error {
+	minDef, maxDef := 0, DefaultImageMaxTokens
+	if fam != nil {
+		minDef, maxDef = fam.DefaultImageTokens()
+	}
+	switch {
+	case c.ImageMinTokens == 0 && c.ImageMaxTokens == 0:
+		c.ImageMinTokens, c.ImageMaxTokens = minDef, maxDef
+	case c.ImageMinTokens == 0:
+		c.ImageMinTokens = min(minDef, c.ImageMaxTokens)
+	case c.ImageMaxTokens == 0:
+		c.ImageMaxTokens = max(maxDef, c.ImageMinTokens)
 	}
 	if c.ImageMinTokens > c.ImageMaxTokens {
 		return fmt.Errorf("local: image min tokens %d is above image max tokens %d", c.ImageMinTokens, c.ImageMaxTokens)
@@ -189,10 +230,5 @@ func (c *Config) validate() error {
 		c.BatchSize = 512
 	}
 	c.BatchSize = max(c.BatchSize, c.ImageMaxTokens)
-	for i, l := range c.LoRA {
-		if l.Path == "" {
-			return fmt.Errorf("local: lora %d has no path", i+1)
-		}
-	}
 	return nil
 }

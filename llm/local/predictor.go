@@ -152,14 +152,18 @@ func (j *job) name() string {
 // per replica (each on its device), creates their contexts and starts the
 // scheduler. Close frees everything.
 func New(ctx context.Context, cfg Config) (*Predictor, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
 	devices, err := DeviceNames(cfg.Devices)
 	if err != nil {
 		return nil, fmt.Errorf("local: %w", err)
 	}
-	if err := validateFiles(&cfg); err != nil {
+	fam, err := validateFiles(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.fill(fam); err != nil {
 		return nil, err
 	}
 	var (

@@ -10,7 +10,7 @@
 //
 // Shapes: Tiny for tests (a few MB), Small for batching benchmarks on a
 // few CPU cores, and the real dimensions in F16 for throughput benchmarks
-// (from the published config.json files): qwen2vl 2b
+// (from the published config.json files, see DimsFor): qwen2vl 2b
 // (Qwen2-VL-2B-Instruct), qwen2.5vl 3b (Qwen2.5-VL-3B-Instruct), qwen3vl
 // 2b and 4b (Qwen3-VL-2B-Instruct, Qwen3-VL-4B-Instruct). Weights come from a seeded generator,
 // tensor by tensor and chunk by chunk, so the same Options give the same

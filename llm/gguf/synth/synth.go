@@ -139,19 +139,40 @@ func DimsFor(fam string, s Shape) (Dims, error) {
 		d.Patch = f.Patch
 		return d
 	}
+	// Each figure is the published Hugging Face config.json's (Qwen/<model>,
+	// checked 2026-12-01; TestRealShapes holds the fields): Embd
+	// hidden_size, Layers num_hidden_layers, Heads num_attention_heads,
+	// KVHeads num_key_value_heads, HeadDim head_dim (Qwen3 only; Qwen2
+	// derives it), FF intermediate_size, RopeSections mrope_section,
+	// Context max_position_embeddings, Vocab vocab_size, Tied
+	// tie_word_embeddings; vision: VEmbd hidden_size (Qwen2-VL embed_dim),
+	// VLayers depth, VHeads num_heads, VFF intermediate_size (Qwen2-VL
+	// embed_dim×mlp_ratio), Positions num_position_embeddings, Deepstack
+	// deepstack_visual_indexes, WindowPattern the spacing of
+	// fullatt_block_indexes; the projector's output width is the text
+	// hidden_size (out_hidden_size). ImageSize is what llama.cpp's
+	// convert_hf_to_gguf.py writes: 560 (14×40) for Qwen2-VL and
+	// Qwen2.5-VL, sqrt(num_position_embeddings)×patch_size = 768 for
+	// Qwen3-VL.
 	switch {
 	case f == family.Qwen2VL && s == TwoB:
+		// Qwen2-VL-2B-Instruct; vision embed_dim 1280, mlp_ratio 4.
 		return real(Dims{Embd: 1536, Layers: 28, Heads: 12, KVHeads: 2, FF: 8960, RopeSections: [4]int32{16, 24, 24, 0},
 			Context: 32768, VEmbd: 1280, VLayers: 32, VHeads: 16, VFF: 5120, ImageSize: 560, Rank: 16}), nil
 	case f == family.Qwen25VL && s == ThreeB:
-		// fullatt_block_indexes 7, 15, 23, 31: every 8th block.
+		// Qwen2.5-VL-3B-Instruct; fullatt_block_indexes 7, 15, 23, 31:
+		// every 8th block.
 		return real(Dims{Embd: 2048, Layers: 36, Heads: 16, KVHeads: 2, FF: 11008, RopeSections: [4]int32{16, 24, 24, 0},
 			Context: 128000, VEmbd: 1280, VLayers: 32, VHeads: 16, VFF: 3420, ImageSize: 560, WindowPattern: 8, Rank: 16}), nil
 	case f == family.Qwen3VL && s == TwoB:
+		// Qwen3-VL-2B-Instruct (text_config, vision_config).
 		return real(Dims{Embd: 2048, Layers: 28, Heads: 16, KVHeads: 8, HeadDim: 128, FF: 6144, RopeSections: [4]int32{24, 20, 20, 0},
 			Context: 262144, VEmbd: 1024, VLayers: 24, VHeads: 16, VFF: 4096, ImageSize: 768, Positions: 2304,
 			Deepstack: []int{5, 11, 17}, Rank: 16}), nil
 	case f == family.Qwen3VL && s == FourB:
+		// Qwen3-VL-4B-Instruct: the 2B's vision tower, a wider and
+		// deeper text model with 32 query heads of 128 (4096 wide, more
+		// than the 2560 hidden size).
 		return real(Dims{Embd: 2560, Layers: 36, Heads: 32, KVHeads: 8, HeadDim: 128, FF: 9728, RopeSections: [4]int32{24, 20, 20, 0},
 			Context: 262144, VEmbd: 1024, VLayers: 24, VHeads: 16, VFF: 4096, ImageSize: 768, Positions: 2304,
 			Deepstack: []int{5, 11, 17}, Rank: 16}), nil

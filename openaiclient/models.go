@@ -112,6 +112,13 @@ func patches(mult float64) ImageRule {
 // Images in fine-tuning data are marked only for gpt-4o-2024-08-06, the
 // model OpenAI's vision fine-tuning guide documents; give others
 // fine_tune_images: true in the table when your account's docs say so.
+//
+// gpt-4.1 (the full model) is billed by 512-pixel tiles like gpt-4o, while
+// gpt-4.1-mini, gpt-4.1-nano and o4-mini are billed by 32-pixel patches
+// times a multiplier. Usage reported by the API on OpenAI's developer forum
+// agrees: a 1024×1024 image costs gpt-4.1 the same ~770 prompt tokens as
+// gpt-4o (85 + 4×170 plus the text), not the 1024 a patch rule would give,
+// and 1536 × 1.62 for gpt-4.1-mini at its cap.
 func DefaultModels() Models {
 	m := Models{
 		"gpt-4o":            {Vision: true, Structured: true, ImageTokens: tiles4o, Price: Price{Input: 2.50, Output: 10.00, Training: 25.00}},

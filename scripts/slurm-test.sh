@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# slurm-test.sh: a sharded comparison on a real Slurm (issue 16). It starts a
+# one-node cluster on this machine (munged, slurmctld and slurmd on loopback,
+# 2 CPUs, no cgroups: proctrack/linuxproc, task/none, no accounting; every
+# file under a temporary folder), submits deploy/slurm/vlmcmp-array-cpu.sbatch
+# as a 3-task array on the tiny model and the demo's images with
+# deploy/slurm/submit.sh (the merge as a job after it), waits, and checks that
+# the merged summary.json has the figures of one unsharded run on the same
+# images. The daemons it started are stopped on exit, also on failure.
+#
+#   make slurm-test      # installs slurm-wlm and munge (as root), builds, runs this
+#
+# Needs root (slurmd starts the jobs), Debian's slurm-wlm and munge, python3
+# and a built ./vlmcmp (or VLMCMP_BIN). SLURM_TEST_KEEP=1 keeps the temporary
+# folder; SLURM_TEST_IMAGES sets the demo's image count (half are compared).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+bin=${VLMCMP_BIN:-$repo/vlmcmp}
+shards=3
+images=${SLURM_TEST_IMAGES:-48}
+timeout=${SLURM_TEST_TIMEOUT:-300}
+start=$(date +%s)
+
+say() { printf 'slurm-test: %s\n' "$*"; }
+die() { printf 'slurm-test: FAIL: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (slurmd starts the jobs; make slurm-test installs the packages)"
+for c in munged mungekey slurmctld slurmd sbatch squeue scontrol python3; do
+	command -v $c >/dev/null 2>&1 || die "$c not found: apt-get install slurm-wlm munge python3 (make slurm-test does)"
+done
+[ -x "$bin" ] || die "$bin not found: run make"
+
+T=$(mktemp -d /tmp/vlmcmp-slurm-test.XXXXXX)
+chmod 755 "$T"
+daemons=() # pid:name, started in this order
+stop_daemons() {
+	local i pid name
+	for ((i = ${#daemons[@]} - 1; i >= 0; i--)); do
+		pid=${daemons[i]%%:*} name=${daemons[i]#*:}
+		kill -0 "$pid" 2>/dev/null || continue
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$pid" 2>/dev/null && { say "$name (pid $pid) ignored SIGTERM: killing it"; kill -KILL "$pid" 2>/dev/null || true; }
+		wait "$pid" 2>/dev/null || true
+	done
+	daemons=()
+}
+on_exit() {
+	local rc=$?
+	set +e
+	if [ $rc -ne 0 ] && [ -d "$T/log" ]; then
+		for f in "$T"/log/*; do [ -s "$f" ] && { echo "--- $f (last lines)"; tail -n 15 "$f"; }; done >&2
+	fi
+	stop_daemons
+	if [ "${SLURM_TEST_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+		say "files kept in $T"
+	else
+		rm -rf "$T"
+	fi
+	say "$([ $rc -eq 0 ] && echo PASS || echo FAIL) in $(($(date +%s) - start))s"
+	exit $rc
+}
+trap on_exit EXIT
+trap 'exit 130' INT TERM HUP
+
+free_port() { # a TCP port nothing listens on, from a range the kernel does not hand out
+	local p
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 10000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo $p; return; }
+	done
+	die "no free port"
+}
+
+# --- the work: the demo's data, tiny model and config; the reference run ----
+mkdir -p "$T"/{etc,log,run,state,spool,munge,work}
+cd "$T/work"
+say "writing the demo's data and tiny model ($images images, half held out)"
+VLMCMP_CACHE_DIR=$T/cache-demo "$bin" demo --dir vlmcmp-demo --images "$images" >"$T/log/demo.txt" 2>&1 ||
+	die "vlmcmp demo failed (log $T/log/demo.txt)"
+say "unsharded reference run"
+VLMCMP_CACHE_DIR=$T/cache-reference "$bin" compare --config vlmcmp-demo/vlmcmp.yaml \
+	--output-dir "$T/reference" --run-id unsharded --baseline mean >"$T/log/reference.txt" 2>&1 ||
+	die "unsharded compare failed (log $T/log/reference.txt)"
+
+# --- the cluster ------------------------------------------------------------
+host=$(hostname -s)
+ctld_port=$(free_port)
+slurmd_port=$(free_port)
+[ "$slurmd_port" != "$ctld_port" ] || slurmd_port=$((ctld_port + 1))
+export SLURM_CONF=$T/etc/slurm.conf
+cat >"$SLURM_CONF" <<CONF
+ClusterName=vlmcmptest
+SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$T/munge/munge.socket
+StateSaveLocation=$T/state
+SlurmdSpoolDir=$T/spool
+SlurmctldPidFile=$T/run/slurmctld.pid
+SlurmdPidFile=$T/run/slurmd.pid
+SlurmctldLogFile=$T/log/slurmctld.log
+SlurmdLogFile=$T/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SchedulerType=sched/builtin
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+ReturnToService=2
+MailProg=/bin/true
+MinJobAge=600
+NodeName=$host NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
+PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
+CONF
+
+mungekey --create --keyfile="$T/munge/munge.key" >/dev/null 2>&1 ||
+	dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 2>/dev/null
+chmod 600 "$T/munge/munge.key"
+munged --foreground --force --socket="$T/munge/munge.socket" --key-file="$T/munge/munge.key" \
+	--pid-file="$T/run/munged.pid" --log-file="$T/log/munged.log" --seed-file="$T/munge/seed" \
+	>"$T/log/munged.stderr" 2>&1 &
+daemons+=("$!:munged")
+for _ in $(seq 50); do [ -S "$T/munge/munge.socket" ] && break; sleep 0.1; done
+[ -S "$T/munge/munge.socket" ] || die "munged did not start"
+
+slurmctld -D -i -f "$SLURM_CONF" >"$T/log/slurmctld.stderr" 2>&1 &
+daemons+=("$!:slurmctld")
+slurmd -D -N "$host" -f "$SLURM_CONF" >"$T/log/slurmd.stderr" 2>&1 &
+daemons+=("$!:slurmd")
+up=0
+for _ in $(seq 150); do
+	state=$(sinfo -h -N -n "$host" -o %t 2>/dev/null || true)
+	case $state in idle*) up=1; break ;; esac
+	sleep 0.2
+done
+[ $up = 1 ] || die "the node did not come up (sinfo says '${state:-nothing}')"
+say "cluster up: slurmctld :$ctld_port, slurmd :$slurmd_port, node $host $(sinfo -h -N -o '%c CPUs, %t')"
+
+# --- the sharded run --------------------------------------------------------
+export VLMCMP_BIN=$bin VLMCMP_CACHE_DIR=$T/cache-shards VLMCMP_OUTPUT_DIR=$T/work/results
+submitted=$("$repo/deploy/slurm/submit.sh" --cpu --array=0-$((shards - 1)) --output="$T/log/shard-%A_%a.txt") ||
+	die "submit.sh failed: $submitted"
+echo "$submitted" | sed 's/^/slurm-test: /'
+array=$(echo "$submitted" | awk '/^array job/ {print $3}')
+merge=$(echo "$submitted" | awk '/^merge job/ {print $3}')
+run=$(echo "$submitted" | awk '/^run folder/ {print $3}')
+[ -n "$array" ] && [ -n "$merge" ] && [ -n "$run" ] || die "submit.sh printed no job ids"
+
+deadline=$(($(date +%s) + timeout))
+while squeue -h -j "$array,$merge" -o %i 2>/dev/null | grep -q .; do
+	[ "$(date +%s)" -lt $deadline ] || { squeue -j "$array,$merge" >&2; die "jobs still queued after ${timeout}s"; }
+	sleep 1
+done
+
+# Every task and the merge must have completed with status 0 (scontrol keeps
+# finished jobs for MinJobAge seconds; there is no accounting database).
+jobs=$(scontrol show job -o "$array"; scontrol show job -o "$merge")
+python3 - "$jobs" <<'PY' || die "a job did not complete (logs in $T/log)"
+import sys
+bad = 0
+for line in sys.argv[1].splitlines():
+    f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+    name = f["JobId"] if "ArrayTaskId" not in f else "%s_%s (job %s)" % (f["ArrayJobId"], f["ArrayTaskId"], f["JobId"])
+    print("slurm-test: job %s %s: %s, exit %s, on %s" % (name, f["JobName"], f["JobState"], f["ExitCode"], f.get("NodeList", "?")))
+    bad += f["JobState"] != "COMPLETED" or f["ExitCode"] != "0:0"
+sys.exit(bad > 0)
+PY
+
+# Each shard's image count, from the line compare prints at its end
+# ("shard K/N: M images, answers in ...").
+total=0
+for k in $(seq 0 $((shards - 1))); do
+	log=$T/log/shard-${array}_$k.txt
+	line=$(sed -n 's/^shard \([0-9]*\/[0-9]*\): \([0-9]*\) images.*/\1 \2/p' "$log" | tail -n 1)
+	[ -n "$line" ] || die "no 'shard K/N: M images' line in $log"
+	set -- $line
+	[ "$1" = "$((k + 1))/$shards" ] || die "array task $k ran shard $1, want $((k + 1))/$shards"
+	say "array task ${array}_$k: shard $1, $2 images"
+	total=$((total + $2))
+done
+ref_n=$(grep -o -m1 '[0-9]\+ images' "$T/log/reference.txt" | cut -d' ' -f1)
+say "shards together: $total images; unsharded: $ref_n"
+[ "$total" = "$ref_n" ] || die "the shards hold $total images, the unsharded run $ref_n"
+
+# The merged figures must be those of the unsharded run: every field of every
+# model in summary.json but the latencies (wall-clock times).
+python3 - "$run/summary.json" "$T/reference/unsharded/summary.json" <<'PY' || die "merged and unsharded summaries differ"
+import json, sys
+merged, ref = (json.load(open(p)) for p in sys.argv[1:3])
+def figures(s):
+    return {m["name"]: {k: v for k, v in m.items() if k != "latency"} for m in s["models"]}
+a, b = figures(merged), figures(ref)
+def flat(d, pre=""):
+    for k, v in d.items():
+        if isinstance(v, dict):
+            yield from flat(v, pre + k + ".")
+        else:
+            yield pre + k, v
+bad = 0
+if sorted(a) != sorted(b):
+    print("slurm-test: models differ: merged %s, unsharded %s" % (sorted(a), sorted(b)))
+    sys.exit(1)
+for name in a:
+    fa, fb = dict(flat(a[name])), dict(flat(b[name]))
+    for k in sorted(set(fa) | set(fb)):
+        if fa.get(k) != fb.get(k):
+            print("slurm-test: %s %s: merged %r, unsharded %r" % (name, k, fa.get(k), fb.get(k)))
+            bad += 1
+    m = a[name]
+    ci = m.get("intervals", {}).get("mae", {})
+    print("slurm-test: merged %-13s n=%d scored=%d MAE=%.4f [%.4f, %.4f] RMSE=%.4f Acc@1=%.4f Acc@2=%.4f QWK=%s no_score=%.4f" % (
+        name, m["n"], m["n_scored"], m["mae"], ci.get("lo", float("nan")), ci.get("hi", float("nan")),
+        m["rmse"], m["acc1"], m["acc2"], m["qwk"], m["no_score_rate"]))
+print("slurm-test: %d figures compared over %d models: %s" % (
+    sum(len(dict(flat(a[n]))) for n in a), len(a), "identical" if not bad else "%d differ" % bad))
+sys.exit(bad > 0)
+PY

@@ -22,7 +22,7 @@ images=${SLURM_TEST_IMAGES:-48}
 timeout=${SLURM_TEST_TIMEOUT:-300}
 start=$(date +%s)
 
-say() { printf 'slurm-test: %s\n' "$*"; }
+say() { printf 'slurm-test: [%3ss] %s\n' $(($(date +%s) - start)) "$*"; }
 die() { printf 'slurm-test: FAIL: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (slurmd starts the jobs; make slurm-test installs the packages)"
@@ -149,7 +149,7 @@ say "cluster up: slurmctld :$ctld_port, slurmd :$slurmd_port, node $host $(sinfo
 export VLMCMP_BIN=$bin VLMCMP_CACHE_DIR=$T/cache-shards VLMCMP_OUTPUT_DIR=$T/work/results
 submitted=$("$repo/deploy/slurm/submit.sh" --cpu --array=0-$((shards - 1)) --output="$T/log/shard-%A_%a.txt") ||
 	die "submit.sh failed: $submitted"
-echo "$submitted" | sed 's/^/slurm-test: /'
+while read -r l; do say "$l"; done <<<"$submitted"
 array=$(echo "$submitted" | awk '/^array job/ {print $3}')
 merge=$(echo "$submitted" | awk '/^merge job/ {print $3}')
 run=$(echo "$submitted" | awk '/^run folder/ {print $3}')
@@ -167,10 +167,11 @@ jobs=$(scontrol show job -o "$array"; scontrol show job -o "$merge")
 python3 - "$jobs" <<'PY' || die "a job did not complete (logs in $T/log)"
 import sys
 bad = 0
-for line in sys.argv[1].splitlines():
-    f = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+jobs = [dict(kv.split("=", 1) for kv in line.split() if "=" in kv) for line in sys.argv[1].splitlines()]
+jobs.sort(key=lambda f: (int(f.get("ArrayJobId", f["JobId"])), int(f.get("ArrayTaskId", -1))))
+for f in jobs:
     name = f["JobId"] if "ArrayTaskId" not in f else "%s_%s (job %s)" % (f["ArrayJobId"], f["ArrayTaskId"], f["JobId"])
-    print("slurm-test: job %s %s: %s, exit %s, on %s" % (name, f["JobName"], f["JobState"], f["ExitCode"], f.get("NodeList", "?")))
+    print("slurm-test:        job %s %s: %s, exit %s, on %s" % (name, f["JobName"], f["JobState"], f["ExitCode"], f.get("NodeList", "?")))
     bad += f["JobState"] != "COMPLETED" or f["ExitCode"] != "0:0"
 sys.exit(bad > 0)
 PY
@@ -217,10 +218,10 @@ for name in a:
             bad += 1
     m = a[name]
     ci = m.get("intervals", {}).get("mae", {})
-    print("slurm-test: merged %-13s n=%d scored=%d MAE=%.4f [%.4f, %.4f] RMSE=%.4f Acc@1=%.4f Acc@2=%.4f QWK=%s no_score=%.4f" % (
+    print("slurm-test:        merged %-13s n=%d scored=%d MAE=%.4f [%.4f, %.4f] RMSE=%.4f Acc@1=%.4f Acc@2=%.4f QWK=%s no_score=%.4f" % (
         name, m["n"], m["n_scored"], m["mae"], ci.get("lo", float("nan")), ci.get("hi", float("nan")),
         m["rmse"], m["acc1"], m["acc2"], m["qwk"], m["no_score_rate"]))
-print("slurm-test: %d figures compared over %d models: %s" % (
+print("slurm-test:        %d figures compared over %d models: %s" % (
     sum(len(dict(flat(a[n]))) for n in a), len(a), "identical" if not bad else "%d differ" % bad))
 sys.exit(bad > 0)
 PY

@@ -39,7 +39,8 @@ if [ $cpu = 1 ]; then
 	out=${VLMCMP_OUTPUT_DIR:-vlmcmp-demo/results/model_comparison}
 	if [ -z "${VLMCMP_CONFIG:-}" ] && [ ! -f vlmcmp-demo/vlmcmp.yaml ]; then
 		echo "submit: writing the demo's data, tiny model and config into vlmcmp-demo/"
-		"$bin" demo --dir vlmcmp-demo >vlmcmp-demo.log 2>&1 || { cat vlmcmp-demo.log >&2; exit 1; }
+		mkdir -p vlmcmp-demo
+		"$bin" demo --dir vlmcmp-demo >vlmcmp-demo/demo.log 2>&1 || { cat vlmcmp-demo/demo.log >&2; exit 1; }
 	fi
 	[ ${#compare_args[@]} -gt 0 ] || compare_args=(--baseline mean)
 else

@@ -43,6 +43,11 @@ type CompareOptions struct {
 	// Resume without RunID resumes the latest run of OutputDir.
 	RunID  string
 	Resume bool
+	// Shard, when set, runs one part of the images (see [ShardOf]) into
+	// the run's folder for that shard ([ShardDir]); every shard of a run
+	// names the same RunID (or resumes the latest run). [Analyze] merges
+	// them.
+	Shard Shard
 	// Concurrency, when positive, is the requests in flight per model for
 	// backends that do not batch (over the models' own setting).
 	Concurrency int
@@ -78,9 +83,14 @@ func optionErrorf(format string, args ...any) error {
 
 // Comparison is a run being compared: made by OpenRun, run by Run.
 type Comparison struct {
-	// Dir is the run folder, under OutputDir.
+	// Dir is the folder this comparison writes: the run folder under
+	// OutputDir, or for a shard the shard's folder inside it (RunDir is
+	// the run folder in both cases).
 	Dir       string
+	RunDir    string
 	OutputDir string
+	// Shard is the part of the run's images compared (zero: all).
+	Shard Shard
 	// Info is the run's manifest as written to Dir.
 	Info *RunInfo
 	// Resumed is set when Dir held a run already.
@@ -90,7 +100,9 @@ type Comparison struct {
 	Models   []*config.Model
 	NotReady []string
 	// Results are what Run did per model; Outputs the files it wrote and
-	// their metrics (nil when it was interrupted).
+	// their metrics (nil when it was interrupted). A shard writes no
+	// outputs (vlmcmp analyze writes them for the merged run): its Outputs
+	// hold only the metrics of its own images.
 	Results []ModelResult
 	Outputs *report.Written
 
@@ -132,7 +144,15 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 	if id := opts.RunID; id != "" && (strings.ContainsAny(id, `/\`) || id == "." || id == "..") {
 		return nil, optionErrorf("run id %q: a run id names a folder; no slashes", id)
 	}
-	c := &Comparison{cfg: cfg, opts: opts, OutputDir: opts.OutputDir}
+	if opts.Shard.Sharded() {
+		if err := opts.Shard.valid(); err != nil {
+			return nil, &OptionError{err}
+		}
+		if opts.RunID == "" && !opts.Resume {
+			return nil, optionErrorf("--shard %s needs --run-id: every shard of a run must name the same run folder", opts.Shard)
+		}
+	}
+	c := &Comparison{cfg: cfg, opts: opts, OutputDir: opts.OutputDir, Shard: opts.Shard}
 	if c.OutputDir == "" {
 		c.OutputDir = cfg.OutputPath()
 	}
@@ -166,7 +186,11 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 	}
 	names := opts.Models
 	if c.Resumed {
-		fmt.Fprintf(c.status(), "resuming run %s (%d images)\n", c.Dir, len(c.Info.Items))
+		if c.Shard.Sharded() {
+			fmt.Fprintf(c.status(), "resuming shard %s of run %s (%d images)\n", c.Shard, c.RunDir, len(c.Info.Items))
+		} else {
+			fmt.Fprintf(c.status(), "resuming run %s (%d images)\n", c.Dir, len(c.Info.Items))
+		}
 		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != c.Info.SplitName) {
 			c.log().Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", c.Dir)
 		}
@@ -204,6 +228,9 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 	if err := c.Info.CheckIdentities(ids); err != nil {
 		return nil, err
 	}
+	if err := c.checkSiblings(ids); err != nil {
+		return nil, err
+	}
 	if err := WriteRunInfo(c.Dir, c.Info); err != nil {
 		return nil, err
 	}
@@ -212,33 +239,50 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 }
 
 // findRun sets the run folder: RunID's (resumed when it holds a run), the
-// latest (Resume), or a new one named by the start time.
+// latest (Resume), or a new one named by the start time; for a shard, the
+// shard's folder inside it.
 func (c *Comparison) findRun() error {
 	opts := c.opts
 	switch {
 	case opts.RunID != "":
-		c.Dir = filepath.Join(c.OutputDir, opts.RunID)
-		if old, err := ReadRunInfo(c.Dir); err == nil {
-			c.Info, c.Resumed = old, true
-		} else if opts.Resume {
-			return fmt.Errorf("--resume: %w", err)
-		}
+		c.RunDir = filepath.Join(c.OutputDir, opts.RunID)
 	case opts.Resume:
 		dir, err := LatestRun(c.OutputDir)
 		if err != nil {
 			return fmt.Errorf("--resume: %w", err)
 		}
-		if c.Info, err = ReadRunInfo(dir); err != nil {
-			return err
-		}
-		c.Dir, c.Resumed = dir, true
+		c.RunDir = dir
 	default:
 		// Runs started in the same second get a suffix.
 		id := NewRunID(c.now())
-		c.Dir = filepath.Join(c.OutputDir, id)
-		for i := 2; exists(c.Dir); i++ {
-			c.Dir = filepath.Join(c.OutputDir, fmt.Sprintf("%s-%d", id, i))
+		c.RunDir = filepath.Join(c.OutputDir, id)
+		for i := 2; exists(c.RunDir); i++ {
+			c.RunDir = filepath.Join(c.OutputDir, fmt.Sprintf("%s-%d", id, i))
 		}
+		c.Dir = c.RunDir
+		return nil
+	}
+	c.Dir = c.RunDir
+	if opts.Shard.Sharded() {
+		if exists(filepath.Join(c.RunDir, RunInfoFile)) || exists(filepath.Join(c.RunDir, RunInfoFile+".tmp")) {
+			return fmt.Errorf("run %s is not sharded (it has a %s of its own): a shard cannot join it; use another --run-id", c.RunDir, RunInfoFile)
+		}
+		c.Dir = ShardDir(c.RunDir, opts.Shard)
+	} else if IsSharded(c.RunDir) {
+		return errShardedRun(c.RunDir)
+	}
+	old, err := ReadRunInfo(c.Dir)
+	switch {
+	case err == nil:
+		c.Info, c.Resumed = old, true
+		if opts.Shard.Sharded() && (old.Shard == nil || old.Shard.Shard() != opts.Shard) {
+			return fmt.Errorf("%s is not the run.json of shard %s", filepath.Join(c.Dir, RunInfoFile), opts.Shard)
+		}
+	case opts.Resume && opts.Shard.Sharded() && IsSharded(c.RunDir):
+		// A shard of the run never begun is part of what a resume
+		// finishes: it starts now.
+	case opts.Resume:
+		return fmt.Errorf("--resume: %w", err)
 	}
 	return nil
 }
@@ -261,8 +305,13 @@ func (c *Comparison) newInfo() error {
 	if opts.Limit > 0 && opts.Limit < len(items) {
 		items = items[:opts.Limit]
 	}
+	var shard *ShardInfo
+	if opts.Shard.Sharded() {
+		items, shard = selectShard(items, opts.Shard)
+	}
 	c.Info = &RunInfo{
-		ID: filepath.Base(c.Dir), Created: c.now().UTC(),
+		Shard: shard,
+		ID:    filepath.Base(c.RunDir), Created: c.now().UTC(),
 		Data: data, Split: set.SplitFile, SplitName: set.SplitName, Limit: opts.Limit,
 		Config: c.cfg.Path, Items: items, TrainScores: set.TrainScores,
 	}
@@ -279,7 +328,11 @@ func (c *Comparison) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.status(), "run %s: %d images, models %s\n", c.Dir, len(c.Info.Items), strings.Join(modelNames(c.Models), ", "))
+	if si := c.Info.Shard; si != nil {
+		fmt.Fprintf(c.status(), "run %s, shard %s: %d of the %d images, models %s\n", c.RunDir, c.Shard, len(c.Info.Items), si.SetSize, strings.Join(modelNames(c.Models), ", "))
+	} else {
+		fmt.Fprintf(c.status(), "run %s: %d images, models %s\n", c.Dir, len(c.Info.Items), strings.Join(modelNames(c.Models), ", "))
+	}
 	runner := &Runner{Dir: c.Dir, Progress: c.opts.Progress, Log: c.opts.Log}
 	var runErr error
 	c.Results, runErr = runner.Run(ctx, models, c.Info.Items)
@@ -292,6 +345,18 @@ func (c *Comparison) Run(ctx context.Context) error {
 	info, recs, err := ReadRun(c.Dir, c.log().Warn)
 	if err != nil {
 		return err
+	}
+	if c.Shard.Sharded() {
+		// The run's outputs are the merged shards' (vlmcmp analyze); a
+		// shard has the metrics of its own images.
+		if in := reportInput(c.Dir, info, recs); len(in.Models) > 0 {
+			res, err := report.Evaluate(in)
+			if err != nil {
+				return errors.Join(runErr, err)
+			}
+			c.Outputs = &report.Written{Metrics: res}
+		}
+		return runErr
 	}
 	if c.Outputs, err = WriteOutputs(ctx, c.Dir, info, recs); err != nil {
 		if runErr != nil { // the first failure (a predictions file on a full disk) leads
@@ -422,4 +487,43 @@ func (c *Comparison) Unanswered() (missing, total int) {
 		}
 	}
 	return missing, total
+}
+
+// checkSiblings refuses a shard that would not merge with the shards of its
+// run already written (another image set, another N, a model under the same
+// name that is not the same), before any model is asked: the merge would
+// refuse it hours later. Shards it cannot read are left to the merge.
+func (c *Comparison) checkSiblings(ids map[string]ModelIdentity) error {
+	if !c.Shard.Sharded() {
+		return nil
+	}
+	shards, _ := listShards(c.RunDir)
+	for _, s := range shards {
+		if s == c.Shard {
+			continue
+		}
+		if s.Count != c.Shard.Count {
+			return fmt.Errorf("run %s has shard %s already, of another N than --shard %s: the shards of one run must all be K/%d, or use another --run-id", c.RunDir, s, c.Shard, s.Count)
+		}
+		other, err := ReadRunInfo(ShardDir(c.RunDir, s))
+		if err != nil || other.Shard == nil {
+			continue
+		}
+		if mine := c.Info.Shard; mine != nil && (other.Shard.SetSHA256 != mine.SetSHA256 || other.Shard.SetSize != mine.SetSize) {
+			return fmt.Errorf("shard %s of run %s ran on another image set (%d images) than this shard's (%d): give every shard the same --data, --split and --limit", s, c.RunDir, other.Shard.SetSize, mine.SetSize)
+		}
+		names := make([]string, 0, len(ids))
+		for n := range ids {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			if old, ok := other.Identities[n]; ok {
+				if ch := identityChanges(old, ids[n]); len(ch) > 0 {
+					return fmt.Errorf("model %s is not the model shard %s of run %s ran (%s): every shard of a run must run the same models", n, s, c.RunDir, strings.Join(ch, "; "))
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -42,6 +42,9 @@ type RunInfo struct {
 	// asked for, by model name, so that a resume cannot mix two models'
 	// answers under one name (see [CheckIdentity]).
 	Identities map[string]ModelIdentity `json:"identities,omitempty"`
+	// Shard is set in the run.json of one shard of a sharded run (see
+	// [ShardDir]): which part of the images it holds.
+	Shard *ShardInfo `json:"shard,omitempty"`
 }
 
 // WriteRunInfo writes info to dir/run.json, through run.json.tmp renamed
@@ -153,7 +156,8 @@ func PredictionsPath(runDir, model string) string {
 func NewRunID(t time.Time) string { return t.Format("20060102-150405") }
 
 // LatestRun is the run folder under outputDir most recently created
-// (by run.json's time; the name breaks ties).
+// (by run.json's time, for a sharded run its earliest shard's; the name
+// breaks ties).
 func LatestRun(outputDir string) (string, error) {
 	entries, err := os.ReadDir(outputDir)
 	if err != nil {
@@ -172,11 +176,11 @@ func LatestRun(outputDir string) (string, error) {
 			continue
 		}
 		dir := filepath.Join(outputDir, e.Name())
-		info, err := ReadRunInfo(dir)
-		if err != nil {
+		created, ok := runCreated(dir)
+		if !ok {
 			continue
 		}
-		runs = append(runs, run{dir, info.Created})
+		runs = append(runs, run{dir, created})
 	}
 	if len(runs) == 0 {
 		return "", fmt.Errorf("no runs in %s (run vlmcmp compare first)", outputDir)
@@ -188,6 +192,21 @@ func LatestRun(outputDir string) (string, error) {
 		return runs[i].dir < runs[j].dir
 	})
 	return runs[len(runs)-1].dir, nil
+}
+
+// runCreated is when the run at dir started: its run.json's time, or for a
+// sharded run the earliest of its shards'; ok is false when dir is not a run.
+func runCreated(dir string) (created time.Time, ok bool) {
+	if info, err := ReadRunInfo(dir); err == nil {
+		return info.Created, true
+	}
+	shards, _ := listShards(dir)
+	for _, s := range shards {
+		if info, err := ReadRunInfo(ShardDir(dir, s)); err == nil && (!ok || info.Created.Before(created)) {
+			created, ok = info.Created, true
+		}
+	}
+	return created, ok
 }
 
 // ReadRun reads every predictions file of a run: the models of run.json in

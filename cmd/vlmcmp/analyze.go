@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,28 +18,36 @@ type analyzeOptions struct {
 	OutputDir string
 	Config    string
 	Baseline  string
+	Partial   bool
 }
 
 func newAnalyzeCommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "analyze",
 		Usage:     "rebuild a run's metrics, workbook, plots and reports from its predictions",
-		UsageText: "vlmcmp analyze [--run <dir>] [--output-dir <dir>] [--baseline <name>]",
+		UsageText: "vlmcmp analyze [--run <dir>] [--output-dir <dir>] [--baseline <name>] [--partial]",
 		Description: `analyze reads the predictions files of a run (the latest under --output-dir
 unless --run names one) and writes summary.json, metrics.xlsx, the per-model
 results, plots/, report.txt and report.html into the run folder. It needs
 nothing but the predictions files, so it can be rerun at any time, also on a
 run that was interrupted.
 
+On a sharded run (compare --shard) it merges the shards first, and refuses
+a set with a shard missing or unfinished (naming it), an image in two shards,
+or a model that is not the same in every shard; --partial analyzes an
+incomplete set anyway, saying what is missing.
+
 Examples:
   vlmcmp analyze
   vlmcmp analyze --run results/model_comparison/20250102-150405
-  vlmcmp analyze --baseline mean`,
+  vlmcmp analyze --baseline mean
+  vlmcmp analyze --run results/model_comparison/big --partial`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "run `DIR` (default: the latest under --output-dir)"},
 			&cli.StringFlag{Name: "output-dir", Usage: "parent `DIR` of run folders (default from the config, else " + config.DefaultOutputDir + ")"},
 			&cli.StringFlag{Name: "config", Usage: "models `FILE`, for its output_dir"},
 			&cli.StringFlag{Name: "baseline", Usage: "model `NAME` the others are compared against (default: the run's, else the first)"},
+			&cli.BoolFlag{Name: "partial", Usage: "analyze a sharded run with shards or answers missing (saying what is missing) instead of refusing it"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
@@ -47,6 +58,7 @@ Examples:
 				OutputDir: c.String("output-dir"),
 				Config:    c.String("config"),
 				Baseline:  c.String("baseline"),
+				Partial:   c.Bool("partial"),
 			})
 		},
 	}
@@ -68,21 +80,32 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 			return err
 		}
 	}
-	info, recs, err := eval.ReadRun(runDir, func(msg string, args ...any) { s.Log.Warn(msg, args...) })
+	a, err := eval.Analyze(ctx, runDir, eval.AnalyzeOptions{
+		Baseline: opts.Baseline, Partial: opts.Partial,
+		Warn: func(msg string, args ...any) { s.Log.Warn(msg, args...) },
+	})
+	var oe *eval.OptionError
+	if errors.As(err, &oe) {
+		return usageError{err}
+	}
 	if err != nil {
 		return err
 	}
-	if opts.Baseline != "" {
-		if _, ok := recs[opts.Baseline]; !ok {
-			return usagef("--baseline %q has no predictions in %s", opts.Baseline, runDir)
+	if rep := a.Shards; rep != nil {
+		fmt.Fprintf(s.Err, "merged shards %s of %d (%d images)\n", joinInts(rep.Present), rep.Count, len(a.Info.Items))
+		for _, m := range rep.Missing {
+			fmt.Fprintf(s.Err, "partial: %s\n", m)
 		}
-		info.Baseline = opts.Baseline
 	}
-	w, err := eval.WriteOutputs(ctx, runDir, info, recs)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(s.Out, table(w.Metrics))
+	fmt.Fprint(s.Out, table(a.Outputs.Metrics))
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
+}
+
+func joinInts(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.Itoa(x)
+	}
+	return strings.Join(parts, ", ")
 }

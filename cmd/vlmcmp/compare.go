@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -14,13 +15,16 @@ import (
 )
 
 type compareOptions struct {
-	Config      string
-	Models      []string
-	Data        string
-	Split       string
-	OutputDir   string
-	RunID       string
-	Resume      bool
+	Config    string
+	Models    []string
+	Data      string
+	Split     string
+	OutputDir string
+	RunID     string
+	Resume    bool
+	// Shard is --shard (K/N or auto), ShardCount --shard-count.
+	Shard       string
+	ShardCount  int
 	Limit       int
 	AllowOut    bool
 	Concurrency int
@@ -36,7 +40,7 @@ func newCompareCommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name:      "compare",
 		Usage:     "run every model on the same held-out images and compare them",
-		UsageText: "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
+		UsageText: "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--shard {K/N | auto} [--shard-count <n>]] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
 		Description: `compare asks every model about the same images (by default the held-out
 images of the split written by vlmcmp prepare) and appends each answer as it
 arrives to <output-dir>/<run-id>/predictions/<model>.jsonl. An interrupted run
@@ -48,10 +52,21 @@ analyze does) and prints a short table.
 
 Without --models, every configured model that is ready runs (see vlmcmp models).
 
+--shard K/N runs only the K-th of N disjoint parts of the images (by a hash
+of each image's id), into <run-id>/shards/K-of-N/ of the same run folder, so
+that N machines can share a run on a shared filesystem; --run-id is needed.
+--shard auto reads K and N from a Slurm job array (SLURM_ARRAY_TASK_ID,
+SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
+(JOB_COMPLETION_INDEX, with N from --shard-count or VLMCMP_SHARD_COUNT).
+Rerunning a shard's command finishes that shard. Once every shard is done,
+vlmcmp analyze --run <output-dir>/<run-id> merges them and writes the outputs.
+
 Examples:
   vlmcmp compare
   vlmcmp compare --models gpt4,qwen2vl-ft,mean --limit 20
   vlmcmp compare --resume
+  vlmcmp compare --run-id big --shard 2/8
+  vlmcmp compare --run-id big --shard auto      # in a Slurm array task
   vlmcmp compare --split all --data configs/vlm_safety_training_data.json --gpt4-model gpt-4-turbo`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
@@ -61,6 +76,8 @@ Examples:
 			&cli.StringFlag{Name: "output-dir", Usage: "parent `DIR` of run folders (default " + config.DefaultOutputDir + ")"},
 			&cli.StringFlag{Name: "run-id", Usage: "run folder `NAME` (default: the start time); an existing run is resumed"},
 			&cli.BoolFlag{Name: "resume", Usage: "finish the latest run (or --run-id) instead of starting a new one"},
+			&cli.StringFlag{Name: "shard", Usage: "run only part `K/N` of the images (1 ≤ K ≤ N), or auto: K and N from the Slurm array task or Kubernetes Indexed Job"},
+			&cli.IntFlag{Name: "shard-count", Usage: "with --shard auto in a Kubernetes Indexed Job: the number of shards `N` (default $" + eval.ShardCountEnv + ")"},
 			&cli.IntFlag{Name: "limit", Usage: "evaluate only the first `N` images (0: all)"},
 			&cli.BoolFlag{Name: "allow-outside", Usage: "accept image paths that leave the data file's folder (also allow_outside in the config)"},
 			&cli.IntFlag{Name: "concurrency", Usage: "requests in flight per model for backends that do not batch (`N`, default from the config, else 4)"},
@@ -80,6 +97,8 @@ Examples:
 				OutputDir:   c.String("output-dir"),
 				RunID:       c.String("run-id"),
 				Resume:      c.Bool("resume"),
+				Shard:       c.String("shard"),
+				ShardCount:  c.Int("shard-count"),
 				Limit:       c.Int("limit"),
 				AllowOut:    c.Bool("allow-outside"),
 				Concurrency: c.Int("concurrency"),
@@ -123,6 +142,10 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if opts.Limit < 0 || opts.Concurrency < 0 {
 		return usagef("--limit and --concurrency must not be negative")
 	}
+	shard, err := eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv)
+	if err != nil {
+		return usageError{err}
+	}
 	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
 	if err != nil {
 		return err
@@ -130,7 +153,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	view := newProgressView(s.Err)
 	c, err := eval.Compare(ctx, cfg, eval.CompareOptions{
 		Models: opts.Models, Data: opts.Data, Split: opts.Split, Limit: opts.Limit, AllowOutside: opts.AllowOut,
-		OutputDir: opts.OutputDir, RunID: opts.RunID, Resume: opts.Resume,
+		OutputDir: opts.OutputDir, RunID: opts.RunID, Resume: opts.Resume, Shard: shard,
 		Concurrency: opts.Concurrency, Baseline: opts.Baseline, NoCache: opts.NoCache,
 		OpenAI: opts.OpenAI.overrides(), Now: opts.now,
 		Progress: view.Update, Status: s.Err, Log: s.Log,
@@ -149,10 +172,19 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		if err != nil {
 			return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
 		}
-		return err
+		if !c.Shard.Sharded() {
+			return err
+		}
 	}
-	fmt.Fprint(s.Out, table(c.Outputs.Metrics))
-	fmt.Fprintf(s.Err, "outputs in %s\n", c.Dir)
+	if c.Outputs != nil {
+		fmt.Fprint(s.Out, table(c.Outputs.Metrics))
+	}
+	if c.Shard.Sharded() {
+		fmt.Fprintf(s.Err, "shard %s: %d images, answers in %s; once every shard is done, merge them with: vlmcmp analyze --run %s\n",
+			c.Shard, len(c.Info.Items), eval.PredictionsDir(c.Dir), shellQuote(c.RunDir))
+	} else {
+		fmt.Fprintf(s.Err, "outputs in %s\n", c.Dir)
+	}
 	if err != nil {
 		return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
 	}
@@ -178,6 +210,7 @@ func finishCommand(opts compareOptions, c *eval.Comparison) string {
 	add("--base-url", opts.OpenAI.BaseURL)
 	add("--output-dir", c.OutputDir)
 	add("--run-id", c.Info.ID)
+	add("--shard", c.Shard.String())
 	return strings.Join(args, " ")
 }
 

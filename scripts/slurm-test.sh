@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 bin=${VLMCMP_BIN:-$repo/vlmcmp}
 shards=3
-images=${SLURM_TEST_IMAGES:-48}
+images=${SLURM_TEST_IMAGES:-36}
 timeout=${SLURM_TEST_TIMEOUT:-300}
 start=$(date +%s)
 
@@ -74,15 +74,19 @@ free_port() { # a TCP port nothing listens on, from a range the kernel does not 
 }
 
 # --- the work: the demo's data, tiny model and config; the reference run ----
+# vlmcmp demo writes them and then runs compare on them once, unsharded, with
+# --baseline mean, as the shards will: that run is the reference. No OpenAI
+# key may reach it (the demo would add gpt-4o-mini), nor the shards.
+unset OPENAI_API_KEY OPENAI_BASE_URL
 mkdir -p "$T"/{etc,log,run,state,spool,munge,work}
 cd "$T/work"
-say "writing the demo's data and tiny model ($images images, half held out)"
-VLMCMP_CACHE_DIR=$T/cache-demo "$bin" demo --dir vlmcmp-demo --images "$images" >"$T/log/demo.txt" 2>&1 ||
-	die "vlmcmp demo failed (log $T/log/demo.txt)"
-say "unsharded reference run"
-VLMCMP_CACHE_DIR=$T/cache-reference "$bin" compare --config vlmcmp-demo/vlmcmp.yaml \
-	--output-dir "$T/reference" --run-id unsharded --baseline mean >"$T/log/reference.txt" 2>&1 ||
-	die "unsharded compare failed (log $T/log/reference.txt)"
+say "vlmcmp demo: data, tiny model and the unsharded reference run ($images images, half held out)"
+VLMCMP_CACHE_DIR=$T/cache-reference "$bin" demo --dir vlmcmp-demo --images "$images" >"$T/log/reference.txt" 2>&1 ||
+	die "vlmcmp demo failed (log $T/log/reference.txt)"
+reference=$(sed -n 's/^outputs in //p' "$T/log/reference.txt" | tail -n 1)
+[ -f "$reference/summary.json" ] || die "no summary.json of the demo's run (log $T/log/reference.txt)"
+grep -q '^demo: vlmcmp compare .*--baseline mean' "$T/log/reference.txt" ||
+	die "the demo's compare no longer uses --baseline mean: make the shards' flags match (log $T/log/reference.txt)"
 
 # --- the cluster ------------------------------------------------------------
 host=$(hostname -s)
@@ -188,13 +192,13 @@ for k in $(seq 0 $((shards - 1))); do
 	say "array task ${array}_$k: shard $1, $2 images"
 	total=$((total + $2))
 done
-ref_n=$(grep -o -m1 '[0-9]\+ images' "$T/log/reference.txt" | cut -d' ' -f1)
+ref_n=$(sed -n 's/^run .*: \([0-9]*\) images, models .*/\1/p' "$T/log/reference.txt" | head -n 1)
 say "shards together: $total images; unsharded: $ref_n"
 [ "$total" = "$ref_n" ] || die "the shards hold $total images, the unsharded run $ref_n"
 
 # The merged figures must be those of the unsharded run: every field of every
 # model in summary.json but the latencies (wall-clock times).
-python3 - "$run/summary.json" "$T/reference/unsharded/summary.json" <<'PY' || die "merged and unsharded summaries differ"
+python3 - "$run/summary.json" "$reference/summary.json" <<'PY' || die "merged and unsharded summaries differ"
 import json, sys
 merged, ref = (json.load(open(p)) for p in sys.argv[1:3])
 def figures(s):

@@ -46,13 +46,36 @@ stop_daemons() {
 	done
 	daemons=()
 }
+# stop_jobs cancels the jobs still queued or running, then ends what is left of
+# them: slurmstepd outlives slurmd by design, so any process whose working
+# folder is in $T (the jobs start in $T/work) is ours to stop.
+stop_jobs() {
+	local p pids=() cwd
+	if [ -n "${SLURM_CONF:-}" ] && squeue -h -o %i 2>/dev/null | grep -q .; then
+		scancel --partition=test 2>/dev/null
+		for _ in $(seq 50); do squeue -h -o %i 2>/dev/null | grep -q . || break; sleep 0.2; done
+	fi
+	cd /
+	for p in /proc/[0-9]*; do
+		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+		case $cwd in "$T" | "$T"/*) pids+=("${p#/proc/}") ;; esac
+	done
+	[ ${#pids[@]} -gt 0 ] || return 0
+	say "stopping leftover job processes ${pids[*]}"
+	kill -TERM "${pids[@]}" 2>/dev/null
+	sleep 1
+	kill -KILL "${pids[@]}" 2>/dev/null
+	return 0
+}
 on_exit() {
 	local rc=$?
 	set +e
 	if [ $rc -ne 0 ] && [ -d "$T/log" ]; then
 		for f in "$T"/log/*; do [ -s "$f" ] && { echo "--- $f (last lines)"; tail -n 15 "$f"; }; done >&2
 	fi
+	stop_jobs
 	stop_daemons
+	stop_jobs
 	if [ "${SLURM_TEST_KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
 		say "files kept in $T"
 	else

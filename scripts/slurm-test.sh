@@ -34,6 +34,7 @@ done
 T=$(mktemp -d /tmp/vlmcmp-slurm-test.XXXXXX)
 chmod 755 "$T"
 daemons=() # pid:name, started in this order
+ctld_pid=
 stop_daemons() {
 	local i pid name
 	for ((i = ${#daemons[@]} - 1; i >= 0; i--)); do
@@ -48,17 +49,18 @@ stop_daemons() {
 }
 # stop_jobs cancels the jobs still queued or running, then ends what is left of
 # them: slurmstepd outlives slurmd by design, so any process whose working
-# folder is in $T (the jobs start in $T/work) is ours to stop.
+# folder is in $T/work (where the jobs start; the daemons run in $T/run) is
+# ours to stop.
 stop_jobs() {
 	local p pids=() cwd
-	if [ -n "${SLURM_CONF:-}" ] && squeue -h -o %i 2>/dev/null | grep -q .; then
+	if [ -n "$ctld_pid" ] && kill -0 "$ctld_pid" 2>/dev/null && squeue -h -o %i 2>/dev/null | grep -q .; then
 		scancel --partition=test 2>/dev/null
 		for _ in $(seq 50); do squeue -h -o %i 2>/dev/null | grep -q . || break; sleep 0.2; done
 	fi
 	cd /
 	for p in /proc/[0-9]*; do
 		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-		case $cwd in "$T" | "$T"/*) pids+=("${p#/proc/}") ;; esac
+		case $cwd in "$T/work" | "$T/work"/*) pids+=("${p#/proc/}") ;; esac
 	done
 	[ ${#pids[@]} -gt 0 ] || return 0
 	say "stopping leftover job processes ${pids[*]}"
@@ -152,16 +154,17 @@ CONF
 mungekey --create --keyfile="$T/munge/munge.key" >/dev/null 2>&1 ||
 	dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 2>/dev/null
 chmod 600 "$T/munge/munge.key"
-munged --foreground --force --socket="$T/munge/munge.socket" --key-file="$T/munge/munge.key" \
+(cd "$T/run" && exec munged --foreground --force --socket="$T/munge/munge.socket" --key-file="$T/munge/munge.key" \
 	--pid-file="$T/run/munged.pid" --log-file="$T/log/munged.log" --seed-file="$T/munge/seed" \
-	>"$T/log/munged.stderr" 2>&1 &
+	>"$T/log/munged.stderr" 2>&1) &
 daemons+=("$!:munged")
 for _ in $(seq 50); do [ -S "$T/munge/munge.socket" ] && break; sleep 0.1; done
 [ -S "$T/munge/munge.socket" ] || die "munged did not start"
 
-slurmctld -D -i -f "$SLURM_CONF" >"$T/log/slurmctld.stderr" 2>&1 &
-daemons+=("$!:slurmctld")
-slurmd -D -N "$host" -f "$SLURM_CONF" >"$T/log/slurmd.stderr" 2>&1 &
+(cd "$T/run" && exec slurmctld -D -i -f "$SLURM_CONF" >"$T/log/slurmctld.stderr" 2>&1) &
+ctld_pid=$!
+daemons+=("$ctld_pid:slurmctld")
+(cd "$T/run" && exec slurmd -D -N "$host" -f "$SLURM_CONF" >"$T/log/slurmd.stderr" 2>&1) &
 daemons+=("$!:slurmd")
 up=0
 for _ in $(seq 150); do
@@ -215,12 +218,13 @@ for k in $(seq 0 $((shards - 1))); do
 	say "array task ${array}_$k: shard $1, $2 images"
 	total=$((total + $2))
 done
+say "merge job $merge: $(grep -m1 -i 'merged' "$T/work/vlmcmp-merge-$merge.out" || echo "(no 'merged' line in its log)")"
 ref_n=$(sed -n 's/^run .*: \([0-9]*\) images, models .*/\1/p' "$T/log/reference.txt" | head -n 1)
 say "shards together: $total images; unsharded: $ref_n"
 [ "$total" = "$ref_n" ] || die "the shards hold $total images, the unsharded run $ref_n"
 
-# The merged figures must be those of the unsharded run: every field of every
-# model in summary.json but the latencies (wall-clock times).
+# The merged figures must be those of the unsharded run: every field of
+# summary.json but the run's id and time and the models' latencies.
 python3 - "$run/summary.json" "$reference/summary.json" <<'PY' || die "merged and unsharded summaries differ"
 import json, sys
 merged, ref = (json.load(open(p)) for p in sys.argv[1:3])
@@ -234,6 +238,10 @@ def flat(d, pre=""):
         else:
             yield pre + k, v
 bad = 0
+for k in sorted((set(merged) | set(ref)) - {"run_id", "created", "models"}):
+    if merged.get(k) != ref.get(k):
+        print("slurm-test: %s: merged %r, unsharded %r" % (k, merged.get(k), ref.get(k)))
+        bad += 1
 if sorted(a) != sorted(b):
     print("slurm-test: models differ: merged %s, unsharded %s" % (sorted(a), sorted(b)))
     sys.exit(1)

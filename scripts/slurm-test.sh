@@ -147,9 +147,13 @@ SelectTypeParameters=CR_CPU
 ReturnToService=2
 MailProg=/bin/true
 MinJobAge=600
-NodeName=$host NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=2 Gres=gpu:1 State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+# One "GPU" that is /dev/null, so that the GPU array script's --gres=gpu:1
+# can be checked below; no job here runs on it.
+echo "NodeName=$host Name=gpu File=/dev/null" >"$T/etc/gres.conf"
 
 mungekey --create --keyfile="$T/munge/munge.key" >/dev/null 2>&1 ||
 	dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 2>/dev/null
@@ -174,6 +178,13 @@ for _ in $(seq 150); do
 done
 [ $up = 1 ] || die "the node did not come up (sinfo says '${state:-nothing}')"
 say "cluster up: slurmctld :$ctld_port, slurmd :$slurmd_port, node $host $(sinfo -h -N -o '%c CPUs, %t')"
+
+# The GPU array script as written must be accepted (sbatch --test-only
+# schedules without running); this node is smaller than its request, so only
+# the CPUs and memory are scaled down.
+gpu_check=$(cd "$repo" && sbatch --test-only --cpus-per-task=1 --mem=1 deploy/slurm/vlmcmp-array.sbatch 2>&1) ||
+	die "Slurm refuses deploy/slurm/vlmcmp-array.sbatch: $gpu_check"
+say "vlmcmp-array.sbatch (--gres=gpu:1, --array=0-7) accepted: ${gpu_check#sbatch: }"
 
 # --- the sharded run --------------------------------------------------------
 export VLMCMP_BIN=$bin VLMCMP_CACHE_DIR=$T/cache-shards VLMCMP_OUTPUT_DIR=$T/work/results

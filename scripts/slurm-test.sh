@@ -6,7 +6,10 @@
 # as a 3-task array on the tiny model and the demo's images with
 # deploy/slurm/submit.sh (the merge as a job after it), waits, and checks that
 # the merged summary.json has the figures of one unsharded run on the same
-# images. The daemons it started are stopped on exit, also on failure.
+# images. Then it removes shard 2, checks that analyze refuses the set, reruns
+# that task alone with --shard 2/3 and the merge after it, as the README says,
+# and checks the figures again. The jobs it submitted are cancelled and the
+# daemons it started stopped on exit, also on failure.
 #
 #   make slurm-test      # installs slurm-wlm and munge (as root), builds, runs this
 #
@@ -196,16 +199,18 @@ merge=$(echo "$submitted" | awk '/^merge job/ {print $3}')
 run=$(echo "$submitted" | awk '/^run folder/ {print $3}')
 [ -n "$array" ] && [ -n "$merge" ] && [ -n "$run" ] || die "submit.sh printed no job ids"
 
-deadline=$(($(date +%s) + timeout))
-while squeue -h -j "$array,$merge" -o %i 2>/dev/null | grep -q .; do
-	[ "$(date +%s)" -lt $deadline ] || { squeue -j "$array,$merge" >&2; die "jobs still queued after ${timeout}s"; }
-	sleep 1
-done
-
-# Every task and the merge must have completed with status 0 (scontrol keeps
-# finished jobs for MinJobAge seconds; there is no accounting database).
-jobs=$(scontrol show job -o "$array"; scontrol show job -o "$merge")
-python3 - "$jobs" <<'PY' || die "a job did not complete (logs in $T/log)"
+# wait_jobs waits for the given jobs to leave the queue, then checks that each
+# (every task of an array) completed with status 0; scontrol keeps finished
+# jobs for MinJobAge seconds (there is no accounting database).
+wait_jobs() {
+	local ids deadline=$(($(date +%s) + timeout)) jobs
+	ids=$(IFS=,; echo "$*")
+	while squeue -h -j "$ids" -o %i 2>/dev/null | grep -q .; do
+		[ "$(date +%s)" -lt $deadline ] || { squeue -j "$ids" >&2; die "jobs still queued after ${timeout}s"; }
+		sleep 1
+	done
+	jobs=$(for id in "$@"; do scontrol show job -o "$id"; done)
+	python3 - "$jobs" <<'PY' || die "a job did not complete (logs in $T/log)"
 import sys
 bad = 0
 jobs = [dict(kv.split("=", 1) for kv in line.split() if "=" in kv) for line in sys.argv[1].splitlines()]
@@ -216,27 +221,24 @@ for f in jobs:
     bad += f["JobState"] != "COMPLETED" or f["ExitCode"] != "0:0"
 sys.exit(bad > 0)
 PY
+}
 
-# Each shard's image count, from the line compare prints at its end
-# ("shard K/N: M images, answers in ...").
-total=0
-for k in $(seq 0 $((shards - 1))); do
-	log=$T/log/shard-${array}_$k.txt
-	line=$(sed -n 's/^shard \([0-9]*\/[0-9]*\): \([0-9]*\) images.*/\1 \2/p' "$log" | tail -n 1)
-	[ -n "$line" ] || die "no 'shard K/N: M images' line in $log"
-	set -- $line
-	[ "$1" = "$((k + 1))/$shards" ] || die "array task $k ran shard $1, want $((k + 1))/$shards"
-	say "array task ${array}_$k: shard $1, $2 images"
-	total=$((total + $2))
-done
-say "merge job $merge: $(grep -m1 -i 'merged' "$T/work/vlmcmp-merge-$merge.out" || echo "(no 'merged' line in its log)")"
-ref_n=$(sed -n 's/^run .*: \([0-9]*\) images, models .*/\1/p' "$T/log/reference.txt" | head -n 1)
-say "shards together: $total images; unsharded: $ref_n"
-[ "$total" = "$ref_n" ] || die "the shards hold $total images, the unsharded run $ref_n"
+# shard_images LOG K: the image count of shard K/$shards from the line compare
+# prints at its end ("shard K/N: M images, answers in ...").
+shard_images() {
+	local line
+	line=$(sed -n 's/^shard \([0-9]*\/[0-9]*\): \([0-9]*\) images.*/\1 \2/p' "$1" | tail -n 1)
+	[ -n "$line" ] || die "no 'shard K/N: M images' line in $1"
+	set -- $line "$2"
+	[ "$1" = "$3/$shards" ] || die "the task ran shard $1, want $3/$shards"
+	echo "$2"
+}
 
-# The merged figures must be those of the unsharded run: every field of
-# summary.json but the run's id and time and the models' latencies.
-python3 - "$run/summary.json" "$reference/summary.json" <<'PY' || die "merged and unsharded summaries differ"
+# same_summary says whether the merged summary.json has the figures of the
+# unsharded run: every field but the run's id and time and the models'
+# latencies. It prints the merged figures.
+same_summary() {
+	python3 - "$1" "$reference/summary.json" <<'PY' || die "merged and unsharded summaries differ"
 import json, sys
 merged, ref = (json.load(open(p)) for p in sys.argv[1:3])
 def figures(s):
@@ -271,3 +273,40 @@ print("slurm-test:        %d figures compared over %d models: %s" % (
     sum(len(dict(flat(a[n]))) for n in a), len(a), "identical" if not bad else "%d differ" % bad))
 sys.exit(bad > 0)
 PY
+}
+
+wait_jobs "$array" "$merge"
+total=0
+for k in $(seq 0 $((shards - 1))); do
+	n=$(shard_images "$T/log/shard-${array}_$k.txt" $((k + 1)))
+	say "array task ${array}_$k: shard $((k + 1))/$shards, $n images"
+	total=$((total + n))
+done
+say "merge job $merge: $(grep -m1 -i 'merged' "$T/work/vlmcmp-merge-$merge.out" || echo "(no 'merged' line in its log)")"
+ref_n=$(sed -n 's/^run .*: \([0-9]*\) images, models .*/\1/p' "$T/log/reference.txt" | head -n 1)
+say "shards together: $total images; unsharded: $ref_n"
+[ "$total" = "$ref_n" ] || die "the shards hold $total images, the unsharded run $ref_n"
+same_summary "$run/summary.json"
+
+# --- a lost shard, rerun alone as the README says ---------------------------
+# Shard 2's folder is removed (a task that failed before writing anything);
+# analyze must refuse the set, naming shard 2; task 1 is resubmitted alone with
+# --shard 2/3, the merge after it, and the figures must be the same again.
+rm -rf "$run/shards/2-of-$shards"
+rm -f "$run/summary.json"
+if refused=$("$bin" analyze --run "$run" 2>&1); then
+	die "analyze merged a set without shard 2"
+fi
+say "analyze without shard 2 refuses: $(echo "$refused" | tail -n 1)"
+echo "$refused" | grep -q "shard 2/$shards" || die "analyze's refusal does not name shard 2: $refused"
+export VLMCMP_RUN_ID=${run##*/} VLMCMP_CACHE_DIR=$T/cache-rerun # a new cache: the model answers again
+again=$(cd "$T/work" && sbatch --parsable --array=1 --output="$T/log/rerun-%A_%a.txt" \
+	"$repo/deploy/slurm/vlmcmp-array-cpu.sbatch" --shard "2/$shards" --baseline mean)
+again=${again%%;*}
+merge2=$(cd "$T/work" && sbatch --parsable --dependency="afterok:$again" --kill-on-invalid-dep=yes \
+	"$repo/deploy/slurm/vlmcmp-merge.sbatch")
+merge2=${merge2%%;*}
+say "rerun: array job $again (task 1, --shard 2/$shards), merge job $merge2"
+wait_jobs "$again" "$merge2"
+say "rerun task ${again}_1: shard 2/$shards, $(shard_images "$T/log/rerun-${again}_1.txt" 2) images"
+same_summary "$run/summary.json"

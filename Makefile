@@ -5,6 +5,7 @@
 #   make test     go vet, the tests without llama.cpp, then every test with it
 #   make demo     build, then run the built-in demo on synthetic data and models
 #   make bench    local inference throughput on the `small` synthetic model
+#   make slurm-test  a 3-shard comparison on a one-node Slurm started on this machine
 #   make clean    remove what the build wrote
 #
 # llama.cpp, mtmd and ggml come from the pinned Go module github.com/ollama/ollama
@@ -42,7 +43,7 @@ CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
-.PHONY: all build cuda test test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps env
+.PHONY: all build cuda test test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps env slurm-test
 
 all: build
 
@@ -150,6 +151,26 @@ bench: build
 	./$(BIN) bench --model-file $(BENCH_DIR)/small/model.gguf --mmproj $(BENCH_DIR)/small/mmproj.gguf \
 		--synthetic 32 --synthetic-size 224x168 --max-tokens 16 --batch 1,2,4,8,16 --repeat 3 \
 		--json $(BENCH_DIR)/bench.json --plot $(BENCH_DIR)/bench.png $(BENCH_FLAGS)
+
+# slurm-test starts a one-node Slurm on this machine (munged, slurmctld and
+# slurmd on loopback, in a temporary folder), submits deploy/slurm's CPU array
+# (3 shards of the tiny model) and its merge, and checks the merged
+# summary.json against an unsharded run (scripts/slurm-test.sh; about a
+# minute). Like deps, it installs Debian's slurm-wlm and munge as root.
+slurm-test: build
+	@missing=""; \
+	for c in slurmctld:slurm-wlm slurmd:slurm-wlm sbatch:slurm-wlm munged:munge mungekey:munge python3:python3; do \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $${c%%:*} >/dev/null 2>&1 || case "$$missing " in *" $${c#*:} "*) ;; *) missing="$$missing $${c#*:}";; esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "slurm-test: installing$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+		else \
+			echo "slurm-test: missing$$missing; run: sudo apt-get install -y$$missing" >&2; exit 1; \
+		fi; \
+	fi
+	PATH="$$PATH:/usr/sbin:/sbin" VLMCMP_BIN=$(CURDIR)/$(BIN) scripts/slurm-test.sh
 
 # The race detector on the packages with goroutines of their own; the batching
 # scheduler runs on llama.cpp, which -race compiles once more (a few minutes cold).

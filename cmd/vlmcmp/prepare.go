@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
@@ -105,60 +104,41 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 			return err
 		}
 	}
-	ds, err := dataset.LoadWith(opts.Data, dataset.Options{AllowOutside: opts.AllowOutside})
-	if ds != nil {
-		for _, p := range ds.Skipped {
+	rep, err := finetune.PrepareData(finetune.DataOptions{Data: opts.Data, AllowOutside: opts.AllowOutside, ValRatio: opts.ValRatio, Seed: opts.Seed,
+		Options: finetune.Options{Prompt: opts.Prompt, System: opts.System, Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs,
+			OutDir: opts.Out, Prices: prices, TextFields: opts.TextFields}})
+	if rep != nil {
+		for _, p := range rep.DataSkipped {
 			fmt.Fprintf(s.Err, "%s: skipped %s\n", opts.Data, p)
 		}
-		for _, w := range ds.Warnings {
+		for _, w := range rep.DataWarnings {
 			fmt.Fprintf(s.Err, "warning: %s\n", w)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	split, err := dataset.Stratify(ds.Items, opts.ValRatio, opts.Seed)
-	if err != nil {
-		return err
+	printPrepareReport(s, opts, rep)
+	if len(rep.Problems) > 0 && opts.Strict {
+		return fmt.Errorf("prepare: %d problems the fine-tuning API would reject (listed above)", len(rep.Problems))
 	}
-	split.Data = opts.Data
-	train, _ := ds.Subset(split.Train)
-	val, _ := ds.Subset(split.Val)
-	sum, err := finetune.Prepare(finetune.Options{Train: train, Val: val, Prompt: opts.Prompt, System: opts.System,
-		Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs, OutDir: opts.Out, Prices: prices, TextFields: opts.TextFields})
-	if err != nil {
-		return err
-	}
-	splitPath := filepath.Join(opts.Out, finetune.SplitFile)
-	if err := dataset.WriteSplit(splitPath, split); err != nil {
-		return err
-	}
-	for _, p := range sum.Skipped {
+	return nil
+}
+
+func printPrepareReport(s *streams, opts prepareOptions, rep *finetune.Report) {
+	for _, p := range rep.Summary.Skipped {
 		fmt.Fprintf(s.Err, "%s: skipped %s: %s\n", opts.Data, p.ID, p.Reason)
 	}
-	report := struct {
-		Data          string            `json:"data"`
-		Format        dataset.Format    `json:"format"`
-		Records       int               `json:"records"`
-		Skipped       []dataset.Problem `json:"skipped"`
-		SkippedCounts map[string]int    `json:"skipped_by_reason"`
-		Split         string            `json:"split"`
-		*finetune.Summary
-	}{opts.Data, ds.Format, ds.Records, append(ds.Skipped, sum.Skipped...), eval.SkipCounts(append(ds.Skipped, sum.Skipped...)), splitPath, sum}
-	if err := writeJSONFile(filepath.Join(opts.Out, finetune.SummaryFile), report); err != nil {
-		return err
-	}
-
 	w := s.Out
-	fmt.Fprintf(w, "ground truth   %s (%s, %d records, %d usable, %d skipped)\n", opts.Data, ds.Format, ds.Records, ds.Records-len(report.Skipped), len(report.Skipped))
-	for _, reason := range sortedKeys(report.SkippedCounts) {
-		fmt.Fprintf(w, "  skipped      %d: %s\n", report.SkippedCounts[reason], reason)
+	fmt.Fprintf(w, "ground truth   %s (%s, %d records, %d usable, %d skipped)\n", opts.Data, rep.Format, rep.Records, rep.Records-len(rep.Skipped), len(rep.Skipped))
+	for _, reason := range slices.Sorted(maps.Keys(rep.SkippedCounts)) {
+		fmt.Fprintf(w, "  skipped      %d: %s\n", rep.SkippedCounts[reason], reason)
 	}
-	fmt.Fprintf(w, "split          %s (val ratio %v, seed %d, stratified by score)\n", splitPath, opts.ValRatio, opts.Seed)
+	fmt.Fprintf(w, "split          %s (val ratio %v, seed %d, stratified by score)\n", rep.Split, opts.ValRatio, opts.Seed)
 	for _, part := range []struct {
 		name string
 		p    finetune.PartSummary
-	}{{"train", sum.Train}, {"val", sum.Val}} {
+	}{{"train", rep.Train}, {"val", rep.Val}} {
 		var hist []string
 		for _, k := range finetune.SortedScores(part.p.Scores) {
 			hist = append(hist, fmt.Sprintf("%d:%d", k, part.p.Scores[k]))
@@ -166,49 +146,20 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 		fmt.Fprintf(w, "%-14s %d examples, scores %s, ~%d tokens (text ~%d, images ~%d), largest example ~%d tokens\n",
 			part.name, part.p.Examples, strings.Join(hist, " "), part.p.TextTokens+part.p.ImageTokens, part.p.TextTokens, part.p.ImageTokens, part.p.MaxExampleTokens)
 	}
-	if sum.TrainingCostPerEpochUSD > 0 {
+	if rep.TrainingCostPerEpochUSD > 0 {
 		fmt.Fprintf(w, "cost estimate  ~$%.2f per epoch, ~$%.2f for %d epochs on %s (token counts are estimates; the API's count decides)\n",
-			sum.TrainingCostPerEpochUSD, sum.EstimatedCostUSD, sum.Epochs, sum.Model)
+			rep.TrainingCostPerEpochUSD, rep.EstimatedCostUSD, rep.Epochs, rep.Model)
 	}
-	if len(sum.TextFields) > 0 {
-		fmt.Fprintf(w, "text-only      examples carry %s in place of the image\n", strings.Join(sum.TextFields, ", "))
+	if len(rep.TextFields) > 0 {
+		fmt.Fprintf(w, "text-only      examples carry %s in place of the image\n", strings.Join(rep.TextFields, ", "))
 	}
-	for _, f := range sum.Files {
+	for _, f := range rep.Files {
 		fmt.Fprintf(w, "wrote          %s\n", f)
 	}
-	for _, warn := range sum.Warnings {
+	for _, warn := range rep.Warnings {
 		fmt.Fprintf(s.Err, "warning: %s\n", warn)
 	}
-	for _, p := range sum.Problems {
+	for _, p := range rep.Problems {
 		fmt.Fprintf(s.Err, "the fine-tuning API would reject: %s\n", p)
 	}
-	if len(sum.Problems) > 0 && opts.Strict {
-		return fmt.Errorf("prepare: %d problems the fine-tuning API would reject (listed above)", len(sum.Problems))
-	}
-	return nil
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
-
-// writeJSONFile writes v as indented JSON to path.
-func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

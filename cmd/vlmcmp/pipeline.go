@@ -10,10 +10,10 @@ import (
 )
 
 type pipelineOptions struct {
-	Auto          bool
-	Config        string
-	GPT4Model     string
-	OpenAI        openaiFlags
+	Auto      bool
+	Config    string
+	GPT4Model string
+	OpenAI    openaiFlags
 	// Plan is what the flags say of the steps; runPipeline fills in the
 	// config and the flags passed on.
 	Plan finetune.PipelineOptions

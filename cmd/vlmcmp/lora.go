@@ -6,11 +6,8 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
 	"github.com/vlmcmp/vlmcmp/llm/lora"
@@ -189,13 +186,13 @@ func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error 
 		Out: opts.Out, OutMmproj: opts.OutMmproj, Type: opts.Type,
 	}
 	for _, l := range opts.LoRAs {
-		lf, err := parseLoRAFlag(l)
+		lf, err := lora.ParseLoRAFile(l)
 		if err != nil {
-			return err
+			return usagef("--lora: %v", err)
 		}
 		mo.LoRAs = append(mo.LoRAs, lf)
 	}
-	pv := newMergeProgress(s.Err)
+	pv := newByteProgress(s.Err, "merging", 10, 0)
 	mo.Progress = pv.update
 	res, err := lora.Merge(ctx, mo)
 	pv.finish()
@@ -227,20 +224,6 @@ func requireFlags(pairs ...string) error {
 	return nil
 }
 
-// parseLoRAFlag splits FILE[:SCALE]; a suffix that is not a number is part
-// of the file name.
-func parseLoRAFlag(v string) (lora.LoRAFile, error) {
-	if i := strings.LastIndex(v, ":"); i > 0 {
-		if sc, err := strconv.ParseFloat(v[i+1:], 64); err == nil {
-			return lora.LoRAFile{Path: v[:i], Scale: sc}, nil
-		}
-	}
-	if v == "" {
-		return lora.LoRAFile{}, usagef("--lora needs a file name")
-	}
-	return lora.LoRAFile{Path: v, Scale: 1}, nil
-}
-
 func printUnplaced(w io.Writer, what string, u []lora.Unplaced) {
 	if len(u) == 0 {
 		return
@@ -250,47 +233,3 @@ func printUnplaced(w io.Writer, what string, u []lora.Unplaced) {
 		fmt.Fprintf(w, "  %s: %s\n", x.Name, x.Reason)
 	}
 }
-
-// mergeProgress shows a merge's progress in bytes on stderr: a bar on a
-// terminal, a line every tenth otherwise.
-type mergeProgress struct {
-	w     io.Writer
-	tty   bool
-	bar   *progressbar.ProgressBar
-	next  int64
-	start time.Time
-}
-
-func newMergeProgress(w io.Writer) *mergeProgress {
-	return &mergeProgress{w: w, tty: isTerminal(w), start: time.Now()}
-}
-
-func (p *mergeProgress) update(done, total int64) {
-	if p.tty {
-		if p.bar == nil {
-			p.bar = progressbar.NewOptions64(total,
-				progressbar.OptionSetWriter(p.w),
-				progressbar.OptionSetDescription("merging"),
-				progressbar.OptionShowBytes(true),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionSetWidth(30),
-			)
-		}
-		p.bar.Set64(done)
-		return
-	}
-	if done >= p.next || done == total {
-		fmt.Fprintf(p.w, "merging: %d%% (%s of %s)\n", done*100/max(total, 1), mib(done), mib(total))
-		p.next = done + max(total/10, 1)
-	}
-}
-
-func (p *mergeProgress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		fmt.Fprintln(p.w)
-	}
-}
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -129,33 +126,7 @@ func printPrepareReport(s *streams, opts prepareOptions, rep *finetune.Report) {
 	for _, p := range rep.Summary.Skipped {
 		fmt.Fprintf(s.Err, "%s: skipped %s: %s\n", opts.Data, p.ID, p.Reason)
 	}
-	w := s.Out
-	fmt.Fprintf(w, "ground truth   %s (%s, %d records, %d usable, %d skipped)\n", opts.Data, rep.Format, rep.Records, rep.Records-len(rep.Skipped), len(rep.Skipped))
-	for _, reason := range slices.Sorted(maps.Keys(rep.SkippedCounts)) {
-		fmt.Fprintf(w, "  skipped      %d: %s\n", rep.SkippedCounts[reason], reason)
-	}
-	fmt.Fprintf(w, "split          %s (val ratio %v, seed %d, stratified by score)\n", rep.Split, opts.ValRatio, opts.Seed)
-	for _, part := range []struct {
-		name string
-		p    finetune.PartSummary
-	}{{"train", rep.Train}, {"val", rep.Val}} {
-		var hist []string
-		for _, k := range finetune.SortedScores(part.p.Scores) {
-			hist = append(hist, fmt.Sprintf("%d:%d", k, part.p.Scores[k]))
-		}
-		fmt.Fprintf(w, "%-14s %d examples, scores %s, ~%d tokens (text ~%d, images ~%d), largest example ~%d tokens\n",
-			part.name, part.p.Examples, strings.Join(hist, " "), part.p.TextTokens+part.p.ImageTokens, part.p.TextTokens, part.p.ImageTokens, part.p.MaxExampleTokens)
-	}
-	if rep.TrainingCostPerEpochUSD > 0 {
-		fmt.Fprintf(w, "cost estimate  ~$%.2f per epoch, ~$%.2f for %d epochs on %s (token counts are estimates; the API's count decides)\n",
-			rep.TrainingCostPerEpochUSD, rep.EstimatedCostUSD, rep.Epochs, rep.Model)
-	}
-	if len(rep.TextFields) > 0 {
-		fmt.Fprintf(w, "text-only      examples carry %s in place of the image\n", strings.Join(rep.TextFields, ", "))
-	}
-	for _, f := range rep.Files {
-		fmt.Fprintf(w, "wrote          %s\n", f)
-	}
+	rep.WriteText(s.Out)
 	for _, warn := range rep.Warnings {
 		fmt.Fprintf(s.Err, "warning: %s\n", warn)
 	}

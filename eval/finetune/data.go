@@ -3,9 +3,12 @@ package finetune
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
@@ -32,8 +35,10 @@ type Report struct {
 	Skipped []dataset.Problem `json:"skipped"`
 	// SkippedCounts counts Skipped by kind of reason.
 	SkippedCounts map[string]int `json:"skipped_by_reason"`
-	// Split is the split file written.
-	Split string `json:"split"`
+	// Split is the split file written, with the ratio and seed it used.
+	Split    string  `json:"split"`
+	ValRatio float64 `json:"val_ratio"`
+	Seed     int64   `json:"seed"`
 	*Summary
 	// DataSkipped are the records the ground truth's loader skipped (the
 	// first part of Skipped; the rest are Summary.Skipped), and
@@ -72,7 +77,7 @@ func PrepareData(opts DataOptions) (*Report, error) {
 		return rep, err
 	}
 	rep.Summary = sum
-	rep.Split = filepath.Join(opts.OutDir, SplitFile)
+	rep.Split, rep.ValRatio, rep.Seed = filepath.Join(opts.OutDir, SplitFile), opts.ValRatio, opts.Seed
 	if err := dataset.WriteSplit(rep.Split, split); err != nil {
 		return rep, err
 	}
@@ -105,4 +110,38 @@ func ReadReport(dir string) (*Report, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return &r, nil
+}
+
+// WriteText writes the report as vlmcmp prepare prints it: the records
+// used and skipped (by reason), the split, examples, score histogram and
+// estimated tokens per part, the cost estimate, what the text-only
+// examples carry, and the files written. Warnings and problems are not
+// included: the caller shows them where it shows warnings.
+func (r *Report) WriteText(w io.Writer) {
+	fmt.Fprintf(w, "ground truth   %s (%s, %d records, %d usable, %d skipped)\n", r.Data, r.Format, r.Records, r.Records-len(r.Skipped), len(r.Skipped))
+	for _, reason := range slices.Sorted(maps.Keys(r.SkippedCounts)) {
+		fmt.Fprintf(w, "  skipped      %d: %s\n", r.SkippedCounts[reason], reason)
+	}
+	fmt.Fprintf(w, "split          %s (val ratio %v, seed %d, stratified by score)\n", r.Split, r.ValRatio, r.Seed)
+	for _, part := range []struct {
+		name string
+		p    PartSummary
+	}{{"train", r.Train}, {"val", r.Val}} {
+		var hist []string
+		for _, k := range SortedScores(part.p.Scores) {
+			hist = append(hist, fmt.Sprintf("%d:%d", k, part.p.Scores[k]))
+		}
+		fmt.Fprintf(w, "%-14s %d examples, scores %s, ~%d tokens (text ~%d, images ~%d), largest example ~%d tokens\n",
+			part.name, part.p.Examples, strings.Join(hist, " "), part.p.TextTokens+part.p.ImageTokens, part.p.TextTokens, part.p.ImageTokens, part.p.MaxExampleTokens)
+	}
+	if r.TrainingCostPerEpochUSD > 0 {
+		fmt.Fprintf(w, "cost estimate  ~$%.2f per epoch, ~$%.2f for %d epochs on %s (token counts are estimates; the API's count decides)\n",
+			r.TrainingCostPerEpochUSD, r.EstimatedCostUSD, r.Epochs, r.Model)
+	}
+	if len(r.TextFields) > 0 {
+		fmt.Fprintf(w, "text-only      examples carry %s in place of the image\n", strings.Join(r.TextFields, ", "))
+	}
+	for _, f := range r.Files {
+		fmt.Fprintf(w, "wrote          %s\n", f)
+	}
 }

@@ -174,6 +174,16 @@ func TestPrepareDataAndTextOnlyNote(t *testing.T) {
 		if rep.Train.Examples+rep.Val.Examples != 20 || rep.Split != filepath.Join(out, SplitFile) {
 			t.Errorf("report %+v", rep)
 		}
+		var text strings.Builder
+		rep.WriteText(&text)
+		for _, w := range []string{"20 records, 20 usable, 0 skipped", "val ratio 0.2, seed 1", "train          16 examples", "val            4 examples", "wrote          " + filepath.Join(out, TrainImagesFile)} {
+			if !strings.Contains(text.String(), w) {
+				t.Errorf("text lacks %q:\n%s", w, text.String())
+			}
+		}
+		if got := strings.Contains(text.String(), "text-only      examples carry caption"); got != withText {
+			t.Errorf("with text %v: text says %v of the caption:\n%s", withText, got, text.String())
+		}
 		back, err := ReadReport(out)
 		if err != nil || back.Records != 20 || back.TextOnlyLearnsScoresOnly == withText {
 			t.Errorf("summary.json read back: %+v, %v", back, err)

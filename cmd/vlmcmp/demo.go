@@ -21,24 +21,10 @@ type demoOptions struct {
 
 func newDemoCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "demo",
-		Usage:     "run the whole comparison on synthetic data and a tiny synthetic model",
-		UsageText: "vlmcmp demo [--dir <dir>] [--images <n>] [--seed <n>]",
-		Description: `demo shows the whole loop on this machine with nothing to download. It writes
-a small synthetic dataset (street-like images with safety scores, in the
-ground-truth format), a tiny random-weight Qwen2-VL and a config into --dir,
-then runs prepare (half the images held out) and compare (the local model and
-the mean and median baselines; gpt-4o-mini too when an OpenAI key is set in
-OPENAI_API_KEY or ./API_KEY_Enoch), which ends by writing the outputs as
-analyze does, and prints where the report is. Without llama.cpp built in
-(go build instead of make) the local model is left out.
-
-The local model has random weights: its scores show the machinery at work,
-not a model's skill.
-
-Examples:
-  vlmcmp demo
-  vlmcmp demo --dir /tmp/vlmcmp-demo --images 60`,
+		Name:        "demo",
+		Usage:       "run the whole comparison on synthetic data and a tiny synthetic model",
+		UsageText:   "vlmcmp demo [--dir <dir>] [--images <n>] [--seed <n>]",
+		Description: help("demo"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "dir", Value: "vlmcmp-demo", Usage: "`DIR` to write the demo into"},
 			&cli.IntFlag{Name: "images", Value: 48, Usage: "`N` synthetic images (half are held out for the comparison)"},

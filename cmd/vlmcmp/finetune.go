@@ -53,20 +53,9 @@ func readFinetuneCommon(c *cli.Context, s *streams) finetuneOptions {
 
 func newFinetuneCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:  "finetune",
-		Usage: "run and follow an OpenAI fine-tuning job",
-		Description: `finetune uploads the files vlmcmp prepare wrote, starts a fine-tuning job
-and follows it. The job is recorded in models/gpt4o_mini_finetuned/fine_tune_info.json
-(--info) as soon as it exists and updated as it moves; when it succeeds the
-fine-tuned model's name is written there and vlmcmp compare uses it.
-status, wait and cancel take a job ID, or use the recorded one.
-
-Examples:
-  vlmcmp finetune start --train data/openai_finetuning/train_text_only.jsonl --val data/openai_finetuning/val_text_only.jsonl --wait
-  vlmcmp finetune start --model gpt-4o-2024-08-06 --train data/openai_finetuning/train_with_images.jsonl --val data/openai_finetuning/val_with_images.jsonl --epochs 3
-  vlmcmp finetune wait
-  vlmcmp finetune status ftjob-abc123
-  vlmcmp finetune list`,
+		Name:        "finetune",
+		Usage:       "run and follow an OpenAI fine-tuning job",
+		Description: help("finetune"),
 		Subcommands: []*cli.Command{
 			newFinetuneStartCommand(s), newFinetuneStatusCommand(s), newFinetuneWaitCommand(s),
 			newFinetuneListCommand(s), newFinetuneCancelCommand(s),
@@ -76,21 +65,10 @@ Examples:
 
 func newFinetuneStartCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "start",
-		Usage:     "upload the files and create the job",
-		UsageText: "vlmcmp finetune start --train <file> [--val <file>] [--model <name>] [--epochs <n>] [--batch-size <n>] [--lr-multiplier <x>] [--suffix <s>] [--seed <n>] [--wait] [--text-only]",
-		Description: `start uploads the training (and validation) file with purpose fine-tune,
-waits until the API has processed them, creates the job with the hyperparameters
-under method → supervised, and records it at once in --info.
-
-Not every base model accepts images in fine-tuning: gpt-4o-2024-08-06 is
-documented to; gpt-4o-mini does not. With image files and another model,
-start stops before uploading and names the text-only files (--text-only switches to them; --force uploads anyway). The API drops
-training images that show people or faces; wait reports how many.
-
-Examples:
-  vlmcmp finetune start --train data/openai_finetuning/train_with_images.jsonl --val data/openai_finetuning/val_with_images.jsonl --text-only --wait
-  vlmcmp finetune start --model gpt-4o-2024-08-06 --train data/openai_finetuning/train_with_images.jsonl --epochs 3 --suffix safety`,
+		Name:        "start",
+		Usage:       "upload the files and create the job",
+		UsageText:   "vlmcmp finetune start --train <file> [--val <file>] [--model <name>] [--epochs <n>] [--batch-size <n>] [--lr-multiplier <x>] [--suffix <s>] [--seed <n>] [--wait] [--text-only]",
+		Description: help("finetune-start"),
 		Flags: append(finetuneCommonFlags(),
 			&cli.StringFlag{Name: "train", Value: filepath.Join("data", "openai_finetuning", finetune.TrainImagesFile), Usage: "training `FILE` (JSONL)"},
 			&cli.StringFlag{Name: "val", Value: filepath.Join("data", "openai_finetuning", finetune.ValImagesFile), Usage: "validation `FILE` (JSONL); empty for none"},
@@ -127,12 +105,9 @@ func newFinetuneStatusCommand(s *streams) *cli.Command {
 func newFinetuneWaitCommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name: "wait", Usage: "follow a job until it ends", UsageText: "vlmcmp finetune wait [<job>] [--poll <duration>]",
-		Description: "wait prints status changes and training events (step, train and validation loss)\n" +
-			"and updates the job's record. Stop it at any time (Ctrl-C) and run it again:\n" +
-			"it resumes after the last event it recorded. Dropped connections are retried.\n\n" +
-			"Examples:\n  vlmcmp finetune wait\n  vlmcmp finetune wait ftjob-abc123 --poll 30s",
-		Flags:  finetuneCommonFlags(),
-		Action: func(c *cli.Context) error { return runFinetuneWait(c.Context, s, readFinetuneCommon(c, s)) },
+		Description: help("finetune-wait"),
+		Flags:       finetuneCommonFlags(),
+		Action:      func(c *cli.Context) error { return runFinetuneWait(c.Context, s, readFinetuneCommon(c, s)) },
 	}
 }
 

@@ -34,41 +34,19 @@ type loraMergeOptions struct {
 
 func newLoRACommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:  "lora",
-		Usage: "convert PEFT LoRA adapters to GGUF or merge them into the model, without Python",
-		Description: `lora takes a Qwen2-VL LoRA adapter as PEFT saves it (adapter_config.json and
-adapter_model.safetensors) to llama.cpp: convert writes a LoRA adapter GGUF
-that vlmcmp (and llama.cpp) apply at load time with a scale; merge writes
-copies of the model and mmproj GGUF with the adapter merged in, the only way
-to carry what the adapter changed in the vision tower.`,
+		Name:        "lora",
+		Usage:       "convert PEFT LoRA adapters to GGUF or merge them into the model, without Python",
+		Description: help("lora"),
 		Subcommands: []*cli.Command{newLoRAConvertCommand(s), newLoRAMergeCommand(s)},
 	}
 }
 
 func newLoRAConvertCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "convert",
-		Usage:     "convert a PEFT adapter into a llama.cpp LoRA adapter GGUF",
-		UsageText: "vlmcmp lora convert --adapter <dir> --base <model.gguf> --out <adapter.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>]",
-		Description: `convert reads the PEFT adapter in --adapter, maps its Qwen2-VL module names (as
-transformers names them before and after 4.52) onto the tensors of --base,
-checks every name and shape against it, and writes the language-model part as
-a llama.cpp LoRA adapter GGUF. lora_alpha, r, use_rslora, rank_pattern and
-alpha_pattern come out exactly as PEFT applies them.
-
-llama.cpp cannot apply LoRA to the vision projector at run time. Vision modules
-are listed and left out, unless --mmproj and --out-mmproj are given: then they
-are merged into a copy of the projector. Modules with no place in llama.cpp's
-files are listed by name.
-
-The file names written are printed on stdout; what was done goes to stderr.
-
-Examples:
-  vlmcmp lora convert --adapter out/checkpoint-500 --base qwen2-vl-2b-f16.gguf --out safety-lora.gguf
-  vlmcmp predict --model-file qwen2-vl-2b-f16.gguf --mmproj mmproj-qwen2-vl-2b-f16.gguf \
-    --lora safety-lora.gguf --image street.jpg --prompt "Rate the safety 1-10"
-  vlmcmp lora convert --adapter out/checkpoint-500 --base qwen2-vl-2b-f16.gguf --out safety-lora.gguf \
-    --mmproj mmproj-qwen2-vl-2b-f16.gguf --out-mmproj mmproj-safety.gguf`,
+		Name:        "convert",
+		Usage:       "convert a PEFT adapter into a llama.cpp LoRA adapter GGUF",
+		UsageText:   "vlmcmp lora convert --adapter <dir> --base <model.gguf> --out <adapter.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>]",
+		Description: help("lora-convert"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR` (adapter_config.json, adapter_model.safetensors)"},
 			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` the adapter is for"},
@@ -124,25 +102,10 @@ func runLoRAConvert(ctx context.Context, s *streams, opts loraConvertOptions) er
 
 func newLoRAMergeCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "merge",
-		Usage:     "merge LoRA adapters into copies of the model and mmproj GGUF",
-		UsageText: "vlmcmp lora merge --base <model.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>] {--adapter <dir> | --lora <adapter.gguf>[:<scale>]...} --out <merged.gguf> [--type {same | f16 | bf16 | f32 | q8_0}]",
-		Description: `merge computes W' = W + scale · (alpha / r) · B·A for every weight an adapter
-targets, in float64, rounded once to the stored type, and writes the result as
-new GGUF files that load and run like any other (vlmcmp predict, compare).
-From a PEFT adapter (--adapter) it merges the vision tower and merger into the
-projector too (give --mmproj and --out-mmproj); llama.cpp adapter GGUFs
-(--lora, repeatable, each with an optional scale) hold the language model only.
-
-Base tensors in F32, F16, BF16 and Q8_0 are merged; untouched tensors are copied
-byte for byte. --type stores the merged tensors as another type. The merge
-streams tensor by tensor, so memory stays far below the model's size. Each
-file written records what was merged into it (metadata key vlmcmp.lora.merged).
-
-Examples:
-  vlmcmp lora merge --adapter out/checkpoint-500 --base qwen2-vl-2b-f16.gguf \
-    --mmproj mmproj-qwen2-vl-2b-f16.gguf --out safety-f16.gguf --out-mmproj mmproj-safety-f16.gguf
-  vlmcmp lora merge --base qwen2-vl-2b-f16.gguf --lora safety-lora.gguf:0.5 --out half.gguf --type q8_0`,
+		Name:        "merge",
+		Usage:       "merge LoRA adapters into copies of the model and mmproj GGUF",
+		UsageText:   "vlmcmp lora merge --base <model.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>] {--adapter <dir> | --lora <adapter.gguf>[:<scale>]...} --out <merged.gguf> [--type {same | f16 | bf16 | f32 | q8_0}]",
+		Description: help("lora-merge"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` to merge into"},
 			&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` to merge the adapter's vision modules into"},

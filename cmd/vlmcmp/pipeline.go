@@ -21,27 +21,10 @@ type pipelineOptions struct {
 
 func newPipelineCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "pipeline",
-		Usage:     "prepare data, fine-tune, compare and analyze, step by step",
-		UsageText: "vlmcmp pipeline [--auto] [--skip-data-prep] [--skip-finetuning] [--text-only | --finetune-model <name>] [--models <a,b,c>] [--config <file>] [--data <file>]",
-		Description: `pipeline runs the whole loop: prepare (fine-tuning files and the split),
-finetune (start the job and wait for it), compare and analyze.
-Without --auto it asks before each step; a step whose output already exists
-is offered as skipped. A failed step stops the pipeline and says what to do
-next.
-
-The job fine-tunes on the image files with a base model that takes images in
-fine-tuning (gpt-4o-2024-08-06, or one vlmcmp.yaml's openai_models marks with
-fine_tune_images). With --text-only, or a --finetune-model that takes no
-images (gpt-4o-mini), it uses the text-only files, and says what such a model
-can learn from them: only the score distribution, when the ground truth holds
-no text about the images.
-
-Examples:
-  vlmcmp pipeline
-  vlmcmp pipeline --auto
-  vlmcmp pipeline --auto --text-only --finetune-model gpt-4o-mini-2024-07-18
-  vlmcmp pipeline --skip-data-prep --skip-finetuning --models gpt4,qwen2vl-ft`,
+		Name:        "pipeline",
+		Usage:       "prepare data, fine-tune, compare and analyze, step by step",
+		UsageText:   "vlmcmp pipeline [--auto] [--skip-data-prep] [--skip-finetuning] [--text-only | --finetune-model <name>] [--models <a,b,c>] [--config <file>] [--data <file>]",
+		Description: help("pipeline"),
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "auto", Usage: "run every step without asking"},
 			&cli.BoolFlag{Name: "skip-data-prep", Usage: "skip prepare"},

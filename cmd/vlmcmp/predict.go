@@ -147,29 +147,8 @@ func newPredictCommand(s *streams) *cli.Command {
 			"vlmcmp predict --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... --image <file> --prompt <text>\n" +
 			"  [--system <text>] [--max-tokens <n>] [--gpu-layers <n>] [--threads <n>] [{--grammar <file> | --json-schema <file>}]\n" +
 			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
-		Description: `predict loads a Qwen2-VL GGUF model and its vision projector in-process
-through llama.cpp, applies the LoRA adapters, and prints the model's answer
-about the image, and only the answer, on stdout. Logs and timings go to
-stderr. Decoding is greedy, so the same command prints the same text every
-time. The files are checked before llama.cpp reads them.
-
-The prompt is formatted with the model's chat template: the system prompt,
-then a user turn holding the image and --prompt. With --raw-prompt the prompt
-is used as given, and <__media__> marks where the image goes.
-
-With --model NAME, a model of vlmcmp.yaml (or the built-in gpt4,
-gpt4o-mini-ft and qwen2vl-ft) answers instead, local or OpenAI, with its
-configured prompt unless --prompt is given.
-
-Examples:
-  vlmcmp predict --model gpt4 --image street.jpg
-  vlmcmp predict --model-file qwen2-vl-2b.gguf --mmproj mmproj.gguf \
-    --image street.jpg --prompt "Rate how safe this street looks from 1 to 10."
-  vlmcmp predict --model-file base.gguf --mmproj mmproj.gguf --lora safety.gguf:0.8 \
-    --image street.jpg --prompt "Safety score?" --json-schema score.json
-  vlmcmp predict --model-file m.gguf --mmproj p.gguf --image a.png --raw-prompt \
-    --prompt "<|im_start|>user\n<__media__>Describe.<|im_end|>\n<|im_start|>assistant\n"`,
-		Flags: flags,
+		Description: help("predict"),
+		Flags:       flags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("predict takes no arguments, got %q", c.Args().First())

@@ -36,32 +36,10 @@ type prepareOptions struct {
 func newPrepareCommand(s *streams) *cli.Command {
 	var opts prepareOptions
 	return &cli.Command{
-		Name:      "prepare",
-		Usage:     "split the ground truth and write OpenAI fine-tuning files",
-		UsageText: "vlmcmp prepare [--data <file>] [--out <dir>] [--val-ratio <x>] [--seed <n>] [--prompt <text>] [--system <text>] [--detail {low | high | auto}] [--model <name>]",
-		Description: `prepare reads the ground truth (a JSON list of image + score records,
-LLaVA/Qwen conversations, LLaMA-Factory messages, OpenAI chat JSONL or CSV;
-image paths relative to the data file), splits it into training and
-validation images stratified by score with a fixed seed, and writes to --out:
-
-  split.json                 which image went where (compare evaluates on its val part)
-  train_with_images.jsonl    chat examples with the image as a base64 data URL
-  val_with_images.jsonl
-  train_text_only.jsonl      the same examples without the image
-  val_text_only.jsonl
-  summary.json               the summary printed below, as JSON
-
-Images are scaled to what the API keeps at --detail. Every example is checked
-as the fine-tuning API would (roles and order, a final assistant answer,
-image count, size and format, the training context, at least 10 examples);
-the summary gives examples and scores per split, estimated tokens (4 bytes a
-token for text, OpenAI's image formula: an estimate, no tokenizer is
-downloaded) and cost per epoch, and every record skipped with the reason.
-
-Examples:
-  vlmcmp prepare
-  vlmcmp prepare --data configs/vlm_safety_training_data.json --out data/openai_finetuning --val-ratio 0.1 --seed 42
-  vlmcmp prepare --data labels.csv --prompt "Rate the perceived safety from 1 to 10." --model gpt-4o-2024-08-06`,
+		Name:        "prepare",
+		Usage:       "split the ground truth and write OpenAI fine-tuning files",
+		UsageText:   "vlmcmp prepare [--data <file>] [--out <dir>] [--val-ratio <x>] [--seed <n>] [--prompt <text>] [--system <text>] [--detail {low | high | auto}] [--model <name>]",
+		Description: help("prepare"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Value: config.DefaultData, Usage: "ground-truth `FILE`"},
 			&cli.BoolFlag{Name: "allow-outside", Usage: "accept image paths that leave the data file's folder"},

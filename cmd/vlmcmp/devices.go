@@ -26,11 +26,10 @@ func newDevicesCommand(s *streams) *cli.Command {
 		Description: help("devices"),
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "backend-path", Usage: "also load ggml backend libraries from `DIR` (repeatable)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the devices as JSON"},
+			&cli.BoolFlag{Name: "json", Destination: &opts.JSON, Usage: "print the devices as JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			opts.BackendPaths = c.StringSlice("backend-path")
-			opts.JSON = c.Bool("json")
 			return runDevices(c.Context, s, opts)
 		},
 	}

@@ -40,15 +40,22 @@ type finetuneOptions struct {
 	Log *slog.Logger // the client's debug log (requests, retries)
 }
 
-func finetuneCommonFlags() []cli.Flag {
-	return append(openaiCLIFlags(),
-		&cli.StringFlag{Name: "info", Value: openaiclient.DefaultInfoPath, Usage: "the job's record `FILE` (fine_tune_info.json)"},
-		&cli.DurationFlag{Name: "poll", Value: 10 * time.Second, Usage: "check the job every `DURATION`"},
-	)
-}
-
-func readFinetuneCommon(c *cli.Context, s *streams) finetuneOptions {
-	return finetuneOptions{Log: s.Log, openaiFlags: readOpenAIFlags(c), Info: c.String("info"), Poll: c.Duration("poll"), Job: c.Args().First()}
+// finetuneSub is a finetune subcommand: the flags every subcommand shares
+// (the API's, --info, --poll) bound to a fresh options value, then the
+// subcommand's own, and the run function called with the job argument.
+func finetuneSub(s *streams, cmd *cli.Command, extra func(o *finetuneOptions) []cli.Flag, run func(context.Context, *streams, finetuneOptions) error) *cli.Command {
+	o := &finetuneOptions{}
+	cmd.Flags = append(openaiCLIFlags(),
+		&cli.StringFlag{Name: "info", Destination: &o.Info, Value: openaiclient.DefaultInfoPath, Usage: "the job's record `FILE` (fine_tune_info.json)"},
+		&cli.DurationFlag{Name: "poll", Destination: &o.Poll, Value: 10 * time.Second, Usage: "check the job every `DURATION`"})
+	if extra != nil {
+		cmd.Flags = append(cmd.Flags, extra(o)...)
+	}
+	cmd.Action = func(c *cli.Context) error {
+		o.Log, o.openaiFlags, o.Job = s.Log, readOpenAIFlags(c), c.Args().First()
+		return run(c.Context, s, *o)
+	}
+	return cmd
 }
 
 func newFinetuneCommand(s *streams) *cli.Command {
@@ -57,79 +64,37 @@ func newFinetuneCommand(s *streams) *cli.Command {
 		Usage:       "run and follow an OpenAI fine-tuning job",
 		Description: help("finetune"),
 		Subcommands: []*cli.Command{
-			newFinetuneStartCommand(s), newFinetuneStatusCommand(s), newFinetuneWaitCommand(s),
-			newFinetuneListCommand(s), newFinetuneCancelCommand(s),
+			finetuneSub(s, &cli.Command{Name: "start", Usage: "upload the files and create the job", Description: help("finetune-start"),
+				UsageText: "vlmcmp finetune start --train <file> [--val <file>] [--model <name>] [--epochs <n>] [--batch-size <n>] [--lr-multiplier <x>] [--suffix <s>] [--seed <n>] [--wait] [--text-only]"},
+				finetuneStartFlags, runFinetuneStart),
+			finetuneSub(s, &cli.Command{Name: "status", Usage: "print a job's status, progress and checkpoints", UsageText: "vlmcmp finetune status [<job>]",
+				Description: "Examples:\n  vlmcmp finetune status\n  vlmcmp finetune status ftjob-abc123"}, nil, runFinetuneStatus),
+			finetuneSub(s, &cli.Command{Name: "wait", Usage: "follow a job until it ends", UsageText: "vlmcmp finetune wait [<job>] [--poll <duration>]",
+				Description: help("finetune-wait")}, nil, runFinetuneWait),
+			finetuneSub(s, &cli.Command{Name: "list", Usage: "list recent fine-tuning jobs", UsageText: "vlmcmp finetune list [--limit <n>]",
+				Description: "Examples:\n  vlmcmp finetune list\n  vlmcmp finetune list --limit 50"},
+				func(o *finetuneOptions) []cli.Flag {
+					return []cli.Flag{&cli.IntFlag{Name: "limit", Destination: &o.Limit, Value: 10, Usage: "list at most `N` jobs"}}
+				}, runFinetuneList),
+			finetuneSub(s, &cli.Command{Name: "cancel", Usage: "cancel a job", UsageText: "vlmcmp finetune cancel [<job>]",
+				Description: "Examples:\n  vlmcmp finetune cancel ftjob-abc123"}, nil, runFinetuneCancel),
 		},
 	}
 }
 
-func newFinetuneStartCommand(s *streams) *cli.Command {
-	return &cli.Command{
-		Name:        "start",
-		Usage:       "upload the files and create the job",
-		UsageText:   "vlmcmp finetune start --train <file> [--val <file>] [--model <name>] [--epochs <n>] [--batch-size <n>] [--lr-multiplier <x>] [--suffix <s>] [--seed <n>] [--wait] [--text-only]",
-		Description: help("finetune-start"),
-		Flags: append(finetuneCommonFlags(),
-			&cli.StringFlag{Name: "train", Value: filepath.Join("data", "openai_finetuning", finetune.TrainImagesFile), Usage: "training `FILE` (JSONL)"},
-			&cli.StringFlag{Name: "val", Value: filepath.Join("data", "openai_finetuning", finetune.ValImagesFile), Usage: "validation `FILE` (JSONL); empty for none"},
-			&cli.StringFlag{Name: "model", Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL`"},
-			&cli.IntFlag{Name: "epochs", Usage: "training epochs (default: the API chooses)"},
-			&cli.IntFlag{Name: "batch-size", Usage: "batch size (default: the API chooses)"},
-			&cli.Float64Flag{Name: "lr-multiplier", Usage: "learning-rate multiplier (default: the API chooses)"},
-			&cli.StringFlag{Name: "suffix", Usage: "`SUFFIX` in the fine-tuned model's name"},
-			&cli.Int64Flag{Name: "seed", Value: 42, Usage: "training seed"},
-			&cli.BoolFlag{Name: "wait", Usage: "follow the job until it ends"},
-			&cli.BoolFlag{Name: "text-only", Usage: "use the *_text_only.jsonl files beside --train and --val"},
-			&cli.BoolFlag{Name: "force", Usage: "upload image files even when the model is not known to accept them"},
-		),
-		Action: func(c *cli.Context) error {
-			opts := readFinetuneCommon(c, s)
-			opts.Train, opts.Val, opts.Model = c.String("train"), c.String("val"), c.String("model")
-			opts.Epochs, opts.BatchSize, opts.LRMultiplier = c.Int("epochs"), c.Int("batch-size"), c.Float64("lr-multiplier")
-			opts.Suffix, opts.Seed, opts.Wait = c.String("suffix"), c.Int64("seed"), c.Bool("wait")
-			opts.TextOnly, opts.Force = c.Bool("text-only"), c.Bool("force")
-			return runFinetuneStart(c.Context, s, opts)
-		},
-	}
-}
-
-func newFinetuneStatusCommand(s *streams) *cli.Command {
-	return &cli.Command{
-		Name: "status", Usage: "print a job's status, progress and checkpoints", UsageText: "vlmcmp finetune status [<job>]",
-		Description: "Examples:\n  vlmcmp finetune status\n  vlmcmp finetune status ftjob-abc123",
-		Flags:       finetuneCommonFlags(),
-		Action:      func(c *cli.Context) error { return runFinetuneStatus(c.Context, s, readFinetuneCommon(c, s)) },
-	}
-}
-
-func newFinetuneWaitCommand(s *streams) *cli.Command {
-	return &cli.Command{
-		Name: "wait", Usage: "follow a job until it ends", UsageText: "vlmcmp finetune wait [<job>] [--poll <duration>]",
-		Description: help("finetune-wait"),
-		Flags:       finetuneCommonFlags(),
-		Action:      func(c *cli.Context) error { return runFinetuneWait(c.Context, s, readFinetuneCommon(c, s)) },
-	}
-}
-
-func newFinetuneListCommand(s *streams) *cli.Command {
-	return &cli.Command{
-		Name: "list", Usage: "list recent fine-tuning jobs", UsageText: "vlmcmp finetune list [--limit <n>]",
-		Description: "Examples:\n  vlmcmp finetune list\n  vlmcmp finetune list --limit 50",
-		Flags:       append(finetuneCommonFlags(), &cli.IntFlag{Name: "limit", Value: 10, Usage: "list at most `N` jobs"}),
-		Action: func(c *cli.Context) error {
-			opts := readFinetuneCommon(c, s)
-			opts.Limit = c.Int("limit")
-			return runFinetuneList(c.Context, s, opts)
-		},
-	}
-}
-
-func newFinetuneCancelCommand(s *streams) *cli.Command {
-	return &cli.Command{
-		Name: "cancel", Usage: "cancel a job", UsageText: "vlmcmp finetune cancel [<job>]",
-		Description: "Examples:\n  vlmcmp finetune cancel ftjob-abc123",
-		Flags:       finetuneCommonFlags(),
-		Action:      func(c *cli.Context) error { return runFinetuneCancel(c.Context, s, readFinetuneCommon(c, s)) },
+func finetuneStartFlags(o *finetuneOptions) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "train", Destination: &o.Train, Value: filepath.Join("data", "openai_finetuning", finetune.TrainImagesFile), Usage: "training `FILE` (JSONL)"},
+		&cli.StringFlag{Name: "val", Destination: &o.Val, Value: filepath.Join("data", "openai_finetuning", finetune.ValImagesFile), Usage: "validation `FILE` (JSONL); empty for none"},
+		&cli.StringFlag{Name: "model", Destination: &o.Model, Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL`"},
+		&cli.IntFlag{Name: "epochs", Destination: &o.Epochs, Usage: "training epochs (default: the API chooses)"},
+		&cli.IntFlag{Name: "batch-size", Destination: &o.BatchSize, Usage: "batch size (default: the API chooses)"},
+		&cli.Float64Flag{Name: "lr-multiplier", Destination: &o.LRMultiplier, Usage: "learning-rate multiplier (default: the API chooses)"},
+		&cli.StringFlag{Name: "suffix", Destination: &o.Suffix, Usage: "`SUFFIX` in the fine-tuned model's name"},
+		&cli.Int64Flag{Name: "seed", Destination: &o.Seed, Value: 42, Usage: "training seed"},
+		&cli.BoolFlag{Name: "wait", Destination: &o.Wait, Usage: "follow the job until it ends"},
+		&cli.BoolFlag{Name: "text-only", Destination: &o.TextOnly, Usage: "use the *_text_only.jsonl files beside --train and --val"},
+		&cli.BoolFlag{Name: "force", Destination: &o.Force, Usage: "upload image files even when the model is not known to accept them"},
 	}
 }
 

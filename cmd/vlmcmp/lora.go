@@ -42,26 +42,24 @@ func newLoRACommand(s *streams) *cli.Command {
 }
 
 func newLoRAConvertCommand(s *streams) *cli.Command {
+	var opts loraConvertOptions
 	return &cli.Command{
 		Name:        "convert",
 		Usage:       "convert a PEFT adapter into a llama.cpp LoRA adapter GGUF",
 		UsageText:   "vlmcmp lora convert --adapter <dir> --base <model.gguf> --out <adapter.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>]",
 		Description: help("lora-convert"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR` (adapter_config.json, adapter_model.safetensors)"},
-			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` the adapter is for"},
-			&cli.StringFlag{Name: "out", Usage: "adapter `GGUF` to write"},
-			&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF`; with --out-mmproj, vision modules are merged into a copy"},
-			&cli.StringFlag{Name: "out-mmproj", Usage: "projector `GGUF` to write with the vision modules merged"},
+			&cli.StringFlag{Name: "adapter", Destination: &opts.Adapter, Usage: "PEFT adapter `DIR` (adapter_config.json, adapter_model.safetensors)"},
+			&cli.StringFlag{Name: "base", Destination: &opts.Base, Usage: "language model `GGUF` the adapter is for"},
+			&cli.StringFlag{Name: "out", Destination: &opts.Out, Usage: "adapter `GGUF` to write"},
+			&cli.StringFlag{Name: "mmproj", Destination: &opts.Mmproj, Usage: "vision projector `GGUF`; with --out-mmproj, vision modules are merged into a copy"},
+			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "projector `GGUF` to write with the vision modules merged"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("lora convert takes no arguments, got %q", c.Args().First())
 			}
-			return runLoRAConvert(c.Context, s, loraConvertOptions{
-				Adapter: c.String("adapter"), Base: c.String("base"), Out: c.String("out"),
-				Mmproj: c.String("mmproj"), OutMmproj: c.String("out-mmproj"),
-			})
+			return runLoRAConvert(c.Context, s, opts)
 		},
 	}
 }
@@ -101,30 +99,28 @@ func runLoRAConvert(ctx context.Context, s *streams, opts loraConvertOptions) er
 }
 
 func newLoRAMergeCommand(s *streams) *cli.Command {
+	var opts loraMergeOptions
 	return &cli.Command{
 		Name:        "merge",
 		Usage:       "merge LoRA adapters into copies of the model and mmproj GGUF",
 		UsageText:   "vlmcmp lora merge --base <model.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>] {--adapter <dir> | --lora <adapter.gguf>[:<scale>]...} --out <merged.gguf> [--type {same | f16 | bf16 | f32 | q8_0}]",
 		Description: help("lora-merge"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` to merge into"},
-			&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` to merge the adapter's vision modules into"},
-			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR`"},
-			&cli.Float64Flag{Name: "adapter-scale", Value: 1, Usage: "`SCALE` multiplying the PEFT adapter's alpha/r"},
+			&cli.StringFlag{Name: "base", Destination: &opts.Base, Usage: "language model `GGUF` to merge into"},
+			&cli.StringFlag{Name: "mmproj", Destination: &opts.Mmproj, Usage: "vision projector `GGUF` to merge the adapter's vision modules into"},
+			&cli.StringFlag{Name: "adapter", Destination: &opts.Adapter, Usage: "PEFT adapter `DIR`"},
+			&cli.Float64Flag{Name: "adapter-scale", Destination: &opts.AdapterScale, Value: 1, Usage: "`SCALE` multiplying the PEFT adapter's alpha/r"},
 			&cli.StringSliceFlag{Name: "lora", Usage: "llama.cpp adapter `GGUF[:SCALE]` (scale 1 if omitted); repeatable"},
-			&cli.StringFlag{Name: "out", Usage: "merged model `GGUF` to write"},
-			&cli.StringFlag{Name: "out-mmproj", Usage: "merged projector `GGUF` to write (with --mmproj)"},
-			&cli.StringFlag{Name: "type", Value: "same", Usage: "`TYPE` of merged tensors: same, f16, bf16, f32 or q8_0"},
+			&cli.StringFlag{Name: "out", Destination: &opts.Out, Usage: "merged model `GGUF` to write"},
+			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "merged projector `GGUF` to write (with --mmproj)"},
+			&cli.StringFlag{Name: "type", Destination: &opts.Type, Value: "same", Usage: "`TYPE` of merged tensors: same, f16, bf16, f32 or q8_0"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("lora merge takes no arguments, got %q", c.Args().First())
 			}
-			return runLoRAMerge(c.Context, s, loraMergeOptions{
-				Base: c.String("base"), Mmproj: c.String("mmproj"), Adapter: c.String("adapter"),
-				AdapterScale: c.Float64("adapter-scale"), LoRAs: c.StringSlice("lora"),
-				Out: c.String("out"), OutMmproj: c.String("out-mmproj"), Type: c.String("type"),
-			})
+			opts.LoRAs = c.StringSlice("lora")
+			return runLoRAMerge(c.Context, s, opts)
 		},
 	}
 }

@@ -41,25 +41,22 @@ func newPrepareCommand(s *streams) *cli.Command {
 		UsageText:   "vlmcmp prepare [--data <file>] [--out <dir>] [--val-ratio <x>] [--seed <n>] [--prompt <text>] [--system <text>] [--detail {low | high | auto}] [--model <name>]",
 		Description: help("prepare"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "data", Value: config.DefaultData, Usage: "ground-truth `FILE`"},
-			&cli.BoolFlag{Name: "allow-outside", Usage: "accept image paths that leave the data file's folder"},
-			&cli.StringFlag{Name: "out", Value: filepath.Dir(config.DefaultSplit), Usage: "write the files to `DIR`"},
-			&cli.Float64Flag{Name: "val-ratio", Value: dataset.DefaultValRatio, Usage: "share of images held out for validation, in [0, 1)"},
-			&cli.Int64Flag{Name: "seed", Value: dataset.DefaultSeed, Usage: "seed of the split"},
-			&cli.StringFlag{Name: "prompt", Usage: "user prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
-			&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
-			&cli.StringFlag{Name: "detail", Value: openaiclient.DetailLow, Usage: "image `DETAIL` of the examples: low, high or auto"},
-			&cli.StringFlag{Name: "model", Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL` the checks and the cost estimate are for"},
-			&cli.IntFlag{Name: "epochs", Value: 3, Usage: "epochs the cost estimate assumes"},
-			&cli.BoolFlag{Name: "strict", Usage: "fail when the fine-tuning API would reject the files"},
-			&cli.StringFlag{Name: "prices", Usage: "override the built-in prices with `FILE` (YAML or JSON: model: {input, output, training} in USD per 1M tokens)"},
+			&cli.StringFlag{Name: "data", Destination: &opts.Data, Value: config.DefaultData, Usage: "ground-truth `FILE`"},
+			&cli.BoolFlag{Name: "allow-outside", Destination: &opts.AllowOutside, Usage: "accept image paths that leave the data file's folder"},
+			&cli.StringFlag{Name: "out", Destination: &opts.Out, Value: filepath.Dir(config.DefaultSplit), Usage: "write the files to `DIR`"},
+			&cli.Float64Flag{Name: "val-ratio", Destination: &opts.ValRatio, Value: dataset.DefaultValRatio, Usage: "share of images held out for validation, in [0, 1)"},
+			&cli.Int64Flag{Name: "seed", Destination: &opts.Seed, Value: dataset.DefaultSeed, Usage: "seed of the split"},
+			&cli.StringFlag{Name: "prompt", Destination: &opts.Prompt, Usage: "user prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
+			&cli.StringFlag{Name: "system", Destination: &opts.System, Usage: "system prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
+			&cli.StringFlag{Name: "detail", Destination: &opts.Detail, Value: openaiclient.DetailLow, Usage: "image `DETAIL` of the examples: low, high or auto"},
+			&cli.StringFlag{Name: "model", Destination: &opts.Model, Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL` the checks and the cost estimate are for"},
+			&cli.IntFlag{Name: "epochs", Destination: &opts.Epochs, Value: 3, Usage: "epochs the cost estimate assumes"},
+			&cli.BoolFlag{Name: "strict", Destination: &opts.Strict, Usage: "fail when the fine-tuning API would reject the files"},
+			&cli.StringFlag{Name: "prices", Destination: &opts.Prices, Usage: "override the built-in prices with `FILE` (YAML or JSON: model: {input, output, training} in USD per 1M tokens)"},
 			&cli.StringSliceFlag{Name: "text-fields", Usage: "ground-truth `FIELDS` the text-only examples carry in place of the image (default: caption, description, location… when present)"},
 		},
 		Action: func(c *cli.Context) error {
-			opts = prepareOptions{Data: c.String("data"), AllowOutside: c.Bool("allow-outside"), Out: c.String("out"), ValRatio: c.Float64("val-ratio"),
-				Seed: c.Int64("seed"), Prompt: c.String("prompt"), System: c.String("system"), Detail: c.String("detail"),
-				Model: c.String("model"), Epochs: c.Int("epochs"), Strict: c.Bool("strict"), Prices: c.String("prices"),
-				TextFields: c.StringSlice("text-fields")}
+			opts.TextFields = c.StringSlice("text-fields")
 			return runPrepare(c.Context, s, opts)
 		},
 	}

@@ -30,21 +30,16 @@ func newSynthModelCommand(s *streams) *cli.Command {
 		UsageText:   "vlmcmp synth-model --out <dir> [--arch {qwen2vl | qwen2.5vl | qwen3vl}] [--shape {tiny | small | 2b | 3b | 4b}] [--seed <n>] [--lora]",
 		Description: help("synth-model"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "arch", Value: family.Qwen2VL.Name, Usage: "model `FAMILY`: " + strings.Join(family.Names(), ", ")},
-			&cli.StringFlag{Name: "shape", Value: string(synth.Tiny), Usage: "model `SIZE`: tiny, small or the family's real size (qwen2vl 2b, qwen2.5vl 3b, qwen3vl 2b or 4b)"},
-			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed `N` of the weights"},
-			&cli.StringFlag{Name: "out", Usage: "`DIR` to write the files into (created if missing)", Required: true},
-			&cli.BoolFlag{Name: "lora", Usage: "also write a random LoRA adapter, lora.gguf"},
+			&cli.StringFlag{Name: "arch", Destination: &opts.Arch, Value: family.Qwen2VL.Name, Usage: "model `FAMILY`: " + strings.Join(family.Names(), ", ")},
+			&cli.StringFlag{Name: "shape", Destination: &opts.Shape, Value: string(synth.Tiny), Usage: "model `SIZE`: tiny, small or the family's real size (qwen2vl 2b, qwen2.5vl 3b, qwen3vl 2b or 4b)"},
+			&cli.Int64Flag{Name: "seed", Destination: &opts.Seed, Value: 1, Usage: "random seed `N` of the weights"},
+			&cli.StringFlag{Name: "out", Destination: &opts.Out, Usage: "`DIR` to write the files into (created if missing)", Required: true},
+			&cli.BoolFlag{Name: "lora", Destination: &opts.LoRA, Usage: "also write a random LoRA adapter, lora.gguf"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("synth-model takes no arguments, got %q", c.Args().First())
 			}
-			opts.Arch = c.String("arch")
-			opts.Shape = c.String("shape")
-			opts.Seed = c.Int64("seed")
-			opts.Out = c.String("out")
-			opts.LoRA = c.Bool("lora")
 			return runSynthModel(c.Context, s, opts)
 		},
 	}

@@ -109,12 +109,13 @@ func (v *progressView) line(p eval.Progress) string {
 // of the work for work of minBytes or more. done == 0 starts over (a
 // retried upload).
 type byteProgress struct {
-	w            io.Writer
-	desc         string
-	parts        int64
-	minBytes     int64
-	bar          *progressbar.ProgressBar
-	next, stride int64
+	w        io.Writer
+	desc     string
+	parts    int64
+	minBytes int64
+	bar      *progressbar.ProgressBar
+	next     int64 // bytes at which the next line is due
+	ended    bool  // the 100% line is out
 }
 
 func newByteProgress(w io.Writer, desc string, parts, minBytes int64) *byteProgress {
@@ -131,11 +132,11 @@ func (p *byteProgress) update(done, total int64) {
 		return
 	}
 	if done == 0 {
-		p.next = 0
+		p.next, p.ended = 0, false
 	}
-	if total >= p.minBytes && (done >= p.next || done == total) && p.next <= total {
+	if total >= p.minBytes && (done < total && done >= p.next || done >= total && !p.ended) {
 		fmt.Fprintf(p.w, "%s: %d%% (%.1f MiB of %.1f MiB)\n", p.desc, done*100/max(total, 1), float64(done)/(1<<20), float64(total)/(1<<20))
-		p.next = done + max(total/p.parts, 1)
+		p.next, p.ended = done+max(total/p.parts, 1), done >= total
 	}
 }
 

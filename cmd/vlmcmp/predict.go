@@ -127,17 +127,18 @@ type predictOptions struct {
 }
 
 func newPredictCommand(s *streams) *cli.Command {
+	var opts predictOptions
 	flags := append(engineFlags(),
-		&cli.StringFlag{Name: "image", Usage: "image `FILE` to score (JPEG, PNG, WebP, GIF or BMP)"},
-		&cli.StringFlag{Name: "prompt", Usage: "the user's `TEXT`"},
-		&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` (default: none)"},
-		&cli.IntFlag{Name: "max-tokens", Usage: fmt.Sprintf("longest answer in tokens `N` (default %d)", local.DefaultMaxTokens)},
-		&cli.StringFlag{Name: "grammar", Usage: "GBNF grammar `FILE` the answer must follow"},
-		&cli.StringFlag{Name: "json-schema", Usage: "JSON schema `FILE` the answer must follow (converted to a grammar)"},
-		&cli.BoolFlag{Name: "raw-prompt", Usage: "use --prompt as the whole prompt, without the chat template; put " + "<__media__>" + " where the image goes"},
-		&cli.BoolFlag{Name: "timings", Usage: "print the timings to stderr"},
-		&cli.StringFlag{Name: "model", Usage: "configured model `NAME` (see vlmcmp models), local or OpenAI, instead of --model-file and --mmproj"},
-		&cli.StringFlag{Name: "config", Usage: "models `FILE` for --model (default ./vlmcmp.yaml, else the built-in models)"},
+		&cli.StringFlag{Name: "image", Destination: &opts.Image, Usage: "image `FILE` to score (JPEG, PNG, WebP, GIF or BMP)"},
+		&cli.StringFlag{Name: "prompt", Destination: &opts.Prompt, Usage: "the user's `TEXT`"},
+		&cli.StringFlag{Name: "system", Destination: &opts.System, Usage: "system prompt `TEXT` (default: none)"},
+		&cli.IntFlag{Name: "max-tokens", Destination: &opts.MaxTokens, Usage: fmt.Sprintf("longest answer in tokens `N` (default %d)", local.DefaultMaxTokens)},
+		&cli.StringFlag{Name: "grammar", Destination: &opts.GrammarFile, Usage: "GBNF grammar `FILE` the answer must follow"},
+		&cli.StringFlag{Name: "json-schema", Destination: &opts.SchemaFile, Usage: "JSON schema `FILE` the answer must follow (converted to a grammar)"},
+		&cli.BoolFlag{Name: "raw-prompt", Destination: &opts.RawPrompt, Usage: "use --prompt as the whole prompt, without the chat template; put " + "<__media__>" + " where the image goes"},
+		&cli.BoolFlag{Name: "timings", Destination: &opts.Timings, Usage: "print the timings to stderr"},
+		&cli.StringFlag{Name: "model", Destination: &opts.Model, Usage: "configured model `NAME` (see vlmcmp models), local or OpenAI, instead of --model-file and --mmproj"},
+		&cli.StringFlag{Name: "config", Destination: &opts.Config, Usage: "models `FILE` for --model (default ./vlmcmp.yaml, else the built-in models)"},
 	)
 	flags = append(flags, openaiCLIFlags()...)
 	return &cli.Command{
@@ -153,20 +154,8 @@ func newPredictCommand(s *streams) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("predict takes no arguments, got %q", c.Args().First())
 			}
-			return runPredict(c.Context, s, predictOptions{
-				Engine:      engineOptionsFrom(c),
-				Image:       c.String("image"),
-				Prompt:      c.String("prompt"),
-				System:      c.String("system"),
-				MaxTokens:   c.Int("max-tokens"),
-				GrammarFile: c.String("grammar"),
-				SchemaFile:  c.String("json-schema"),
-				RawPrompt:   c.Bool("raw-prompt"),
-				Timings:     c.Bool("timings"),
-				Model:       c.String("model"),
-				Config:      c.String("config"),
-				OpenAI:      readOpenAIFlags(c),
-			})
+			opts.Engine, opts.OpenAI = engineOptionsFrom(c), readOpenAIFlags(c)
+			return runPredict(c.Context, s, opts)
 		},
 	}
 }

@@ -13,25 +13,6 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm/lora"
 )
 
-type loraConvertOptions struct {
-	Adapter   string
-	Base      string
-	Mmproj    string
-	Out       string
-	OutMmproj string
-}
-
-type loraMergeOptions struct {
-	Base         string
-	Mmproj       string
-	Adapter      string
-	AdapterScale float64
-	LoRAs        []string // FILE[:SCALE]
-	Out          string
-	OutMmproj    string
-	Type         string
-}
-
 func newLoRACommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name:        "lora",
@@ -42,7 +23,7 @@ func newLoRACommand(s *streams) *cli.Command {
 }
 
 func newLoRAConvertCommand(s *streams) *cli.Command {
-	var opts loraConvertOptions
+	var opts lora.ConvertOptions
 	return &cli.Command{
 		Name:        "convert",
 		Usage:       "convert a PEFT adapter into a llama.cpp LoRA adapter GGUF",
@@ -64,16 +45,14 @@ func newLoRAConvertCommand(s *streams) *cli.Command {
 	}
 }
 
-func runLoRAConvert(ctx context.Context, s *streams, opts loraConvertOptions) error {
+func runLoRAConvert(ctx context.Context, s *streams, opts lora.ConvertOptions) error {
 	if err := requireFlags("--adapter", opts.Adapter, "--base", opts.Base, "--out", opts.Out); err != nil {
 		return err
 	}
 	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
 		return usagef("--mmproj and --out-mmproj go together")
 	}
-	res, err := lora.Convert(ctx, lora.ConvertOptions{
-		Adapter: opts.Adapter, Base: opts.Base, Out: opts.Out, Mmproj: opts.Mmproj, OutMmproj: opts.OutMmproj,
-	})
+	res, err := lora.Convert(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -99,7 +78,7 @@ func runLoRAConvert(ctx context.Context, s *streams, opts loraConvertOptions) er
 }
 
 func newLoRAMergeCommand(s *streams) *cli.Command {
-	var opts loraMergeOptions
+	var opts lora.MergeOptions
 	return &cli.Command{
 		Name:        "merge",
 		Usage:       "merge LoRA adapters into copies of the model and mmproj GGUF",
@@ -119,17 +98,17 @@ func newLoRAMergeCommand(s *streams) *cli.Command {
 			if c.NArg() > 0 {
 				return usagef("lora merge takes no arguments, got %q", c.Args().First())
 			}
-			opts.LoRAs = c.StringSlice("lora")
-			return runLoRAMerge(c.Context, s, opts)
+			return runLoRAMerge(c.Context, s, opts, c.StringSlice("lora"))
 		},
 	}
 }
 
-func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error {
+// runLoRAMerge merges the adapters of opts and loras (FILE[:SCALE] each).
+func runLoRAMerge(ctx context.Context, s *streams, opts lora.MergeOptions, loras []string) error {
 	if err := requireFlags("--base", opts.Base, "--out", opts.Out); err != nil {
 		return err
 	}
-	if opts.Adapter == "" && len(opts.LoRAs) == 0 {
+	if opts.Adapter == "" && len(loras) == 0 {
 		return usagef("give a PEFT adapter with --adapter or adapter GGUFs with --lora")
 	}
 	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
@@ -140,20 +119,16 @@ func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error 
 	default:
 		return usagef("--type %q is not one of same, f16, bf16, f32, q8_0", opts.Type)
 	}
-	mo := lora.MergeOptions{
-		Base: opts.Base, Mmproj: opts.Mmproj, Adapter: opts.Adapter, AdapterScale: opts.AdapterScale,
-		Out: opts.Out, OutMmproj: opts.OutMmproj, Type: opts.Type,
-	}
-	for _, l := range opts.LoRAs {
+	for _, l := range loras {
 		lf, err := lora.ParseLoRAFile(l)
 		if err != nil {
 			return usagef("--lora: %v", err)
 		}
-		mo.LoRAs = append(mo.LoRAs, lf)
+		opts.LoRAs = append(opts.LoRAs, lf)
 	}
 	pv := newByteProgress(s.Err, "merging", 10, 0)
-	mo.Progress = pv.update
-	res, err := lora.Merge(ctx, mo)
+	opts.Progress = pv.update
+	res, err := lora.Merge(ctx, opts)
 	pv.finish()
 	if err != nil {
 		return err

@@ -13,24 +13,12 @@ import (
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
-// prepareOptions are the flags of `vlmcmp prepare`.
+// prepareOptions are the flags of `vlmcmp prepare`: the library's options,
+// and what the command decides itself.
 type prepareOptions struct {
-	Data string // ground-truth file
-	// AllowOutside accepts image paths that leave the data file's folder.
-	AllowOutside bool
-	Out          string  // output folder
-	ValRatio     float64 // share held out
-	Seed         int64
-	Prompt       string // replaces every record's prompt when set
-	System       string
-	Detail       string // image detail of the examples
-	Model        string // base model the checks and estimate are for
-	Epochs       int
-	Strict       bool   // fail when the API would reject the files
-	Prices       string // YAML/JSON price overrides
-	// TextFields are the ground-truth fields text-only examples carry
-	// (empty: detected).
-	TextFields []string
+	finetune.DataOptions
+	Strict bool   // fail when the API would reject the files
+	Prices string // YAML/JSON price overrides
 }
 
 func newPrepareCommand(s *streams) *cli.Command {
@@ -43,7 +31,7 @@ func newPrepareCommand(s *streams) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data", Destination: &opts.Data, Value: config.DefaultData, Usage: "ground-truth `FILE`"},
 			&cli.BoolFlag{Name: "allow-outside", Destination: &opts.AllowOutside, Usage: "accept image paths that leave the data file's folder"},
-			&cli.StringFlag{Name: "out", Destination: &opts.Out, Value: filepath.Dir(config.DefaultSplit), Usage: "write the files to `DIR`"},
+			&cli.StringFlag{Name: "out", Destination: &opts.OutDir, Value: filepath.Dir(config.DefaultSplit), Usage: "write the files to `DIR`"},
 			&cli.Float64Flag{Name: "val-ratio", Destination: &opts.ValRatio, Value: dataset.DefaultValRatio, Usage: "share of images held out for validation, in [0, 1)"},
 			&cli.Int64Flag{Name: "seed", Destination: &opts.Seed, Value: dataset.DefaultSeed, Usage: "seed of the split"},
 			&cli.StringFlag{Name: "prompt", Destination: &opts.Prompt, Usage: "user prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
@@ -69,16 +57,13 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	if !openaiclient.ValidDetail(opts.Detail) {
 		return usagef("--detail %q is not one of low, high, auto", opts.Detail)
 	}
-	var prices openaiclient.Prices
 	if opts.Prices != "" {
 		var err error
-		if prices, err = openaiclient.LoadPrices(opts.Prices); err != nil {
+		if opts.DataOptions.Prices, err = openaiclient.LoadPrices(opts.Prices); err != nil {
 			return err
 		}
 	}
-	rep, err := finetune.PrepareData(finetune.DataOptions{Data: opts.Data, AllowOutside: opts.AllowOutside, ValRatio: opts.ValRatio, Seed: opts.Seed,
-		Options: finetune.Options{Prompt: opts.Prompt, System: opts.System, Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs,
-			OutDir: opts.Out, Prices: prices, TextFields: opts.TextFields}})
+	rep, err := finetune.PrepareData(opts.DataOptions)
 	if rep != nil {
 		for _, p := range rep.DataSkipped {
 			fmt.Fprintf(s.Err, "%s: skipped %s\n", opts.Data, p)

@@ -19,25 +19,15 @@ import (
 // finetuneOptions are the flags of `vlmcmp finetune` and its subcommands.
 type finetuneOptions struct {
 	openaiFlags
-	Info string        // fine_tune_info.json
-	Job  string        // job ID; empty: the one in Info
-	Poll time.Duration // status poll interval
-
-	// start
-	Train, Val   string
-	Model        string
-	Epochs       int
-	BatchSize    int
-	LRMultiplier float64
-	Suffix       string
-	Seed         int64
-	Wait         bool
-	TextOnly     bool // use the text-only files next to Train and Val
-	Force        bool // start even when the model does not take images
-
-	Limit int // list
-
-	Log *slog.Logger // the client's debug log (requests, retries)
+	Info  string        // fine_tune_info.json
+	Job   string        // job ID; empty: the one in Info
+	Poll  time.Duration // status poll interval
+	Limit int           // list
+	Wait  bool          // start: follow the job
+	// Start are start's options (Info and the upload callbacks are set
+	// by runFinetuneStart).
+	Start finetune.StartOptions
+	Log   *slog.Logger // the client's debug log (requests, retries)
 }
 
 // finetuneSub is a finetune subcommand: the flags every subcommand shares
@@ -84,17 +74,17 @@ func newFinetuneCommand(s *streams) *cli.Command {
 
 func finetuneStartFlags(o *finetuneOptions) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "train", Destination: &o.Train, Value: filepath.Join("data", "openai_finetuning", finetune.TrainImagesFile), Usage: "training `FILE` (JSONL)"},
-		&cli.StringFlag{Name: "val", Destination: &o.Val, Value: filepath.Join("data", "openai_finetuning", finetune.ValImagesFile), Usage: "validation `FILE` (JSONL); empty for none"},
-		&cli.StringFlag{Name: "model", Destination: &o.Model, Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL`"},
-		&cli.IntFlag{Name: "epochs", Destination: &o.Epochs, Usage: "training epochs (default: the API chooses)"},
-		&cli.IntFlag{Name: "batch-size", Destination: &o.BatchSize, Usage: "batch size (default: the API chooses)"},
-		&cli.Float64Flag{Name: "lr-multiplier", Destination: &o.LRMultiplier, Usage: "learning-rate multiplier (default: the API chooses)"},
-		&cli.StringFlag{Name: "suffix", Destination: &o.Suffix, Usage: "`SUFFIX` in the fine-tuned model's name"},
-		&cli.Int64Flag{Name: "seed", Destination: &o.Seed, Value: 42, Usage: "training seed"},
+		&cli.StringFlag{Name: "train", Destination: &o.Start.Train, Value: filepath.Join("data", "openai_finetuning", finetune.TrainImagesFile), Usage: "training `FILE` (JSONL)"},
+		&cli.StringFlag{Name: "val", Destination: &o.Start.Val, Value: filepath.Join("data", "openai_finetuning", finetune.ValImagesFile), Usage: "validation `FILE` (JSONL); empty for none"},
+		&cli.StringFlag{Name: "model", Destination: &o.Start.Model, Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL`"},
+		&cli.IntFlag{Name: "epochs", Destination: &o.Start.Epochs, Usage: "training epochs (default: the API chooses)"},
+		&cli.IntFlag{Name: "batch-size", Destination: &o.Start.BatchSize, Usage: "batch size (default: the API chooses)"},
+		&cli.Float64Flag{Name: "lr-multiplier", Destination: &o.Start.LRMultiplier, Usage: "learning-rate multiplier (default: the API chooses)"},
+		&cli.StringFlag{Name: "suffix", Destination: &o.Start.Suffix, Usage: "`SUFFIX` in the fine-tuned model's name"},
+		&cli.Int64Flag{Name: "seed", Destination: &o.Start.Seed, Value: 42, Usage: "training seed"},
 		&cli.BoolFlag{Name: "wait", Destination: &o.Wait, Usage: "follow the job until it ends"},
-		&cli.BoolFlag{Name: "text-only", Destination: &o.TextOnly, Usage: "use the *_text_only.jsonl files beside --train and --val"},
-		&cli.BoolFlag{Name: "force", Destination: &o.Force, Usage: "upload image files even when the model is not known to accept them"},
+		&cli.BoolFlag{Name: "text-only", Destination: &o.Start.TextOnly, Usage: "use the *_text_only.jsonl files beside --train and --val"},
+		&cli.BoolFlag{Name: "force", Destination: &o.Start.Force, Usage: "upload image files even when the model is not known to accept them"},
 	}
 }
 
@@ -107,23 +97,23 @@ func (o finetuneOptions) client() (*openaiclient.FineTuning, error) {
 }
 
 func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) error {
-	if opts.Train == "" {
+	if opts.Start.Train == "" {
 		return usagef("--train is required")
 	}
 	ft, err := opts.client()
 	if err != nil {
 		return err
 	}
-	job, info, err := finetune.Start(ctx, ft, finetune.StartOptions{Train: opts.Train, Val: opts.Val, TextOnly: opts.TextOnly,
-		Model: opts.Model, Epochs: opts.Epochs, BatchSize: opts.BatchSize, LRMultiplier: opts.LRMultiplier, Suffix: opts.Suffix,
-		Seed: opts.Seed, Force: opts.Force, Info: opts.Info,
-		Upload: func(path string) openaiclient.Progress {
-			fmt.Fprintf(s.Err, "uploading %s\n", path)
-			return newByteProgress(s.Err, "uploading "+filepath.Base(path), 4, 1<<20).update
-		},
-		Uploaded: func(path, id string, n int) {
-			fmt.Fprintf(s.Err, "uploaded %s as %s (%d bytes); waiting for the API to process it\n", path, id, n)
-		}})
+	so := opts.Start
+	so.Info = opts.Info
+	so.Upload = func(path string) openaiclient.Progress {
+		fmt.Fprintf(s.Err, "uploading %s\n", path)
+		return newByteProgress(s.Err, "uploading "+filepath.Base(path), 4, 1<<20).update
+	}
+	so.Uploaded = func(path, id string, n int) {
+		fmt.Fprintf(s.Err, "uploaded %s as %s (%d bytes); waiting for the API to process it\n", path, id, n)
+	}
+	job, info, err := finetune.Start(ctx, ft, so)
 	if err != nil {
 		return err
 	}

@@ -20,27 +20,16 @@ type devicesOptions struct {
 func newDevicesCommand(s *streams) *cli.Command {
 	var opts devicesOptions
 	return &cli.Command{
-		Name:      "devices",
-		Usage:     "list the CPU and GPUs llama.cpp can run on",
-		UsageText: "vlmcmp devices [--backend-path <dir>]... [--json]",
-		Description: "Loads llama.cpp's backends the way every local command does (the CPU backend\n" +
-			"built in; GPU backend libraries such as libggml-cuda.so from `make cuda` found\n" +
-			"beside the binary, in $VLMCMP_BACKEND_PATH or --backend-path) and prints each\n" +
-			"device: the CPU with the instruction sets ggml was built for, GPUs with their\n" +
-			"memory. A backend library that fails to load is reported with llama.cpp's reason,\n" +
-			"and a GPU library that finds no device says so in one line. The last line tells\n" +
-			"what the binary was built for: the x86-64 level (make MARCH=...) and whether\n" +
-			"ggml's AVX-512 and AMX kernels are in.\n\n" +
-			"Examples:\n" +
-			"  vlmcmp devices\n" +
-			"  VLMCMP_BACKEND_PATH=/opt/vlmcmp/lib vlmcmp devices --json",
+		Name:        "devices",
+		Usage:       "list the CPU and GPUs llama.cpp can run on",
+		UsageText:   "vlmcmp devices [--backend-path <dir>]... [--json]",
+		Description: help("devices"),
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "backend-path", Usage: "also load ggml backend libraries from `DIR` (repeatable)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the devices as JSON"},
+			&cli.BoolFlag{Name: "json", Destination: &opts.JSON, Usage: "print the devices as JSON"},
 		},
 		Action: func(c *cli.Context) error {
 			opts.BackendPaths = c.StringSlice("backend-path")
-			opts.JSON = c.Bool("json")
 			return runDevices(c.Context, s, opts)
 		},
 	}

@@ -6,101 +6,53 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
 	"github.com/vlmcmp/vlmcmp/llm/lora"
 )
 
-type loraConvertOptions struct {
-	Adapter   string
-	Base      string
-	Mmproj    string
-	Out       string
-	OutMmproj string
-}
-
-type loraMergeOptions struct {
-	Base         string
-	Mmproj       string
-	Adapter      string
-	AdapterScale float64
-	LoRAs        []string // FILE[:SCALE]
-	Out          string
-	OutMmproj    string
-	Type         string
-}
-
 func newLoRACommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:  "lora",
-		Usage: "convert PEFT LoRA adapters to GGUF or merge them into the model, without Python",
-		Description: `lora takes a Qwen2-VL LoRA adapter as PEFT saves it (adapter_config.json and
-adapter_model.safetensors) to llama.cpp: convert writes a LoRA adapter GGUF
-that vlmcmp (and llama.cpp) apply at load time with a scale; merge writes
-copies of the model and mmproj GGUF with the adapter merged in, the only way
-to carry what the adapter changed in the vision tower.`,
+		Name:        "lora",
+		Usage:       "convert PEFT LoRA adapters to GGUF or merge them into the model, without Python",
+		Description: help("lora"),
 		Subcommands: []*cli.Command{newLoRAConvertCommand(s), newLoRAMergeCommand(s)},
 	}
 }
 
 func newLoRAConvertCommand(s *streams) *cli.Command {
+	var opts lora.ConvertOptions
 	return &cli.Command{
-		Name:      "convert",
-		Usage:     "convert a PEFT adapter into a llama.cpp LoRA adapter GGUF",
-		UsageText: "vlmcmp lora convert --adapter <dir> --base <model.gguf> --out <adapter.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>]",
-		Description: `convert reads the PEFT adapter in --adapter, maps its Qwen2-VL module names (as
-transformers names them before and after 4.52) onto the tensors of --base,
-checks every name and shape against it, and writes the language-model part as
-a llama.cpp LoRA adapter GGUF. lora_alpha, r, use_rslora, rank_pattern and
-alpha_pattern come out exactly as PEFT applies them.
-
-llama.cpp cannot apply LoRA to the vision projector at run time. Vision modules
-are listed and left out, unless --mmproj and --out-mmproj are given: then they
-are merged into a copy of the projector. Modules with no place in llama.cpp's
-files are listed by name.
-
-The file names written are printed on stdout; what was done goes to stderr.
-
-Examples:
-  vlmcmp lora convert --adapter out/checkpoint-500 --base qwen2-vl-2b-f16.gguf --out safety-lora.gguf
-  vlmcmp predict --model-file qwen2-vl-2b-f16.gguf --mmproj mmproj-qwen2-vl-2b-f16.gguf \
-    --lora safety-lora.gguf --image street.jpg --prompt "Rate the safety 1-10"
-  vlmcmp lora convert --adapter out/checkpoint-500 --base qwen2-vl-2b-f16.gguf --out safety-lora.gguf \
-    --mmproj mmproj-qwen2-vl-2b-f16.gguf --out-mmproj mmproj-safety.gguf`,
+		Name:        "convert",
+		Usage:       "convert a PEFT adapter into a llama.cpp LoRA adapter GGUF",
+		UsageText:   "vlmcmp lora convert --adapter <dir> --base <model.gguf> --out <adapter.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>]",
+		Description: help("lora-convert"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR` (adapter_config.json, adapter_model.safetensors)"},
-			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` the adapter is for"},
-			&cli.StringFlag{Name: "out", Usage: "adapter `GGUF` to write"},
-			&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF`; with --out-mmproj, vision modules are merged into a copy"},
-			&cli.StringFlag{Name: "out-mmproj", Usage: "projector `GGUF` to write with the vision modules merged"},
+			&cli.StringFlag{Name: "adapter", Destination: &opts.Adapter, Usage: "PEFT adapter `DIR` (adapter_config.json, adapter_model.safetensors)"},
+			&cli.StringFlag{Name: "base", Destination: &opts.Base, Usage: "language model `GGUF` the adapter is for"},
+			&cli.StringFlag{Name: "out", Destination: &opts.Out, Usage: "adapter `GGUF` to write"},
+			&cli.StringFlag{Name: "mmproj", Destination: &opts.Mmproj, Usage: "vision projector `GGUF`; with --out-mmproj, vision modules are merged into a copy"},
+			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "projector `GGUF` to write with the vision modules merged"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("lora convert takes no arguments, got %q", c.Args().First())
 			}
-			return runLoRAConvert(c.Context, s, loraConvertOptions{
-				Adapter: c.String("adapter"), Base: c.String("base"), Out: c.String("out"),
-				Mmproj: c.String("mmproj"), OutMmproj: c.String("out-mmproj"),
-			})
+			return runLoRAConvert(c.Context, s, opts)
 		},
 	}
 }
 
-func runLoRAConvert(ctx context.Context, s *streams, opts loraConvertOptions) error {
+func runLoRAConvert(ctx context.Context, s *streams, opts lora.ConvertOptions) error {
 	if err := requireFlags("--adapter", opts.Adapter, "--base", opts.Base, "--out", opts.Out); err != nil {
 		return err
 	}
 	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
 		return usagef("--mmproj and --out-mmproj go together")
 	}
-	res, err := lora.Convert(ctx, lora.ConvertOptions{
-		Adapter: opts.Adapter, Base: opts.Base, Out: opts.Out, Mmproj: opts.Mmproj, OutMmproj: opts.OutMmproj,
-	})
+	res, err := lora.Convert(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -126,54 +78,37 @@ func runLoRAConvert(ctx context.Context, s *streams, opts loraConvertOptions) er
 }
 
 func newLoRAMergeCommand(s *streams) *cli.Command {
+	var opts lora.MergeOptions
 	return &cli.Command{
-		Name:      "merge",
-		Usage:     "merge LoRA adapters into copies of the model and mmproj GGUF",
-		UsageText: "vlmcmp lora merge --base <model.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>] {--adapter <dir> | --lora <adapter.gguf>[:<scale>]...} --out <merged.gguf> [--type {same | f16 | bf16 | f32 | q8_0}]",
-		Description: `merge computes W' = W + scale · (alpha / r) · B·A for every weight an adapter
-targets, in float64, rounded once to the stored type, and writes the result as
-new GGUF files that load and run like any other (vlmcmp predict, compare).
-From a PEFT adapter (--adapter) it merges the vision tower and merger into the
-projector too (give --mmproj and --out-mmproj); llama.cpp adapter GGUFs
-(--lora, repeatable, each with an optional scale) hold the language model only.
-
-Base tensors in F32, F16, BF16 and Q8_0 are merged; untouched tensors are copied
-byte for byte. --type stores the merged tensors as another type. The merge
-streams tensor by tensor, so memory stays far below the model's size. Each
-file written records what was merged into it (metadata key vlmcmp.lora.merged).
-
-Examples:
-  vlmcmp lora merge --adapter out/checkpoint-500 --base qwen2-vl-2b-f16.gguf \
-    --mmproj mmproj-qwen2-vl-2b-f16.gguf --out safety-f16.gguf --out-mmproj mmproj-safety-f16.gguf
-  vlmcmp lora merge --base qwen2-vl-2b-f16.gguf --lora safety-lora.gguf:0.5 --out half.gguf --type q8_0`,
+		Name:        "merge",
+		Usage:       "merge LoRA adapters into copies of the model and mmproj GGUF",
+		UsageText:   "vlmcmp lora merge --base <model.gguf> [--mmproj <mmproj.gguf> --out-mmproj <file>] {--adapter <dir> | --lora <adapter.gguf>[:<scale>]...} --out <merged.gguf> [--type {same | f16 | bf16 | f32 | q8_0}]",
+		Description: help("lora-merge"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "base", Usage: "language model `GGUF` to merge into"},
-			&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` to merge the adapter's vision modules into"},
-			&cli.StringFlag{Name: "adapter", Usage: "PEFT adapter `DIR`"},
-			&cli.Float64Flag{Name: "adapter-scale", Value: 1, Usage: "`SCALE` multiplying the PEFT adapter's alpha/r"},
+			&cli.StringFlag{Name: "base", Destination: &opts.Base, Usage: "language model `GGUF` to merge into"},
+			&cli.StringFlag{Name: "mmproj", Destination: &opts.Mmproj, Usage: "vision projector `GGUF` to merge the adapter's vision modules into"},
+			&cli.StringFlag{Name: "adapter", Destination: &opts.Adapter, Usage: "PEFT adapter `DIR`"},
+			&cli.Float64Flag{Name: "adapter-scale", Destination: &opts.AdapterScale, Value: 1, Usage: "`SCALE` multiplying the PEFT adapter's alpha/r"},
 			&cli.StringSliceFlag{Name: "lora", Usage: "llama.cpp adapter `GGUF[:SCALE]` (scale 1 if omitted); repeatable"},
-			&cli.StringFlag{Name: "out", Usage: "merged model `GGUF` to write"},
-			&cli.StringFlag{Name: "out-mmproj", Usage: "merged projector `GGUF` to write (with --mmproj)"},
-			&cli.StringFlag{Name: "type", Value: "same", Usage: "`TYPE` of merged tensors: same, f16, bf16, f32 or q8_0"},
+			&cli.StringFlag{Name: "out", Destination: &opts.Out, Usage: "merged model `GGUF` to write"},
+			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "merged projector `GGUF` to write (with --mmproj)"},
+			&cli.StringFlag{Name: "type", Destination: &opts.Type, Value: "same", Usage: "`TYPE` of merged tensors: same, f16, bf16, f32 or q8_0"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("lora merge takes no arguments, got %q", c.Args().First())
 			}
-			return runLoRAMerge(c.Context, s, loraMergeOptions{
-				Base: c.String("base"), Mmproj: c.String("mmproj"), Adapter: c.String("adapter"),
-				AdapterScale: c.Float64("adapter-scale"), LoRAs: c.StringSlice("lora"),
-				Out: c.String("out"), OutMmproj: c.String("out-mmproj"), Type: c.String("type"),
-			})
+			return runLoRAMerge(c.Context, s, opts, c.StringSlice("lora"))
 		},
 	}
 }
 
-func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error {
+// runLoRAMerge merges the adapters of opts and loras (FILE[:SCALE] each).
+func runLoRAMerge(ctx context.Context, s *streams, opts lora.MergeOptions, loras []string) error {
 	if err := requireFlags("--base", opts.Base, "--out", opts.Out); err != nil {
 		return err
 	}
-	if opts.Adapter == "" && len(opts.LoRAs) == 0 {
+	if opts.Adapter == "" && len(loras) == 0 {
 		return usagef("give a PEFT adapter with --adapter or adapter GGUFs with --lora")
 	}
 	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
@@ -184,20 +119,16 @@ func runLoRAMerge(ctx context.Context, s *streams, opts loraMergeOptions) error 
 	default:
 		return usagef("--type %q is not one of same, f16, bf16, f32, q8_0", opts.Type)
 	}
-	mo := lora.MergeOptions{
-		Base: opts.Base, Mmproj: opts.Mmproj, Adapter: opts.Adapter, AdapterScale: opts.AdapterScale,
-		Out: opts.Out, OutMmproj: opts.OutMmproj, Type: opts.Type,
-	}
-	for _, l := range opts.LoRAs {
-		lf, err := parseLoRAFlag(l)
+	for _, l := range loras {
+		lf, err := lora.ParseLoRAFile(l)
 		if err != nil {
-			return err
+			return usagef("--lora: %v", err)
 		}
-		mo.LoRAs = append(mo.LoRAs, lf)
+		opts.LoRAs = append(opts.LoRAs, lf)
 	}
-	pv := newMergeProgress(s.Err)
-	mo.Progress = pv.update
-	res, err := lora.Merge(ctx, mo)
+	pv := newByteProgress(s.Err, "merging", 10, 0)
+	opts.Progress = pv.update
+	res, err := lora.Merge(ctx, opts)
 	pv.finish()
 	if err != nil {
 		return err
@@ -227,20 +158,6 @@ func requireFlags(pairs ...string) error {
 	return nil
 }
 
-// parseLoRAFlag splits FILE[:SCALE]; a suffix that is not a number is part
-// of the file name.
-func parseLoRAFlag(v string) (lora.LoRAFile, error) {
-	if i := strings.LastIndex(v, ":"); i > 0 {
-		if sc, err := strconv.ParseFloat(v[i+1:], 64); err == nil {
-			return lora.LoRAFile{Path: v[:i], Scale: sc}, nil
-		}
-	}
-	if v == "" {
-		return lora.LoRAFile{}, usagef("--lora needs a file name")
-	}
-	return lora.LoRAFile{Path: v, Scale: 1}, nil
-}
-
 func printUnplaced(w io.Writer, what string, u []lora.Unplaced) {
 	if len(u) == 0 {
 		return
@@ -250,47 +167,3 @@ func printUnplaced(w io.Writer, what string, u []lora.Unplaced) {
 		fmt.Fprintf(w, "  %s: %s\n", x.Name, x.Reason)
 	}
 }
-
-// mergeProgress shows a merge's progress in bytes on stderr: a bar on a
-// terminal, a line every tenth otherwise.
-type mergeProgress struct {
-	w     io.Writer
-	tty   bool
-	bar   *progressbar.ProgressBar
-	next  int64
-	start time.Time
-}
-
-func newMergeProgress(w io.Writer) *mergeProgress {
-	return &mergeProgress{w: w, tty: isTerminal(w), start: time.Now()}
-}
-
-func (p *mergeProgress) update(done, total int64) {
-	if p.tty {
-		if p.bar == nil {
-			p.bar = progressbar.NewOptions64(total,
-				progressbar.OptionSetWriter(p.w),
-				progressbar.OptionSetDescription("merging"),
-				progressbar.OptionShowBytes(true),
-				progressbar.OptionSetPredictTime(true),
-				progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionSetWidth(30),
-			)
-		}
-		p.bar.Set64(done)
-		return
-	}
-	if done >= p.next || done == total {
-		fmt.Fprintf(p.w, "merging: %d%% (%s of %s)\n", done*100/max(total, 1), mib(done), mib(total))
-		p.next = done + max(total/10, 1)
-	}
-}
-
-func (p *mergeProgress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		fmt.Fprintln(p.w)
-	}
-}
-
-func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }

@@ -58,22 +58,3 @@ func TestLoRACommandErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestParseLoRAFlag(t *testing.T) {
-	tests := []struct {
-		in    string
-		path  string
-		scale float64
-	}{
-		{"a.gguf", "a.gguf", 1},
-		{"a.gguf:0.5", "a.gguf", 0.5},
-		{"C:/x/a.gguf", "C:/x/a.gguf", 1},
-		{"dir:with:colons/a.gguf:2", "dir:with:colons/a.gguf", 2},
-	}
-	for _, tt := range tests {
-		got, err := parseLoRAFlag(tt.in)
-		if err != nil || got.Path != tt.path || got.Scale != tt.scale {
-			t.Errorf("parseLoRAFlag(%q) = %+v, %v; want %s, %g", tt.in, got, err, tt.path, tt.scale)
-		}
-	}
-}

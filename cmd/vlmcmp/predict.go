@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
+	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/eval/predict"
 	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/llm/local"
 )
@@ -62,11 +65,8 @@ func engineOptionsFrom(c *cli.Context) engineOptions {
 // config turns the options into a local.Config; command-line mistakes are
 // usage errors.
 func (o engineOptions) config() (local.Config, error) {
-	if o.ModelFile == "" {
-		return local.Config{}, usagef("--model-file is required")
-	}
-	if o.Mmproj == "" {
-		return local.Config{}, usagef("--mmproj is required")
+	if err := requireFlags("--model-file", o.ModelFile, "--mmproj", o.Mmproj); err != nil {
+		return local.Config{}, err
 	}
 	cfg := local.Config{
 		ModelFile:      o.ModelFile,
@@ -127,17 +127,18 @@ type predictOptions struct {
 }
 
 func newPredictCommand(s *streams) *cli.Command {
+	var opts predictOptions
 	flags := append(engineFlags(),
-		&cli.StringFlag{Name: "image", Usage: "image `FILE` to score (JPEG, PNG, WebP, GIF or BMP)"},
-		&cli.StringFlag{Name: "prompt", Usage: "the user's `TEXT`"},
-		&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` (default: none)"},
-		&cli.IntFlag{Name: "max-tokens", Usage: fmt.Sprintf("longest answer in tokens `N` (default %d)", local.DefaultMaxTokens)},
-		&cli.StringFlag{Name: "grammar", Usage: "GBNF grammar `FILE` the answer must follow"},
-		&cli.StringFlag{Name: "json-schema", Usage: "JSON schema `FILE` the answer must follow (converted to a grammar)"},
-		&cli.BoolFlag{Name: "raw-prompt", Usage: "use --prompt as the whole prompt, without the chat template; put " + "<__media__>" + " where the image goes"},
-		&cli.BoolFlag{Name: "timings", Usage: "print the timings to stderr"},
-		&cli.StringFlag{Name: "model", Usage: "configured model `NAME` (see vlmcmp models), local or OpenAI, instead of --model-file and --mmproj"},
-		&cli.StringFlag{Name: "config", Usage: "models `FILE` for --model (default ./vlmcmp.yaml, else the built-in models)"},
+		&cli.StringFlag{Name: "image", Destination: &opts.Image, Usage: "image `FILE` to score (JPEG, PNG, WebP, GIF or BMP)"},
+		&cli.StringFlag{Name: "prompt", Destination: &opts.Prompt, Usage: "the user's `TEXT`"},
+		&cli.StringFlag{Name: "system", Destination: &opts.System, Usage: "system prompt `TEXT` (default: none)"},
+		&cli.IntFlag{Name: "max-tokens", Destination: &opts.MaxTokens, Usage: fmt.Sprintf("longest answer in tokens `N` (default %d)", local.DefaultMaxTokens)},
+		&cli.StringFlag{Name: "grammar", Destination: &opts.GrammarFile, Usage: "GBNF grammar `FILE` the answer must follow"},
+		&cli.StringFlag{Name: "json-schema", Destination: &opts.SchemaFile, Usage: "JSON schema `FILE` the answer must follow (converted to a grammar)"},
+		&cli.BoolFlag{Name: "raw-prompt", Destination: &opts.RawPrompt, Usage: "use --prompt as the whole prompt, without the chat template; put " + "<__media__>" + " where the image goes"},
+		&cli.BoolFlag{Name: "timings", Destination: &opts.Timings, Usage: "print the timings to stderr"},
+		&cli.StringFlag{Name: "model", Destination: &opts.Model, Usage: "configured model `NAME` (see vlmcmp models), local or OpenAI, instead of --model-file and --mmproj"},
+		&cli.StringFlag{Name: "config", Destination: &opts.Config, Usage: "models `FILE` for --model (default ./vlmcmp.yaml, else the built-in models)"},
 	)
 	flags = append(flags, openaiCLIFlags()...)
 	return &cli.Command{
@@ -147,63 +148,33 @@ func newPredictCommand(s *streams) *cli.Command {
 			"vlmcmp predict --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... --image <file> --prompt <text>\n" +
 			"  [--system <text>] [--max-tokens <n>] [--gpu-layers <n>] [--threads <n>] [{--grammar <file> | --json-schema <file>}]\n" +
 			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
-		Description: `predict loads a Qwen2-VL GGUF model and its vision projector in-process
-through llama.cpp, applies the LoRA adapters, and prints the model's answer
-about the image, and only the answer, on stdout. Logs and timings go to
-stderr. Decoding is greedy, so the same command prints the same text every
-time. The files are checked before llama.cpp reads them.
-
-The prompt is formatted with the model's chat template: the system prompt,
-then a user turn holding the image and --prompt. With --raw-prompt the prompt
-is used as given, and <__media__> marks where the image goes.
-
-With --model NAME, a model of vlmcmp.yaml (or the built-in gpt4,
-gpt4o-mini-ft and qwen2vl-ft) answers instead, local or OpenAI, with its
-configured prompt unless --prompt is given.
-
-Examples:
-  vlmcmp predict --model gpt4 --image street.jpg
-  vlmcmp predict --model-file qwen2-vl-2b.gguf --mmproj mmproj.gguf \
-    --image street.jpg --prompt "Rate how safe this street looks from 1 to 10."
-  vlmcmp predict --model-file base.gguf --mmproj mmproj.gguf --lora safety.gguf:0.8 \
-    --image street.jpg --prompt "Safety score?" --json-schema score.json
-  vlmcmp predict --model-file m.gguf --mmproj p.gguf --image a.png --raw-prompt \
-    --prompt "<|im_start|>user\n<__media__>Describe.<|im_end|>\n<|im_start|>assistant\n"`,
-		Flags: flags,
+		Description: help("predict"),
+		Flags:       flags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("predict takes no arguments, got %q", c.Args().First())
 			}
-			return runPredict(c.Context, s, predictOptions{
-				Engine:      engineOptionsFrom(c),
-				Image:       c.String("image"),
-				Prompt:      c.String("prompt"),
-				System:      c.String("system"),
-				MaxTokens:   c.Int("max-tokens"),
-				GrammarFile: c.String("grammar"),
-				SchemaFile:  c.String("json-schema"),
-				RawPrompt:   c.Bool("raw-prompt"),
-				Timings:     c.Bool("timings"),
-				Model:       c.String("model"),
-				Config:      c.String("config"),
-				OpenAI:      readOpenAIFlags(c),
-			})
+			opts.Engine, opts.OpenAI = engineOptionsFrom(c), readOpenAIFlags(c)
+			return runPredict(c.Context, s, opts)
 		},
 	}
 }
 
 func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
-	if opts.Model != "" {
-		return runPredictModel(ctx, s, opts) // models_build.go
-	}
-	cfg, err := opts.Engine.config()
-	if err != nil {
-		return err
-	}
+	e := opts.Engine
+	local := opts.Model == ""
 	switch {
+	case !local && (e.ModelFile != "" || e.Mmproj != "" || len(e.LoRA) > 0):
+		return usagef("give --model NAME or --model-file/--mmproj/--lora, not both")
+	case !local && opts.RawPrompt:
+		return usagef("--raw-prompt needs --model-file: a configured model uses its chat template")
+	case local && e.ModelFile == "":
+		return usagef("--model-file is required")
+	case local && e.Mmproj == "":
+		return usagef("--mmproj is required")
 	case opts.Image == "":
 		return usagef("--image is required")
-	case opts.Prompt == "":
+	case local && opts.Prompt == "":
 		return usagef("--prompt is required")
 	case opts.MaxTokens < 0:
 		return usagef("--max-tokens is %d, want 0 or more", opts.MaxTokens)
@@ -212,60 +183,55 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 	case opts.RawPrompt && opts.System != "":
 		return usagef("--system has no effect with --raw-prompt: put the system turn in --prompt")
 	}
-	cfg.RawPrompt = opts.RawPrompt
-	cfg.Parallel = 1
-	if opts.GrammarFile != "" {
-		b, err := os.ReadFile(opts.GrammarFile)
+	req := predict.Request{Image: opts.Image, Prompt: opts.Prompt, System: opts.System, MaxTokens: opts.MaxTokens,
+		GrammarFile: opts.GrammarFile, SchemaFile: opts.SchemaFile}
+	var pred *llm.Prediction
+	if local {
+		cfg, err := e.config()
 		if err != nil {
-			return fmt.Errorf("grammar: %w", err)
+			return err
 		}
-		cfg.Grammar = string(b)
-	}
-	if opts.SchemaFile != "" {
-		b, err := os.ReadFile(opts.SchemaFile)
+		cfg.RawPrompt = opts.RawPrompt
+		if pred, err = predict.Local(ctx, cfg, req); err != nil {
+			return err
+		}
+	} else {
+		cfg, err := config.Find(opts.Config)
 		if err != nil {
-			return fmt.Errorf("json schema: %w", err)
+			return err
 		}
-		if _, err := local.SchemaToGrammar(string(b)); err != nil {
-			return fmt.Errorf("%s: %w", opts.SchemaFile, err)
+		pred, err = predict.Configured(ctx, cfg, opts.Model, backend.Env{OpenAI: opts.OpenAI.overrides(), Log: s.Log}, req)
+		if errors.Is(err, predict.ErrOption) {
+			return usageError{err}
+		} else if err != nil {
+			return err
 		}
-		cfg.JSONSchema = string(b)
-	}
-	// Check the image before the model loads, so a typo costs nothing.
-	img, err := os.ReadFile(opts.Image)
-	if err != nil {
-		return fmt.Errorf("read image: %w", err)
-	}
-	p, err := local.New(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	pred, err := p.Predict(ctx, &llm.Request{
-		ID:        opts.Image,
-		ImagePath: opts.Image,
-		Image:     img,
-		Prompt:    unescapePrompt(opts.Prompt, opts.RawPrompt),
-		System:    opts.System,
-		Options:   llm.Options{MaxTokens: opts.MaxTokens},
-	})
-	if err != nil {
-		return err
 	}
 	fmt.Fprintln(s.Out, pred.Text)
-	if opts.Timings && pred.Timings != nil {
-		t := pred.Timings
+	if !local {
+		fmt.Fprintf(s.Err, "%s: %s, %s%s\n", opts.Model, scoreText(pred), pred.Latency.Round(time.Millisecond), costText(pred.CostUSD))
+	}
+	if t := pred.Timings; opts.Timings && t != nil {
 		fmt.Fprintf(s.Err, "timings: image encode %.1f ms, prefill %.1f ms (%d prompt tokens), decode %.1f ms (%d tokens), first token %.1f ms, total %.1f ms\n",
 			t.ImageEncodeMS, t.PrefillMS, pred.Usage.PromptTokens, t.DecodeMS, pred.Usage.CompletionTokens, t.FirstTokenMS, float64(pred.Latency.Microseconds())/1000)
 	}
 	return nil
 }
 
-// unescapePrompt turns the two-character sequence \n into a newline in raw
-// prompts, so that chat-formatted prompts can be typed on one line.
-func unescapePrompt(p string, raw bool) string {
-	if !raw {
-		return p
+// scoreText is a prediction's score as predict prints it.
+func scoreText(p *llm.Prediction) string {
+	switch {
+	case p.Score != nil:
+		return fmt.Sprintf("score %g", *p.Score)
+	case p.ScoreError != "":
+		return "no score (" + p.ScoreError + ")"
 	}
-	return strings.ReplaceAll(p, `\n`, "\n")
+	return "no score"
+}
+
+func costText(usd float64) string {
+	if usd <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(", $%.5f", usd)
 }

@@ -2,90 +2,49 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
-// prepareOptions are the flags of `vlmcmp prepare`.
+// prepareOptions are the flags of `vlmcmp prepare`: the library's options,
+// and what the command decides itself.
 type prepareOptions struct {
-	Data string // ground-truth file
-	// AllowOutside accepts image paths that leave the data file's folder.
-	AllowOutside bool
-	Out          string  // output folder
-	ValRatio     float64 // share held out
-	Seed         int64
-	Prompt       string // replaces every record's prompt when set
-	System       string
-	Detail       string // image detail of the examples
-	Model        string // base model the checks and estimate are for
-	Epochs       int
-	Strict       bool   // fail when the API would reject the files
-	Prices       string // YAML/JSON price overrides
-	// TextFields are the ground-truth fields text-only examples carry
-	// (empty: detected).
-	TextFields []string
+	finetune.DataOptions
+	Strict bool   // fail when the API would reject the files
+	Prices string // YAML/JSON price overrides
 }
 
 func newPrepareCommand(s *streams) *cli.Command {
 	var opts prepareOptions
 	return &cli.Command{
-		Name:      "prepare",
-		Usage:     "split the ground truth and write OpenAI fine-tuning files",
-		UsageText: "vlmcmp prepare [--data <file>] [--out <dir>] [--val-ratio <x>] [--seed <n>] [--prompt <text>] [--system <text>] [--detail {low | high | auto}] [--model <name>]",
-		Description: `prepare reads the ground truth (a JSON list of image + score records,
-LLaVA/Qwen conversations, LLaMA-Factory messages, OpenAI chat JSONL or CSV;
-image paths relative to the data file), splits it into training and
-validation images stratified by score with a fixed seed, and writes to --out:
-
-  split.json                 which image went where (compare evaluates on its val part)
-  train_with_images.jsonl    chat examples with the image as a base64 data URL
-  val_with_images.jsonl
-  train_text_only.jsonl      the same examples without the image
-  val_text_only.jsonl
-  summary.json               the summary printed below, as JSON
-
-Images are scaled to what the API keeps at --detail. Every example is checked
-as the fine-tuning API would (roles and order, a final assistant answer,
-image count, size and format, the training context, at least 10 examples);
-the summary gives examples and scores per split, estimated tokens (4 bytes a
-token for text, OpenAI's image formula: an estimate, no tokenizer is
-downloaded) and cost per epoch, and every record skipped with the reason.
-
-Examples:
-  vlmcmp prepare
-  vlmcmp prepare --data configs/vlm_safety_training_data.json --out data/openai_finetuning --val-ratio 0.1 --seed 42
-  vlmcmp prepare --data labels.csv --prompt "Rate the perceived safety from 1 to 10." --model gpt-4o-2024-08-06`,
+		Name:        "prepare",
+		Usage:       "split the ground truth and write OpenAI fine-tuning files",
+		UsageText:   "vlmcmp prepare [--data <file>] [--out <dir>] [--val-ratio <x>] [--seed <n>] [--prompt <text>] [--system <text>] [--detail {low | high | auto}] [--model <name>]",
+		Description: help("prepare"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "data", Value: config.DefaultData, Usage: "ground-truth `FILE`"},
-			&cli.BoolFlag{Name: "allow-outside", Usage: "accept image paths that leave the data file's folder"},
-			&cli.StringFlag{Name: "out", Value: filepath.Dir(config.DefaultSplit), Usage: "write the files to `DIR`"},
-			&cli.Float64Flag{Name: "val-ratio", Value: dataset.DefaultValRatio, Usage: "share of images held out for validation, in [0, 1)"},
-			&cli.Int64Flag{Name: "seed", Value: dataset.DefaultSeed, Usage: "seed of the split"},
-			&cli.StringFlag{Name: "prompt", Usage: "user prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
-			&cli.StringFlag{Name: "system", Usage: "system prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
-			&cli.StringFlag{Name: "detail", Value: openaiclient.DetailLow, Usage: "image `DETAIL` of the examples: low, high or auto"},
-			&cli.StringFlag{Name: "model", Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL` the checks and the cost estimate are for"},
-			&cli.IntFlag{Name: "epochs", Value: 3, Usage: "epochs the cost estimate assumes"},
-			&cli.BoolFlag{Name: "strict", Usage: "fail when the fine-tuning API would reject the files"},
-			&cli.StringFlag{Name: "prices", Usage: "override the built-in prices with `FILE` (YAML or JSON: model: {input, output, training} in USD per 1M tokens)"},
+			&cli.StringFlag{Name: "data", Destination: &opts.Data, Value: config.DefaultData, Usage: "ground-truth `FILE`"},
+			&cli.BoolFlag{Name: "allow-outside", Destination: &opts.AllowOutside, Usage: "accept image paths that leave the data file's folder"},
+			&cli.StringFlag{Name: "out", Destination: &opts.OutDir, Value: filepath.Dir(config.DefaultSplit), Usage: "write the files to `DIR`"},
+			&cli.Float64Flag{Name: "val-ratio", Destination: &opts.ValRatio, Value: dataset.DefaultValRatio, Usage: "share of images held out for validation, in [0, 1)"},
+			&cli.Int64Flag{Name: "seed", Destination: &opts.Seed, Value: dataset.DefaultSeed, Usage: "seed of the split"},
+			&cli.StringFlag{Name: "prompt", Destination: &opts.Prompt, Usage: "user prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
+			&cli.StringFlag{Name: "system", Destination: &opts.System, Usage: "system prompt `TEXT` for every example (default: the record's own, else a built-in one)"},
+			&cli.StringFlag{Name: "detail", Destination: &opts.Detail, Value: openaiclient.DetailLow, Usage: "image `DETAIL` of the examples: low, high or auto"},
+			&cli.StringFlag{Name: "model", Destination: &opts.Model, Value: openaiclient.DefaultFineTuneModel, Usage: "base `MODEL` the checks and the cost estimate are for"},
+			&cli.IntFlag{Name: "epochs", Destination: &opts.Epochs, Value: 3, Usage: "epochs the cost estimate assumes"},
+			&cli.BoolFlag{Name: "strict", Destination: &opts.Strict, Usage: "fail when the fine-tuning API would reject the files"},
+			&cli.StringFlag{Name: "prices", Destination: &opts.Prices, Usage: "override the built-in prices with `FILE` (YAML or JSON: model: {input, output, training} in USD per 1M tokens)"},
 			&cli.StringSliceFlag{Name: "text-fields", Usage: "ground-truth `FIELDS` the text-only examples carry in place of the image (default: caption, description, location… when present)"},
 		},
 		Action: func(c *cli.Context) error {
-			opts = prepareOptions{Data: c.String("data"), AllowOutside: c.Bool("allow-outside"), Out: c.String("out"), ValRatio: c.Float64("val-ratio"),
-				Seed: c.Int64("seed"), Prompt: c.String("prompt"), System: c.String("system"), Detail: c.String("detail"),
-				Model: c.String("model"), Epochs: c.Int("epochs"), Strict: c.Bool("strict"), Prices: c.String("prices"),
-				TextFields: c.StringSlice("text-fields")}
+			opts.TextFields = c.StringSlice("text-fields")
 			return runPrepare(c.Context, s, opts)
 		},
 	}
@@ -98,117 +57,40 @@ func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	if !openaiclient.ValidDetail(opts.Detail) {
 		return usagef("--detail %q is not one of low, high, auto", opts.Detail)
 	}
-	var prices openaiclient.Prices
 	if opts.Prices != "" {
 		var err error
-		if prices, err = openaiclient.LoadPrices(opts.Prices); err != nil {
+		if opts.DataOptions.Prices, err = openaiclient.LoadPrices(opts.Prices); err != nil {
 			return err
 		}
 	}
-	ds, err := dataset.LoadWith(opts.Data, dataset.Options{AllowOutside: opts.AllowOutside})
-	if ds != nil {
-		for _, p := range ds.Skipped {
+	rep, err := finetune.PrepareData(opts.DataOptions)
+	if rep != nil {
+		for _, p := range rep.DataSkipped {
 			fmt.Fprintf(s.Err, "%s: skipped %s\n", opts.Data, p)
 		}
-		for _, w := range ds.Warnings {
+		for _, w := range rep.DataWarnings {
 			fmt.Fprintf(s.Err, "warning: %s\n", w)
 		}
 	}
 	if err != nil {
 		return err
 	}
-	split, err := dataset.Stratify(ds.Items, opts.ValRatio, opts.Seed)
-	if err != nil {
-		return err
+	printPrepareReport(s, opts, rep)
+	if len(rep.Problems) > 0 && opts.Strict {
+		return fmt.Errorf("prepare: %d problems the fine-tuning API would reject (listed above)", len(rep.Problems))
 	}
-	split.Data = opts.Data
-	train, _ := ds.Subset(split.Train)
-	val, _ := ds.Subset(split.Val)
-	sum, err := finetune.Prepare(finetune.Options{Train: train, Val: val, Prompt: opts.Prompt, System: opts.System,
-		Detail: opts.Detail, Model: opts.Model, Epochs: opts.Epochs, OutDir: opts.Out, Prices: prices, TextFields: opts.TextFields})
-	if err != nil {
-		return err
-	}
-	splitPath := filepath.Join(opts.Out, finetune.SplitFile)
-	if err := dataset.WriteSplit(splitPath, split); err != nil {
-		return err
-	}
-	for _, p := range sum.Skipped {
+	return nil
+}
+
+func printPrepareReport(s *streams, opts prepareOptions, rep *finetune.Report) {
+	for _, p := range rep.Summary.Skipped {
 		fmt.Fprintf(s.Err, "%s: skipped %s: %s\n", opts.Data, p.ID, p.Reason)
 	}
-	report := struct {
-		Data          string            `json:"data"`
-		Format        dataset.Format    `json:"format"`
-		Records       int               `json:"records"`
-		Skipped       []dataset.Problem `json:"skipped"`
-		SkippedCounts map[string]int    `json:"skipped_by_reason"`
-		Split         string            `json:"split"`
-		*finetune.Summary
-	}{opts.Data, ds.Format, ds.Records, append(ds.Skipped, sum.Skipped...), eval.SkipCounts(append(ds.Skipped, sum.Skipped...)), splitPath, sum}
-	if err := writeJSONFile(filepath.Join(opts.Out, finetune.SummaryFile), report); err != nil {
-		return err
-	}
-
-	w := s.Out
-	fmt.Fprintf(w, "ground truth   %s (%s, %d records, %d usable, %d skipped)\n", opts.Data, ds.Format, ds.Records, ds.Records-len(report.Skipped), len(report.Skipped))
-	for _, reason := range sortedKeys(report.SkippedCounts) {
-		fmt.Fprintf(w, "  skipped      %d: %s\n", report.SkippedCounts[reason], reason)
-	}
-	fmt.Fprintf(w, "split          %s (val ratio %v, seed %d, stratified by score)\n", splitPath, opts.ValRatio, opts.Seed)
-	for _, part := range []struct {
-		name string
-		p    finetune.PartSummary
-	}{{"train", sum.Train}, {"val", sum.Val}} {
-		var hist []string
-		for _, k := range finetune.SortedScores(part.p.Scores) {
-			hist = append(hist, fmt.Sprintf("%d:%d", k, part.p.Scores[k]))
-		}
-		fmt.Fprintf(w, "%-14s %d examples, scores %s, ~%d tokens (text ~%d, images ~%d), largest example ~%d tokens\n",
-			part.name, part.p.Examples, strings.Join(hist, " "), part.p.TextTokens+part.p.ImageTokens, part.p.TextTokens, part.p.ImageTokens, part.p.MaxExampleTokens)
-	}
-	if sum.TrainingCostPerEpochUSD > 0 {
-		fmt.Fprintf(w, "cost estimate  ~$%.2f per epoch, ~$%.2f for %d epochs on %s (token counts are estimates; the API's count decides)\n",
-			sum.TrainingCostPerEpochUSD, sum.EstimatedCostUSD, sum.Epochs, sum.Model)
-	}
-	if len(sum.TextFields) > 0 {
-		fmt.Fprintf(w, "text-only      examples carry %s in place of the image\n", strings.Join(sum.TextFields, ", "))
-	}
-	for _, f := range sum.Files {
-		fmt.Fprintf(w, "wrote          %s\n", f)
-	}
-	for _, warn := range sum.Warnings {
+	rep.WriteText(s.Out)
+	for _, warn := range rep.Warnings {
 		fmt.Fprintf(s.Err, "warning: %s\n", warn)
 	}
-	for _, p := range sum.Problems {
+	for _, p := range rep.Problems {
 		fmt.Fprintf(s.Err, "the fine-tuning API would reject: %s\n", p)
 	}
-	if len(sum.Problems) > 0 && opts.Strict {
-		return fmt.Errorf("prepare: %d problems the fine-tuning API would reject (listed above)", len(sum.Problems))
-	}
-	return nil
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
-}
-
-// writeJSONFile writes v as indented JSON to path.
-func writeJSONFile(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -103,3 +103,47 @@ func (v *progressView) line(p eval.Progress) string {
 	}
 	return s
 }
+
+// byteProgress shows a transfer's progress in bytes on w: a bar on a
+// terminal, otherwise a line "DESC: N% (X MiB of Y MiB)" at each 1/parts
+// of the work for work of minBytes or more. done == 0 starts over (a
+// retried upload).
+type byteProgress struct {
+	w        io.Writer
+	desc     string
+	parts    int64
+	minBytes int64
+	bar      *progressbar.ProgressBar
+	next     int64 // bytes at which the next line is due
+	ended    bool  // the 100% line is out
+}
+
+func newByteProgress(w io.Writer, desc string, parts, minBytes int64) *byteProgress {
+	return &byteProgress{w: w, desc: desc, parts: parts, minBytes: minBytes}
+}
+
+func (p *byteProgress) update(done, total int64) {
+	if isTerminal(p.w) {
+		if p.bar == nil || done == 0 {
+			p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(p.desc),
+				progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
+		}
+		p.bar.Set64(done)
+		return
+	}
+	if done == 0 {
+		p.next, p.ended = 0, false
+	}
+	if total >= p.minBytes && (done < total && done >= p.next || done >= total && !p.ended) {
+		fmt.Fprintf(p.w, "%s: %d%% (%.1f MiB of %.1f MiB)\n", p.desc, done*100/max(total, 1), float64(done)/(1<<20), float64(total)/(1<<20))
+		p.next, p.ended = done+max(total/p.parts, 1), done >= total
+	}
+}
+
+// finish ends the bar, if any.
+func (p *byteProgress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		fmt.Fprintln(p.w)
+	}
+}

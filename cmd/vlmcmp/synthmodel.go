@@ -25,40 +25,21 @@ type synthModelOptions struct {
 func newSynthModelCommand(s *streams) *cli.Command {
 	var opts synthModelOptions
 	return &cli.Command{
-		Name:      "synth-model",
-		Usage:     "write a random-weight Qwen2-VL, Qwen2.5-VL or Qwen3-VL model, projector and LoRA for tests and benchmarks",
-		UsageText: "vlmcmp synth-model --out <dir> [--arch {qwen2vl | qwen2.5vl | qwen3vl}] [--shape {tiny | small | 2b | 3b | 4b}] [--seed <n>] [--lora]",
-		Description: "Writes <dir>/model.gguf (architecture qwen2vl or qwen3vl, byte-level BPE vocabulary\n" +
-			"with the Qwen special tokens and the family's chat template) and <dir>/mmproj.gguf\n" +
-			"(projector qwen2vl_merger, qwen2.5vl_merger or qwen3vl_merger) with random weights,\n" +
-			"which llama.cpp loads and runs; --lora adds\n" +
-			"<dir>/lora.gguf, an adapter for the model. The same shape and seed give the same\n" +
-			"bytes. Shapes: tiny (under 1 MB, for tests), small (about 35 MB, for batching\n" +
-			"benchmarks on a few CPU cores), 2b (Qwen2-VL-2B-Instruct's real dimensions in F16,\n" +
-			"about 4.4 GB, for throughput benchmarks; written in well under a minute). Real shapes\n" +
-			"per --arch: qwen2vl 2b, qwen2.5vl 3b (Qwen2.5-VL-3B-Instruct), qwen3vl 2b and 4b\n" +
-			"(Qwen3-VL-2B/4B-Instruct).\n\n" +
-			"Examples:\n" +
-			"  vlmcmp synth-model --out testmodel\n" +
-			"  vlmcmp synth-model --shape small --seed 2 --lora --out /tmp/small\n" +
-			"  vlmcmp synth-model --shape 2b --out /data/qwen2vl-2b-random\n" +
-			"  vlmcmp synth-model --arch qwen3vl --shape 4b --out /data/qwen3vl-4b-random",
+		Name:        "synth-model",
+		Usage:       "write a random-weight Qwen2-VL, Qwen2.5-VL or Qwen3-VL model, projector and LoRA for tests and benchmarks",
+		UsageText:   "vlmcmp synth-model --out <dir> [--arch {qwen2vl | qwen2.5vl | qwen3vl}] [--shape {tiny | small | 2b | 3b | 4b}] [--seed <n>] [--lora]",
+		Description: help("synth-model"),
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "arch", Value: family.Qwen2VL.Name, Usage: "model `FAMILY`: " + strings.Join(family.Names(), ", ")},
-			&cli.StringFlag{Name: "shape", Value: string(synth.Tiny), Usage: "model `SIZE`: tiny, small or the family's real size (qwen2vl 2b, qwen2.5vl 3b, qwen3vl 2b or 4b)"},
-			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed `N` of the weights"},
-			&cli.StringFlag{Name: "out", Usage: "`DIR` to write the files into (created if missing)", Required: true},
-			&cli.BoolFlag{Name: "lora", Usage: "also write a random LoRA adapter, lora.gguf"},
+			&cli.StringFlag{Name: "arch", Destination: &opts.Arch, Value: family.Qwen2VL.Name, Usage: "model `FAMILY`: " + strings.Join(family.Names(), ", ")},
+			&cli.StringFlag{Name: "shape", Destination: &opts.Shape, Value: string(synth.Tiny), Usage: "model `SIZE`: tiny, small or the family's real size (qwen2vl 2b, qwen2.5vl 3b, qwen3vl 2b or 4b)"},
+			&cli.Int64Flag{Name: "seed", Destination: &opts.Seed, Value: 1, Usage: "random seed `N` of the weights"},
+			&cli.StringFlag{Name: "out", Destination: &opts.Out, Usage: "`DIR` to write the files into (created if missing)", Required: true},
+			&cli.BoolFlag{Name: "lora", Destination: &opts.LoRA, Usage: "also write a random LoRA adapter, lora.gguf"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("synth-model takes no arguments, got %q", c.Args().First())
 			}
-			opts.Arch = c.String("arch")
-			opts.Shape = c.String("shape")
-			opts.Seed = c.Int64("seed")
-			opts.Out = c.String("out")
-			opts.LoRA = c.Bool("lora")
 			return runSynthModel(c.Context, s, opts)
 		},
 	}

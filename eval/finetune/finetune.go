@@ -1,7 +1,18 @@
-// Package finetune builds OpenAI fine-tuning data from a ground-truth
-// dataset: the chat examples with images and text only, checked with the
-// API client's rules (package openaiclient) before anything is uploaded,
-// and a summary of what was written and what the API would refuse.
+// Package finetune is the fine-tuning workflow of vlmcmp as a library:
+//
+//   - data: [PrepareData] splits a ground-truth dataset and [Prepare] writes
+//     the chat examples with images and text only, checked with the API
+//     client's rules (package openaiclient) before anything is uploaded,
+//     with a [Report] of what was written and what the API would refuse;
+//   - the job: [Start] uploads the files and creates the job, [Follow]
+//     follows it to its end, keeping its record (fine_tune_info.json);
+//   - the pipeline: [Plan] lays out prepare, fine-tune, compare and analyze
+//     as vlmcmp command lines, [RunPipeline] runs them, asking first when
+//     told to. It fine-tunes on the image files with a base model that
+//     takes images ([ImageModel]) unless told to use the text-only files.
+//
+// It imports the API client (openaiclient), the dataset and config
+// packages, and eval for its skip counts; nothing in eval imports it.
 package finetune
 
 import (

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/llm/family"
@@ -23,6 +24,22 @@ const MergeKey = "vlmcmp.lora.merged"
 type LoRAFile struct {
 	Path  string
 	Scale float64
+}
+
+// ParseLoRAFile parses "PATH[:SCALE]" (scale 1 when absent), the form the
+// command line uses (as llm/local.ParseLoRA does for adapters applied at
+// load). A path containing ':' takes a scale only when the last ':' is
+// followed by a number.
+func ParseLoRAFile(v string) (LoRAFile, error) {
+	if i := strings.LastIndex(v, ":"); i > 0 {
+		if sc, err := strconv.ParseFloat(v[i+1:], 64); err == nil {
+			return LoRAFile{Path: v[:i], Scale: sc}, nil
+		}
+	}
+	if v == "" {
+		return LoRAFile{}, fmt.Errorf("lora: empty adapter path")
+	}
+	return LoRAFile{Path: v, Scale: 1}, nil
 }
 
 // MergeOptions says what to merge into what.

@@ -1,0 +1,143 @@
+// Package predict answers a prompt about one image: with a local Qwen2-VL
+// loaded from its files ([Local]) or with a model of the config, local or
+// OpenAI ([Configured]). It is the library behind vlmcmp predict; a
+// comparison over many images is package eval's.
+//
+// It imports the backends (eval/backend, llm/local) and the config; nothing
+// in the project imports it but the command.
+package predict
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/vlmcmp/vlmcmp/eval/backend"
+	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/llm/local"
+)
+
+// ErrOption marks an error in the options (a model the config lacks, a
+// grammar for a backend that takes none): the caller's input, not the
+// model, is at fault.
+var ErrOption = errors.New("bad option")
+
+// Request is one image to answer about.
+type Request struct {
+	// Image is the image file (JPEG, PNG, WebP, GIF or BMP). It is read
+	// before any model loads, so a wrong path costs nothing.
+	Image string
+	// Prompt and System are the user's text and the system prompt. For
+	// Configured, empty means the model's configured prompt (else
+	// llm.DefaultPrompt and llm.DefaultSystem).
+	Prompt, System string
+	// MaxTokens bounds the answer; 0 means the backend's default.
+	MaxTokens int
+	// GrammarFile (GBNF, local models only) or SchemaFile (JSON schema)
+	// constrain the answer; at most one may be set.
+	GrammarFile, SchemaFile string
+}
+
+// read turns r into an llm.Request: the image and the constraint files
+// read, the prompts as given.
+func (r Request) read() (*llm.Request, error) {
+	if r.GrammarFile != "" && r.SchemaFile != "" {
+		return nil, fmt.Errorf("%w: give a grammar or a json schema, not both", ErrOption)
+	}
+	img, err := os.ReadFile(r.Image)
+	if err != nil {
+		return nil, fmt.Errorf("read image: %w", err)
+	}
+	req := &llm.Request{ID: r.Image, ImagePath: r.Image, Image: img, Prompt: r.Prompt, System: r.System,
+		Options: llm.Options{MaxTokens: r.MaxTokens}}
+	if r.GrammarFile != "" {
+		b, err := os.ReadFile(r.GrammarFile)
+		if err != nil {
+			return nil, fmt.Errorf("grammar: %w", err)
+		}
+		req.Options.Grammar = string(b)
+	}
+	if r.SchemaFile != "" {
+		b, err := os.ReadFile(r.SchemaFile)
+		if err != nil {
+			return nil, fmt.Errorf("json schema: %w", err)
+		}
+		req.Options.JSONSchema = string(b)
+	}
+	return req, nil
+}
+
+// Local loads the model cfg describes with one sequence, answers req and
+// closes the model. A grammar or schema applies to the whole model (it is
+// checked before the model loads). With cfg.RawPrompt, req.Prompt is the
+// whole prompt, in which the two characters \n stand for a newline.
+func Local(ctx context.Context, cfg local.Config, r Request) (*llm.Prediction, error) {
+	req, err := r.read()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Parallel = 1
+	cfg.Grammar = req.Options.Grammar
+	if s := req.Options.JSONSchema; s != "" {
+		if _, err := local.SchemaToGrammar(s); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.SchemaFile, err)
+		}
+		cfg.JSONSchema = s
+	}
+	req.Options.Grammar, req.Options.JSONSchema = "", ""
+	if cfg.RawPrompt {
+		req.Prompt = strings.ReplaceAll(req.Prompt, `\n`, "\n")
+	}
+	p, err := local.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.Predict(ctx, req)
+}
+
+// Configured answers req with the model of cfg named name, local or
+// OpenAI, as vlmcmp compare would build it, with its configured prompt
+// unless req gives one. A baseline, or a model that is not ready (no key,
+// missing files), is refused before anything loads.
+func Configured(ctx context.Context, cfg *config.Config, name string, env backend.Env, r Request) (*llm.Prediction, error) {
+	m, err := cfg.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+	}
+	switch {
+	case m.Backend == config.BackendBaseline:
+		return nil, fmt.Errorf("model %s is a baseline: it predicts the training split's %s for every image; vlmcmp compare runs it", m.Name, m.Model.Name)
+	case r.GrammarFile != "" && m.Backend != config.BackendLocal:
+		return nil, fmt.Errorf("%w: a grammar works with local models only; %s is %s (use a json schema)", ErrOption, m.Name, m.Backend)
+	}
+	if rd := backend.Ready(cfg, m, env); !rd.Ready {
+		return nil, fmt.Errorf("model %s is not ready: %s", m.Name, rd.Reason)
+	}
+	req, err := r.read()
+	if err != nil {
+		return nil, err
+	}
+	prompt, system := cfg.PromptFor(m)
+	req.Prompt, req.System = or(r.Prompt, prompt), or(r.System, system)
+	if req.Prompt == "" {
+		// No prompt of its own and no ground-truth record to take one from.
+		req.Prompt, req.System = llm.DefaultPrompt, or(req.System, llm.DefaultSystem)
+	}
+	b, err := backend.Build(ctx, cfg, m, env)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return b.Predictor.Predict(ctx, req)
+}
+
+func or(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}

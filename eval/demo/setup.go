@@ -1,14 +1,15 @@
 package demo
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
+	"github.com/vlmcmp/vlmcmp/native"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
@@ -74,7 +75,7 @@ func Prepare(dir string, n int, seed uint64) (*Setup, error) {
 			m.LoRA = []string{rel(files.LoRA)}
 		}
 		models = append(models, m)
-		s.Model, s.LocalErr = files.Model, backend.LocalAvailable()
+		s.Model, s.LocalErr = files.Model, localAvailable()
 	}
 	if _, src, err := openaiclient.ResolveKey(""); err == nil {
 		s.KeySource, s.BaseURL = src, openaiclient.ResolveBaseURL("")
@@ -101,4 +102,14 @@ func Prepare(dir string, n int, seed uint64) (*Setup, error) {
 		{"compare", "--config", s.Config, "--baseline", "mean"},
 	}
 	return s, nil
+}
+
+// localAvailable is nil when this binary has llama.cpp linked in. It asks
+// native directly, not eval/backend: the engine's own tests draw the demo's
+// scenes, so this package must stay below llm/local.
+func localAvailable() error {
+	if _, err := native.SystemInfo(); errors.Is(err, native.ErrNotBuilt) {
+		return err
+	}
+	return nil
 }

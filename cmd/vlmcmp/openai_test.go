@@ -25,13 +25,17 @@ import (
 const testKey = "sk-test-DONOTSHOW-0123456789abcdef"
 
 // openaiEnv starts the fake API, points OPENAI_BASE_URL and OPENAI_API_KEY
-// at it and moves into a fresh working directory.
+// at it, gives it an empty answer cache and moves into a fresh working
+// directory.
 func openaiEnv(t *testing.T) *openaitest.Server {
 	t.Helper()
 	srv := openaitest.New(t)
 	srv.Key = testKey
 	t.Setenv("OPENAI_BASE_URL", srv.URL())
 	t.Setenv("OPENAI_API_KEY", testKey)
+	// A cache of its own: answers cached by an earlier run on the same
+	// port (ports are reused) must not stand in for the requests counted.
+	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
 	t.Chdir(t.TempDir())
 	return srv
 }

@@ -23,25 +23,10 @@ type analyzeOptions struct {
 
 func newAnalyzeCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "analyze",
-		Usage:     "rebuild a run's metrics, workbook, plots and reports from its predictions",
-		UsageText: "vlmcmp analyze [--run <dir>] [--output-dir <dir>] [--baseline <name>] [--partial]",
-		Description: `analyze reads the predictions files of a run (the latest under --output-dir
-unless --run names one) and writes summary.json, metrics.xlsx, the per-model
-results, plots/, report.txt and report.html into the run folder. It needs
-nothing but the predictions files, so it can be rerun at any time, also on a
-run that was interrupted.
-
-On a sharded run (compare --shard) it merges the shards first, and refuses
-a set with a shard missing or unfinished (naming it), an image in two shards,
-or a model that is not the same in every shard; --partial analyzes an
-incomplete set anyway, saying what is missing.
-
-Examples:
-  vlmcmp analyze
-  vlmcmp analyze --run results/model_comparison/20250102-150405
-  vlmcmp analyze --baseline mean
-  vlmcmp analyze --run results/model_comparison/big --partial`,
+		Name:        "analyze",
+		Usage:       "rebuild a run's metrics, workbook, plots and reports from its predictions",
+		UsageText:   "vlmcmp analyze [--run <dir>] [--output-dir <dir>] [--baseline <name>] [--partial]",
+		Description: help("analyze"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "run `DIR` (default: the latest under --output-dir)"},
 			&cli.StringFlag{Name: "output-dir", Usage: "parent `DIR` of run folders (default from the config, else " + config.DefaultOutputDir + ")"},

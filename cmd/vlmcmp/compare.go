@@ -38,37 +38,10 @@ type compareOptions struct {
 
 func newCompareCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "compare",
-		Usage:     "run every model on the same held-out images and compare them",
-		UsageText: "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--shard {K/N | auto} [--shard-count <n>]] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
-		Description: `compare asks every model about the same images (by default the held-out
-images of the split written by vlmcmp prepare) and appends each answer as it
-arrives to <output-dir>/<run-id>/predictions/<model>.jsonl. An interrupted run
-(Ctrl-C, a crash) loses nothing: --resume, or the same --run-id, does only
-what is missing. Answers are cached by everything that determines them, so a
-rerun pays for nothing it already has (--no-cache bypasses the cache).
-At the end it writes the metrics, workbook, plots and reports (as vlmcmp
-analyze does) and prints a short table.
-
-Without --models, every configured model that is ready runs (see vlmcmp models).
-
---shard K/N runs only the K-th of N disjoint parts of the images (by a hash
-of each image's id), into <run-id>/shards/K-of-N/ of the same run folder, so
-that N machines can share a run on a shared filesystem; every shard names
-the same --run-id.
---shard auto reads K and N from a Slurm job array (SLURM_ARRAY_TASK_ID,
-SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
-(JOB_COMPLETION_INDEX, with N from --shard-count or VLMCMP_SHARD_COUNT).
-Rerunning a shard's command finishes that shard. Once every shard is done,
-vlmcmp analyze --run <output-dir>/<run-id> merges them and writes the outputs.
-
-Examples:
-  vlmcmp compare
-  vlmcmp compare --models gpt4,qwen2vl-ft,mean --limit 20
-  vlmcmp compare --resume
-  vlmcmp compare --run-id big --shard 2/8
-  vlmcmp compare --run-id big --shard auto      # in a Slurm array task
-  vlmcmp compare --split all --data configs/vlm_safety_training_data.json --gpt4-model gpt-4-turbo`,
+		Name:        "compare",
+		Usage:       "run every model on the same held-out images and compare them",
+		UsageText:   "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--shard {K/N | auto} [--shard-count <n>]] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
+		Description: help("compare"),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringSliceFlag{Name: "models", Usage: "comma-separated model `NAMES` (default: every ready model)"},

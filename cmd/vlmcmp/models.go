@@ -22,18 +22,10 @@ type modelsOptions struct {
 
 func newModelsCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "models",
-		Usage:     "list the configured models and whether each is ready",
-		UsageText: "vlmcmp models [--config <file>] [--gpt4-model <model>]",
-		Description: `models lists the models of ./vlmcmp.yaml (or --config, or the built-in
-gpt4, gpt4o-mini-ft, qwen2vl-ft, mean and median) with their backend, the
-model family of each local model (Qwen2-VL, Qwen2.5-VL, Qwen3-VL, read from
-its GGUF files) and whether each can run here: model files present, an API
-key present, the fine-tuned model known. When one is not ready it says why.
-
-Examples:
-  vlmcmp models
-  vlmcmp models --config experiments/vlmcmp.yaml`,
+		Name:        "models",
+		Usage:       "list the configured models and whether each is ready",
+		UsageText:   "vlmcmp models [--config <file>] [--gpt4-model <model>]",
+		Description: help("models"),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},

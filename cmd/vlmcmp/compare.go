@@ -132,6 +132,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		OpenAI: opts.OpenAI.overrides(), Now: opts.now,
 		Progress: view.Update, Status: s.Err, Log: s.Log,
 	})
+	finish := func() string { return c.FinishCommand("--config", opts.Config, "--gpt4-model", opts.GPT4Model) }
 	var oe *eval.OptionError
 	switch {
 	case errors.As(err, &oe):
@@ -140,11 +141,11 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		return err
 	case ctx.Err() != nil:
 		fmt.Fprintf(s.Err, "stopped; answers so far are kept in %s\nfinish with: %s\n",
-			eval.PredictionsDir(c.Dir), finishCommand(opts, c))
+			eval.PredictionsDir(c.Dir), finish())
 		return ctx.Err()
 	case c.Outputs == nil:
 		if err != nil {
-			return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
+			return fmt.Errorf("%w; fix it and finish with: %s", err, finish())
 		}
 		if !c.Shard.Sharded() {
 			return err
@@ -154,46 +155,17 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		fmt.Fprint(s.Out, table(c.Outputs.Metrics)+meanLines(c.Outputs))
 	}
 	if c.Shard.Sharded() {
-		fmt.Fprintf(s.Err, "shard %s: %d images, answers in %s; once every shard is done, merge them with: vlmcmp analyze --run %s\n",
-			c.Shard, len(c.Info.Items), eval.PredictionsDir(c.Dir), shellQuote(c.RunDir))
+		fmt.Fprintf(s.Err, "shard %s: %d images, answers in %s; once every shard is done, merge them with: %s\n",
+			c.Shard, len(c.Info.Items), eval.PredictionsDir(c.Dir), c.MergeCommand())
 	} else {
 		fmt.Fprintf(s.Err, "outputs in %s\n", c.Dir)
 	}
 	if err != nil {
-		return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
+		return fmt.Errorf("%w; fix it and finish with: %s", err, finish())
 	}
 	if missing, total := c.Unanswered(); missing > 0 {
 		return fmt.Errorf("%d of %d image × model answers are missing (errors are kept in %s); finish with: %s",
-			missing, total, eval.PredictionsDir(c.Dir), finishCommand(opts, c))
+			missing, total, eval.PredictionsDir(c.Dir), finish())
 	}
 	return nil
-}
-
-// finishCommand is the complete command that finishes run c: the same
-// config, output folder, OpenAI settings and model choice, and the run id.
-func finishCommand(opts compareOptions, c *eval.Comparison) string {
-	args := []string{"vlmcmp", "compare"}
-	add := func(flag, v string) {
-		if v != "" {
-			args = append(args, flag, shellQuote(v))
-		}
-	}
-	add("--config", opts.Config)
-	add("--gpt4-model", opts.GPT4Model)
-	add("--api-key-file", opts.OpenAI.APIKeyFile)
-	add("--base-url", opts.OpenAI.BaseURL)
-	add("--output-dir", c.OutputDir)
-	add("--run-id", c.Info.ID)
-	add("--shard", c.Shard.String())
-	return strings.Join(args, " ")
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -82,7 +82,7 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 			fmt.Fprintf(s.Err, "partial: %s\n", m)
 		}
 	}
-	fmt.Fprint(s.Out, table(a.Outputs.Metrics)+meanLines(a.Outputs))
+	fmt.Fprint(s.Out, a.Outputs.Brief())
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
 }

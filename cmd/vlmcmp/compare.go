@@ -59,10 +59,7 @@ func newCompareCommand(s *streams) *cli.Command {
 			&cli.BoolFlag{Name: "no-cache", Usage: "ask every model again instead of using cached answers"},
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4 (default " + config.DefaultGPT4Model + ")"},
 		}, openaiCLIFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("compare takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runCompare(c.Context, s, compareOptions{
 				Config:      c.String("config"),
 				Models:      splitList(c.StringSlice("models")),
@@ -81,7 +78,7 @@ func newCompareCommand(s *streams) *cli.Command {
 				GPT4Model:   c.String("gpt4-model"),
 				OpenAI:      readOpenAIFlags(c),
 			})
-		},
+		}),
 	}
 }
 

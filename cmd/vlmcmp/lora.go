@@ -36,12 +36,9 @@ func newLoRAConvertCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "mmproj", Destination: &opts.Mmproj, Usage: "vision projector `GGUF`; with --out-mmproj, vision modules are merged into a copy"},
 			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "projector `GGUF` to write with the vision modules merged"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("lora convert takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runLoRAConvert(c.Context, s, opts)
-		},
+		}),
 	}
 }
 
@@ -94,12 +91,9 @@ func newLoRAMergeCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "merged projector `GGUF` to write (with --mmproj)"},
 			&cli.StringFlag{Name: "type", Destination: &opts.Type, Value: "same", Usage: "`TYPE` of merged tensors: same, f16, bf16, f32 or q8_0"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("lora merge takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runLoRAMerge(c.Context, s, opts, c.StringSlice("lora"))
-		},
+		}),
 	}
 }
 

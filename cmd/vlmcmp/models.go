@@ -28,12 +28,9 @@ func newModelsCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
 		}, openaiCLIFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("models takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runModels(c.Context, s, modelsOptions{Config: c.String("config"), GPT4Model: c.String("gpt4-model"), OpenAI: readOpenAIFlags(c)})
-		},
+		}),
 	}
 }
 

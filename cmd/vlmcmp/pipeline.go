@@ -37,15 +37,12 @@ func newPipelineCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
 			&cli.DurationFlag{Name: "poll", Usage: "check the fine-tuning job every `DURATION` (default: finetune's)"},
 		}, openaiCLIFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("pipeline takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runPipeline(c.Context, s, pipelineOptions{Auto: c.Bool("auto"), Config: c.String("config"), GPT4Model: c.String("gpt4-model"),
 				OpenAI: readOpenAIFlags(c), Plan: finetune.PipelineOptions{Data: c.String("data"), Models: splitList(c.StringSlice("models")),
 					Poll: c.Duration("poll"), TextOnly: c.Bool("text-only"), FineTuneModel: c.String("finetune-model"),
 					SkipPrepare: c.Bool("skip-data-prep"), SkipFinetune: c.Bool("skip-finetuning")}})
-		},
+		}),
 	}
 }
 

@@ -149,13 +149,10 @@ func newPredictCommand(s *streams) *cli.Command {
 			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
 		Description: help("predict"),
 		Flags:       flags,
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("predict takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			opts.Engine, opts.OpenAI = engineOptionsFrom(c), readOpenAIFlags(c)
 			return runPredict(c.Context, s, opts)
-		},
+		}),
 	}
 }
 

@@ -379,6 +379,19 @@ func TestLatestRun(t *testing.T) {
 	if err != nil || filepath.Base(got) != "a" {
 		t.Errorf("LatestRun = %q, %v; want a (newest by run.json)", got, err)
 	}
+	// FindRun: the folder given, else the latest under the output folder
+	// given, else under the config's.
+	if got, err := FindRun("x/y", out, ""); got != "x/y" || err != nil {
+		t.Errorf("FindRun(dir) = %q, %v", got, err)
+	}
+	if got, err := FindRun("", out, ""); filepath.Base(got) != "a" || err != nil {
+		t.Errorf("FindRun(outputDir) = %q, %v", got, err)
+	}
+	cfg := filepath.Join(t.TempDir(), "vlmcmp.yaml")
+	os.WriteFile(cfg, []byte("output_dir: "+out+"\nmodels:\n  - name: mean\n    backend: baseline\n"), 0o644)
+	if got, err := FindRun("", "", cfg); filepath.Base(got) != "a" || err != nil {
+		t.Errorf("FindRun(config) = %q, %v", got, err)
+	}
 }
 
 func TestProgressString(t *testing.T) {

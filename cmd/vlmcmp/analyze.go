@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -50,20 +48,9 @@ func newAnalyzeCommand(s *streams) *cli.Command {
 }
 
 func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
-	runDir := opts.Run
-	if runDir == "" {
-		out := opts.OutputDir
-		if out == "" {
-			cfg, err := config.Find(opts.Config)
-			if err != nil {
-				return err
-			}
-			out = cfg.OutputPath()
-		}
-		var err error
-		if runDir, err = eval.LatestRun(out); err != nil {
-			return err
-		}
+	runDir, err := eval.FindRun(opts.Run, opts.OutputDir, opts.Config)
+	if err != nil {
+		return err
 	}
 	a, err := eval.Analyze(ctx, runDir, eval.AnalyzeOptions{
 		Baseline: opts.Baseline, Partial: opts.Partial,
@@ -77,7 +64,7 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 		return err
 	}
 	if rep := a.Shards; rep != nil {
-		fmt.Fprintf(s.Err, "merged shards %s of %d (%d images)\n", joinInts(rep.Present), rep.Count, len(a.Info.Items))
+		fmt.Fprintf(s.Err, "merged %s (%d images)\n", rep.Merged(), len(a.Info.Items))
 		for _, m := range rep.Missing {
 			fmt.Fprintf(s.Err, "partial: %s\n", m)
 		}
@@ -85,12 +72,4 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 	fmt.Fprint(s.Out, a.Outputs.Brief())
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
-}
-
-func joinInts(xs []int) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = strconv.Itoa(x)
-	}
-	return strings.Join(parts, ", ")
 }

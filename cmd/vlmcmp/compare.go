@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,26 +13,16 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/config"
 )
 
+// compareOptions are the flags of compare: the library's options, and
+// what the command resolves itself (config, shard, OpenAI flags).
 type compareOptions struct {
+	eval.CompareOptions
 	Config    string
-	Models    []string
-	Data      string
-	Split     string
-	OutputDir string
-	RunID     string
-	Resume    bool
+	GPT4Model string
+	OpenAI    openaiFlags
 	// Shard is --shard (K/N or auto), ShardCount --shard-count.
-	Shard       string
-	ShardCount  int
-	Limit       int
-	AllowOut    bool
-	Concurrency int
-	Baseline    string
-	NoCache     bool
-	GPT4Model   string
-	OpenAI      openaiFlags
-	// now gives the run's start time (tests fix it).
-	now func() time.Time
+	Shard      string
+	ShardCount int
 }
 
 func newCompareCommand(s *streams) *cli.Command {
@@ -60,24 +49,13 @@ func newCompareCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4 (default " + config.DefaultGPT4Model + ")"},
 		}, openaiCLIFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
-			return runCompare(c.Context, s, compareOptions{
-				Config:      c.String("config"),
-				Models:      splitList(c.StringSlice("models")),
-				Data:        c.String("data"),
-				Split:       c.String("split"),
-				OutputDir:   c.String("output-dir"),
-				RunID:       c.String("run-id"),
-				Resume:      c.Bool("resume"),
-				Shard:       c.String("shard"),
-				ShardCount:  c.Int("shard-count"),
-				Limit:       c.Int("limit"),
-				AllowOut:    c.Bool("allow-outside"),
-				Concurrency: c.Int("concurrency"),
-				Baseline:    c.String("baseline"),
-				NoCache:     c.Bool("no-cache"),
-				GPT4Model:   c.String("gpt4-model"),
-				OpenAI:      readOpenAIFlags(c),
-			})
+			return runCompare(c.Context, s, compareOptions{CompareOptions: eval.CompareOptions{
+				Models: splitList(c.StringSlice("models")), Data: c.String("data"), Split: c.String("split"),
+				OutputDir: c.String("output-dir"), RunID: c.String("run-id"), Resume: c.Bool("resume"),
+				Limit: c.Int("limit"), AllowOutside: c.Bool("allow-outside"), Concurrency: c.Int("concurrency"),
+				Baseline: c.String("baseline"), NoCache: c.Bool("no-cache"),
+			}, Config: c.String("config"), GPT4Model: c.String("gpt4-model"), Shard: c.String("shard"),
+				ShardCount: c.Int("shard-count"), OpenAI: readOpenAIFlags(c)})
 		}),
 	}
 }
@@ -113,22 +91,17 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if opts.Limit < 0 || opts.Concurrency < 0 {
 		return usagef("--limit and --concurrency must not be negative")
 	}
-	shard, err := eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv)
-	if err != nil {
+	var err error
+	eo := opts.CompareOptions
+	if eo.Shard, err = eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv); err != nil {
 		return usageError{err}
 	}
 	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
 	if err != nil {
 		return err
 	}
-	view := newProgressView(s.Err)
-	c, err := eval.Compare(ctx, cfg, eval.CompareOptions{
-		Models: opts.Models, Data: opts.Data, Split: opts.Split, Limit: opts.Limit, AllowOutside: opts.AllowOut,
-		OutputDir: opts.OutputDir, RunID: opts.RunID, Resume: opts.Resume, Shard: shard,
-		Concurrency: opts.Concurrency, Baseline: opts.Baseline, NoCache: opts.NoCache,
-		OpenAI: opts.OpenAI.overrides(), Now: opts.now,
-		Progress: view.Update, Status: s.Err, Log: s.Log,
-	})
+	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.OpenAI.overrides(), newProgressView(s.Err).Update, s.Err, s.Log
+	c, err := eval.Compare(ctx, cfg, eo)
 	finish := func() string { return c.FinishCommand("--config", opts.Config, "--gpt4-model", opts.GPT4Model) }
 	var oe *eval.OptionError
 	switch {

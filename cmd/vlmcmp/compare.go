@@ -17,9 +17,7 @@ import (
 // what the command resolves itself (config, shard, OpenAI flags).
 type compareOptions struct {
 	eval.CompareOptions
-	Config    string
-	GPT4Model string
-	OpenAI    openaiFlags
+	configFlags
 	// Shard is --shard (K/N or auto), ShardCount --shard-count.
 	Shard      string
 	ShardCount int
@@ -32,7 +30,6 @@ func newCompareCommand(s *streams) *cli.Command {
 		UsageText:   "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--shard {K/N | auto} [--shard-count <n>]] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
 		Description: help("compare"),
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringSliceFlag{Name: "models", Usage: "comma-separated model `NAMES` (default: every ready model)"},
 			&cli.StringFlag{Name: "data", Usage: "ground-truth `FILE` (default from the config, else " + config.DefaultData + ")"},
 			&cli.StringFlag{Name: "split", Value: "val", Usage: "images to evaluate: `{val | all | FILE}` (val: the held-out part of the split from vlmcmp prepare; FILE: another split manifest)"},
@@ -46,16 +43,14 @@ func newCompareCommand(s *streams) *cli.Command {
 			&cli.IntFlag{Name: "concurrency", Usage: "requests in flight per model for backends that do not batch (`N`, default from the config, else 4)"},
 			&cli.StringFlag{Name: "baseline", Usage: "model `NAME` the others are compared against (default: the first)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "ask every model again instead of using cached answers"},
-			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4 (default " + config.DefaultGPT4Model + ")"},
-		}, openaiCLIFlags()...),
+		}, configCLIFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
 			return runCompare(c.Context, s, compareOptions{CompareOptions: eval.CompareOptions{
 				Models: splitList(c.StringSlice("models")), Data: c.String("data"), Split: c.String("split"),
 				OutputDir: c.String("output-dir"), RunID: c.String("run-id"), Resume: c.Bool("resume"),
 				Limit: c.Int("limit"), AllowOutside: c.Bool("allow-outside"), Concurrency: c.Int("concurrency"),
 				Baseline: c.String("baseline"), NoCache: c.Bool("no-cache"),
-			}, Config: c.String("config"), GPT4Model: c.String("gpt4-model"), Shard: c.String("shard"),
-				ShardCount: c.Int("shard-count"), OpenAI: readOpenAIFlags(c)})
+			}, configFlags: readConfigFlags(c), Shard: c.String("shard"), ShardCount: c.Int("shard-count")})
 		}),
 	}
 }
@@ -73,20 +68,6 @@ func splitList(vals []string) []string {
 	return out
 }
 
-// loadConfig finds the config and applies --gpt4-model.
-func loadConfig(path, gpt4Model string) (*config.Config, error) {
-	cfg, err := config.Find(path)
-	if err != nil {
-		return nil, err
-	}
-	if gpt4Model != "" {
-		if err := cfg.SetGPT4Model(gpt4Model); err != nil {
-			return nil, err
-		}
-	}
-	return cfg, nil
-}
-
 func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if opts.Limit < 0 || opts.Concurrency < 0 {
 		return usagef("--limit and --concurrency must not be negative")
@@ -96,11 +77,11 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if eo.Shard, err = eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv); err != nil {
 		return usageError{err}
 	}
-	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
+	cfg, err := opts.load()
 	if err != nil {
 		return err
 	}
-	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.OpenAI.overrides(), newProgressView(s.Err).Update, s.Err, s.Log
+	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.configFlags.OpenAI.overrides(), newProgressView(s.Err).Update, s.Err, s.Log
 	c, err := eval.Compare(ctx, cfg, eo)
 	finish := func() string { return c.FinishCommand("--config", opts.Config, "--gpt4-model", opts.GPT4Model) }
 	var oe *eval.OptionError

@@ -12,11 +12,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
-type modelsOptions struct {
-	Config    string
-	GPT4Model string
-	OpenAI    openaiFlags
-}
+type modelsOptions struct{ configFlags }
 
 func newModelsCommand(s *streams) *cli.Command {
 	return &cli.Command{
@@ -24,18 +20,15 @@ func newModelsCommand(s *streams) *cli.Command {
 		Usage:       "list the configured models and whether each is ready",
 		UsageText:   "vlmcmp models [--config <file>] [--gpt4-model <model>]",
 		Description: help("models"),
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
-			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
-		}, openaiCLIFlags()...),
+		Flags:       configCLIFlags(),
 		Action: noArgs(func(c *cli.Context) error {
-			return runModels(c.Context, s, modelsOptions{Config: c.String("config"), GPT4Model: c.String("gpt4-model"), OpenAI: readOpenAIFlags(c)})
+			return runModels(c.Context, s, modelsOptions{readConfigFlags(c)})
 		}),
 	}
 }
 
 func runModels(ctx context.Context, s *streams, opts modelsOptions) error {
-	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
+	cfg, err := opts.load()
 	if err != nil {
 		return err
 	}

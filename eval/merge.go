@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
@@ -79,6 +80,16 @@ type ShardReport struct {
 	// Missing describes what an accepted partial set lacks (empty when the
 	// set is complete).
 	Missing []string
+}
+
+// Merged names the shards merged and of how many, for people:
+// "shards 1, 3 of 4".
+func (r *ShardReport) Merged() string {
+	parts := make([]string, len(r.Present))
+	for i, k := range r.Present {
+		parts[i] = strconv.Itoa(k)
+	}
+	return fmt.Sprintf("shards %s of %d", strings.Join(parts, ", "), r.Count)
 }
 
 // shardRun is one shard as read from its folder.

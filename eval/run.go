@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 )
 
@@ -154,6 +155,23 @@ func PredictionsPath(runDir, model string) string {
 
 // NewRunID names a run by its start time, so that names sort by age.
 func NewRunID(t time.Time) string { return t.Format("20060102-150405") }
+
+// FindRun is the run folder a command is about: dir when given, else the
+// LatestRun under outputDir, else under the output folder of the config
+// at configPath (config.Find's rules: "" looks for ./vlmcmp.yaml).
+func FindRun(dir, outputDir, configPath string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	if outputDir == "" {
+		cfg, err := config.Find(configPath)
+		if err != nil {
+			return "", err
+		}
+		outputDir = cfg.OutputPath()
+	}
+	return LatestRun(outputDir)
+}
 
 // LatestRun is the run folder under outputDir most recently created
 // (by run.json's time, for a sharded run its earliest shard's; the name

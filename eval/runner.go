@@ -65,6 +65,34 @@ func (p Progress) ETA() time.Duration {
 	return time.Duration(float64(p.Total-p.Done) / r * float64(time.Second))
 }
 
+// String is one line of progress, for logs and terminals that show no
+// bar: "gpt4: 12/30 40% 1.5 img/s eta 12s errors 0 cached 3", with "done"
+// at the end of a model, or "stopped" when it ended with images left.
+func (p Progress) String() string {
+	pct := 100
+	if p.Total > 0 {
+		pct = 100 * p.Done / p.Total
+	}
+	s := fmt.Sprintf("%s: %d/%d %d%%", p.Model, p.Done, p.Total, pct)
+	if r := p.Rate(); r > 0 {
+		s += fmt.Sprintf(" %.1f img/s", r)
+		if !p.Finished {
+			s += " eta " + p.ETA().Round(time.Second).String()
+		}
+	}
+	s += fmt.Sprintf(" errors %d", p.Errors)
+	if p.Cached > 0 {
+		s += fmt.Sprintf(" cached %d", p.Cached)
+	}
+	switch {
+	case p.Finished && p.Done < p.Total:
+		s += " stopped" // a model that stopped early is never "done"
+	case p.Finished:
+		s += " done"
+	}
+	return s
+}
+
 // Runner runs models over items into a run folder. Set the fields before
 // Run; a Runner runs one Run at a time.
 type Runner struct {

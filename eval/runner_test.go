@@ -379,4 +379,33 @@ func TestLatestRun(t *testing.T) {
 	if err != nil || filepath.Base(got) != "a" {
 		t.Errorf("LatestRun = %q, %v; want a (newest by run.json)", got, err)
 	}
+	// FindRun: the folder given, else the latest under the output folder
+	// given, else under the config's.
+	if got, err := FindRun("x/y", out, ""); got != "x/y" || err != nil {
+		t.Errorf("FindRun(dir) = %q, %v", got, err)
+	}
+	if got, err := FindRun("", out, ""); filepath.Base(got) != "a" || err != nil {
+		t.Errorf("FindRun(outputDir) = %q, %v", got, err)
+	}
+	cfg := filepath.Join(t.TempDir(), "vlmcmp.yaml")
+	os.WriteFile(cfg, []byte("output_dir: "+out+"\nmodels:\n  - name: mean\n    backend: baseline\n"), 0o644)
+	if got, err := FindRun("", "", cfg); filepath.Base(got) != "a" || err != nil {
+		t.Errorf("FindRun(config) = %q, %v", got, err)
+	}
+}
+
+func TestProgressString(t *testing.T) {
+	for _, tc := range []struct {
+		p    Progress
+		want string
+	}{
+		{Progress{Model: "m", Total: 30, Done: 12, Resumed: 2, Elapsed: 5 * time.Second, Cached: 3}, "m: 12/30 40% 2.0 img/s eta 9s errors 0 cached 3"},
+		{Progress{Model: "m", Total: 4, Done: 4, Errors: 1, Elapsed: 2 * time.Second, Finished: true}, "m: 4/4 100% 2.0 img/s errors 1 done"},
+		{Progress{Model: "m", Total: 4, Done: 1, Resumed: 1, Finished: true}, "m: 1/4 25% errors 0 stopped"},
+		{Progress{Model: "m"}, "m: 0/0 100% errors 0"},
+	} {
+		if got := tc.p.String(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.p, got, tc.want)
+		}
+	}
 }

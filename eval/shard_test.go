@@ -607,3 +607,10 @@ func TestShardLocks(t *testing.T) {
 		t.Errorf("shard 1/2 while held: %v, want ErrRunLocked", err)
 	}
 }
+
+func TestShardReportMerged(t *testing.T) {
+	r := &eval.ShardReport{Count: 4, Present: []int{1, 3}}
+	if got := r.Merged(); got != "shards 1, 3 of 4" {
+		t.Errorf("Merged = %q", got)
+	}
+}

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -149,4 +150,33 @@ func (p *Prediction) SetText(text string) {
 	} else {
 		p.Score = &s
 	}
+}
+
+// Summary is the prediction in a few words for people: its score (or
+// "no score" and why), its latency to the millisecond and its cost when
+// it has one: "score 7, 1.234s, $0.00012".
+func (p *Prediction) Summary() string {
+	s := "no score"
+	switch {
+	case p.Score != nil:
+		s = fmt.Sprintf("score %g", *p.Score)
+	case p.ScoreError != "":
+		s = "no score (" + p.ScoreError + ")"
+	}
+	s += ", " + p.Latency.Round(time.Millisecond).String()
+	if p.CostUSD > 0 {
+		s += fmt.Sprintf(", $%.5f", p.CostUSD)
+	}
+	return s
+}
+
+// TimingsLine is the latency breakdown of a local prediction in one line,
+// with the token counts and the whole latency; "" when it has none.
+func (p *Prediction) TimingsLine() string {
+	t := p.Timings
+	if t == nil {
+		return ""
+	}
+	return fmt.Sprintf("timings: image encode %.1f ms, prefill %.1f ms (%d prompt tokens), decode %.1f ms (%d tokens), first token %.1f ms, total %.1f ms",
+		t.ImageEncodeMS, t.PrefillMS, p.Usage.PromptTokens, t.DecodeMS, p.Usage.CompletionTokens, t.FirstTokenMS, float64(p.Latency.Microseconds())/1000)
 }

@@ -129,6 +129,19 @@ type Metrics struct {
 	ValidAcc   *float64 `json:"valid_mean_token_accuracy"`
 }
 
+// Losses is the losses the metrics carry, as people read them:
+// "train loss 0.1234, valid loss 0.2345"; "" when there is none.
+func (m Metrics) Losses() string {
+	var b strings.Builder
+	if m.TrainLoss != nil {
+		fmt.Fprintf(&b, "train loss %.4f", *m.TrainLoss)
+	}
+	if m.ValidLoss != nil {
+		fmt.Fprintf(&b, ", valid loss %.4f", *m.ValidLoss)
+	}
+	return b.String()
+}
+
 // UnmarshalJSON reads metrics whose step counts may arrive as floats
 // ("step": 88.0), as the API sends them; a step that is not a whole number
 // is an error.

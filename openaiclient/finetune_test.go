@@ -391,3 +391,19 @@ func TestFineTuningUnavailable(t *testing.T) {
 		})
 	}
 }
+
+func TestMetricsLosses(t *testing.T) {
+	a, b := 0.12345, 2.0
+	for _, tc := range []struct {
+		m    Metrics
+		want string
+	}{
+		{Metrics{}, ""},
+		{Metrics{TrainLoss: &a}, "train loss 0.1235"},
+		{Metrics{TrainLoss: &a, ValidLoss: &b}, "train loss 0.1235, valid loss 2.0000"},
+	} {
+		if got := tc.m.Losses(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.m, got, tc.want)
+		}
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,25 +21,10 @@ type analyzeOptions struct {
 
 func newAnalyzeCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "analyze",
-		Usage:     "rebuild a run's metrics, workbook, plots and reports from its predictions",
-		UsageText: "vlmcmp analyze [--run <dir>] [--output-dir <dir>] [--baseline <name>] [--partial]",
-		Description: `analyze reads the predictions files of a run (the latest under --output-dir
-unless --run names one) and writes summary.json, metrics.xlsx, the per-model
-results, plots/, report.txt and report.html into the run folder. It needs
-nothing but the predictions files, so it can be rerun at any time, also on a
-run that was interrupted.
-
-On a sharded run (compare --shard) it merges the shards first, and refuses
-a set with a shard missing or unfinished (naming it), an image in two shards,
-or a model that is not the same in every shard; --partial analyzes an
-incomplete set anyway, saying what is missing.
-
-Examples:
-  vlmcmp analyze
-  vlmcmp analyze --run results/model_comparison/20250102-150405
-  vlmcmp analyze --baseline mean
-  vlmcmp analyze --run results/model_comparison/big --partial`,
+		Name:        "analyze",
+		Usage:       "rebuild a run's metrics, workbook, plots and reports from its predictions",
+		UsageText:   "vlmcmp analyze [--run <dir>] [--output-dir <dir>] [--baseline <name>] [--partial]",
+		Description: help("analyze"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "run", Usage: "run `DIR` (default: the latest under --output-dir)"},
 			&cli.StringFlag{Name: "output-dir", Usage: "parent `DIR` of run folders (default from the config, else " + config.DefaultOutputDir + ")"},
@@ -65,20 +48,9 @@ Examples:
 }
 
 func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
-	runDir := opts.Run
-	if runDir == "" {
-		out := opts.OutputDir
-		if out == "" {
-			cfg, err := config.Find(opts.Config)
-			if err != nil {
-				return err
-			}
-			out = cfg.OutputPath()
-		}
-		var err error
-		if runDir, err = eval.LatestRun(out); err != nil {
-			return err
-		}
+	runDir, err := eval.FindRun(opts.Run, opts.OutputDir, opts.Config)
+	if err != nil {
+		return err
 	}
 	a, err := eval.Analyze(ctx, runDir, eval.AnalyzeOptions{
 		Baseline: opts.Baseline, Partial: opts.Partial,
@@ -92,20 +64,12 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 		return err
 	}
 	if rep := a.Shards; rep != nil {
-		fmt.Fprintf(s.Err, "merged shards %s of %d (%d images)\n", joinInts(rep.Present), rep.Count, len(a.Info.Items))
+		fmt.Fprintf(s.Err, "merged %s (%d images)\n", rep.Merged(), len(a.Info.Items))
 		for _, m := range rep.Missing {
 			fmt.Fprintf(s.Err, "partial: %s\n", m)
 		}
 	}
-	fmt.Fprint(s.Out, table(a.Outputs.Metrics)+meanLines(a.Outputs))
+	fmt.Fprint(s.Out, a.Outputs.Brief())
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
-}
-
-func joinInts(xs []int) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = strconv.Itoa(x)
-	}
-	return strings.Join(parts, ", ")
 }

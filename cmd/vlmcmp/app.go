@@ -169,3 +169,20 @@ func commands(s *streams) []*cli.Command {
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
+
+// noArgs is action for a command that takes no arguments: an argument is a
+// usage error naming the command.
+func noArgs(action cli.ActionFunc) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if c.NArg() > 0 {
+			var path []string // the command's words, "lora merge"
+			for _, x := range c.Lineage() {
+				if x.Command != nil && x.Command.Name != "" && x.Command.Name != c.App.Name {
+					path = append([]string{x.Command.Name}, path...)
+				}
+			}
+			return usagef("%s takes no arguments, got %q", strings.Join(path, " "), c.Args().First())
+		}
+		return action(c)
+	}
+}

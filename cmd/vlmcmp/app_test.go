@@ -37,3 +37,16 @@ func TestBadFlagIsUsageError(t *testing.T) {
 		})
 	}
 }
+
+// TestArgumentIsUsageError: a command that takes no arguments names itself
+// (with its parent, for a subcommand) in the usage error, exit 2.
+func TestArgumentIsUsageError(t *testing.T) {
+	for _, args := range [][]string{{"compare", "x"}, {"models", "x"}, {"lora", "merge", "x"}, {"predict", "x"}, {"pipeline", "x"}} {
+		var out, errb bytes.Buffer
+		code := run(t.Context(), append([]string{"vlmcmp"}, args...), strings.NewReader(""), &out, &errb)
+		want := "vlmcmp: " + strings.Join(args[:len(args)-1], " ") + ` takes no arguments, got "x"`
+		if code != 2 || !strings.HasPrefix(errb.String(), want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", args, code, errb.String(), want)
+		}
+	}
+}

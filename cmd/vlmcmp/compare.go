@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -14,63 +13,23 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/config"
 )
 
+// compareOptions are the flags of compare: the library's options, and
+// what the command resolves itself (config, shard, OpenAI flags).
 type compareOptions struct {
-	Config    string
-	Models    []string
-	Data      string
-	Split     string
-	OutputDir string
-	RunID     string
-	Resume    bool
+	eval.CompareOptions
+	configFlags
 	// Shard is --shard (K/N or auto), ShardCount --shard-count.
-	Shard       string
-	ShardCount  int
-	Limit       int
-	AllowOut    bool
-	Concurrency int
-	Baseline    string
-	NoCache     bool
-	GPT4Model   string
-	OpenAI      openaiFlags
-	// now gives the run's start time (tests fix it).
-	now func() time.Time
+	Shard      string
+	ShardCount int
 }
 
 func newCompareCommand(s *streams) *cli.Command {
 	return &cli.Command{
-		Name:      "compare",
-		Usage:     "run every model on the same held-out images and compare them",
-		UsageText: "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--shard {K/N | auto} [--shard-count <n>]] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
-		Description: `compare asks every model about the same images (by default the held-out
-images of the split written by vlmcmp prepare) and appends each answer as it
-arrives to <output-dir>/<run-id>/predictions/<model>.jsonl. An interrupted run
-(Ctrl-C, a crash) loses nothing: --resume, or the same --run-id, does only
-what is missing. Answers are cached by everything that determines them, so a
-rerun pays for nothing it already has (--no-cache bypasses the cache).
-At the end it writes the metrics, workbook, plots and reports (as vlmcmp
-analyze does) and prints a short table.
-
-Without --models, every configured model that is ready runs (see vlmcmp models).
-
---shard K/N runs only the K-th of N disjoint parts of the images (by a hash
-of each image's id), into <run-id>/shards/K-of-N/ of the same run folder, so
-that N machines can share a run on a shared filesystem; every shard names
-the same --run-id.
---shard auto reads K and N from a Slurm job array (SLURM_ARRAY_TASK_ID,
-SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
-(JOB_COMPLETION_INDEX, with N from --shard-count or VLMCMP_SHARD_COUNT).
-Rerunning a shard's command finishes that shard. Once every shard is done,
-vlmcmp analyze --run <output-dir>/<run-id> merges them and writes the outputs.
-
-Examples:
-  vlmcmp compare
-  vlmcmp compare --models gpt4,qwen2vl-ft,mean --limit 20
-  vlmcmp compare --resume
-  vlmcmp compare --run-id big --shard 2/8
-  vlmcmp compare --run-id big --shard auto      # in a Slurm array task
-  vlmcmp compare --split all --data configs/vlm_safety_training_data.json --gpt4-model gpt-4-turbo`,
+		Name:        "compare",
+		Usage:       "run every model on the same held-out images and compare them",
+		UsageText:   "vlmcmp compare [--models <a,b,c>] [--data <file>] [--split {val | all | <file>}] [--output-dir <dir>] [--run-id <id>] [--resume] [--shard {K/N | auto} [--shard-count <n>]] [--limit <n>] [--allow-outside] [--concurrency <n>] [--baseline <name>] [--no-cache] [--config <file>]",
+		Description: help("compare"),
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringSliceFlag{Name: "models", Usage: "comma-separated model `NAMES` (default: every ready model)"},
 			&cli.StringFlag{Name: "data", Usage: "ground-truth `FILE` (default from the config, else " + config.DefaultData + ")"},
 			&cli.StringFlag{Name: "split", Value: "val", Usage: "images to evaluate: `{val | all | FILE}` (val: the held-out part of the split from vlmcmp prepare; FILE: another split manifest)"},
@@ -84,31 +43,15 @@ Examples:
 			&cli.IntFlag{Name: "concurrency", Usage: "requests in flight per model for backends that do not batch (`N`, default from the config, else 4)"},
 			&cli.StringFlag{Name: "baseline", Usage: "model `NAME` the others are compared against (default: the first)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "ask every model again instead of using cached answers"},
-			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4 (default " + config.DefaultGPT4Model + ")"},
-		}, openaiCLIFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("compare takes no arguments, got %q", c.Args().First())
-			}
-			return runCompare(c.Context, s, compareOptions{
-				Config:      c.String("config"),
-				Models:      splitList(c.StringSlice("models")),
-				Data:        c.String("data"),
-				Split:       c.String("split"),
-				OutputDir:   c.String("output-dir"),
-				RunID:       c.String("run-id"),
-				Resume:      c.Bool("resume"),
-				Shard:       c.String("shard"),
-				ShardCount:  c.Int("shard-count"),
-				Limit:       c.Int("limit"),
-				AllowOut:    c.Bool("allow-outside"),
-				Concurrency: c.Int("concurrency"),
-				Baseline:    c.String("baseline"),
-				NoCache:     c.Bool("no-cache"),
-				GPT4Model:   c.String("gpt4-model"),
-				OpenAI:      readOpenAIFlags(c),
-			})
-		},
+		}, configCLIFlags()...),
+		Action: noArgs(func(c *cli.Context) error {
+			return runCompare(c.Context, s, compareOptions{CompareOptions: eval.CompareOptions{
+				Models: splitList(c.StringSlice("models")), Data: c.String("data"), Split: c.String("split"),
+				OutputDir: c.String("output-dir"), RunID: c.String("run-id"), Resume: c.Bool("resume"),
+				Limit: c.Int("limit"), AllowOutside: c.Bool("allow-outside"), Concurrency: c.Int("concurrency"),
+				Baseline: c.String("baseline"), NoCache: c.Bool("no-cache"),
+			}, configFlags: readConfigFlags(c), Shard: c.String("shard"), ShardCount: c.Int("shard-count")})
+		}),
 	}
 }
 
@@ -125,40 +68,22 @@ func splitList(vals []string) []string {
 	return out
 }
 
-// loadConfig finds the config and applies --gpt4-model.
-func loadConfig(path, gpt4Model string) (*config.Config, error) {
-	cfg, err := config.Find(path)
-	if err != nil {
-		return nil, err
-	}
-	if gpt4Model != "" {
-		if err := cfg.SetGPT4Model(gpt4Model); err != nil {
-			return nil, err
-		}
-	}
-	return cfg, nil
-}
-
 func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if opts.Limit < 0 || opts.Concurrency < 0 {
 		return usagef("--limit and --concurrency must not be negative")
 	}
-	shard, err := eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv)
-	if err != nil {
+	var err error
+	eo := opts.CompareOptions
+	if eo.Shard, err = eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv); err != nil {
 		return usageError{err}
 	}
-	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
+	cfg, err := opts.load()
 	if err != nil {
 		return err
 	}
-	view := newProgressView(s.Err)
-	c, err := eval.Compare(ctx, cfg, eval.CompareOptions{
-		Models: opts.Models, Data: opts.Data, Split: opts.Split, Limit: opts.Limit, AllowOutside: opts.AllowOut,
-		OutputDir: opts.OutputDir, RunID: opts.RunID, Resume: opts.Resume, Shard: shard,
-		Concurrency: opts.Concurrency, Baseline: opts.Baseline, NoCache: opts.NoCache,
-		OpenAI: opts.OpenAI.overrides(), Now: opts.now,
-		Progress: view.Update, Status: s.Err, Log: s.Log,
-	})
+	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.configFlags.OpenAI.overrides(), newProgressView(s.Err).Update, s.Err, s.Log
+	c, err := eval.Compare(ctx, cfg, eo)
+	finish := func() string { return c.FinishCommand("--config", opts.Config, "--gpt4-model", opts.GPT4Model) }
 	var oe *eval.OptionError
 	switch {
 	case errors.As(err, &oe):
@@ -167,60 +92,31 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 		return err
 	case ctx.Err() != nil:
 		fmt.Fprintf(s.Err, "stopped; answers so far are kept in %s\nfinish with: %s\n",
-			eval.PredictionsDir(c.Dir), finishCommand(opts, c))
+			eval.PredictionsDir(c.Dir), finish())
 		return ctx.Err()
 	case c.Outputs == nil:
 		if err != nil {
-			return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
+			return fmt.Errorf("%w; fix it and finish with: %s", err, finish())
 		}
 		if !c.Shard.Sharded() {
 			return err
 		}
 	}
 	if c.Outputs != nil {
-		fmt.Fprint(s.Out, table(c.Outputs.Metrics)+meanLines(c.Outputs))
+		fmt.Fprint(s.Out, c.Outputs.Brief())
 	}
 	if c.Shard.Sharded() {
-		fmt.Fprintf(s.Err, "shard %s: %d images, answers in %s; once every shard is done, merge them with: vlmcmp analyze --run %s\n",
-			c.Shard, len(c.Info.Items), eval.PredictionsDir(c.Dir), shellQuote(c.RunDir))
+		fmt.Fprintf(s.Err, "shard %s: %d images, answers in %s; once every shard is done, merge them with: %s\n",
+			c.Shard, len(c.Info.Items), eval.PredictionsDir(c.Dir), c.MergeCommand())
 	} else {
 		fmt.Fprintf(s.Err, "outputs in %s\n", c.Dir)
 	}
 	if err != nil {
-		return fmt.Errorf("%w; fix it and finish with: %s", err, finishCommand(opts, c))
+		return fmt.Errorf("%w; fix it and finish with: %s", err, finish())
 	}
 	if missing, total := c.Unanswered(); missing > 0 {
 		return fmt.Errorf("%d of %d image × model answers are missing (errors are kept in %s); finish with: %s",
-			missing, total, eval.PredictionsDir(c.Dir), finishCommand(opts, c))
+			missing, total, eval.PredictionsDir(c.Dir), finish())
 	}
 	return nil
-}
-
-// finishCommand is the complete command that finishes run c: the same
-// config, output folder, OpenAI settings and model choice, and the run id.
-func finishCommand(opts compareOptions, c *eval.Comparison) string {
-	args := []string{"vlmcmp", "compare"}
-	add := func(flag, v string) {
-		if v != "" {
-			args = append(args, flag, shellQuote(v))
-		}
-	}
-	add("--config", opts.Config)
-	add("--gpt4-model", opts.GPT4Model)
-	add("--api-key-file", opts.OpenAI.APIKeyFile)
-	add("--base-url", opts.OpenAI.BaseURL)
-	add("--output-dir", c.OutputDir)
-	add("--run-id", c.Info.ID)
-	add("--shard", c.Shard.String())
-	return strings.Join(args, " ")
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

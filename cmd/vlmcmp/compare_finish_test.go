@@ -65,7 +65,7 @@ models:
 	}
 }
 
-// splitShell splits a command line as finishCommand quotes it (plain words
+// splitShell splits a command line as eval.ShellQuote quotes it (plain words
 // and single-quoted ones).
 func splitShell(t *testing.T, s string) []string {
 	t.Helper()

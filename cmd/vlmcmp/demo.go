@@ -30,12 +30,9 @@ func newDemoCommand(s *streams) *cli.Command {
 			&cli.IntFlag{Name: "images", Value: 48, Usage: "`N` synthetic images (half are held out for the comparison)"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "random `SEED` of the images and the model"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("demo takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runDemo(c.Context, s, demoOptions{Dir: c.String("dir"), Images: c.Int("images"), Seed: c.Uint64("seed")})
-		},
+		}),
 	}
 }
 

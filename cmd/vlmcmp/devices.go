@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/vlmcmp/vlmcmp/native"
+	"github.com/vlmcmp/vlmcmp/llm/local"
 )
 
 // devicesOptions are the flags of `vlmcmp devices`.
@@ -36,68 +35,20 @@ func newDevicesCommand(s *streams) *cli.Command {
 }
 
 func runDevices(_ context.Context, s *streams, opts devicesOptions) error {
-	loads, err := native.Init(native.InitOptions{BackendPaths: opts.BackendPaths})
-	if err != nil {
-		return err
-	}
-	devs, err := native.Devices()
+	inv, err := local.ListDevices(opts.BackendPaths)
 	if err != nil {
 		return err
 	}
 	if opts.JSON {
-		type loadJSON struct {
-			Path    string `json:"path"`
-			Backend string `json:"backend,omitempty"`
-			Error   string `json:"error,omitempty"`
-		}
-		out := struct {
-			Devices  []native.Device `json:"devices"`
-			Backends []loadJSON      `json:"backend_libraries"`
-			Build    native.CPUBuild `json:"build"`
-			NoGPU    string          `json:"no_gpu,omitempty"`
-		}{Devices: devs, Backends: []loadJSON{}, Build: native.BuildCPU(), NoGPU: native.GPUAbsence(loads, devs)}
-		for _, l := range loads {
-			lj := loadJSON{Path: l.Path, Backend: l.Backend}
-			if l.Err != nil {
-				lj.Error = l.Err.Error()
-			}
-			out.Backends = append(out.Backends, lj)
-		}
 		enc := json.NewEncoder(s.Out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(inv)
 	}
-	for _, d := range devs {
-		fmt.Fprintf(s.Out, "%s\t%s\t%s", d.Name, d.Type, d.Description)
-		if d.MemoryTotal > 0 {
-			fmt.Fprintf(s.Out, "\t%s free of %s", gib(d.MemoryFree), gib(d.MemoryTotal))
-		}
-		fmt.Fprintln(s.Out)
-		if len(d.Features) > 0 {
-			var fs []string
-			for _, f := range d.Features {
-				if f.Value == "1" {
-					fs = append(fs, f.Name)
-				} else {
-					fs = append(fs, f.Name+"="+f.Value)
-				}
-			}
-			fmt.Fprintf(s.Out, "  features: %s\n", strings.Join(fs, " "))
-		}
-	}
-	fmt.Fprintf(s.Out, "build\t%s\n", native.BuildCPU())
-	if why := native.GPUAbsence(loads, devs); why != "" {
-		fmt.Fprintln(s.Out, why)
-	}
-	for _, l := range loads {
+	err = inv.WriteText(s.Out)
+	for _, l := range inv.Loads {
 		if l.Err != nil {
 			fmt.Fprintf(s.Err, "vlmcmp: backend library not loaded: %v\n", l.Err)
 		}
 	}
-	return nil
-}
-
-// gib formats bytes as GiB with one decimal.
-func gib(b uint64) string {
-	return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	return err
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -157,10 +155,10 @@ func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, id 
 				if bar == nil {
 					bar = progressbar.NewOptions(m.TotalSteps, progressbar.OptionSetWriter(s.Err), progressbar.OptionShowCount())
 				}
-				bar.Describe(lossLine(m))
+				bar.Describe(m.Losses())
 				bar.Set(m.Step)
 			case ok:
-				fmt.Fprintf(s.Err, "step %d/%d %s\n", m.Step, m.TotalSteps, lossLine(m))
+				fmt.Fprintf(s.Err, "step %d/%d %s\n", m.Step, m.TotalSteps, m.Losses())
 			default:
 				fmt.Fprintf(s.Err, "%s %s: %s\n", time.Unix(e.CreatedAt, 0).UTC().Format("15:04:05"), e.Level, e.Message)
 			}
@@ -188,17 +186,6 @@ func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, id 
 	return nil
 }
 
-func lossLine(m openaiclient.Metrics) string {
-	var b strings.Builder
-	if m.TrainLoss != nil {
-		fmt.Fprintf(&b, "train loss %.4f", *m.TrainLoss)
-	}
-	if m.ValidLoss != nil {
-		fmt.Fprintf(&b, ", valid loss %.4f", *m.ValidLoss)
-	}
-	return b.String()
-}
-
 // onJob applies call to the job the command is about (the argument, else
 // the recorded one) and records its new state when it is the recorded job.
 func (o finetuneOptions) onJob(call func(ft *openaiclient.FineTuning, id string) (*openaiclient.Job, error)) (*openaiclient.Job, *openaiclient.Info, *openaiclient.FineTuning, error) {
@@ -224,39 +211,7 @@ func runFinetuneStatus(ctx context.Context, s *streams, opts finetuneOptions) er
 	if err != nil {
 		return err
 	}
-	line := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(s.Out, "%-14s %s\n", k, v)
-		}
-	}
-	line("job", job.ID)
-	line("status", job.Status)
-	line("base model", job.Model)
-	line("fine-tuned", job.FineTunedModel)
-	line("training file", job.TrainingFile)
-	line("validation", job.ValidationFile)
-	line("created", unixTime(job.CreatedAt))
-	line("finished", unixTime(job.FinishedAt))
-	if info != nil && info.Step > 0 {
-		line("progress", fmt.Sprintf("step %d/%d", info.Step, info.TotalSteps))
-	}
-	if job.Error != nil {
-		line("error", job.Error.Message)
-	}
-	if cps, err := ft.Checkpoints(ctx, job.ID); err == nil {
-		for _, c := range cps {
-			line("checkpoint", fmt.Sprintf("%s (step %d)", c.FineTunedModelCheckpoint, c.StepNumber))
-		}
-	}
-	return nil
-}
-
-// unixTime formats seconds since 1970 as RFC 3339 in UTC; "" for 0.
-func unixTime(sec int64) string {
-	if sec <= 0 {
-		return ""
-	}
-	return time.Unix(sec, 0).UTC().Format(time.RFC3339)
+	return finetune.WriteStatus(ctx, s.Out, ft, job, info)
 }
 
 func runFinetuneList(ctx context.Context, s *streams, opts finetuneOptions) error {
@@ -271,11 +226,7 @@ func runFinetuneList(ctx context.Context, s *streams, opts finetuneOptions) erro
 	if len(jobs) == 0 {
 		fmt.Fprintln(s.Err, "no fine-tuning jobs")
 	}
-	for _, j := range jobs {
-		ftm := cmp.Or(j.FineTunedModel, "-")
-		fmt.Fprintf(s.Out, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.Model, ftm, unixTime(j.CreatedAt))
-	}
-	return nil
+	return finetune.WriteJobs(s.Out, jobs)
 }
 
 func runFinetuneCancel(ctx context.Context, s *streams, opts finetuneOptions) error {

@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -36,12 +33,9 @@ func newLoRAConvertCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "mmproj", Destination: &opts.Mmproj, Usage: "vision projector `GGUF`; with --out-mmproj, vision modules are merged into a copy"},
 			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "projector `GGUF` to write with the vision modules merged"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("lora convert takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runLoRAConvert(c.Context, s, opts)
-		},
+		}),
 	}
 }
 
@@ -56,24 +50,7 @@ func runLoRAConvert(ctx context.Context, s *streams, opts lora.ConvertOptions) e
 	if err != nil {
 		return err
 	}
-	if len(res.Tensors) > 0 {
-		fmt.Fprintf(s.Err, "wrote %s: %d LoRA pairs for the language model, adapter.lora.alpha %g\n", opts.Out, len(res.Tensors), res.Alpha)
-		fmt.Fprintln(s.Out, opts.Out)
-	} else {
-		fmt.Fprintf(s.Err, "the adapter changes nothing in the language model: %s not written\n", opts.Out)
-	}
-	for _, m := range slices.Sorted(maps.Keys(res.Folded)) {
-		fmt.Fprintf(s.Err, "  %s: its own scale folded into lora_b (× %.6g)\n", m, res.Folded[m])
-	}
-	switch {
-	case len(res.Vision) > 0 && res.VisionMerged:
-		fmt.Fprintf(s.Err, "merged %d vision modules into %s (llama.cpp cannot apply LoRA to the projector at run time)\n", len(res.Vision), opts.OutMmproj)
-		fmt.Fprintln(s.Out, opts.OutMmproj)
-	case len(res.Vision) > 0:
-		fmt.Fprintf(s.Err, "warning: %d LoRA modules on the vision tower are NOT in %s: llama.cpp cannot apply LoRA to the vision projector at run time.\n", len(res.Vision), opts.Out)
-		fmt.Fprintf(s.Err, "  use 'vlmcmp lora merge' (or convert with --mmproj and --out-mmproj) to merge them: %s\n", strings.Join(res.Vision, ", "))
-	}
-	printUnplaced(s.Err, "not converted", res.NotConverted)
+	s.report(res.Report(opts))
 	return nil
 }
 
@@ -94,12 +71,9 @@ func newLoRAMergeCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "out-mmproj", Destination: &opts.OutMmproj, Usage: "merged projector `GGUF` to write (with --mmproj)"},
 			&cli.StringFlag{Name: "type", Destination: &opts.Type, Value: "same", Usage: "`TYPE` of merged tensors: same, f16, bf16, f32 or q8_0"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("lora merge takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			return runLoRAMerge(c.Context, s, opts, c.StringSlice("lora"))
-		},
+		}),
 	}
 }
 
@@ -133,17 +107,7 @@ func runLoRAMerge(ctx context.Context, s *streams, opts lora.MergeOptions, loras
 	if err != nil {
 		return err
 	}
-	for _, out := range []string{opts.Out, opts.OutMmproj} {
-		if out == "" {
-			continue
-		}
-		fmt.Fprintf(s.Err, "wrote %s: %d tensors merged\n", out, len(res.Merged[out]))
-		fmt.Fprintln(s.Out, out)
-	}
-	if len(res.KeptType) > 0 {
-		fmt.Fprintf(s.Err, "note: kept the base type for %d merged tensors whose rows do not fit --type %s: %s\n", len(res.KeptType), opts.Type, strings.Join(res.KeptType, ", "))
-	}
-	printUnplaced(s.Err, "not merged", res.NotMerged)
+	s.report(res.Report(opts))
 	return nil
 }
 
@@ -158,12 +122,13 @@ func requireFlags(pairs ...string) error {
 	return nil
 }
 
-func printUnplaced(w io.Writer, what string, u []lora.Unplaced) {
-	if len(u) == 0 {
-		return
+// report prints the files a lora command wrote on stdout and what it
+// says about them on stderr.
+func (s *streams) report(written, notes []string) {
+	for _, n := range notes {
+		fmt.Fprintln(s.Err, n)
 	}
-	fmt.Fprintf(w, "warning: %d adapter tensors or modules %s:\n", len(u), what)
-	for _, x := range u {
-		fmt.Fprintf(w, "  %s: %s\n", x.Name, x.Reason)
+	for _, w := range written {
+		fmt.Fprintln(s.Out, w)
 	}
 }

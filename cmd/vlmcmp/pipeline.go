@@ -10,10 +10,8 @@ import (
 )
 
 type pipelineOptions struct {
-	Auto      bool
-	Config    string
-	GPT4Model string
-	OpenAI    openaiFlags
+	Auto bool
+	configFlags
 	// Plan is what the flags say of the steps; runPipeline fills in the
 	// config and the flags passed on.
 	Plan finetune.PipelineOptions
@@ -32,25 +30,20 @@ func newPipelineCommand(s *streams) *cli.Command {
 			&cli.BoolFlag{Name: "text-only", Usage: "fine-tune on the text-only files (default: the image files)"},
 			&cli.StringFlag{Name: "finetune-model", Usage: "base `MODEL` to fine-tune (default: one that takes images, gpt-4o-2024-08-06)"},
 			&cli.StringSliceFlag{Name: "models", Usage: "comma-separated model `NAMES` to compare (default: every ready model)"},
-			&cli.StringFlag{Name: "config", Usage: "models `FILE` (default ./vlmcmp.yaml, else the built-in models)"},
 			&cli.StringFlag{Name: "data", Usage: "ground-truth `FILE` (default from the config, else " + config.DefaultData + ")"},
-			&cli.StringFlag{Name: "gpt4-model", Usage: "OpenAI `MODEL` of the model named gpt4"},
 			&cli.DurationFlag{Name: "poll", Usage: "check the fine-tuning job every `DURATION` (default: finetune's)"},
-		}, openaiCLIFlags()...),
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("pipeline takes no arguments, got %q", c.Args().First())
-			}
-			return runPipeline(c.Context, s, pipelineOptions{Auto: c.Bool("auto"), Config: c.String("config"), GPT4Model: c.String("gpt4-model"),
-				OpenAI: readOpenAIFlags(c), Plan: finetune.PipelineOptions{Data: c.String("data"), Models: splitList(c.StringSlice("models")),
+		}, configCLIFlags()...),
+		Action: noArgs(func(c *cli.Context) error {
+			return runPipeline(c.Context, s, pipelineOptions{Auto: c.Bool("auto"), configFlags: readConfigFlags(c),
+				Plan: finetune.PipelineOptions{Data: c.String("data"), Models: splitList(c.StringSlice("models")),
 					Poll: c.Duration("poll"), TextOnly: c.Bool("text-only"), FineTuneModel: c.String("finetune-model"),
 					SkipPrepare: c.Bool("skip-data-prep"), SkipFinetune: c.Bool("skip-finetuning")}})
-		},
+		}),
 	}
 }
 
 func runPipeline(ctx context.Context, s *streams, opts pipelineOptions) error {
-	cfg, err := loadConfig(opts.Config, opts.GPT4Model)
+	cfg, err := opts.load()
 	if err != nil {
 		return err
 	}

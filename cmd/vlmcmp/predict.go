@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -150,13 +149,10 @@ func newPredictCommand(s *streams) *cli.Command {
 			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
 		Description: help("predict"),
 		Flags:       flags,
-		Action: func(c *cli.Context) error {
-			if c.NArg() > 0 {
-				return usagef("predict takes no arguments, got %q", c.Args().First())
-			}
+		Action: noArgs(func(c *cli.Context) error {
 			opts.Engine, opts.OpenAI = engineOptionsFrom(c), readOpenAIFlags(c)
 			return runPredict(c.Context, s, opts)
-		},
+		}),
 	}
 }
 
@@ -209,29 +205,10 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 	}
 	fmt.Fprintln(s.Out, pred.Text)
 	if !local {
-		fmt.Fprintf(s.Err, "%s: %s, %s%s\n", opts.Model, scoreText(pred), pred.Latency.Round(time.Millisecond), costText(pred.CostUSD))
+		fmt.Fprintf(s.Err, "%s: %s\n", opts.Model, pred.Summary())
 	}
-	if t := pred.Timings; opts.Timings && t != nil {
-		fmt.Fprintf(s.Err, "timings: image encode %.1f ms, prefill %.1f ms (%d prompt tokens), decode %.1f ms (%d tokens), first token %.1f ms, total %.1f ms\n",
-			t.ImageEncodeMS, t.PrefillMS, pred.Usage.PromptTokens, t.DecodeMS, pred.Usage.CompletionTokens, t.FirstTokenMS, float64(pred.Latency.Microseconds())/1000)
+	if line := pred.TimingsLine(); opts.Timings && line != "" {
+		fmt.Fprintln(s.Err, line)
 	}
 	return nil
-}
-
-// scoreText is a prediction's score as predict prints it.
-func scoreText(p *llm.Prediction) string {
-	switch {
-	case p.Score != nil:
-		return fmt.Sprintf("score %g", *p.Score)
-	case p.ScoreError != "":
-		return "no score (" + p.ScoreError + ")"
-	}
-	return "no score"
-}
-
-func costText(usd float64) string {
-	if usd <= 0 {
-		return ""
-	}
-	return fmt.Sprintf(", $%.5f", usd)
 }

@@ -42,7 +42,7 @@ func (v *progressView) Update(p eval.Progress) {
 		return
 	}
 	if p.Finished || (p.Done >= v.next && time.Since(v.last) >= time.Second) || time.Since(v.last) >= 10*time.Second {
-		fmt.Fprintln(v.w, v.line(p))
+		fmt.Fprintln(v.w, p)
 		v.last = time.Now()
 		v.next = p.Done + v.step
 	}
@@ -75,33 +75,6 @@ func (v *progressView) describe(p eval.Progress) string {
 		d += fmt.Sprintf(" (%d errors)", p.Errors)
 	}
 	return d
-}
-
-// line is one plain progress line:
-// "gpt4: 12/30 40% 1.5 img/s eta 12s errors 0 cached 3".
-func (v *progressView) line(p eval.Progress) string {
-	pct := 100
-	if p.Total > 0 {
-		pct = 100 * p.Done / p.Total
-	}
-	s := fmt.Sprintf("%s: %d/%d %d%%", p.Model, p.Done, p.Total, pct)
-	if r := p.Rate(); r > 0 {
-		s += fmt.Sprintf(" %.1f img/s", r)
-		if !p.Finished {
-			s += " eta " + p.ETA().Round(time.Second).String()
-		}
-	}
-	s += fmt.Sprintf(" errors %d", p.Errors)
-	if p.Cached > 0 {
-		s += fmt.Sprintf(" cached %d", p.Cached)
-	}
-	switch {
-	case p.Finished && p.Done < p.Total:
-		s += " stopped" // a model that stopped early is never "done"
-	case p.Finished:
-		s += " done"
-	}
-	return s
 }
 
 // byteProgress shows a transfer's progress in bytes on w: a bar on a

@@ -592,3 +592,15 @@ func or(a, b string) string {
 	}
 	return b
 }
+
+// Describe is what the model is, in a few words: a local model's GGUF file
+// (with the number of LoRA adapters), else the API model's name.
+func (m *Model) Describe() string {
+	if m.Backend != BackendLocal {
+		return m.Model.String()
+	}
+	if len(m.LoRA) > 0 {
+		return fmt.Sprintf("%s + %d lora", m.ModelFile, len(m.LoRA))
+	}
+	return m.ModelFile
+}

@@ -197,3 +197,19 @@ func TestReplicas(t *testing.T) {
 		})
 	}
 }
+
+func TestModelDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		m    Model
+		want string
+	}{
+		{Model{Backend: BackendLocal, ModelFile: "m.gguf"}, "m.gguf"},
+		{Model{Backend: BackendLocal, ModelFile: "m.gguf", LoRA: []LoRA{{}, {}}}, "m.gguf + 2 lora"},
+		{Model{Backend: BackendOpenAI, Model: ModelRef{Name: "gpt-4o"}}, "gpt-4o"},
+		{Model{Backend: BackendOpenAI, Model: ModelRef{From: "info.json"}}, "from info.json"},
+	} {
+		if got := tc.m.Describe(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.m, got, tc.want)
+		}
+	}
+}

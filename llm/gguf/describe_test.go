@@ -1,4 +1,4 @@
-package main
+package gguf_test
 
 import (
 	"os"
@@ -28,9 +28,9 @@ func writeHeader(t *testing.T, path string, kvs ...gguf.KeyValue) {
 	}
 }
 
-// TestLocalFamily: the FAMILY cell of models for each family's files, and
+// TestDescribeFamily: the FAMILY cell of models for each family's files, and
 // for files it cannot place.
-func TestLocalFamily(t *testing.T) {
+func TestDescribeFamily(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]synth.Files{}
 	for _, name := range []string{"qwen2vl", "qwen2.5vl", "qwen3vl"} {
@@ -64,7 +64,7 @@ func TestLocalFamily(t *testing.T) {
 		{"unreadable", text, missing, "unknown (unreadable files)"},
 		{"no files", "", "", "unknown (unreadable files)"},
 	} {
-		if got := localFamily(tc.model, tc.mmproj); got != tc.want {
+		if got := gguf.DescribeFamily(tc.model, tc.mmproj); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}

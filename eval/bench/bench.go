@@ -5,9 +5,13 @@
 // batch size 1's. It writes the report as a table, as benchstat lines and as
 // a plot. Its statistics are eval/metrics'.
 //
-// It may import llm, llm/local, llm/imagefile, native, eval/demo (the
-// synthetic street painter) and eval/metrics; nothing imports it but the
-// command layer.
+// With a server URL it also sends the same images, prompt and answer length
+// to an OpenAI-compatible server (llama-server, vLLM) through the OpenAI
+// backend at several concurrencies, and reports both paths side by side.
+//
+// It may import llm, llm/local, llm/imagefile, native, openaiclient, eval/demo
+// (the synthetic street painter) and eval/metrics; nothing imports it but
+// the command layer.
 package bench
 
 import (
@@ -134,7 +138,7 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 		start := time.Now()
 		run := Pass{}
 		got := map[string]string{}
-		var ttft []float64
+		var ttft, lat []float64
 		for res := range pred.PredictBatch(ctx, reqs) {
 			if res.Err != nil {
 				if ctx.Err() != nil {
@@ -149,6 +153,7 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 				ttft = append(ttft, t.FirstTokenMS)
 			}
 			run.GeneratedTokens += res.Prediction.Usage.CompletionTokens
+			lat = append(lat, durMS(res.Prediction.Latency))
 		}
 		wall := time.Since(start)
 		st := pred.Stats()
@@ -158,6 +163,7 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 		run.PrefillTokPerS = ratio(float64(st.PrefillTokens), st.Prefill.Seconds())
 		run.DecodeTokPerS = ratio(float64(st.DecodeTokens), st.Decode.Seconds())
 		run.TTFTMS = StatOf(ttft).Median
+		run.LatencyMS = StatOf(lat).Median
 		run.PromptTokens = st.PrefillTokens
 		run.Steps = st.Steps
 		run.PrefixReuses = st.PrefixReuses
@@ -167,6 +173,22 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 		}
 		fmt.Fprintf(opts.progress(), "bench: batch %d run %d: %.2f images/s, %.1f decode tok/s\n", p, r+1, run.ImagesPerSec, run.DecodeTokPerS)
 	}
+	size.summarize()
+	size.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
+	if cfg.GPULayers != 0 {
+		if devs, err := native.Devices(); err == nil {
+			for _, d := range devs {
+				if d.Type == native.DeviceGPU {
+					size.GPUUsedMiB += float64(d.MemoryTotal-d.MemoryFree) / (1 << 20)
+				}
+			}
+		}
+	}
+	return size, answers, nil
+}
+
+// summarize sets the size's statistics from its runs.
+func (size *Size) summarize() {
 	pick := func(f func(Pass) float64) Stat {
 		v := make([]float64, len(size.Runs))
 		for i, r := range size.Runs {
@@ -180,17 +202,7 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 	size.PrefillTokPerS = pick(func(r Pass) float64 { return r.PrefillTokPerS })
 	size.DecodeTokPerS = pick(func(r Pass) float64 { return r.DecodeTokPerS })
 	size.TTFTMS = pick(func(r Pass) float64 { return r.TTFTMS })
-	size.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
-	if cfg.GPULayers != 0 {
-		if devs, err := native.Devices(); err == nil {
-			for _, d := range devs {
-				if d.Type == native.DeviceGPU {
-					size.GPUUsedMiB += float64(d.MemoryTotal-d.MemoryFree) / (1 << 20)
-				}
-			}
-		}
-	}
-	return size, answers, nil
+	size.LatencyMS = pick(func(r Pass) float64 { return r.LatencyMS })
 }
 
 func ratio(a, b float64) float64 {

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -37,6 +41,10 @@ type benchOptions struct {
 	Server      string
 	ServerModel string
 	Concurrency []int
+	// Trace writes every scheduler step as a JSON line; CPUProfile a Go
+	// CPU profile of the whole bench (pprof).
+	Trace      string
+	CPUProfile string
 }
 
 func newBenchCommand(s *streams) *cli.Command {
@@ -54,6 +62,8 @@ func newBenchCommand(s *streams) *cli.Command {
 		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout `FORMAT`: table, or benchstat (one line per run, for golang.org/x/perf/cmd/benchstat)"},
 		&cli.StringFlag{Name: "server", Usage: "also time the same images through the OpenAI-compatible API at `URL` (llama-server, vLLM: http://127.0.0.1:8088/v1); VLMCMP_SERVER_API_KEY is sent as its key when set"},
 		&cli.StringFlag{Name: "server-model", Value: "local", Usage: "model `NAME` sent to --server"},
+		&cli.StringFlag{Name: "trace", Usage: "write every scheduler step of the local timed runs (op, start, duration, sequences, tokens) as JSON lines to `FILE`"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the bench to `FILE` (go tool pprof)"},
 		&cli.StringFlag{Name: "concurrency", Usage: "comma-separated requests in flight `N` to time --server at (default: the --batch sizes)"},
 	)
 	return &cli.Command{
@@ -119,6 +129,8 @@ Examples:
 				Server:        c.String("server"),
 				ServerModel:   c.String("server-model"),
 				Concurrency:   conc,
+				Trace:         c.String("trace"),
+				CPUProfile:    c.String("cpuprofile"),
 			})
 		},
 	}
@@ -183,6 +195,40 @@ func runBench(ctx context.Context, s *streams, opts benchOptions) error {
 	if opts.Synthetic > 0 {
 		bo.ImageSize = opts.SyntheticSize
 	}
+	if opts.CPUProfile != "" {
+		f, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("bench cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench cpuprofile %s: %w", opts.CPUProfile, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if opts.Trace != "" {
+		f, err := os.Create(opts.Trace)
+		if err != nil {
+			return fmt.Errorf("bench trace: %w", err)
+		}
+		defer f.Close()
+		bw := bufio.NewWriter(f)
+		defer bw.Flush()
+		enc := json.NewEncoder(bw)
+		var mu sync.Mutex
+		bo.Trace = func(batch int, ev local.TraceEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			_ = enc.Encode(struct {
+				Batch  int     `json:"batch"`
+				Op     string  `json:"op"`
+				Start  int64   `json:"start_us"`
+				Dur    float64 `json:"dur_ms"`
+				Seqs   int     `json:"seqs"`
+				Tokens int     `json:"tokens"`
+			}{batch, ev.Op, ev.Start.UnixMicro(), float64(ev.Dur) / float64(time.Millisecond), ev.Seqs, ev.Tokens})
+		}
+	}
 	rep := &bench.Report{Images: len(reqs), ImageSize: bo.ImageSize, MaxTokens: opts.MaxTokens, Repeat: opts.Repeat}
 	if localPath {
 		if rep, err = bench.Run(ctx, reqs, bo); err != nil {
@@ -206,6 +252,10 @@ func runBench(ctx context.Context, s *streams, opts benchOptions) error {
 		bench.WriteBenchstat(s.Out, rep)
 	} else {
 		bench.WriteTable(s.Out, rep)
+		if len(rep.Sizes) > 0 {
+			fmt.Fprintln(s.Out)
+			bench.WritePhases(s.Out, rep)
+		}
 	}
 	if opts.JSON != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")

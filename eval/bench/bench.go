@@ -51,6 +51,9 @@ type Options struct {
 	ImageSize string
 	// Progress receives a line per load and run; nil: none.
 	Progress io.Writer
+	// Trace, when set, receives every scheduler step of the timed runs,
+	// with the batch size (local.Predictor.SetTrace).
+	Trace func(batch int, ev local.TraceEvent)
 }
 
 func (o Options) progress() io.Writer {
@@ -132,6 +135,9 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 	if _, err := pred.Predict(ctx, reqs[0]); err != nil {
 		return size, nil, fmt.Errorf("warm-up: %w", err)
 	}
+	if opts.Trace != nil {
+		pred.SetTrace(func(ev local.TraceEvent) { opts.Trace(p, ev) })
+	}
 	var answers map[string]string
 	for r := range opts.Repeat {
 		pred.ResetStats()
@@ -167,6 +173,7 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 		run.PromptTokens = st.PrefillTokens
 		run.Steps = st.Steps
 		run.PrefixReuses = st.PrefixReuses
+		run.Phases = phasesOf(st, wall, len(reqs), size.EncodeAhead)
 		size.Runs = append(size.Runs, run)
 		if r == 0 {
 			answers = got
@@ -185,6 +192,22 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 		}
 	}
 	return size, answers, nil
+}
+
+// phasesOf splits a pass's wall time by phase, per image.
+func phasesOf(st local.Stats, wall time.Duration, n int, ahead bool) *Phases {
+	per := func(d time.Duration) float64 { return durMS(d) / float64(n) }
+	ph := &Phases{
+		ImageDecode: per(st.ImageDecode), Tokenize: per(st.Tokenize), Encode: per(st.ImageEncode), EncodeAhead: ahead,
+		PrefixPrefill: per(st.PrefixPrefill), ImagePrefill: per(st.ImagePrefill), TextPrefill: per(st.TextPrefill),
+		Decode: per(st.Decode), Sample: per(st.Sample), Wait: per(st.OwnerWait), Wall: per(wall),
+	}
+	owner := ph.PrefixPrefill + ph.ImagePrefill + ph.TextPrefill + ph.Decode + ph.Sample + ph.Wait
+	if !ahead {
+		owner += ph.Encode
+	}
+	ph.Gap = ph.Wall - owner
+	return ph
 }
 
 // summarize sets the size's statistics from its runs.

@@ -50,6 +50,29 @@ type Pass struct {
 	Steps           int     `json:"decode_steps"`
 	PrefixReuses    int     `json:"prefix_reuses"`
 	Failed          int     `json:"failed"`
+	// Phases is where the time went, in milliseconds per image (local
+	// path only).
+	Phases *Phases `json:"phases_ms_per_image,omitempty"`
+}
+
+// Phases splits a local pass's time by phase, in milliseconds per image.
+// The preparer's phases (image decode, tokenize, and the encoder when it
+// encodes ahead) overlap the owner's; the owner's (the rest) plus Gap make
+// up the wall time: Gap is what no engine call covers (scheduling,
+// answering, goroutine hand-offs, sequence copies and clears).
+type Phases struct {
+	ImageDecode   float64 `json:"image_decode"`
+	Tokenize      float64 `json:"tokenize"`
+	Encode        float64 `json:"encode"`
+	EncodeAhead   bool    `json:"encode_ahead"`
+	PrefixPrefill float64 `json:"prefix_prefill"`
+	ImagePrefill  float64 `json:"image_prefill"`
+	TextPrefill   float64 `json:"text_prefill"`
+	Decode        float64 `json:"decode_steps"`
+	Sample        float64 `json:"sample"`
+	Wait          float64 `json:"owner_wait"`
+	Gap           float64 `json:"gap"`
+	Wall          float64 `json:"wall"`
 }
 
 // Size is every figure of one batch size.
@@ -142,6 +165,27 @@ func WriteTable(w io.Writer, rep *Report) {
 				l.ImagesPerSec.Median, l.Batch, s.ImagesPerSec.Median, s.Batch, l.ImagesPerSec.Median/s.ImagesPerSec.Median)
 		}
 	}
+}
+
+// WritePhases prints, per batch size, where the first run's time went in
+// milliseconds per image (see Phases).
+func WritePhases(w io.Writer, rep *Report) {
+	fmt.Fprintln(w, "phases, ms per image (first run); * runs beside the owner (encode ahead), not in its wall time")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "batch\tGo decode*\ttokenize*\tencode\tprefix\timage prefill\ttext prefill\tdecode steps\tsample\twait\tgap\twall\t")
+	for _, z := range rep.Sizes {
+		if len(z.Runs) == 0 || z.Runs[0].Phases == nil {
+			continue
+		}
+		ph := z.Runs[0].Phases
+		enc := fmt.Sprintf("%.2f", ph.Encode)
+		if ph.EncodeAhead {
+			enc += "*"
+		}
+		fmt.Fprintf(tw, "%d\t%.2f\t%.2f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n", z.Batch,
+			ph.ImageDecode, ph.Tokenize, enc, ph.PrefixPrefill, ph.ImagePrefill, ph.TextPrefill, ph.Decode, ph.Sample, ph.Wait, ph.Gap, ph.Wall)
+	}
+	tw.Flush()
 }
 
 func fmtStat(st Stat, scale float64, prec int) string {

@@ -43,9 +43,19 @@ type Config struct {
 	// encoder runs on the GPU whenever GPULayers is not 0 and a GPU backend
 	// is loaded.
 	GPULayers int
-	// Threads is the number of CPU threads for decoding and for the vision
-	// encoder; 0: the number of CPUs Go sees (runtime.NumCPU), at most 16.
+	// Threads is the number of CPU threads for decoding, and for the
+	// vision encoder unless EncoderThreads is set. 0: chosen from the
+	// machine: half the CPUs Go sees (runtime.NumCPU, at most 16 in all)
+	// for decoding and the other half for the encoder, which then encodes
+	// ahead while the context decodes; the decoder takes every thread while
+	// the encoder has nothing to do. On one CPU: 1 and 1, one after the other.
 	Threads int
+	// EncoderThreads is the number of CPU threads of the vision encoder;
+	// 0: Threads when that is set, else as described there.
+	EncoderThreads int
+	// threadsAuto: Threads was chosen from the machine (validate), so the
+	// decoder may borrow the encoder's threads while it is idle.
+	threadsAuto bool
 	// ContextSize is the number of tokens (KV cells) one sequence holds:
 	// the image's tokens, the prompt and the answer. 0: ImageMaxTokens +
 	// 512. The llama context holds Parallel times this, plus the shared
@@ -127,7 +137,7 @@ func (c *Config) validate() error {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"threads", c.Threads}, {"context size", c.ContextSize}, {"parallel", c.Parallel},
+	}{{"threads", c.Threads}, {"encoder threads", c.EncoderThreads}, {"context size", c.ContextSize}, {"parallel", c.Parallel},
 		{"batch size", c.BatchSize}, {"image min tokens", c.ImageMinTokens},
 		{"image max tokens", c.ImageMaxTokens}, {"max tokens", c.MaxTokens}} {
 		if n.v < 0 {
@@ -154,7 +164,14 @@ func (c *Config) validate() error {
 		c.ContextSize = c.ImageMaxTokens + defaultTextTokens
 	}
 	if c.Threads == 0 {
-		c.Threads = min(runtime.NumCPU(), 16)
+		n := min(runtime.NumCPU(), 16)
+		c.Threads, c.threadsAuto = max(1, n/2), true
+		if c.EncoderThreads == 0 {
+			c.EncoderThreads = max(1, n-c.Threads)
+		}
+	}
+	if c.EncoderThreads == 0 {
+		c.EncoderThreads = c.Threads
 	}
 	if c.MaxTokens == 0 {
 		c.MaxTokens = DefaultMaxTokens

@@ -62,7 +62,7 @@ func openEngine(ctx context.Context, cfg *Config) (_ engine, _ engineSetup, err 
 	}
 	e.proj, err = native.LoadProjector(cfg.MmprojFile, e.model, native.ProjectorParams{
 		UseGPU:         gpu,
-		Threads:        cfg.Threads,
+		Threads:        cfg.EncoderThreads,
 		FlashAttention: flash(cfg.FlashAttention),
 		ImageMinTokens: cfg.ImageMinTokens,
 		ImageMaxTokens: cfg.ImageMaxTokens,
@@ -258,6 +258,9 @@ func (e *nativeEngine) Step(toks []stepToken) error {
 	}
 	return e.lctx.Decode(e.step)
 }
+
+// SetThreads sets the threads of the following decodes (see threadSetter).
+func (e *nativeEngine) SetThreads(n int) { e.lctx.SetThreads(n, n) }
 
 func (e *nativeEngine) ClearSeq(seq int) error { return e.lctx.SeqRemove(seq, -1, -1) }
 

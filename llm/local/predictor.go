@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
@@ -28,16 +29,21 @@ type Predictor struct {
 	cfg       Config
 	eng       engine // its owner-side methods are the run goroutine's once New returns
 	parallel  int
-	encodeGPU bool   // the vision encoder runs on a GPU
-	ahead     bool   // the preparer encodes images (see doc.go)
-	name      string // Prediction.Model
-	grammar   string // the default grammar (Config.Grammar or the converted schema)
+	encodeGPU bool // the vision encoder runs on a GPU
+	ahead     bool // the preparer encodes images (see doc.go)
+	// lend: the decoder takes the encoder's threads while it is idle
+	// (encoding counts the encodes under way).
+	lend     bool
+	encoding atomic.Int32
+	name     string // Prediction.Model
+	grammar  string // the default grammar (Config.Grammar or the converted schema)
 
 	mu      sync.Mutex
 	queue   []*job        // submitted, not yet taken by the preparer
 	wake    chan struct{} // signals the preparer that queue grew (cap 1)
 	closed  bool
 	stats   Stats
+	trace   atomic.Pointer[func(TraceEvent)]
 	quit    context.Context // done once Close begins
 	stop    context.CancelFunc
 	ready   chan *job // preparer -> owner
@@ -56,6 +62,27 @@ type Stats struct {
 	Decode        time.Duration // time in step decodes
 	Steps         int           // decoding steps (llama_decode calls carrying sequences' next tokens)
 	PrefixReuses  int           // requests whose shared prefix was copied instead of decoded
+
+	// The phases of Prefill and the rest of a request's way, for the phase
+	// breakdown of docs/benchmarks.md (wall times; see also SetTrace).
+	ImageDecode   time.Duration // Go: image file to RGB pixels (preparer)
+	Tokenize      time.Duration // mtmd: chat prompt to chunks, image preprocessing (preparer)
+	PrefixPrefill time.Duration // the shared prefix: decoded once, then copied to each sequence
+	ImagePrefill  time.Duration // image embeddings decoded into the sequences
+	TextPrefill   time.Duration // the text after the image, with the first logits
+	Sample        time.Duration // sampling (first tokens and every step's)
+	OwnerWait     time.Duration // the owner goroutine waiting for a prepared request with nothing live
+}
+
+// TraceEvent is one step of the scheduler, given to the function set with
+// [Predictor.SetTrace]: an engine call on the owner goroutine (or the
+// preparer's encode) and how long it took.
+type TraceEvent struct {
+	Op     string        // "imagedecode", "tokenize", "encode", "prefix", "image", "text", "step", "sample", "wait"
+	Start  time.Time     // when it began
+	Dur    time.Duration // how long it took
+	Seqs   int           // sequences it covered (a step's live sequences)
+	Tokens int           // tokens it decoded (0 for encode, sample, wait)
 }
 
 // job is one request on its way through the predictor. Exactly one stage owns
@@ -164,7 +191,10 @@ func newPredictor(eng engine, cfg Config, setup engineSetup) (*Predictor, error)
 	default:
 		// On a GPU the encoder and the decoder use different hardware; on
 		// the CPU only when both sets of threads fit on the cores together.
-		p.ahead = setup.encodeGPU || 2*cfg.Threads <= runtime.NumCPU()
+		p.ahead = setup.encodeGPU || cfg.Threads+cfg.EncoderThreads <= runtime.NumCPU()
+	}
+	if _, ok := eng.(threadSetter); ok {
+		p.lend = p.ahead && !setup.encodeGPU && cfg.threadsAuto
 	}
 	if cfg.JSONSchema != "" {
 		var err error
@@ -182,7 +212,8 @@ func newPredictor(eng engine, cfg Config, setup engineSetup) (*Predictor, error)
 		}
 		s.Close()
 	}
-	slog.Debug("local: scheduler", "model", cfg.ModelFile, "parallel", p.parallel, "encode_ahead", p.ahead)
+	slog.Debug("local: scheduler", "model", cfg.ModelFile, "parallel", p.parallel, "encode_ahead", p.ahead,
+		"threads", cfg.Threads, "encoder_threads", cfg.EncoderThreads, "lend_threads", p.lend)
 	p.quit, p.stop = context.WithCancel(context.Background())
 	p.ready = make(chan *job, p.parallel)
 	p.wg.Add(2)
@@ -219,6 +250,24 @@ func (p *Predictor) addStats(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
+}
+
+// SetTrace has fn called with every step of the scheduler from now on (nil:
+// none), on the scheduler's goroutines: fn must be quick and safe for
+// concurrent use. It is for profiling (vlmcmp bench --trace).
+func (p *Predictor) SetTrace(fn func(TraceEvent)) {
+	if fn == nil {
+		p.trace.Store(nil)
+		return
+	}
+	p.trace.Store(&fn)
+}
+
+// traced reports an event to the trace function, if any.
+func (p *Predictor) traced(op string, start time.Time, d time.Duration, seqs, tokens int) {
+	if fn := p.trace.Load(); fn != nil {
+		(*fn)(TraceEvent{Op: op, Start: start, Dur: d, Seqs: seqs, Tokens: tokens})
+	}
 }
 
 // Predict scores one request: PredictBatch with one request.

@@ -76,6 +76,7 @@ func (p *Predictor) ready1(j *job) error {
 			return fmt.Errorf("read image: %w", err)
 		}
 	}
+	t0 := time.Now()
 	img, _, err := imagefile.Decode(data)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
@@ -85,10 +86,15 @@ func (p *Predictor) ready1(j *job) error {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
 	w, h, rgb := imagefile.RGB(img)
+	t1 := time.Now()
 	j.chunks, err = p.eng.Tokenize(prompt, w, h, rgb)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
+	t2 := time.Now()
+	p.addStats(func(s *Stats) { s.ImageDecode += t1.Sub(t0); s.Tokenize += t2.Sub(t1) })
+	p.traced("imagedecode", t0, t1.Sub(t0), 0, 0)
+	p.traced("tokenize", t1, t2.Sub(t1), 0, 0)
 	j.imageAt = -1
 	for i := range j.chunks.Len() {
 		if j.chunks.Kind(i) == native.ChunkImage {
@@ -117,12 +123,15 @@ func (p *Predictor) ready1(j *job) error {
 // encode runs the vision encoder on j's image and records it in j's timings
 // and the stats.
 func (p *Predictor) encode(j *job) error {
+	p.encoding.Add(1)
 	emb, err := p.eng.Encode(j.chunks, j.imageAt)
+	p.encoding.Add(-1)
 	if err != nil {
 		return err
 	}
 	j.emb = emb
 	d := emb.EncodeTime()
+	p.traced("encode", time.Now().Add(-d), d, 1, 0)
 	j.timings.ImageEncodeMS = ms(d)
 	p.addStats(func(s *Stats) { s.Images++; s.ImageEncode += d })
 	return nil

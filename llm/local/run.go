@@ -31,12 +31,13 @@ type seq struct {
 // runner is the owner goroutine's state: the engine's context is used from
 // nowhere else while it runs.
 type runner struct {
-	p      *Predictor
-	eng    engine
-	slots  []*seq
-	step   []stepToken // the tokens of the current step, reused
-	live   []*seq      // the sequences of the current step, in step order
-	prefix struct {
+	p       *Predictor
+	eng     engine
+	slots   []*seq
+	step    []stepToken // the tokens of the current step, reused
+	live    []*seq      // the sequences of the current step, in step order
+	threads int         // the engine's decoding threads now (0: as configured)
+	prefix  struct {
 		seq  int            // the spare sequence holding the shared prefix (P)
 		toks []native.Token // its tokens; nil when empty
 		pos  int            // the position after it
@@ -77,11 +78,15 @@ func (r *runner) admit() bool {
 		}
 		var j *job
 		if r.liveCount() == 0 {
+			t0 := time.Now()
 			select {
 			case j = <-r.p.ready:
 			case <-quit:
 				return false
 			}
+			d := time.Since(t0)
+			r.p.addStats(func(st *Stats) { st.OwnerWait += d })
+			r.p.traced("wait", t0, d, 0, 0)
 		} else {
 			select {
 			case j = <-r.p.ready:
@@ -102,6 +107,22 @@ func (r *runner) admit() bool {
 		return false
 	default:
 		return true
+	}
+}
+
+// setThreads gives the decoder the encoder's threads too while no image is
+// being encoded (Predictor.lend), and its own share otherwise.
+func (r *runner) setThreads() {
+	if !r.p.lend {
+		return
+	}
+	n := r.p.cfg.Threads
+	if r.p.encoding.Load() == 0 {
+		n += r.p.cfg.EncoderThreads
+	}
+	if n != r.threads {
+		r.eng.(threadSetter).SetThreads(n)
+		r.threads = n
 	}
 }
 
@@ -244,24 +265,39 @@ func (r *runner) open(s *seq) error {
 func (r *runner) prefill(s *seq) error {
 	j := s.job
 	ch := j.chunks
+	r.setThreads()
 	t0 := time.Now()
 	pos, n, err := r.prefixInto(s)
 	if err != nil {
 		return err
 	}
+	t1 := time.Now()
+	r.p.traced("prefix", t0, t1.Sub(t0), 1, n)
 	if pos, err = r.eng.Eval(ch, j.imageAt, j.emb, pos, s.id, false); err != nil {
 		return fmt.Errorf("prefill: %w", err)
 	}
 	n += ch.NTokens(j.imageAt)
+	t2 := time.Now()
+	r.p.traced("image", t1, t2.Sub(t1), 1, ch.NTokens(j.imageAt))
+	text := 0
 	for i := j.imageAt + 1; i < ch.Len(); i++ {
 		if pos, err = r.eng.Eval(ch, i, nil, pos, s.id, i == ch.Len()-1); err != nil {
 			return fmt.Errorf("prefill: %w", err)
 		}
-		n += ch.NTokens(i)
+		text += ch.NTokens(i)
 	}
-	s.prefill = time.Since(t0)
+	n += text
+	t3 := time.Now()
+	r.p.traced("text", t2, t3.Sub(t2), 1, text)
+	s.prefill = t3.Sub(t0)
 	s.nPast = pos
-	r.p.addStats(func(st *Stats) { st.PrefillTokens += n; st.Prefill += s.prefill })
+	r.p.addStats(func(st *Stats) {
+		st.PrefillTokens += n
+		st.Prefill += s.prefill
+		st.PrefixPrefill += t1.Sub(t0)
+		st.ImagePrefill += t2.Sub(t1)
+		st.TextPrefill += t3.Sub(t2)
+	})
 	j.emb = nil // the embedding is in the KV cache now
 	return nil
 }
@@ -309,11 +345,15 @@ func (r *runner) prefixInto(s *seq) (pos, decoded int, err error) {
 
 // firstToken samples s's first answer token from the prefill's logits.
 func (r *runner) firstToken(s *seq) error {
+	t0 := time.Now()
 	tok, end, err := s.sampler.Sample(-1)
 	if err != nil {
 		return fmt.Errorf("sample: %w", err)
 	}
 	s.first = time.Now()
+	d := s.first.Sub(t0)
+	r.p.addStats(func(st *Stats) { st.Sample += d })
+	r.p.traced("sample", t0, d, 1, 0)
 	r.accept(s, tok, end)
 	return nil
 }
@@ -352,6 +392,7 @@ func (r *runner) decodeStep() {
 		r.live = append(r.live, s)
 		jobs = append(jobs, s.job)
 	}
+	r.setThreads()
 	done := r.interruptOn(jobs...)
 	t0 := time.Now()
 	err := r.eng.Step(r.step)
@@ -361,17 +402,23 @@ func (r *runner) decodeStep() {
 		r.stepFailed(err)
 		return
 	}
-	r.p.addStats(func(st *Stats) { st.Steps++; st.DecodeTokens += len(r.live); st.Decode += d })
+	r.p.traced("step", t0, d, len(r.live), len(r.live))
+	var sampling time.Duration
+	t1 := time.Now()
 	for i, s := range r.live {
 		s.nPast++
 		s.decode += d
+		ts := time.Now()
 		tok, end, err := s.sampler.Sample(i)
+		sampling += time.Since(ts)
 		if err != nil {
 			r.finish(s, fmt.Errorf("image %s: sample: %w", s.job.name(), err))
 			continue
 		}
 		r.accept(s, tok, end)
 	}
+	r.p.traced("sample", t1, sampling, len(r.live), 0)
+	r.p.addStats(func(st *Stats) { st.Steps++; st.DecodeTokens += len(r.live); st.Decode += d; st.Sample += sampling })
 }
 
 // stepFailed handles a failed step. When it was interrupted (a request's

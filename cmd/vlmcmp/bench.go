@@ -45,6 +45,8 @@ type benchOptions struct {
 	// CPU profile of the whole bench (pprof).
 	Trace      string
 	CPUProfile string
+	// TextFirst puts the prompt before the image (local.Config.TextFirst).
+	TextFirst bool
 }
 
 func newBenchCommand(s *streams) *cli.Command {
@@ -62,6 +64,7 @@ func newBenchCommand(s *streams) *cli.Command {
 		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout `FORMAT`: table, or benchstat (one line per run, for golang.org/x/perf/cmd/benchstat)"},
 		&cli.StringFlag{Name: "server", Usage: "also time the same images through the OpenAI-compatible API at `URL` (llama-server, vLLM: http://127.0.0.1:8088/v1); VLMCMP_SERVER_API_KEY is sent as its key when set"},
 		&cli.StringFlag{Name: "server-model", Value: "local", Usage: "model `NAME` sent to --server"},
+		&cli.BoolFlag{Name: "text-first", Usage: "put the prompt before the image in the local model's chat, as the OpenAI backend (and so --server) sends it: the prompt is then decoded once and shared"},
 		&cli.StringFlag{Name: "trace", Usage: "write every scheduler step of the local timed runs (op, start, duration, sequences, tokens) as JSON lines to `FILE`"},
 		&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the bench to `FILE` (go tool pprof)"},
 		&cli.StringFlag{Name: "concurrency", Usage: "comma-separated requests in flight `N` to time --server at (default: the --batch sizes)"},
@@ -131,6 +134,7 @@ Examples:
 				Concurrency:   conc,
 				Trace:         c.String("trace"),
 				CPUProfile:    c.String("cpuprofile"),
+				TextFirst:     c.Bool("text-first"),
 			})
 		},
 	}
@@ -159,6 +163,7 @@ func runBench(ctx context.Context, s *streams, opts benchOptions) error {
 		if cfg, err = opts.Engine.config(); err != nil {
 			return err
 		}
+		cfg.TextFirst = opts.TextFirst
 	}
 	switch {
 	case opts.Images == "" && opts.Synthetic <= 0:

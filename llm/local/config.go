@@ -90,6 +90,13 @@ type Config struct {
 	// chat template and ignoring System: the prompt must contain the media
 	// marker <__media__> where the image goes.
 	RawPrompt bool
+	// TextFirst puts the prompt before the image in the user's turn, as
+	// the OpenAI backend sends it, instead of after it. The whole text
+	// before the image (system prompt, chat header, prompt) is then the
+	// prefix shared by every request with the same prompt: decoded once,
+	// copied to each sequence, so that only the image and the few tokens
+	// that open the answer are decoded per request.
+	TextFirst bool
 	// EncodeAhead encodes queued images on the preparing goroutine while
 	// the context decodes other sequences ("on"), or on the owner between
 	// decoding steps ("off"). "" or "auto": on when the encoder runs on a

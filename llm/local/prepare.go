@@ -151,7 +151,11 @@ func (p *Predictor) prompt(req *llm.Request) (string, error) {
 	if req.System != "" {
 		msgs = append(msgs, native.ChatMessage{Role: "system", Content: req.System})
 	}
-	msgs = append(msgs, native.ChatMessage{Role: "user", Content: native.MediaMarker + req.Prompt})
+	content := native.MediaMarker + req.Prompt
+	if p.cfg.TextFirst && req.Prompt != "" {
+		content = req.Prompt + native.MediaMarker
+	}
+	msgs = append(msgs, native.ChatMessage{Role: "user", Content: content})
 	s, err := p.eng.Template(msgs)
 	if err != nil {
 		return "", fmt.Errorf("chat template of %s: %w", p.cfg.ModelFile, err)

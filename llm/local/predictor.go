@@ -31,12 +31,14 @@ type Predictor struct {
 	parallel  int
 	encodeGPU bool // the vision encoder runs on a GPU
 	ahead     bool // the preparer encodes images (see doc.go)
-	// lend: the decoder takes the encoder's threads while it is idle
-	// (encoding counts the encodes under way).
-	lend     bool
-	encoding atomic.Int32
-	name     string // Prediction.Model
-	grammar  string // the default grammar (Config.Grammar or the converted schema)
+	// lend: the decoder takes the encoder's threads while it is idle. cores
+	// is held by the preparer while it encodes and by the owner while it
+	// decodes on the encoder's threads too, so the two never run more
+	// threads than the CPUs together.
+	lend    bool
+	cores   sync.Mutex
+	name    string // Prediction.Model
+	grammar string // the default grammar (Config.Grammar or the converted schema)
 
 	mu      sync.Mutex
 	queue   []*job        // submitted, not yet taken by the preparer

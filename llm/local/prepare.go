@@ -113,6 +113,11 @@ func (p *Predictor) ready1(j *job) error {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
 	if p.ahead {
+		if p.lend {
+			// Wait for a decode on the encoder's threads to end.
+			p.cores.Lock()
+			defer p.cores.Unlock()
+		}
 		if err := p.encode(j); err != nil {
 			return fmt.Errorf("image %s: %w", name, err)
 		}
@@ -123,9 +128,7 @@ func (p *Predictor) ready1(j *job) error {
 // encode runs the vision encoder on j's image and records it in j's timings
 // and the stats.
 func (p *Predictor) encode(j *job) error {
-	p.encoding.Add(1)
 	emb, err := p.eng.Encode(j.chunks, j.imageAt)
-	p.encoding.Add(-1)
 	if err != nil {
 		return err
 	}

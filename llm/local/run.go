@@ -110,20 +110,25 @@ func (r *runner) admit() bool {
 	}
 }
 
-// setThreads gives the decoder the encoder's threads too while no image is
-// being encoded (Predictor.lend), and its own share otherwise.
-func (r *runner) setThreads() {
+// borrow gives the next decodes the encoder's threads too when the
+// encoder is idle (Predictor.lend), its own share otherwise. Call the
+// function it returns after those decodes: it lets the encoder run again.
+func (r *runner) borrow() (release func()) {
 	if !r.p.lend {
-		return
+		return func() {}
 	}
-	n := r.p.cfg.Threads
-	if r.p.encoding.Load() == 0 {
+	n, got := r.p.cfg.Threads, r.p.cores.TryLock()
+	if got {
 		n += r.p.cfg.EncoderThreads
 	}
 	if n != r.threads {
 		r.eng.(threadSetter).SetThreads(n)
 		r.threads = n
 	}
+	if got {
+		return r.p.cores.Unlock
+	}
+	return func() {}
 }
 
 func (r *runner) liveCount() int {
@@ -265,7 +270,8 @@ func (r *runner) open(s *seq) error {
 func (r *runner) prefill(s *seq) error {
 	j := s.job
 	ch := j.chunks
-	r.setThreads()
+	release := r.borrow()
+	defer release()
 	t0 := time.Now()
 	pos, n, err := r.prefixInto(s)
 	if err != nil {
@@ -392,12 +398,13 @@ func (r *runner) decodeStep() {
 		r.live = append(r.live, s)
 		jobs = append(jobs, s.job)
 	}
-	r.setThreads()
+	release := r.borrow()
 	done := r.interruptOn(jobs...)
 	t0 := time.Now()
 	err := r.eng.Step(r.step)
 	d := time.Since(t0)
 	done()
+	release()
 	if err != nil {
 		r.stepFailed(err)
 		return

@@ -100,8 +100,9 @@ type Config struct {
 	// EncodeAhead encodes queued images on the preparing goroutine while
 	// the context decodes other sequences ("on"), or on the owner between
 	// decoding steps ("off"). "" or "auto": on when the encoder runs on a
-	// GPU, or when twice Threads fits in the CPUs; off otherwise (the
-	// encoder and the decoder would compete for the same cores).
+	// GPU, or when Threads and EncoderThreads fit in the CPUs together (so
+	// with Threads 0 on two CPUs or more); off otherwise (the encoder and
+	// the decoder would compete for the same cores).
 	EncodeAhead string
 }
 

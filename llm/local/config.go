@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -45,10 +46,13 @@ type Config struct {
 	GPULayers int
 	// Threads is the number of CPU threads for decoding, and for the
 	// vision encoder unless EncoderThreads is set. 0: chosen from the
-	// machine: half the CPUs Go sees (runtime.NumCPU, at most 16 in all)
-	// for decoding and the other half for the encoder, which then encodes
+	// machine: of the idle CPUs (those Go sees, runtime.NumCPU, at most 16,
+	// less the 1-minute load average when New is called; at least 1),
+	// half decode and the other half run the encoder, which then encodes
 	// ahead while the context decodes; the decoder takes every thread while
-	// the encoder has nothing to do. On one CPU: 1 and 1, one after the other.
+	// the encoder has nothing to do. With one idle CPU: one thread each
+	// (ggml's threads wait for each other at every step, so threads beyond
+	// the idle CPUs cost far more than they give).
 	Threads int
 	// EncoderThreads is the number of CPU threads of the vision encoder;
 	// 0: Threads when that is set, else as described there.
@@ -104,6 +108,20 @@ type Config struct {
 	// with Threads 0 on two CPUs or more); off otherwise (the encoder and
 	// the decoder would compete for the same cores).
 	EncodeAhead string
+}
+
+// idleCPUs is n less the 1-minute load average (Linux /proc/loadavg),
+// rounded, at least 1; n where the load is unknown.
+func idleCPUs(n int) int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return n
+	}
+	var load float64
+	if _, err := fmt.Sscanf(string(b), "%g", &load); err != nil || load < 0 {
+		return n
+	}
+	return max(1, n-int(load+0.5))
 }
 
 // LoRA is one adapter file and its scale.
@@ -172,11 +190,14 @@ func (c *Config) validate() error {
 		c.ContextSize = c.ImageMaxTokens + defaultTextTokens
 	}
 	if c.Threads == 0 {
-		n := min(runtime.NumCPU(), 16)
-		c.Threads, c.threadsAuto = max(1, n/2), true
+		n := idleCPUs(min(runtime.NumCPU(), 16))
+		c.Threads = max(1, n/2)
 		if c.EncoderThreads == 0 {
 			c.EncoderThreads = max(1, n-c.Threads)
 		}
+		// Lend the encoder's threads to the decoder only when they are idle
+		// CPUs too.
+		c.threadsAuto = c.Threads+c.EncoderThreads <= n
 	}
 	if c.EncoderThreads == 0 {
 		c.EncoderThreads = c.Threads

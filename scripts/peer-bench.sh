@@ -9,8 +9,9 @@
 #   scripts/peer-bench.sh LLAMA_CPP_DIR
 #
 # Settings (environment): IMAGES (32), SIZE (320x240), TOKENS ("16 64"),
-# BATCHES (1,2,4,8), PARALLELS ("2 4 8"), THREADS (server threads,
-# default nproc), LOCAL_FLAGS (vlmcmp bench flags of the local path; default
+# BATCHES (1,2,4,8), PARALLELS ("2 4 8"), THREADS (server -t values to
+# try, each with every --parallel; default nproc: "2 1" on a loaded 2-core
+# machine, where more threads than idle CPUs collapse), LOCAL_FLAGS (vlmcmp bench flags of the local path; default
 # --text-first: the prompt before the image, as the server gets it from the
 # OpenAI backend), BEFORE (1: also time the local path as it was before
 # issue 14, with BEFORE_FLAGS, default "--threads $(nproc) --encode-ahead off",
@@ -55,14 +56,16 @@ for t in $TOKENS; do
 	# shellcheck disable=SC2086
 	./vlmcmp bench --model-file "$M/model.gguf" --mmproj "$M/mmproj.gguf" "${common[@]}" \
 		--max-tokens "$t" --batch "$BATCHES" --json "$OUT/local-$t.json" $LOCAL_FLAGS 2>/dev/null | tee -a "$OUT/summary.txt"
-	for p in $PARALLELS; do
-		echo "== llama-server --parallel $p -t $THREADS, $t tokens, $p in flight" | tee -a "$OUT/summary.txt"
-		scripts/peer-server.sh "$LLAMA" --model "$M/model.gguf" --mmproj "$M/mmproj.gguf" \
-			--parallel "$p" --threads "$THREADS" --port "$PORT" --ctx $((p * 1024)) >/dev/null
-		server_pid=$(cat "$LLAMA/build-vlmcmp/server-$PORT.pid")
-		./vlmcmp bench --server "http://127.0.0.1:$PORT/v1" "${common[@]}" --max-tokens "$t" \
-			--batch "$p" --concurrency "$p" --json "$OUT/server-$t-$p.json" 2>/dev/null | tee -a "$OUT/summary.txt"
-		stop_server
+	for th in $THREADS; do
+		for p in $PARALLELS; do
+			echo "== llama-server --parallel $p -t $th, $t tokens, $p in flight" | tee -a "$OUT/summary.txt"
+			scripts/peer-server.sh "$LLAMA" --model "$M/model.gguf" --mmproj "$M/mmproj.gguf" \
+				--parallel "$p" --threads "$th" --port "$PORT" --ctx $((p * 1024)) >/dev/null
+			server_pid=$(cat "$LLAMA/build-vlmcmp/server-$PORT.pid")
+			./vlmcmp bench --server "http://127.0.0.1:$PORT/v1" "${common[@]}" --max-tokens "$t" \
+				--batch "$p" --concurrency "$p" --json "$OUT/server-$t-$p-t$th.json" 2>/dev/null | tee -a "$OUT/summary.txt"
+			stop_server
+		done
 	done
 done
 
@@ -71,7 +74,7 @@ python3 - "$OUT" $TOKENS <<'EOF' | tee -a "$OUT/summary.txt"
 import glob, json, os, sys
 out, tokens = sys.argv[1], sys.argv[2:]
 print()
-print("| answer tokens | vlmcmp before: best images/s (batch) | vlmcmp: best images/s (batch) | llama-server: best images/s (--parallel) | before / server | vlmcmp / server |")
+print("| answer tokens | vlmcmp before: best images/s (batch) | vlmcmp: best images/s (batch) | llama-server: best images/s (--parallel, -t) | before / server | vlmcmp / server |")
 print("|---:|---:|---:|---:|---:|---:|")
 def best_local(name):
     path = os.path.join(out, name)
@@ -80,13 +83,13 @@ def best_local(name):
     return max(json.load(open(path))["sizes"], key=lambda z: z["images_per_sec"]["median"])
 for t in tokens:
     lb, bb = best_local(f"local-{t}.json"), best_local(f"before-{t}.json")
-    best = None
+    best, bth = None, "?"
     for f in glob.glob(os.path.join(out, f"server-{t}-*.json")):
         for z in json.load(open(f))["server"]["sizes"]:
             if best is None or z["images_per_sec"]["median"] > best["images_per_sec"]["median"]:
-                best = z
+                best, bth = z, f.rsplit("-t", 1)[-1].removesuffix(".json")
     l, s = lb["images_per_sec"]["median"], best["images_per_sec"]["median"]
     b = bb["images_per_sec"]["median"] if bb else float("nan")
     bcell = f"{b:.2f} ({bb['batch']})" if bb else "-"
-    print(f"| {t} | {bcell} | {l:.2f} ({lb['batch']}) | {s:.2f} ({best['batch']}) | {b/s:.2f}x | {l/s:.2f}x |")
+    print(f"| {t} | {bcell} | {l:.2f} ({lb['batch']}) | {s:.2f} ({best['batch']}, -t {bth}) | {b/s:.2f}x | {l/s:.2f}x |")
 EOF

@@ -215,6 +215,18 @@ func (c *Context) ResetInterrupt() {
 	}
 }
 
+// SetThreads sets the CPU threads of later decodes: n for single-token
+// decodes (generation), nBatch for prompt batches (llama_set_n_threads).
+// Values below 1 are taken as 1. Call it between decodes, not during one.
+func (c *Context) SetThreads(n, nBatch int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.c == nil {
+		return
+	}
+	C.llama_set_n_threads(c.c, C.int32_t(max(n, 1)), C.int32_t(max(nBatch, 1)))
+}
+
 // Decode runs the model on the batch.
 func (c *Context) Decode(b *Batch) error {
 	c.mu.Lock()

@@ -141,6 +141,10 @@ func (c *Context) Interrupt() {}
 // goroutine.
 func (c *Context) ResetInterrupt() {}
 
+// SetThreads sets the CPU threads of later decodes: n for single-token
+// decodes (generation), nBatch for prompt batches.
+func (c *Context) SetThreads(n, nBatch int) {}
+
 // Logits copies the logits of output i of the last decode into dst (grown
 // when too small) and returns it; i is the token's index in the batch, or -1
 // for the last output. It has NVocab floats.

@@ -1,18 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/vlmcmp/vlmcmp/eval/bench"
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/llm/local"
 )
 
 // benchOptions are the options of vlmcmp bench.
@@ -29,6 +35,18 @@ type benchOptions struct {
 	JSON          string
 	Plot          string
 	Format        string // table or benchstat
+	// Server is an OpenAI-compatible API's base URL to time beside the
+	// local path (empty: none); ServerModel the model name sent to it;
+	// Concurrency its requests in flight (default: the batch sizes).
+	Server      string
+	ServerModel string
+	Concurrency []int
+	// Trace writes every scheduler step as a JSON line; CPUProfile a Go
+	// CPU profile of the whole bench (pprof).
+	Trace      string
+	CPUProfile string
+	// TextFirst puts the prompt before the image (local.Config.TextFirst).
+	TextFirst bool
 }
 
 func newBenchCommand(s *streams) *cli.Command {
@@ -44,12 +62,19 @@ func newBenchCommand(s *streams) *cli.Command {
 		&cli.StringFlag{Name: "json", Usage: "write every figure as JSON to `FILE`"},
 		&cli.StringFlag{Name: "plot", Usage: "write a PNG plot of images/s and decode tokens/s against batch size to `FILE`"},
 		&cli.StringFlag{Name: "format", Value: "table", Usage: "stdout `FORMAT`: table, or benchstat (one line per run, for golang.org/x/perf/cmd/benchstat)"},
+		&cli.StringFlag{Name: "server", Usage: "also time the same images through the OpenAI-compatible API at `URL` (llama-server, vLLM: http://127.0.0.1:8088/v1); VLMCMP_SERVER_API_KEY is sent as its key when set"},
+		&cli.StringFlag{Name: "server-model", Value: "local", Usage: "model `NAME` sent to --server"},
+		&cli.BoolFlag{Name: "text-first", Usage: "put the prompt before the image in the local model's chat, as the OpenAI backend (and so --server) sends it: the prompt is then decoded once and shared"},
+		&cli.StringFlag{Name: "trace", Usage: "write every scheduler step of the local timed runs (op, start, duration, sequences, tokens) as JSON lines to `FILE`"},
+		&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the bench to `FILE` (go tool pprof)"},
+		&cli.StringFlag{Name: "concurrency", Usage: "comma-separated requests in flight `N` to time --server at (default: the --batch sizes)"},
 	)
 	return &cli.Command{
 		Name:  "bench",
 		Usage: "measure local inference throughput at several batch sizes",
 		UsageText: "vlmcmp bench --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... {--images <dir> | --synthetic <n>}\n" +
-			"  [--batch 1,2,4,8,16] [--max-tokens <n>] [--repeat <r>] [--json <file>] [--plot <file.png>] [--format {table | benchstat}]",
+			"  [--batch 1,2,4,8,16] [--max-tokens <n>] [--repeat <r>] [--json <file>] [--plot <file.png>] [--format {table | benchstat}]\n" +
+			"  [--server <url> [--server-model <name>] [--concurrency 1,2,4,8]]",
 		Description: `bench scores the same images with the local Qwen2-VL at each batch size (the
 number of sequences decoded together by continuous batching). For each size it
 loads the model, answers one warm-up request, then scores every image --repeat
@@ -61,19 +86,35 @@ identical to batch size 1's (floating-point sums can round differently with
 other batch shapes). Answers are greedy and --max-tokens long unless the model
 ends them first.
 
+With --server the same images, prompt and answer length also go to an
+OpenAI-compatible server (llama-server, vLLM) through the OpenAI backend, at
+each --concurrency (requests in flight), and the table and plot show both paths
+side by side with the ratio of their best images/s: what running in-process
+buys on this machine. For the server only wall time, images/s, latency and the
+answers are known. Without --model-file only the server is timed.
+scripts/peer-server.sh builds and starts upstream llama-server for this.
+
 Examples:
   vlmcmp bench --model-file m.gguf --mmproj p.gguf --synthetic 32 --batch 1,2,4,8
   vlmcmp bench --model-file m.gguf --mmproj p.gguf --gpu-layers -1 --images photos \
     --batch 1,8,16,32 --json bench.json --plot bench.png
-  vlmcmp bench --model-file m.gguf --mmproj p.gguf --synthetic 16 --format benchstat > new.txt`,
+  vlmcmp bench --model-file m.gguf --mmproj p.gguf --synthetic 16 --format benchstat > new.txt
+  vlmcmp bench --model-file m.gguf --mmproj p.gguf --synthetic 32 --batch 4,8 \
+    --server http://127.0.0.1:8088/v1 --concurrency 4,8 --plot both.png`,
 		Flags: flags,
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usagef("bench takes no arguments, got %q", c.Args().First())
 			}
-			sizes, err := parseBatchSizes(c.String("batch"))
+			sizes, err := parseBatchSizes("--batch", c.String("batch"))
 			if err != nil {
 				return err
+			}
+			conc := sizes
+			if c.IsSet("concurrency") {
+				if conc, err = parseBatchSizes("--concurrency", c.String("concurrency")); err != nil {
+					return err
+				}
 			}
 			return runBench(c.Context, s, benchOptions{
 				Engine:        engineOptionsFrom(c),
@@ -88,17 +129,23 @@ Examples:
 				JSON:          c.String("json"),
 				Plot:          c.String("plot"),
 				Format:        c.String("format"),
+				Server:        c.String("server"),
+				ServerModel:   c.String("server-model"),
+				Concurrency:   conc,
+				Trace:         c.String("trace"),
+				CPUProfile:    c.String("cpuprofile"),
+				TextFirst:     c.Bool("text-first"),
 			})
 		},
 	}
 }
 
-func parseBatchSizes(s string) ([]int, error) {
+func parseBatchSizes(flag, s string) ([]int, error) {
 	var sizes []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return nil, usagef("--batch: %q is not a positive whole number", f)
+			return nil, usagef("%s: %q is not a positive whole number", flag, f)
 		}
 		if !slices.Contains(sizes, n) {
 			sizes = append(sizes, n)
@@ -108,9 +155,15 @@ func parseBatchSizes(s string) ([]int, error) {
 }
 
 func runBench(ctx context.Context, s *streams, opts benchOptions) error {
-	cfg, err := opts.Engine.config()
-	if err != nil {
-		return err
+	// With a server and no local model, only the server is timed.
+	localPath := opts.Server == "" || opts.Engine.ModelFile != "" || opts.Engine.Mmproj != ""
+	var cfg local.Config
+	if localPath {
+		var err error
+		if cfg, err = opts.Engine.config(); err != nil {
+			return err
+		}
+		cfg.TextFirst = opts.TextFirst
 	}
 	switch {
 	case opts.Images == "" && opts.Synthetic <= 0:
@@ -125,6 +178,14 @@ func runBench(ctx context.Context, s *streams, opts benchOptions) error {
 		return usagef("--format %q is not one of table, benchstat", opts.Format)
 	case len(opts.Batch) == 0:
 		return usagef("--batch names no batch size")
+	case opts.Server != "" && len(opts.Concurrency) == 0:
+		return usagef("--concurrency names no concurrency")
+	}
+	if opts.Server != "" {
+		u, err := url.Parse(opts.Server)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usagef("--server %q is not an http(s) URL such as http://127.0.0.1:8088/v1", opts.Server)
+		}
 	}
 	if _, _, err := bench.ParseSize(opts.SyntheticSize); opts.Synthetic > 0 && err != nil {
 		return usagef("--synthetic-size %q is not WxH between 28x28 and 8192x8192", opts.SyntheticSize)
@@ -139,14 +200,67 @@ func runBench(ctx context.Context, s *streams, opts benchOptions) error {
 	if opts.Synthetic > 0 {
 		bo.ImageSize = opts.SyntheticSize
 	}
-	rep, err := bench.Run(ctx, reqs, bo)
-	if err != nil {
-		return err
+	if opts.CPUProfile != "" {
+		f, err := os.Create(opts.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("bench cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench cpuprofile %s: %w", opts.CPUProfile, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if opts.Trace != "" {
+		f, err := os.Create(opts.Trace)
+		if err != nil {
+			return fmt.Errorf("bench trace: %w", err)
+		}
+		defer f.Close()
+		bw := bufio.NewWriter(f)
+		defer bw.Flush()
+		enc := json.NewEncoder(bw)
+		var mu sync.Mutex
+		bo.Trace = func(batch int, ev local.TraceEvent) {
+			mu.Lock()
+			defer mu.Unlock()
+			_ = enc.Encode(struct {
+				Batch  int     `json:"batch"`
+				Op     string  `json:"op"`
+				Start  int64   `json:"start_us"`
+				Dur    float64 `json:"dur_ms"`
+				Seqs   int     `json:"seqs"`
+				Tokens int     `json:"tokens"`
+			}{batch, ev.Op, ev.Start.UnixMicro(), float64(ev.Dur) / float64(time.Millisecond), ev.Seqs, ev.Tokens})
+		}
+	}
+	rep := &bench.Report{Images: len(reqs), ImageSize: bo.ImageSize, MaxTokens: opts.MaxTokens, Repeat: opts.Repeat}
+	if localPath {
+		if rep, err = bench.Run(ctx, reqs, bo); err != nil {
+			return err
+		}
+	}
+	if opts.Server != "" {
+		if rep.Model == "" {
+			rep.Model = opts.ServerModel
+		}
+		rep.Server, err = bench.RunServer(ctx, reqs, bench.ServerOptions{
+			URL: opts.Server, Model: opts.ServerModel, Key: os.Getenv("VLMCMP_SERVER_API_KEY"),
+			Concurrency: opts.Concurrency, Repeat: opts.Repeat, MaxTokens: opts.MaxTokens,
+			Progress: func(format string, args ...any) { fmt.Fprintf(s.Err, format, args...) },
+		})
+		if err != nil {
+			return err
+		}
 	}
 	if opts.Format == "benchstat" {
 		bench.WriteBenchstat(s.Out, rep)
 	} else {
 		bench.WriteTable(s.Out, rep)
+		if len(rep.Sizes) > 0 {
+			fmt.Fprintln(s.Out)
+			bench.WritePhases(s.Out, rep)
+		}
 	}
 	if opts.JSON != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")

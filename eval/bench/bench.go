@@ -5,9 +5,13 @@
 // batch size 1's. It writes the report as a table, as benchstat lines and as
 // a plot. Its statistics are eval/metrics'.
 //
-// It may import llm, llm/local, llm/imagefile, native, eval/demo (the
-// synthetic street painter) and eval/metrics; nothing imports it but the
-// command layer.
+// With a server URL it also sends the same images, prompt and answer length
+// to an OpenAI-compatible server (llama-server, vLLM) through the OpenAI
+// backend at several concurrencies, and reports both paths side by side.
+//
+// It may import llm, llm/local, llm/imagefile, native, openaiclient, eval/demo
+// (the synthetic street painter) and eval/metrics; nothing imports it but
+// the command layer.
 package bench
 
 import (
@@ -47,6 +51,9 @@ type Options struct {
 	ImageSize string
 	// Progress receives a line per load and run; nil: none.
 	Progress io.Writer
+	// Trace, when set, receives every scheduler step of the timed runs,
+	// with the batch size (local.Predictor.SetTrace).
+	Trace func(batch int, ev local.TraceEvent)
 }
 
 func (o Options) progress() io.Writer {
@@ -128,13 +135,16 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 	if _, err := pred.Predict(ctx, reqs[0]); err != nil {
 		return size, nil, fmt.Errorf("warm-up: %w", err)
 	}
+	if opts.Trace != nil {
+		pred.SetTrace(func(ev local.TraceEvent) { opts.Trace(p, ev) })
+	}
 	var answers map[string]string
 	for r := range opts.Repeat {
 		pred.ResetStats()
 		start := time.Now()
 		run := Pass{}
 		got := map[string]string{}
-		var ttft []float64
+		var ttft, lat []float64
 		for res := range pred.PredictBatch(ctx, reqs) {
 			if res.Err != nil {
 				if ctx.Err() != nil {
@@ -149,6 +159,7 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 				ttft = append(ttft, t.FirstTokenMS)
 			}
 			run.GeneratedTokens += res.Prediction.Usage.CompletionTokens
+			lat = append(lat, durMS(res.Prediction.Latency))
 		}
 		wall := time.Since(start)
 		st := pred.Stats()
@@ -158,15 +169,49 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 		run.PrefillTokPerS = ratio(float64(st.PrefillTokens), st.Prefill.Seconds())
 		run.DecodeTokPerS = ratio(float64(st.DecodeTokens), st.Decode.Seconds())
 		run.TTFTMS = StatOf(ttft).Median
+		run.LatencyMS = StatOf(lat).Median
 		run.PromptTokens = st.PrefillTokens
 		run.Steps = st.Steps
 		run.PrefixReuses = st.PrefixReuses
+		run.Phases = phasesOf(st, wall, len(reqs), size.EncodeAhead)
 		size.Runs = append(size.Runs, run)
 		if r == 0 {
 			answers = got
 		}
 		fmt.Fprintf(opts.progress(), "bench: batch %d run %d: %.2f images/s, %.1f decode tok/s\n", p, r+1, run.ImagesPerSec, run.DecodeTokPerS)
 	}
+	size.summarize()
+	size.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
+	if cfg.GPULayers != 0 {
+		if devs, err := native.Devices(); err == nil {
+			for _, d := range devs {
+				if d.Type == native.DeviceGPU {
+					size.GPUUsedMiB += float64(d.MemoryTotal-d.MemoryFree) / (1 << 20)
+				}
+			}
+		}
+	}
+	return size, answers, nil
+}
+
+// phasesOf splits a pass's wall time by phase, per image.
+func phasesOf(st local.Stats, wall time.Duration, n int, ahead bool) *Phases {
+	per := func(d time.Duration) float64 { return durMS(d) / float64(n) }
+	ph := &Phases{
+		ImageDecode: per(st.ImageDecode), Tokenize: per(st.Tokenize), Encode: per(st.ImageEncode), EncodeAhead: ahead,
+		PrefixPrefill: per(st.PrefixPrefill), ImagePrefill: per(st.ImagePrefill), TextPrefill: per(st.TextPrefill),
+		Decode: per(st.Decode), Sample: per(st.Sample), Wait: per(st.OwnerWait), Wall: per(wall),
+	}
+	owner := ph.PrefixPrefill + ph.ImagePrefill + ph.TextPrefill + ph.Decode + ph.Sample + ph.Wait
+	if !ahead {
+		owner += ph.Encode
+	}
+	ph.Gap = ph.Wall - owner
+	return ph
+}
+
+// summarize sets the size's statistics from its runs.
+func (size *Size) summarize() {
 	pick := func(f func(Pass) float64) Stat {
 		v := make([]float64, len(size.Runs))
 		for i, r := range size.Runs {
@@ -180,17 +225,7 @@ func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request
 	size.PrefillTokPerS = pick(func(r Pass) float64 { return r.PrefillTokPerS })
 	size.DecodeTokPerS = pick(func(r Pass) float64 { return r.DecodeTokPerS })
 	size.TTFTMS = pick(func(r Pass) float64 { return r.TTFTMS })
-	size.PeakRSSMiB = float64(peakRSS()) / (1 << 20)
-	if cfg.GPULayers != 0 {
-		if devs, err := native.Devices(); err == nil {
-			for _, d := range devs {
-				if d.Type == native.DeviceGPU {
-					size.GPUUsedMiB += float64(d.MemoryTotal-d.MemoryFree) / (1 << 20)
-				}
-			}
-		}
-	}
-	return size, answers, nil
+	size.LatencyMS = pick(func(r Pass) float64 { return r.LatencyMS })
 }
 
 func ratio(a, b float64) float64 {

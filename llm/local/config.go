@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -49,9 +50,22 @@ type Config struct {
 	// encoder runs on the GPU whenever GPULayers is not 0 and a GPU backend
 	// is loaded.
 	GPULayers int
-	// Threads is the number of CPU threads for decoding and for the vision
-	// encoder; 0: the number of CPUs Go sees (runtime.NumCPU), at most 16.
+	// Threads is the number of CPU threads for decoding, and for the
+	// vision encoder unless EncoderThreads is set. 0: chosen from the
+	// machine: of the idle CPUs (those Go sees, runtime.NumCPU, at most 16,
+	// less the 1-minute load average when New is called; at least 1),
+	// half decode and the other half run the encoder, which then encodes
+	// ahead while the context decodes; the decoder takes every thread while
+	// the encoder has nothing to do. With one idle CPU: one thread each
+	// (ggml's threads wait for each other at every step, so threads beyond
+	// the idle CPUs cost far more than they give).
 	Threads int
+	// EncoderThreads is the number of CPU threads of the vision encoder;
+	// 0: Threads when that is set, else as described there.
+	EncoderThreads int
+	// threadsAuto: Threads was chosen from the machine (validate), so the
+	// decoder may borrow the encoder's threads while it is idle.
+	threadsAuto bool
 	// ContextSize is the number of tokens (KV cells) one sequence holds:
 	// the image's tokens, the prompt and the answer. 0: ImageMaxTokens +
 	// 512. The llama context holds Parallel times this, plus the shared
@@ -99,12 +113,34 @@ type Config struct {
 	// replica is placed as a single model is (on the CPU in a build without
 	// a GPU backend). When both are set, len(Devices) == Replicas.
 	Devices []int
+	// TextFirst puts the prompt before the image in the user's turn, as
+	// the OpenAI backend sends it, instead of after it. The whole text
+	// before the image (system prompt, chat header, prompt) is then the
+	// prefix shared by every request with the same prompt: decoded once,
+	// copied to each sequence, so that only the image and the few tokens
+	// that open the answer are decoded per request.
+	TextFirst bool
 	// EncodeAhead encodes queued images on the preparing goroutine while
 	// the context decodes other sequences ("on"), or on the owner between
 	// decoding steps ("off"). "" or "auto": on when the encoder runs on a
-	// GPU, or when twice Threads fits in the CPUs; off otherwise (the
-	// encoder and the decoder would compete for the same cores).
+	// GPU, or when Threads and EncoderThreads fit in the CPUs together (so
+	// with Threads 0 on two CPUs or more); off otherwise (the encoder and
+	// the decoder would compete for the same cores).
 	EncodeAhead string
+}
+
+// idleCPUs is n less the 1-minute load average (Linux /proc/loadavg),
+// rounded, at least 1; n where the load is unknown.
+func idleCPUs(n int) int {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return n
+	}
+	var load float64
+	if _, err := fmt.Sscanf(string(b), "%g", &load); err != nil || load < 0 {
+		return n
+	}
+	return max(1, n-int(load+0.5))
 }
 
 // LoRA is one adapter file and its scale.
@@ -156,7 +192,7 @@ func (c *Config) check() error {
 	for _, n := range []struct {
 		name string
 		v    int
-	}{{"threads", c.Threads}, {"context size", c.ContextSize}, {"parallel", c.Parallel},
+	}{{"threads", c.Threads}, {"encoder threads", c.EncoderThreads}, {"context size", c.ContextSize}, {"parallel", c.Parallel},
 		{"batch size", c.BatchSize}, {"image min tokens", c.ImageMinTokens},
 		{"image max tokens", c.ImageMaxTokens}, {"max tokens", c.MaxTokens}, {"replicas", c.Replicas}} {
 		if n.v < 0 {
@@ -221,7 +257,17 @@ func (c *Config) fill(fam *family.Family) error {
 		c.ContextSize = c.ImageMaxTokens + defaultTextTokens
 	}
 	if c.Threads == 0 {
-		c.Threads = min(runtime.NumCPU(), 16)
+		n := idleCPUs(min(runtime.NumCPU(), 16))
+		c.Threads = max(1, n/2)
+		if c.EncoderThreads == 0 {
+			c.EncoderThreads = max(1, n-c.Threads)
+		}
+		// Lend the encoder's threads to the decoder only when they are idle
+		// CPUs too.
+		c.threadsAuto = c.Threads+c.EncoderThreads <= n
+	}
+	if c.EncoderThreads == 0 {
+		c.EncoderThreads = c.Threads
 	}
 	if c.MaxTokens == 0 {
 		c.MaxTokens = DefaultMaxTokens

@@ -51,6 +51,13 @@ type engine interface {
 	Close() error
 }
 
+// threadSetter is an engine whose decoding threads can change between
+// calls (the owner's, like Step): the scheduler gives the decoder the
+// encoder's threads while the encoder is idle (Config.Threads 0).
+type threadSetter interface {
+	SetThreads(n int)
+}
+
 // stepToken is one sequence's token in a decoding step.
 type stepToken struct {
 	tok native.Token

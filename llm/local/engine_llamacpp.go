@@ -24,6 +24,8 @@ type nativeEngine struct {
 	loras []*native.LoRA
 	lctx  *native.Context
 	step  *native.Batch
+	// pad is the scratch sequence of one-token steps (see Step).
+	pad int
 	// tpl renders the chat as Hugging Face renders it for the model: the
 	// file's tokenizer.chat_template, or its family's built-in one; nil
 	// when neither compiles, and llama.cpp's built-in formats are used.
@@ -64,7 +66,7 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 	e.proj, err = native.LoadProjector(cfg.MmprojFile, e.model, native.ProjectorParams{
 		UseGPU:         gpu,
 		Device:         device,
-		Threads:        cfg.Threads,
+		Threads:        cfg.EncoderThreads,
 		FlashAttention: flash(cfg.FlashAttention),
 		ImageMinTokens: cfg.ImageMinTokens,
 		ImageMaxTokens: cfg.ImageMaxTokens,
@@ -86,8 +88,8 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 	if setup.parallel == 0 {
 		setup.parallel = defaultParallel(info, cfg.ContextSize, gpu)
 	}
-	if m := native.MaxParallelSequences(); m > 1 && setup.parallel+1 > m {
-		return nil, setup, fmt.Errorf("local: parallel %d is more than llama.cpp's %d sequences (one is kept for the shared prefix)", setup.parallel, m-1)
+	if m := native.MaxParallelSequences(); m > 2 && setup.parallel+2 > m {
+		return nil, setup, fmt.Errorf("local: parallel %d is more than llama.cpp's %d sequences (two are kept: the shared prefix, the step padding)", setup.parallel, m-2)
 	}
 	// Each sequence, the shared prefix's included, gets its own KV stream of
 	// ContextSize cells (llama.cpp's kv_unified=false): a sequence's
@@ -95,12 +97,15 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 	// every prefill and step would attend over (masked) cells of all P
 	// sequences and slow down as P grows. Copying the prefix copies its
 	// whole stream, which is all it holds.
-	nCtx := (setup.parallel + 1) * cfg.ContextSize
+	// One more sequence, P+1, takes the padding token of one-token steps
+	// (see Step); it holds one cell at most, but a stream has ContextSize.
+	e.pad = setup.parallel + 1
+	nCtx := (setup.parallel + 2) * cfg.ContextSize
 	e.lctx, err = native.NewContext(e.model, native.ContextParams{
 		NCtx:           nCtx,
 		NBatch:         cfg.BatchSize,
 		NUBatch:        cfg.BatchSize,
-		NSeqMax:        setup.parallel + 1,
+		NSeqMax:        setup.parallel + 2,
 		Threads:        cfg.Threads,
 		ThreadsBatch:   cfg.Threads,
 		FlashAttention: flash(cfg.FlashAttention),
@@ -114,7 +119,7 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 			return nil, setup, fmt.Errorf("local: %w", err)
 		}
 	}
-	if e.step, err = native.NewBatch(setup.parallel, 1); err != nil {
+	if e.step, err = native.NewBatch(setup.parallel+1, 1); err != nil {
 		return nil, setup, fmt.Errorf("local: %w", err)
 	}
 	slog.Debug("local: loaded", "model", cfg.ModelFile, "mmproj", cfg.MmprojFile, "loras", len(e.loras),
@@ -180,7 +185,8 @@ func chatTemplate(m *native.Model, fam *family.Family, file string) *chat.Templa
 }
 
 // Template renders msgs with the model's template; a message whose content
-// starts with native.MediaMarker is an image followed by its text.
+// starts with native.MediaMarker is an image followed by its text, one that
+// ends with it text followed by the image.
 func (e *nativeEngine) Template(msgs []native.ChatMessage) (string, error) {
 	if e.tpl == nil {
 		return e.model.ApplyChatTemplate("", msgs, true)
@@ -191,6 +197,11 @@ func (e *nativeEngine) Template(msgs []native.ChatMessage) (string, error) {
 		if rest, ok := strings.CutPrefix(m.Content, native.MediaMarker); ok {
 			images++
 			cm = append(cm, chat.Message{Role: m.Role, Parts: []chat.Part{{Type: "image"}, {Type: "text", Text: rest}}})
+			continue
+		}
+		if rest, ok := strings.CutSuffix(m.Content, native.MediaMarker); ok {
+			images++
+			cm = append(cm, chat.Message{Role: m.Role, Parts: []chat.Part{{Type: "text", Text: rest}, {Type: "image"}}})
 			continue
 		}
 		cm = append(cm, chat.Text(m.Role, m.Content))
@@ -251,6 +262,14 @@ func evalText(proj *native.Projector, c *native.Context, ch *native.Chunks, i, n
 	return proj.EvalChunk(c, ch, i, nPast, seq, logitsLast)
 }
 
+// Step decodes one token per sequence. A step of one token gets a second,
+// padding token in the scratch sequence (after it, so that output 0 stays
+// the sequence's), with logits too: ggml's CPU matrix products take another
+// kernel for one token (a dot product per row) than for two or more
+// (llamafile's tiled sgemm), and the two round differently, so without the
+// padding a sequence decoded alone (batch 1, or the last of a batch) would
+// get other answers than one decoded beside others. See docs/benchmarks.md,
+// "Answers at every batch size".
 func (e *nativeEngine) Step(toks []stepToken) error {
 	e.step.Clear()
 	for _, t := range toks {
@@ -258,8 +277,18 @@ func (e *nativeEngine) Step(toks []stepToken) error {
 			return err
 		}
 	}
-	return e.lctx.Decode(e.step)
+	if len(toks) != 1 {
+		return e.lctx.Decode(e.step)
+	}
+	if _, err := e.step.Add(toks[0].tok, 0, true, e.pad); err != nil {
+		return err
+	}
+	err := e.lctx.Decode(e.step)
+	return errors.Join(err, e.lctx.SeqRemove(e.pad, -1, -1))
 }
+
+// SetThreads sets the threads of the following decodes (see threadSetter).
+func (e *nativeEngine) SetThreads(n int) { e.lctx.SetThreads(n, n) }
 
 func (e *nativeEngine) ClearSeq(seq int) error { return e.lctx.SeqRemove(seq, -1, -1) }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
@@ -35,6 +36,7 @@ type Predictor struct {
 	queue   []*job // submitted, not yet taken by a preparer
 	closed  bool
 	stats   Stats
+	trace   atomic.Pointer[func(TraceEvent)]
 	quit    context.Context // done once Close begins
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
@@ -54,6 +56,12 @@ type replica struct {
 	ready     chan *job     // preparer -> owner
 	load      int           // requests taken and not answered or handed back; under p.mu
 	taken     int           // requests ever taken (a rerun counts again); under p.mu
+	// lend: the decoder takes the encoder's threads while it is idle. cores
+	// is held by the preparer while it encodes and by the owner while it
+	// decodes on the encoder's threads too, so the two never run more
+	// threads than this replica's share of the CPUs.
+	lend  bool
+	cores sync.Mutex
 }
 
 // Stats are running totals over every request since New or ResetStats, for
@@ -67,6 +75,27 @@ type Stats struct {
 	Decode        time.Duration // time in step decodes
 	Steps         int           // decoding steps (llama_decode calls carrying sequences' next tokens)
 	PrefixReuses  int           // requests whose shared prefix was copied instead of decoded
+
+	// The phases of Prefill and the rest of a request's way, for the phase
+	// breakdown of docs/benchmarks.md (wall times; see also SetTrace).
+	ImageDecode   time.Duration // Go: image file to RGB pixels (preparer)
+	Tokenize      time.Duration // mtmd: chat prompt to chunks, image preprocessing (preparer)
+	PrefixPrefill time.Duration // the shared prefix: decoded once, then copied to each sequence
+	ImagePrefill  time.Duration // image embeddings decoded into the sequences
+	TextPrefill   time.Duration // the text after the image, with the first logits
+	Sample        time.Duration // sampling (first tokens and every step's)
+	OwnerWait     time.Duration // the owner goroutine waiting for a prepared request with nothing live
+}
+
+// TraceEvent is one step of the scheduler, given to the function set with
+// [Predictor.SetTrace]: an engine call on the owner goroutine (or the
+// preparer's encode) and how long it took.
+type TraceEvent struct {
+	Op     string        // "imagedecode", "tokenize", "encode", "prefix", "image", "text", "step", "sample", "wait"
+	Start  time.Time     // when it began
+	Dur    time.Duration // how long it took
+	Seqs   int           // sequences it covered (a step's live sequences)
+	Tokens int           // tokens it decoded (0 for encode, sample, wait)
 }
 
 // job is one request on its way through the predictor. Exactly one stage owns
@@ -234,7 +263,10 @@ func newPredictor(cfg Config, engs []engine, setups []engineSetup) (*Predictor, 
 			// On a GPU the encoder and the decoder use different hardware;
 			// on the CPU only when both sets of threads, of every replica,
 			// fit on the cores together.
-			r.ahead = r.encodeGPU || 2*len(engs)*cfg.Threads <= runtime.NumCPU()
+			r.ahead = r.encodeGPU || len(engs)*(cfg.Threads+cfg.EncoderThreads) <= runtime.NumCPU()
+		}
+		if _, ok := eng.(threadSetter); ok {
+			r.lend = r.ahead && !r.encodeGPU && cfg.threadsAuto
 		}
 		r.ready = make(chan *job, r.parallel)
 		p.replicas = append(p.replicas, r)
@@ -256,7 +288,8 @@ func newPredictor(cfg Config, engs []engine, setups []engineSetup) (*Predictor, 
 		s.Close()
 	}
 	slog.Debug("local: scheduler", "model", cfg.ModelFile, "replicas", len(p.replicas),
-		"parallel", p.replicas[0].parallel, "encode_ahead", p.replicas[0].ahead)
+		"parallel", p.replicas[0].parallel, "encode_ahead", p.replicas[0].ahead,
+		"threads", cfg.Threads, "encoder_threads", cfg.EncoderThreads, "lend_threads", p.replicas[0].lend)
 	p.quit, p.stop = context.WithCancel(context.Background())
 	for _, r := range p.replicas {
 		p.wg.Add(2)
@@ -304,6 +337,24 @@ func (p *Predictor) addStats(f func(*Stats)) {
 	p.mu.Lock()
 	f(&p.stats)
 	p.mu.Unlock()
+}
+
+// SetTrace has fn called with every step of the scheduler from now on (nil:
+// none), on the scheduler's goroutines: fn must be quick and safe for
+// concurrent use. It is for profiling (vlmcmp bench --trace).
+func (p *Predictor) SetTrace(fn func(TraceEvent)) {
+	if fn == nil {
+		p.trace.Store(nil)
+		return
+	}
+	p.trace.Store(&fn)
+}
+
+// traced reports an event to the trace function, if any.
+func (p *Predictor) traced(op string, start time.Time, d time.Duration, seqs, tokens int) {
+	if fn := p.trace.Load(); fn != nil {
+		(*fn)(TraceEvent{Op: op, Start: start, Dur: d, Seqs: seqs, Tokens: tokens})
+	}
 }
 
 // Predict scores one request: PredictBatch with one request.

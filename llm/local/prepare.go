@@ -101,6 +101,7 @@ func (r *replica) ready1(j *job) error {
 			return fmt.Errorf("read image: %w", err)
 		}
 	}
+	t0 := time.Now()
 	img, _, err := imagefile.Decode(data)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
@@ -110,10 +111,15 @@ func (r *replica) ready1(j *job) error {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
 	w, h, rgb := imagefile.RGB(img)
+	t1 := time.Now()
 	j.chunks, err = r.eng.Tokenize(prompt, w, h, rgb)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
+	t2 := time.Now()
+	p.addStats(func(s *Stats) { s.ImageDecode += t1.Sub(t0); s.Tokenize += t2.Sub(t1) })
+	p.traced("imagedecode", t0, t1.Sub(t0), 0, 0)
+	p.traced("tokenize", t1, t2.Sub(t1), 0, 0)
 	j.imageAt = -1
 	for i := range j.chunks.Len() {
 		if j.chunks.Kind(i) == native.ChunkImage {
@@ -132,6 +138,11 @@ func (r *replica) ready1(j *job) error {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
 	if r.ahead {
+		if r.lend {
+			// Wait for a decode on the encoder's threads to end.
+			r.cores.Lock()
+			defer r.cores.Unlock()
+		}
 		if err := r.encode(j); err != nil {
 			return fmt.Errorf("image %s: %w", name, err)
 		}
@@ -148,6 +159,7 @@ func (r *replica) encode(j *job) error {
 	}
 	j.emb = emb
 	d := emb.EncodeTime()
+	r.p.traced("encode", time.Now().Add(-d), d, 1, 0)
 	j.timings.ImageEncodeMS = ms(d)
 	r.p.addStats(func(s *Stats) { s.Images++; s.ImageEncode += d })
 	return nil
@@ -168,7 +180,11 @@ func (r *replica) prompt(req *llm.Request) (string, error) {
 	if req.System != "" {
 		msgs = append(msgs, native.ChatMessage{Role: "system", Content: req.System})
 	}
-	msgs = append(msgs, native.ChatMessage{Role: "user", Content: native.MediaMarker + req.Prompt})
+	content := native.MediaMarker + req.Prompt
+	if r.p.cfg.TextFirst && req.Prompt != "" {
+		content = req.Prompt + native.MediaMarker
+	}
+	msgs = append(msgs, native.ChatMessage{Role: "user", Content: content})
 	s, err := r.eng.Template(msgs)
 	if err != nil {
 		return "", fmt.Errorf("chat template of %s: %w", p.cfg.ModelFile, err)

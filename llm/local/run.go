@@ -31,13 +31,14 @@ type seq struct {
 // runner is the owner goroutine's state: the engine's context is used from
 // nowhere else while it runs.
 type runner struct {
-	p      *Predictor
-	rep    *replica
-	eng    engine
-	slots  []*seq
-	step   []stepToken // the tokens of the current step, reused
-	live   []*seq      // the sequences of the current step, in step order
-	prefix struct {
+	p       *Predictor
+	rep     *replica
+	eng     engine
+	slots   []*seq
+	step    []stepToken // the tokens of the current step, reused
+	live    []*seq      // the sequences of the current step, in step order
+	threads int         // the engine's decoding threads now (0: as configured)
+	prefix  struct {
 		seq  int            // the spare sequence holding the shared prefix (P)
 		toks []native.Token // its tokens; nil when empty
 		pos  int            // the position after it
@@ -79,11 +80,15 @@ func (r *runner) admit() bool {
 		}
 		var j *job
 		if r.liveCount() == 0 {
+			t0 := time.Now()
 			select {
 			case j = <-r.rep.ready:
 			case <-quit:
 				return false
 			}
+			d := time.Since(t0)
+			r.p.addStats(func(st *Stats) { st.OwnerWait += d })
+			r.p.traced("wait", t0, d, 0, 0)
 		} else {
 			select {
 			case j = <-r.rep.ready:
@@ -105,6 +110,27 @@ func (r *runner) admit() bool {
 	default:
 		return true
 	}
+}
+
+// borrow gives the next decodes the encoder's threads too when the
+// encoder is idle (Predictor.lend), its own share otherwise. Call the
+// function it returns after those decodes: it lets the encoder run again.
+func (r *runner) borrow() (release func()) {
+	if !r.rep.lend {
+		return func() {}
+	}
+	n, got := r.p.cfg.Threads, r.rep.cores.TryLock()
+	if got {
+		n += r.p.cfg.EncoderThreads
+	}
+	if n != r.threads {
+		r.eng.(threadSetter).SetThreads(n)
+		r.threads = n
+	}
+	if got {
+		return r.rep.cores.Unlock
+	}
+	return func() {}
 }
 
 func (r *runner) liveCount() int {
@@ -253,24 +279,40 @@ func (r *runner) open(s *seq) error {
 func (r *runner) prefill(s *seq) error {
 	j := s.job
 	ch := j.chunks
+	release := r.borrow()
+	defer release()
 	t0 := time.Now()
 	pos, n, err := r.prefixInto(s)
 	if err != nil {
 		return err
 	}
+	t1 := time.Now()
+	r.p.traced("prefix", t0, t1.Sub(t0), 1, n)
 	if pos, err = r.eng.Eval(ch, j.imageAt, j.emb, pos, s.id, false); err != nil {
 		return fmt.Errorf("prefill: %w", err)
 	}
 	n += ch.NTokens(j.imageAt)
+	t2 := time.Now()
+	r.p.traced("image", t1, t2.Sub(t1), 1, ch.NTokens(j.imageAt))
+	text := 0
 	for i := j.imageAt + 1; i < ch.Len(); i++ {
 		if pos, err = r.eng.Eval(ch, i, nil, pos, s.id, i == ch.Len()-1); err != nil {
 			return fmt.Errorf("prefill: %w", err)
 		}
-		n += ch.NTokens(i)
+		text += ch.NTokens(i)
 	}
-	s.prefill = time.Since(t0)
+	n += text
+	t3 := time.Now()
+	r.p.traced("text", t2, t3.Sub(t2), 1, text)
+	s.prefill = t3.Sub(t0)
 	s.nPast = pos
-	r.p.addStats(func(st *Stats) { st.PrefillTokens += n; st.Prefill += s.prefill })
+	r.p.addStats(func(st *Stats) {
+		st.PrefillTokens += n
+		st.Prefill += s.prefill
+		st.PrefixPrefill += t1.Sub(t0)
+		st.ImagePrefill += t2.Sub(t1)
+		st.TextPrefill += t3.Sub(t2)
+	})
 	j.emb = nil // the embedding is in the KV cache now
 	return nil
 }
@@ -318,11 +360,15 @@ func (r *runner) prefixInto(s *seq) (pos, decoded int, err error) {
 
 // firstToken samples s's first answer token from the prefill's logits.
 func (r *runner) firstToken(s *seq) error {
+	t0 := time.Now()
 	tok, end, err := s.sampler.Sample(-1)
 	if err != nil {
 		return fmt.Errorf("sample: %w", err)
 	}
 	s.first = time.Now()
+	d := s.first.Sub(t0)
+	r.p.addStats(func(st *Stats) { st.Sample += d })
+	r.p.traced("sample", t0, d, 1, 0)
 	r.accept(s, tok, end)
 	return nil
 }
@@ -361,26 +407,34 @@ func (r *runner) decodeStep() {
 		r.live = append(r.live, s)
 		jobs = append(jobs, s.job)
 	}
+	release := r.borrow()
 	done := r.interruptOn(jobs...)
 	t0 := time.Now()
 	err := r.eng.Step(r.step)
 	d := time.Since(t0)
 	done()
+	release()
 	if err != nil {
 		r.stepFailed(err)
 		return
 	}
-	r.p.addStats(func(st *Stats) { st.Steps++; st.DecodeTokens += len(r.live); st.Decode += d })
+	r.p.traced("step", t0, d, len(r.live), len(r.live))
+	var sampling time.Duration
+	t1 := time.Now()
 	for i, s := range r.live {
 		s.nPast++
 		s.decode += d
+		ts := time.Now()
 		tok, end, err := s.sampler.Sample(i)
+		sampling += time.Since(ts)
 		if err != nil {
 			r.finish(s, fmt.Errorf("image %s: sample: %w", s.job.name(), err))
 			continue
 		}
 		r.accept(s, tok, end)
 	}
+	r.p.traced("sample", t1, sampling, len(r.live), 0)
+	r.p.addStats(func(st *Stats) { st.Steps++; st.DecodeTokens += len(r.live); st.Decode += d; st.Sample += sampling })
 }
 
 // stepFailed handles a failed step. When it was interrupted (a request's

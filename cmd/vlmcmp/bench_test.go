@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vlmcmp/vlmcmp/eval/bench"
+	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
+)
+
+// TestBenchServer times the fake API as the server path of bench, alone (no
+// local model): the table, JSON and plot carry its rows.
+func TestBenchServer(t *testing.T) {
+	srv := openaitest.New(t)
+	t.Setenv("VLMCMP_SERVER_API_KEY", srv.Key)
+	dir := t.TempDir()
+	js, png := filepath.Join(dir, "b.json"), filepath.Join(dir, "b.png")
+	code, out, errOut := vlmcmp(t, context.Background(), "bench", "--server", srv.URL(), "--server-model", "gpt-4o-mini",
+		"--synthetic", "4", "--synthetic-size", "64x48", "--max-tokens", "5", "--repeat", "1",
+		"--batch", "1,2", "--concurrency", "2,1", "--json", js, "--plot", png)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "server "+srv.URL()) {
+		t.Errorf("table does not name the server:\n%s", out)
+	}
+	var rep bench.Report
+	b, err := os.ReadFile(js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Server == nil || len(rep.Server.Sizes) != 2 || len(rep.Sizes) != 0 {
+		t.Fatalf("report: server %+v, %d local sizes; want 2 server concurrencies and no local run", rep.Server, len(rep.Sizes))
+	}
+	// A warm-up and one pass of 4 images at each concurrency.
+	if n := srv.Count("POST", "/v1/chat/completions"); n != 2*(1+4) {
+		t.Errorf("%d chat requests, want 10", n)
+	}
+	if fi, err := os.Stat(png); err != nil || fi.Size() == 0 {
+		t.Errorf("plot not written: %v", err)
+	}
+}
+
+func TestBenchServerUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--server", "127.0.0.1:8088", "--synthetic", "2"}, "not an http(s) URL"},
+		{[]string{"--server", "http://127.0.0.1:1/v1", "--synthetic", "2", "--concurrency", "0"}, "--concurrency"},
+		{[]string{"--server", "http://127.0.0.1:1/v1", "--synthetic", "2", "--model-file", "m.gguf"}, "--mmproj is required"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := vlmcmp(t, context.Background(), append([]string{"bench"}, tt.args...)...)
+		if code == 0 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("bench %v: exit %d, stderr %q, want a failure saying %q", tt.args, code, errOut, tt.want)
+		}
+	}
+}

@@ -74,7 +74,7 @@
 // text, two images different texts, and the LoRA changes it; and in
 // llm/local (TestFamilyDefaultsSeeTheImage) 8 distinct street images give
 // at least 4 distinct answers with each family's default token bounds
-// (5 to 6 of 8 for the tiny shapes, 12 to 14 of 16 in bench for tiny and
+// (5 to 8 of 8 for the tiny shapes, 12 to 14 of 16 in bench for tiny and
 // small). Qwen3-VL's weights are scaled as Qwen2-VL's: when its answers
 // were once the same for every image, the cause was not the weights but
 // mtmd skipping the image at Qwen3-VL's 784-token batch (see native's

@@ -297,13 +297,36 @@ func (p *Projector) decodeImage(c *Context, ch *Chunks, i int, emb *ImageEmbeddi
 	var newPast C.llama_pos
 	lc := captureLog()
 	rc := C.mtmd_helper_decode_image_chunk(p.c, c.c, chunk, (*C.float)(unsafe.Pointer(&emb.data[0])),
-		C.llama_pos(nPast), C.llama_seq_id(seq), C.int32_t(c.nBatch), &newPast)
+		C.llama_pos(nPast), C.llama_seq_id(seq), C.int32_t(imageBatch(emb.nTokens, c.nBatch)), &newPast)
 	log := lc.end()
 	runtime.KeepAlive(emb)
 	if err := decodeError("decode image", int(rc), log); err != nil {
 		return nPast, err
 	}
 	return int(newPast), nil
+}
+
+// imageBatch is the batch size to give mtmd_helper_decode_image_chunk for
+// an image of n tokens in a context of batch nBatch. The pinned helper
+// counts its decodes as GGML_PAD(n, batch)/batch, which is only right for
+// a power of two: with batch 784 (Qwen3-VL's default token bound) and a
+// 192-token image it counts none, decodes nothing and reports success, so
+// the answer ignores the image. The result is a power of two: one that
+// holds the whole image when nBatch does (one decode, as intended; the
+// helper never passes llama_decode more than n tokens), else the largest
+// that fits in nBatch.
+func imageBatch(n, nBatch int) int {
+	b := 1
+	if n <= nBatch {
+		for b < n {
+			b *= 2
+		}
+		return b
+	}
+	for b*2 <= nBatch {
+		b *= 2
+	}
+	return b
 }
 
 // EvalChunk evaluates chunk i of ch into sequence seq of c at nPast.

@@ -71,7 +71,14 @@
 //
 // Tested with -tags llamacpp (engine_test.go) on the tiny shape of each
 // family: loads, encodes an image, generates; same input gives the same
-// text, two images different texts, and the LoRA changes it. The real
+// text, two images different texts, and the LoRA changes it; and in
+// llm/local (TestFamilyDefaultsSeeTheImage) 8 distinct street images give
+// at least 4 distinct answers with each family's default token bounds
+// (5 to 8 of 8 for the tiny shapes, 12 to 14 of 16 in bench for tiny and
+// small). Qwen3-VL's weights are scaled as Qwen2-VL's: when its answers
+// were once the same for every image, the cause was not the weights but
+// mtmd skipping the image at Qwen3-VL's 784-token batch (see native's
+// imageBatch); the image embeddings did differ. The real
 // shapes qwen2.5vl 3b, qwen3vl 2b and qwen3vl 4b were loaded once by hand
 // (projector without warm-up, a 64x64 image, one sampled token: 3 to 5 s
 // on two CPU cores); they pass the GGUF validator.

@@ -29,6 +29,14 @@
 # So compared, token by token, is everything around the image, the vision
 # start/end tokens and where the image sits; not compared is how many
 # tokens the image itself takes (that is the projector's, not the template's).
+# Where python3 has jinja2, vlmcmp's tokens are also checked against the
+# template rendered as transformers' apply_chat_template renders it (jinja2
+# sandbox, trim_blocks, lstrip_blocks, loopcontrols; the image as
+# {"type": "image"}). And the served paths are counted: llama-server
+# evaluates the chat request (/v1/chat/completions, one token) and vlmcmp's
+# rendered prompt with the image (/completion, prompt_string and
+# multimodal_data); less the text tokens compared, both must leave the same
+# image tokens, so the reconstruction above is what the server evaluates.
 #
 # Verdicts: PASS (equal); KNOWN (the only difference is one "\n" token
 # llama-server puts between the image and the text: common/chat.cpp joins a
@@ -182,6 +190,21 @@ else:
           f"vlmcmp ... {show(ours, our_pieces, i)} ... | Hugging Face ... {show(hf[0], hf[1], i)} ...\n{'':30}vlmcmp {v['prompt']!r}\n{'':30}HF     {hf_text!r}")
     sys.exit(1)
 where = f"{ref}; template {v['template']}, image at token {at} ({image_tokens} image tokens not compared)"
+
+# The served paths, counted: the chat request as a client sends it
+# (/v1/chat/completions), and vlmcmp's rendered prompt with the image
+# (/completion, prompt_string and multimodal_data), each evaluated by
+# llama-server for one token. Less their text tokens, both must leave the
+# same image (llama-server's own image budget, which may differ from
+# vlmcmp's): then the tokens compared above are the ones it evaluates.
+chat_n = post("/v1/chat/completions", {"messages": msgs, "max_tokens": 1})["usage"]["prompt_tokens"]
+raw_n = post("/completion", {"prompt": {"prompt_string": v["prompt"], "multimodal_data": [b64]}, "n_predict": 1})["tokens_evaluated"]
+img_chat, img_raw = chat_n - (len(theirs) - 1), raw_n - (len(ours) - 1)
+if img_chat != img_raw:
+    print(f"{fam:10} {conv:18} FAIL  served counts do not fit the compared tokens: chat {chat_n} = {len(theirs) - 1} text + {img_chat} image, "
+          f"vlmcmp's prompt {raw_n} = {len(ours) - 1} text + {img_raw} image")
+    sys.exit(1)
+where += f"; served: chat {chat_n} tokens, vlmcmp's prompt {raw_n} ({img_chat} image)"
 if ours == theirs:
     print(f"{fam:10} {conv:18} PASS  {len(ours)} tokens equal; {where}")
     sys.exit(0)

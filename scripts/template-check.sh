@@ -189,7 +189,7 @@ else:
     print(f"{fam:10} {conv:18} FAIL  vlmcmp differs from Hugging Face's rendering (jinja2) at token {i}: "
           f"vlmcmp ... {show(ours, our_pieces, i)} ... | Hugging Face ... {show(hf[0], hf[1], i)} ...\n{'':30}vlmcmp {v['prompt']!r}\n{'':30}HF     {hf_text!r}")
     sys.exit(1)
-where = f"{ref}; template {v['template']}, image at token {at} ({image_tokens} image tokens not compared)"
+where = f"{ref}; template {v['template']}; image at token {at} ({image_tokens} tokens, not compared)"
 
 # The served paths, counted: the chat request as a client sends it
 # (/v1/chat/completions), and vlmcmp's rendered prompt with the image
@@ -204,19 +204,20 @@ if img_chat != img_raw:
     print(f"{fam:10} {conv:18} FAIL  served counts do not fit the compared tokens: chat {chat_n} = {len(theirs) - 1} text + {img_chat} image, "
           f"vlmcmp's prompt {raw_n} = {len(ours) - 1} text + {img_raw} image")
     sys.exit(1)
-where += f"; served: chat {chat_n} tokens, vlmcmp's prompt {raw_n} ({img_chat} image)"
+where += f"; llama-server evaluates {chat_n} tokens for the chat request, {raw_n} for vlmcmp's prompt ({img_chat} image)"
+pad30 = " " * 30
 if ours == theirs:
-    print(f"{fam:10} {conv:18} PASS  {len(ours)} tokens equal; {where}")
+    print(f"{fam:10} {conv:18} PASS   {len(ours)} tokens equal\n{pad30}{where}")
     sys.exit(0)
 i = next((k for k in range(min(len(ours), len(theirs))) if ours[k] != theirs[k]), min(len(ours), len(theirs)))
 first = (f"first difference at token {i} of {len(ours)} (vlmcmp) / {len(theirs)} (llama-server): "
          f"vlmcmp ... {show(ours, our_pieces, i)} ... | llama-server ... {show(theirs, their_pieces, i)} ...")
 if (len(theirs) == len(ours) + 1 and i > 0 and their_pieces[i] == "\n"
         and their_pieces[i - 1] == "<|vision_end|>" and theirs[:i] + theirs[i + 1:] == ours):
-    print(f"{fam:10} {conv:18} KNOWN {first}\n{'':30}llama-server's \"\\n\" between a message's content parts (Hugging Face has none);"
-          f" all else equal ({len(ours)} tokens; {where})")
+    print(f"{fam:10} {conv:18} KNOWN  {len(ours)} tokens equal but llama-server's \"\\n\" ({theirs[i]}) after <|vision_end|> at token {i}"
+          f" (Hugging Face has nothing between the parts)\n{pad30}{where}")
     sys.exit(0)
-print(f"{fam:10} {conv:18} FAIL  {first}\n{'':30}vlmcmp       {v['prompt']!r}\n{'':30}llama-server {served!r}")
+print(f"{fam:10} {conv:18} FAIL   {first}\n{pad30}{where}\n{'':30}vlmcmp       {v['prompt']!r}\n{'':30}llama-server {served!r}")
 sys.exit(1)
 PY
 	done

@@ -43,7 +43,7 @@ CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
-.PHONY: all build cuda test test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps env slurm-test
+.PHONY: all build cuda test test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps env slurm-test template-check
 
 all: build
 
@@ -171,6 +171,13 @@ slurm-test: build
 		fi; \
 	fi
 	PATH="$$PATH:/usr/sbin:/sbin" VLMCMP_BIN=$(CURDIR)/$(BIN) scripts/slurm-test.sh
+
+# template-check compares the prompt tokens vlmcmp's local predictor evaluates
+# with upstream llama-server --jinja's for each family's tiny synthetic model
+# (scripts/template-check.sh; seconds). LLAMA_SERVER=path/to/llama-server, else
+# llama-server on PATH.
+template-check: build
+	VLMCMP_BIN=$(CURDIR)/$(BIN) scripts/template-check.sh $(LLAMA_SERVER)
 
 # The race detector on the packages with goroutines of their own; the batching
 # scheduler runs on llama.cpp, which -race compiles once more (a few minutes cold).

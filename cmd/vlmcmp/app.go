@@ -163,6 +163,7 @@ func commands(s *streams) []*cli.Command {
 		newPrepareCommand(s),
 		newFinetuneCommand(s),
 		newSynthModelCommand(s),
+		newPromptCommand(s),
 	}
 }
 

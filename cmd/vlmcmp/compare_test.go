@@ -59,6 +59,11 @@ models:
 	if len(kept) == 0 || len(kept) >= n {
 		t.Fatalf("after the interruption gpt4 has %d of %d answers; want some, not all", len(kept), n)
 	}
+	// A request cut off by the interruption is recorded when the fake sees
+	// its client gone, which may be after the run returned: wait for that.
+	for deadline := time.Now().Add(5 * time.Second); srv.InFlight() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	before := srv.Count("POST", "/v1/chat/completions")
 
 	code, stdout, stderr := vlmcmp(t, t.Context(), "compare", "--resume")

@@ -293,6 +293,14 @@ func (s *Server) Count(method, path string) int {
 	return n
 }
 
+// InFlight is the number of requests the fake is serving now; a request is
+// recorded before it stops counting here.
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inflight
+}
+
 // MaxInFlight is the largest number of requests the fake served at once.
 func (s *Server) MaxInFlight() int {
 	s.mu.Lock()

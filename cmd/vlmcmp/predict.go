@@ -22,11 +22,13 @@ type engineOptions struct {
 	LoRA           []string // PATH[:SCALE]
 	GPULayers      int
 	Threads        int
+	EncoderThreads int
 	ContextSize    int
 	ImageMinTokens int
 	ImageMaxTokens int
 	FlashAttention string
 	EncodeAhead    string
+	TextFirst      bool
 }
 
 // engineFlags are the command-line flags of engineOptions.
@@ -36,12 +38,14 @@ func engineFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` made for the model"},
 		&cli.StringSliceFlag{Name: "lora", Usage: "LoRA adapter `GGUF[:SCALE]` applied at load (scale 1 by default); repeatable"},
 		&cli.IntFlag{Name: "gpu-layers", Usage: "`N` layers offloaded to the GPU; -1: all (needs make cuda)"},
-		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads (default: the number of CPUs, at most 16)"},
+		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads of the decoder, and of the vision encoder unless --encoder-threads is set (default: the idle CPUs, at most 16 less the load average, split between the decoder and the encoder, which encodes ahead; the decoder borrows the encoder's threads while it has no image)"},
+		&cli.IntFlag{Name: "encoder-threads", Usage: "CPU `N` threads of the vision encoder (default: --threads when set, else the idle CPUs the decoder does not take)"},
 		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer (default: image max tokens + 512)"},
 		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes; smaller images are scaled up (default: the model family's, 4 for Qwen2-VL and Qwen2.5-VL, 64 for Qwen3-VL)"},
 		&cli.IntFlag{Name: "image-max-tokens", Usage: "largest number of tokens `N` an image becomes; larger images are scaled down (default: the model family's, 1024 for Qwen2-VL and Qwen2.5-VL, 784 for Qwen3-VL)"},
 		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
-		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU), on or off"},
+		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU, or when the decoder's and encoder's threads fit in the CPUs together), on or off"},
+		&cli.BoolFlag{Name: "text-first", Usage: "put the prompt before the image in the user's turn, as the OpenAI backend (and so bench --server) sends it: the text before the image is then decoded once and shared by every request"},
 	}
 }
 
@@ -53,11 +57,13 @@ func engineOptionsFrom(c *cli.Context) engineOptions {
 		LoRA:           c.StringSlice("lora"),
 		GPULayers:      c.Int("gpu-layers"),
 		Threads:        c.Int("threads"),
+		EncoderThreads: c.Int("encoder-threads"),
 		ContextSize:    c.Int("ctx-size"),
 		ImageMinTokens: c.Int("image-min-tokens"),
 		ImageMaxTokens: c.Int("image-max-tokens"),
 		FlashAttention: c.String("flash-attn"),
 		EncodeAhead:    c.String("encode-ahead"),
+		TextFirst:      c.Bool("text-first"),
 	}
 }
 
@@ -72,11 +78,13 @@ func (o engineOptions) config() (local.Config, error) {
 		MmprojFile:     o.Mmproj,
 		GPULayers:      o.GPULayers,
 		Threads:        o.Threads,
+		EncoderThreads: o.EncoderThreads,
 		ContextSize:    o.ContextSize,
 		ImageMinTokens: o.ImageMinTokens,
 		ImageMaxTokens: o.ImageMaxTokens,
 		FlashAttention: o.FlashAttention,
 		EncodeAhead:    o.EncodeAhead,
+		TextFirst:      o.TextFirst,
 	}
 	for _, s := range o.LoRA {
 		l, err := local.ParseLoRA(s)
@@ -88,7 +96,7 @@ func (o engineOptions) config() (local.Config, error) {
 	for _, n := range []struct {
 		flag string
 		v    int
-	}{{"threads", o.Threads}, {"ctx-size", o.ContextSize}, {"image-min-tokens", o.ImageMinTokens}, {"image-max-tokens", o.ImageMaxTokens}} {
+	}{{"threads", o.Threads}, {"encoder-threads", o.EncoderThreads}, {"ctx-size", o.ContextSize}, {"image-min-tokens", o.ImageMinTokens}, {"image-max-tokens", o.ImageMaxTokens}} {
 		if n.v < 0 {
 			return local.Config{}, usagef("--%s is %d, want 0 or more", n.flag, n.v)
 		}

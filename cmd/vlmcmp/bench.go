@@ -66,13 +66,13 @@ func benchSpec(c *cli.Context) (bench.Spec, error) {
 		}
 	}
 	eng := engineOptionsFrom(c)
-	spec := bench.Spec{LoRA: eng.LoRA, Batch: sizes, Repeat: c.Int("repeat"), Format: c.String("format"),
+	spec := bench.Spec{LoRA: eng.LoRAFlags, Batch: sizes, Repeat: c.Int("repeat"), Format: c.String("format"),
 		Trace: c.String("trace"), CPUProfile: c.String("cpuprofile"),
 		Images: bench.Images{Dir: c.String("images"), Synthetic: c.Int("synthetic"), SyntheticSize: c.String("synthetic-size"),
 			Seed: c.Uint64("seed"), Prompt: c.String("prompt"), MaxTokens: c.Int("max-tokens")},
 		Server: bench.ServerOptions{URL: c.String("server"), Model: c.String("server-model"),
 			Key: os.Getenv("VLMCMP_SERVER_API_KEY"), Concurrency: conc}}
-	if spec.Server.URL == "" || eng.ModelFile != "" || eng.Mmproj != "" {
+	if spec.Server.URL == "" || eng.ModelFile != "" || eng.MmprojFile != "" {
 		cfg, err := eng.config()
 		if err != nil {
 			return bench.Spec{}, err

@@ -14,21 +14,12 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm/local"
 )
 
-// engineOptions are the flags that load a local Qwen2-VL, shared by predict
-// and bench.
+// engineOptions are the flags that load a local model, shared by predict
+// and bench: the local.Config they set, and the --lora values (parsed by
+// config).
 type engineOptions struct {
-	ModelFile      string
-	Mmproj         string
-	LoRA           []string // PATH[:SCALE]
-	GPULayers      int
-	Threads        int
-	EncoderThreads int
-	ContextSize    int
-	ImageMinTokens int
-	ImageMaxTokens int
-	FlashAttention string
-	EncodeAhead    string
-	TextFirst      bool
+	local.Config
+	LoRAFlags []string // PATH[:SCALE]
 }
 
 // engineFlags are the command-line flags of engineOptions.
@@ -51,10 +42,9 @@ func engineFlags() []cli.Flag {
 
 // engineOptionsFrom reads the engine flags.
 func engineOptionsFrom(c *cli.Context) engineOptions {
-	return engineOptions{
+	return engineOptions{LoRAFlags: c.StringSlice("lora"), Config: local.Config{
 		ModelFile:      c.String("model-file"),
-		Mmproj:         c.String("mmproj"),
-		LoRA:           c.StringSlice("lora"),
+		MmprojFile:     c.String("mmproj"),
 		GPULayers:      c.Int("gpu-layers"),
 		Threads:        c.Int("threads"),
 		EncoderThreads: c.Int("encoder-threads"),
@@ -64,52 +54,25 @@ func engineOptionsFrom(c *cli.Context) engineOptions {
 		FlashAttention: c.String("flash-attn"),
 		EncodeAhead:    c.String("encode-ahead"),
 		TextFirst:      c.Bool("text-first"),
-	}
+	}}
 }
 
-// config turns the options into a local.Config; command-line mistakes are
+// config is the local.Config of the flags; command-line mistakes are
 // usage errors.
 func (o engineOptions) config() (local.Config, error) {
-	if err := requireFlags("--model-file", o.ModelFile, "--mmproj", o.Mmproj); err != nil {
+	if err := requireFlags("--model-file", o.ModelFile, "--mmproj", o.MmprojFile); err != nil {
 		return local.Config{}, err
 	}
-	cfg := local.Config{
-		ModelFile:      o.ModelFile,
-		MmprojFile:     o.Mmproj,
-		GPULayers:      o.GPULayers,
-		Threads:        o.Threads,
-		EncoderThreads: o.EncoderThreads,
-		ContextSize:    o.ContextSize,
-		ImageMinTokens: o.ImageMinTokens,
-		ImageMaxTokens: o.ImageMaxTokens,
-		FlashAttention: o.FlashAttention,
-		EncodeAhead:    o.EncodeAhead,
-		TextFirst:      o.TextFirst,
-	}
-	for _, s := range o.LoRA {
+	cfg := o.Config
+	for _, s := range o.LoRAFlags {
 		l, err := local.ParseLoRA(s)
 		if err != nil {
 			return local.Config{}, usagef("--lora: %v", err)
 		}
 		cfg.LoRA = append(cfg.LoRA, l)
 	}
-	for _, n := range []struct {
-		flag string
-		v    int
-	}{{"threads", o.Threads}, {"encoder-threads", o.EncoderThreads}, {"ctx-size", o.ContextSize}, {"image-min-tokens", o.ImageMinTokens}, {"image-max-tokens", o.ImageMaxTokens}} {
-		if n.v < 0 {
-			return local.Config{}, usagef("--%s is %d, want 0 or more", n.flag, n.v)
-		}
-	}
-	switch o.FlashAttention {
-	case "", "auto", "on", "off":
-	default:
-		return local.Config{}, usagef("--flash-attn %q is not one of auto, on, off", o.FlashAttention)
-	}
-	switch o.EncodeAhead {
-	case "", "auto", "on", "off":
-	default:
-		return local.Config{}, usagef("--encode-ahead %q is not one of auto, on, off", o.EncodeAhead)
+	if err := cfg.Check(); err != nil {
+		return local.Config{}, usageError{err}
 	}
 	return cfg, nil
 }
@@ -168,13 +131,13 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 	e := opts.Engine
 	local := opts.Model == ""
 	switch {
-	case !local && (e.ModelFile != "" || e.Mmproj != "" || len(e.LoRA) > 0):
+	case !local && (e.ModelFile != "" || e.MmprojFile != "" || len(e.LoRAFlags) > 0):
 		return usagef("give --model NAME or --model-file/--mmproj/--lora, not both")
 	case !local && opts.RawPrompt:
 		return usagef("--raw-prompt needs --model-file: a configured model uses its chat template")
 	case local && e.ModelFile == "":
 		return usagef("--model-file is required")
-	case local && e.Mmproj == "":
+	case local && e.MmprojFile == "":
 		return usagef("--mmproj is required")
 	case opts.Image == "":
 		return usagef("--image is required")

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 )
 
 // streams are the process's standard streams, injected so that tests run
@@ -26,13 +24,6 @@ type streams struct {
 	// main routes llama.cpp's own log (process-wide) through it. Tests
 	// leave it nil, so that nothing leaks between in-process runs.
 	processLog func(*slog.Logger)
-}
-
-// isTerminal reports whether w is a terminal, so that commands show progress
-// bars there and plain lines elsewhere.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // usageError marks an error in the command line: run prints the command's

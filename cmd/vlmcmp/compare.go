@@ -11,6 +11,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/eval/progress"
 )
 
 // compareOptions are the flags of compare: the library's options, and
@@ -81,7 +82,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if err != nil {
 		return err
 	}
-	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.configFlags.OpenAI.overrides(), newProgressView(s.Err).Update, s.Err, s.Log
+	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.configFlags.OpenAI.overrides(), progress.NewRun(s.Err).Update, s.Err, s.Log
 	c, err := eval.Compare(ctx, cfg, eo)
 	finish := func() string { return c.FinishCommand("--config", opts.Config, "--gpt4-model", opts.GPT4Model) }
 	var oe *eval.OptionError

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
+	"github.com/vlmcmp/vlmcmp/eval/progress"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
@@ -106,7 +107,7 @@ func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) err
 	so.Info = opts.Info
 	so.Upload = func(path string) openaiclient.Progress {
 		fmt.Fprintf(s.Err, "uploading %s\n", path)
-		return newByteProgress(s.Err, "uploading "+filepath.Base(path), 4, 1<<20).update
+		return progress.NewBytes(s.Err, "uploading "+filepath.Base(path), 4, 1<<20).Update
 	}
 	so.Uploaded = func(path, id string, n int) {
 		fmt.Fprintf(s.Err, "uploaded %s as %s (%d bytes); waiting for the API to process it\n", path, id, n)
@@ -151,7 +152,7 @@ func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, id 
 		Event: func(e openaiclient.Event) {
 			m, ok, _ := e.Metrics()
 			switch {
-			case ok && isTerminal(s.Err) && m.TotalSteps > 0:
+			case ok && progress.IsTerminal(s.Err) && m.TotalSteps > 0:
 				if bar == nil {
 					bar = progressbar.NewOptions(m.TotalSteps, progressbar.OptionSetWriter(s.Err), progressbar.OptionShowCount())
 				}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/vlmcmp/vlmcmp/eval/progress"
 	"github.com/vlmcmp/vlmcmp/llm/lora"
 )
 
@@ -100,10 +101,10 @@ func runLoRAMerge(ctx context.Context, s *streams, opts lora.MergeOptions, loras
 		}
 		opts.LoRAs = append(opts.LoRAs, lf)
 	}
-	pv := newByteProgress(s.Err, "merging", 10, 0)
-	opts.Progress = pv.update
+	pv := progress.NewBytes(s.Err, "merging", 10, 0)
+	opts.Progress = pv.Update
 	res, err := lora.Merge(ctx, opts)
-	pv.finish()
+	pv.Finish()
 	if err != nil {
 		return err
 	}

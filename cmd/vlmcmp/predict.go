@@ -14,19 +14,12 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm/local"
 )
 
-// engineOptions are the flags that load a local Qwen2-VL, shared by predict
-// and bench.
+// engineOptions are the flags that load a local model, shared by predict
+// and bench: the local.Config they set, and the --lora values (parsed by
+// config).
 type engineOptions struct {
-	ModelFile      string
-	Mmproj         string
-	LoRA           []string // PATH[:SCALE]
-	GPULayers      int
-	Threads        int
-	ContextSize    int
-	ImageMinTokens int
-	ImageMaxTokens int
-	FlashAttention string
-	EncodeAhead    string
+	local.Config
+	LoRAFlags []string // PATH[:SCALE]
 }
 
 // engineFlags are the command-line flags of engineOptions.
@@ -36,72 +29,50 @@ func engineFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` made for the model"},
 		&cli.StringSliceFlag{Name: "lora", Usage: "LoRA adapter `GGUF[:SCALE]` applied at load (scale 1 by default); repeatable"},
 		&cli.IntFlag{Name: "gpu-layers", Usage: "`N` layers offloaded to the GPU; -1: all (needs make cuda)"},
-		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads (default: the number of CPUs, at most 16)"},
+		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads of the decoder, and of the vision encoder unless --encoder-threads is set (default: the idle CPUs, at most 16 less the load average, split between the decoder and the encoder, which encodes ahead; the decoder borrows the encoder's threads while it has no image)"},
+		&cli.IntFlag{Name: "encoder-threads", Usage: "CPU `N` threads of the vision encoder (default: --threads when set, else the idle CPUs the decoder does not take)"},
 		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer (default: image max tokens + 512)"},
 		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes; smaller images are scaled up (default: the model family's, 4 for Qwen2-VL and Qwen2.5-VL, 64 for Qwen3-VL)"},
 		&cli.IntFlag{Name: "image-max-tokens", Usage: "largest number of tokens `N` an image becomes; larger images are scaled down (default: the model family's, 1024 for Qwen2-VL and Qwen2.5-VL, 784 for Qwen3-VL)"},
 		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
-		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU), on or off"},
+		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU, or when the decoder's and encoder's threads fit in the CPUs together), on or off"},
+		&cli.BoolFlag{Name: "text-first", Usage: "put the prompt before the image in the user's turn, as the OpenAI backend (and so bench --server) sends it: the text before the image is then decoded once and shared by every request"},
 	}
 }
 
 // engineOptionsFrom reads the engine flags.
 func engineOptionsFrom(c *cli.Context) engineOptions {
-	return engineOptions{
+	return engineOptions{LoRAFlags: c.StringSlice("lora"), Config: local.Config{
 		ModelFile:      c.String("model-file"),
-		Mmproj:         c.String("mmproj"),
-		LoRA:           c.StringSlice("lora"),
+		MmprojFile:     c.String("mmproj"),
 		GPULayers:      c.Int("gpu-layers"),
 		Threads:        c.Int("threads"),
+		EncoderThreads: c.Int("encoder-threads"),
 		ContextSize:    c.Int("ctx-size"),
 		ImageMinTokens: c.Int("image-min-tokens"),
 		ImageMaxTokens: c.Int("image-max-tokens"),
 		FlashAttention: c.String("flash-attn"),
 		EncodeAhead:    c.String("encode-ahead"),
-	}
+		TextFirst:      c.Bool("text-first"),
+	}}
 }
 
-// config turns the options into a local.Config; command-line mistakes are
+// config is the local.Config of the flags; command-line mistakes are
 // usage errors.
 func (o engineOptions) config() (local.Config, error) {
-	if err := requireFlags("--model-file", o.ModelFile, "--mmproj", o.Mmproj); err != nil {
+	if err := requireFlags("--model-file", o.ModelFile, "--mmproj", o.MmprojFile); err != nil {
 		return local.Config{}, err
 	}
-	cfg := local.Config{
-		ModelFile:      o.ModelFile,
-		MmprojFile:     o.Mmproj,
-		GPULayers:      o.GPULayers,
-		Threads:        o.Threads,
-		ContextSize:    o.ContextSize,
-		ImageMinTokens: o.ImageMinTokens,
-		ImageMaxTokens: o.ImageMaxTokens,
-		FlashAttention: o.FlashAttention,
-		EncodeAhead:    o.EncodeAhead,
-	}
-	for _, s := range o.LoRA {
+	cfg := o.Config
+	for _, s := range o.LoRAFlags {
 		l, err := local.ParseLoRA(s)
 		if err != nil {
 			return local.Config{}, usagef("--lora: %v", err)
 		}
 		cfg.LoRA = append(cfg.LoRA, l)
 	}
-	for _, n := range []struct {
-		flag string
-		v    int
-	}{{"threads", o.Threads}, {"ctx-size", o.ContextSize}, {"image-min-tokens", o.ImageMinTokens}, {"image-max-tokens", o.ImageMaxTokens}} {
-		if n.v < 0 {
-			return local.Config{}, usagef("--%s is %d, want 0 or more", n.flag, n.v)
-		}
-	}
-	switch o.FlashAttention {
-	case "", "auto", "on", "off":
-	default:
-		return local.Config{}, usagef("--flash-attn %q is not one of auto, on, off", o.FlashAttention)
-	}
-	switch o.EncodeAhead {
-	case "", "auto", "on", "off":
-	default:
-		return local.Config{}, usagef("--encode-ahead %q is not one of auto, on, off", o.EncodeAhead)
+	if err := cfg.Check(); err != nil {
+		return local.Config{}, usageError{err}
 	}
 	return cfg, nil
 }
@@ -160,13 +131,13 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 	e := opts.Engine
 	local := opts.Model == ""
 	switch {
-	case !local && (e.ModelFile != "" || e.Mmproj != "" || len(e.LoRA) > 0):
+	case !local && (e.ModelFile != "" || e.MmprojFile != "" || len(e.LoRAFlags) > 0):
 		return usagef("give --model NAME or --model-file/--mmproj/--lora, not both")
 	case !local && opts.RawPrompt:
 		return usagef("--raw-prompt needs --model-file: a configured model uses its chat template")
 	case local && e.ModelFile == "":
 		return usagef("--model-file is required")
-	case local && e.Mmproj == "":
+	case local && e.MmprojFile == "":
 		return usagef("--mmproj is required")
 	case opts.Image == "":
 		return usagef("--image is required")

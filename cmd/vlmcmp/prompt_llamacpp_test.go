@@ -11,6 +11,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
+	"github.com/vlmcmp/vlmcmp/llm/local"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -53,7 +54,7 @@ func TestPromptCommand(t *testing.T) {
 				if code != 0 {
 					t.Fatalf("exit %d\n%s", code, stderr)
 				}
-				var got promptJSON
+				var got local.RenderedPrompt
 				if err := json.Unmarshal([]byte(stdout), &got); err != nil {
 					t.Fatalf("%v\n%s", err, stdout)
 				}

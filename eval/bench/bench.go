@@ -8,6 +8,8 @@
 // With a server URL it also sends the same images, prompt and answer length
 // to an OpenAI-compatible server (llama-server, vLLM) through the OpenAI
 // backend at several concurrencies, and reports both paths side by side.
+// Spec and Bench are a whole bench as `vlmcmp bench` runs it (checks,
+// requests, both paths, trace and CPU profile); Write and WriteJSON print it.
 //
 // It may import llm, llm/local, llm/imagefile, native, openaiclient, eval/demo
 // (the synthetic street painter) and eval/metrics; nothing imports it but

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -178,16 +179,33 @@ func (c *Config) validate() error {
 	return c.fill(nil)
 }
 
+// ErrConfig marks a mistake in a Config found without its files (Check):
+// a value out of range or a contradiction.
+var ErrConfig = errors.New("local: bad config")
+
+type configError struct{ msg string }
+
+func (e configError) Error() string        { return e.msg }
+func (e configError) Is(target error) bool { return target == ErrConfig }
+
+func configErrorf(format string, args ...any) error {
+	return configError{fmt.Sprintf(format, args...)}
+}
+
+// Check reports the mistakes of c that need no file (New checks them
+// too): each error is ErrConfig.
+func (c Config) Check() error { return c.check() }
+
 // check checks the fields that do not need files.
 func (c *Config) check() error {
 	if c.ModelFile == "" {
-		return fmt.Errorf("local: no model file given")
+		return configErrorf("local: no model file given")
 	}
 	if c.MmprojFile == "" {
-		return fmt.Errorf("local: no projector (mmproj) file given for %s", c.ModelFile)
+		return configErrorf("local: no projector (mmproj) file given for %s", c.ModelFile)
 	}
 	if c.Grammar != "" && c.JSONSchema != "" {
-		return fmt.Errorf("local: give a grammar or a json schema, not both")
+		return configErrorf("local: give a grammar or a json schema, not both")
 	}
 	for _, n := range []struct {
 		name string
@@ -196,36 +214,36 @@ func (c *Config) check() error {
 		{"batch size", c.BatchSize}, {"image min tokens", c.ImageMinTokens},
 		{"image max tokens", c.ImageMaxTokens}, {"max tokens", c.MaxTokens}, {"replicas", c.Replicas}} {
 		if n.v < 0 {
-			return fmt.Errorf("local: %s is %d, want 0 (default) or more", n.name, n.v)
+			return configErrorf("local: %s is %d, want 0 (default) or more", n.name, n.v)
 		}
 	}
 	switch strings.ToLower(c.FlashAttention) {
 	case "", "auto", "on", "off":
 	default:
-		return fmt.Errorf("local: flash attention %q is not one of auto, on, off", c.FlashAttention)
+		return configErrorf("local: flash attention %q is not one of auto, on, off", c.FlashAttention)
 	}
 	switch strings.ToLower(c.EncodeAhead) {
 	case "", "auto", "on", "off":
 	default:
-		return fmt.Errorf("local: encode ahead %q is not one of auto, on, off", c.EncodeAhead)
+		return configErrorf("local: encode ahead %q is not one of auto, on, off", c.EncodeAhead)
 	}
 	if c.Replicas == 0 {
 		c.Replicas = max(len(c.Devices), 1)
 	}
 	if len(c.Devices) > 0 && len(c.Devices) != c.Replicas {
-		return fmt.Errorf("local: %d replicas on %d devices, want one device per replica", c.Replicas, len(c.Devices))
+		return configErrorf("local: %d replicas on %d devices, want one device per replica", c.Replicas, len(c.Devices))
 	}
 	for i, d := range c.Devices {
 		if d < 0 {
-			return fmt.Errorf("local: device %d is negative, want a GPU number from 0", d)
+			return configErrorf("local: device %d is negative, want a GPU number from 0", d)
 		}
 		if slices.Contains(c.Devices[:i], d) {
-			return fmt.Errorf("local: device %d is listed twice, want one replica per GPU", d)
+			return configErrorf("local: device %d is listed twice, want one replica per GPU", d)
 		}
 	}
 	for i, l := range c.LoRA {
 		if l.Path == "" {
-			return fmt.Errorf("local: lora %d has no path", i+1)
+			return configErrorf("local: lora %d has no path", i+1)
 		}
 	}
 	return nil

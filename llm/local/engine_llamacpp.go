@@ -51,30 +51,10 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 	gpu := cfg.GPULayers != 0 && native.SupportsGPUOffload()
 	setup.encodeGPU = gpu
 	start := time.Now()
-	e.model, err = native.LoadModel(cfg.ModelFile, native.ModelParams{GPULayers: cfg.GPULayers, Device: device})
-	if err != nil {
-		return nil, setup, fmt.Errorf("local: %w", err)
-	}
-	info := e.model.Info()
-	if len(family.ByArch(info.Architecture)) == 0 {
-		return nil, setup, fmt.Errorf("local: model %s is a %q model, want one of %s", cfg.ModelFile, info.Architecture, strings.Join(family.Architectures(), ", "))
-	}
-	e.tpl = chatTemplate(e.model, family.ByArch(info.Architecture)[0], cfg.ModelFile)
-	if err := ctx.Err(); err != nil {
+	if err := e.load(ctx, cfg, device, gpu, true); err != nil {
 		return nil, setup, err
 	}
-	e.proj, err = native.LoadProjector(cfg.MmprojFile, e.model, native.ProjectorParams{
-		UseGPU:         gpu,
-		Device:         device,
-		Threads:        cfg.EncoderThreads,
-		FlashAttention: flash(cfg.FlashAttention),
-		ImageMinTokens: cfg.ImageMinTokens,
-		ImageMaxTokens: cfg.ImageMaxTokens,
-		Warmup:         true,
-	})
-	if err != nil {
-		return nil, setup, fmt.Errorf("local: %w", err)
-	}
+	info := e.model.Info()
 	scales := make([]native.LoRAScale, 0, len(cfg.LoRA))
 	for _, l := range cfg.LoRA {
 		a, err := native.LoadLoRA(e.model, l.Path)
@@ -127,6 +107,65 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 		"n_ctx", nCtx, "batch", cfg.BatchSize, "gpu", gpu, "device", device,
 		"image_max_tokens", cfg.ImageMaxTokens, "took", time.Since(start))
 	return e, setup, nil
+}
+
+// load loads the model, its chat template and the projector of cfg: the
+// first step of openEngine, and all that openPromptEngine needs.
+func (e *nativeEngine) load(ctx context.Context, cfg *Config, device string, gpu, warmup bool) (err error) {
+	e.model, err = native.LoadModel(cfg.ModelFile, native.ModelParams{GPULayers: cfg.GPULayers, Device: device})
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	info := e.model.Info()
+	if len(family.ByArch(info.Architecture)) == 0 {
+		return fmt.Errorf("local: model %s is a %q model, want one of %s", cfg.ModelFile, info.Architecture, strings.Join(family.Architectures(), ", "))
+	}
+	e.tpl = chatTemplate(e.model, family.ByArch(info.Architecture)[0], cfg.ModelFile)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	e.proj, err = native.LoadProjector(cfg.MmprojFile, e.model, native.ProjectorParams{
+		UseGPU:         gpu,
+		Device:         device,
+		Threads:        cfg.EncoderThreads,
+		FlashAttention: flash(cfg.FlashAttention),
+		ImageMinTokens: cfg.ImageMinTokens,
+		ImageMaxTokens: cfg.ImageMaxTokens,
+		Warmup:         warmup,
+	})
+	if err != nil {
+		return fmt.Errorf("local: %w", err)
+	}
+	return nil
+}
+
+// openPromptEngine loads what RenderPrompt needs (cfg checked already):
+// the model on the CPU, its template and the projector, with no context.
+func openPromptEngine(ctx context.Context, cfg *Config) (_ promptEngine, err error) {
+	if _, err := native.Init(native.InitOptions{}); err != nil {
+		return nil, fmt.Errorf("local: %w", err)
+	}
+	cpu := *cfg
+	cpu.GPULayers = 0
+	e := &nativeEngine{}
+	if err := e.load(ctx, &cpu, "", false, false); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// TemplateSource says where the chat template came from (RenderedPrompt.Template).
+func (e *nativeEngine) TemplateSource() string {
+	if e.tpl == nil {
+		return TemplateLlamaCpp
+	}
+	return string(e.tpl.Source)
+}
+
+// Piece is tok's text, a special token written out.
+func (e *nativeEngine) Piece(tok native.Token) (string, error) {
+	return e.model.Detokenize([]native.Token{tok}, false, true)
 }
 
 // defaultParallel picks P: up to 4 sequences on the CPU and 16 on a GPU,

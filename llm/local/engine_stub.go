@@ -13,3 +13,8 @@ import (
 func openEngine(context.Context, *Config, string) (engine, engineSetup, error) {
 	return nil, engineSetup{}, fmt.Errorf("local: %w", native.ErrNotBuilt)
 }
+
+// openPromptEngine fails in a build without llama.cpp.
+func openPromptEngine(context.Context, *Config) (promptEngine, error) {
+	return nil, fmt.Errorf("local: %w", native.ErrNotBuilt)
+}

@@ -106,7 +106,7 @@ func (r *replica) ready1(j *job) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
-	prompt, err := r.prompt(req)
+	prompt, err := chatPrompt(&p.cfg, r.eng, req)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
@@ -165,12 +165,17 @@ func (r *replica) encode(j *job) error {
 	return nil
 }
 
-// prompt is the text given to mtmd: the chat template applied to the
-// system prompt and the user turn (the media marker, then the prompt), or
-// the raw prompt.
-func (r *replica) prompt(req *llm.Request) (string, error) {
-	p := r.p
-	if p.cfg.RawPrompt {
+// templater renders a chat with the model's template (engine.Template).
+type templater interface {
+	Template(msgs []native.ChatMessage) (string, error)
+}
+
+// chatPrompt is the text given to mtmd for req: eng's chat template
+// applied to the system prompt and the user turn (the media marker, then
+// the prompt; the other way round with cfg.TextFirst), or the raw prompt
+// with cfg.RawPrompt. The predictor and RenderPrompt both build it here.
+func chatPrompt(cfg *Config, eng templater, req *llm.Request) (string, error) {
+	if cfg.RawPrompt {
 		if n := strings.Count(req.Prompt, native.MediaMarker); n != 1 {
 			return "", fmt.Errorf("raw prompt has %d media markers %s, want exactly 1 where the image goes", n, native.MediaMarker)
 		}
@@ -181,13 +186,13 @@ func (r *replica) prompt(req *llm.Request) (string, error) {
 		msgs = append(msgs, native.ChatMessage{Role: "system", Content: req.System})
 	}
 	content := native.MediaMarker + req.Prompt
-	if r.p.cfg.TextFirst && req.Prompt != "" {
+	if cfg.TextFirst && req.Prompt != "" {
 		content = req.Prompt + native.MediaMarker
 	}
 	msgs = append(msgs, native.ChatMessage{Role: "user", Content: content})
-	s, err := r.eng.Template(msgs)
+	s, err := eng.Template(msgs)
 	if err != nil {
-		return "", fmt.Errorf("chat template of %s: %w", p.cfg.ModelFile, err)
+		return "", fmt.Errorf("chat template of %s: %w", cfg.ModelFile, err)
 	}
 	return s, nil
 }

@@ -75,7 +75,7 @@ func plainFake(t testing.TB, cfg Config, eogEvery uint64, req *llm.Request) stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	prompt, err := p.prompt(req)
+	prompt, err := chatPrompt(&p.p.cfg, e, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ func TestByteProgressLines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b bytes.Buffer
-			p := newByteProgress(&b, "x", tt.parts, tt.min)
+			p := NewBytes(&b, "x", tt.parts, tt.min)
 			for _, c := range tt.calls {
-				p.update(c[0], c[1])
+				p.Update(c[0], c[1])
 			}
 			var got []string
 			for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {

@@ -1,19 +1,35 @@
-package main
+// Package progress shows the progress of long work on a writer, as a
+// command-line front end wants it: a bar per model of a comparison run
+// (eval.Progress) and byte counts of transfers, as bars on a terminal and
+// as throttled plain lines elsewhere (a log file, a CI job).
+//
+// It may import eval (for eval.Progress) and terminal libraries; only
+// front ends import it.
+package progress
 
 import (
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/vlmcmp/vlmcmp/eval"
 )
 
-// progressView shows the runner's progress on stderr: a bar per model on a
+// IsTerminal reports whether w is a terminal, where bars are shown; plain
+// lines are written elsewhere.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Run shows a comparison run's progress on w: a bar per model on a
 // terminal, plain lines otherwise (every tenth of the work but at most once a
 // second, at least every 10 s, and at the end).
-type progressView struct {
+type Run struct {
 	w    io.Writer
 	tty  bool
 	bar  *progressbar.ProgressBar // current model's bar (tty)
@@ -23,12 +39,13 @@ type progressView struct {
 	next int                      // Done at which the next plain line is due
 }
 
-func newProgressView(w io.Writer) *progressView {
-	return &progressView{w: w, tty: isTerminal(w)}
+// NewRun shows a run's progress on w.
+func NewRun(w io.Writer) *Run {
+	return &Run{w: w, tty: IsTerminal(w)}
 }
 
-// Update is the runner's Progress callback.
-func (v *progressView) Update(p eval.Progress) {
+// Update is the runner's Progress callback (eval.CompareOptions.Progress).
+func (v *Run) Update(p eval.Progress) {
 	if p.Model != v.name {
 		v.start(p)
 	}
@@ -48,7 +65,7 @@ func (v *progressView) Update(p eval.Progress) {
 	}
 }
 
-func (v *progressView) start(p eval.Progress) {
+func (v *Run) start(p eval.Progress) {
 	v.name = p.Model
 	v.step = max(1, p.Total/10)
 	v.next = p.Done + v.step
@@ -69,7 +86,7 @@ func (v *progressView) start(p eval.Progress) {
 	}
 }
 
-func (v *progressView) describe(p eval.Progress) string {
+func (v *Run) describe(p eval.Progress) string {
 	d := p.Model
 	if p.Errors > 0 {
 		d += fmt.Sprintf(" (%d errors)", p.Errors)
@@ -77,11 +94,11 @@ func (v *progressView) describe(p eval.Progress) string {
 	return d
 }
 
-// byteProgress shows a transfer's progress in bytes on w: a bar on a
+// Bytes shows a transfer's progress in bytes on w: a bar on a
 // terminal, otherwise a line "DESC: N% (X MiB of Y MiB)" at each 1/parts
 // of the work for work of minBytes or more. done == 0 starts over (a
 // retried upload).
-type byteProgress struct {
+type Bytes struct {
 	w        io.Writer
 	desc     string
 	parts    int64
@@ -91,12 +108,14 @@ type byteProgress struct {
 	ended    bool  // the 100% line is out
 }
 
-func newByteProgress(w io.Writer, desc string, parts, minBytes int64) *byteProgress {
-	return &byteProgress{w: w, desc: desc, parts: parts, minBytes: minBytes}
+// NewBytes shows a transfer described as desc on w.
+func NewBytes(w io.Writer, desc string, parts, minBytes int64) *Bytes {
+	return &Bytes{w: w, desc: desc, parts: parts, minBytes: minBytes}
 }
 
-func (p *byteProgress) update(done, total int64) {
-	if isTerminal(p.w) {
+// Update is told done of total bytes (an openaiclient.Progress).
+func (p *Bytes) Update(done, total int64) {
+	if IsTerminal(p.w) {
 		if p.bar == nil || done == 0 {
 			p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(p.w), progressbar.OptionSetDescription(p.desc),
 				progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
@@ -113,8 +132,8 @@ func (p *byteProgress) update(done, total int64) {
 	}
 }
 
-// finish ends the bar, if any.
-func (p *byteProgress) finish() {
+// Finish ends the bar, if any.
+func (p *Bytes) Finish() {
 	if p.bar != nil {
 		p.bar.Finish()
 		fmt.Fprintln(p.w)

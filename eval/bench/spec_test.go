@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/vlmcmp/vlmcmp/llm/local"
+)
+
+// TestSpecCheck: each mistake is an ErrOption naming what is wrong; a
+// server-only spec and a local one pass.
+func TestSpecCheck(t *testing.T) {
+	ok := func() Spec {
+		return Spec{Engine: &local.Config{}, Batch: []int{1}, Repeat: 1, Format: "table",
+			Images: Images{Synthetic: 2, SyntheticSize: "64x48", MaxTokens: 4}}
+	}
+	for _, tc := range []struct {
+		edit func(*Spec)
+		want string
+	}{
+		{func(s *Spec) {}, ""},
+		{func(s *Spec) { s.Engine, s.Server = nil, ServerOptions{URL: "http://h:1/v1", Concurrency: []int{2}} }, ""},
+		{func(s *Spec) { s.Engine = nil }, "no local model and no server"},
+		{func(s *Spec) { s.Images.Synthetic = 0 }, "give a folder of images or a number"},
+		{func(s *Spec) { s.Images.Dir = "x" }, "not both"},
+		{func(s *Spec) { s.Repeat = 0 }, "repeat is 0"},
+		{func(s *Spec) { s.Images.MaxTokens = 0 }, "max tokens is 0"},
+		{func(s *Spec) { s.Format = "csv" }, `format "csv"`},
+		{func(s *Spec) { s.Batch = nil }, "no batch size"},
+		{func(s *Spec) { s.Server = ServerOptions{URL: "http://h:1/v1"} }, "no server concurrency"},
+		{func(s *Spec) { s.Server = ServerOptions{URL: "h:1", Concurrency: []int{1}} }, "not an http(s) URL"},
+		{func(s *Spec) { s.Images.SyntheticSize = "9x9" }, `synthetic image size "9x9"`},
+	} {
+		s := ok()
+		tc.edit(&s)
+		err := s.Check()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%+v: %v, want no error", s, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an ErrOption saying %q", s, err, tc.want)
+		}
+	}
+}
+
+// TestWriteFormats: benchstat lines or the table, with the phases only
+// when there are local sizes.
+func TestWriteFormats(t *testing.T) {
+	rep := &Report{Model: "m.gguf", Images: 2, MaxTokens: 4, Repeat: 1}
+	var table, bs bytes.Buffer
+	Write(&table, rep, "table")
+	Write(&bs, rep, "benchstat")
+	if !strings.Contains(table.String(), "model m.gguf, 2 images") || table.String() == bs.String() {
+		t.Errorf("table:\n%s\nbenchstat:\n%s", table.String(), bs.String())
+	}
+}

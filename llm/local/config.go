@@ -3,7 +3,6 @@ package local
 import (
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -53,13 +52,11 @@ type Config struct {
 	GPULayers int
 	// Threads is the number of CPU threads for decoding, and for the
 	// vision encoder unless EncoderThreads is set. 0: chosen from the
-	// machine: of the idle CPUs (those Go sees, runtime.NumCPU, at most 16,
-	// less the 1-minute load average when New is called; at least 1),
-	// half decode and the other half run the encoder, which then encodes
-	// ahead while the context decodes; the decoder takes every thread while
-	// the encoder has nothing to do. With one idle CPU: one thread each
-	// (ggml's threads wait for each other at every step, so threads beyond
-	// the idle CPUs cost far more than they give).
+	// machine (runtime.NumCPU, at most 16): on 4 CPUs or more half decode
+	// and the other half run the encoder, which then encodes ahead while
+	// the context decodes, and the decoder takes every thread while the
+	// encoder has nothing to do; on fewer, the encoder and the decoder take
+	// turns on every CPU (see splitFromCPUs).
 	Threads int
 	// EncoderThreads is the number of CPU threads of the vision encoder;
 	// 0: Threads when that is set, else as described there.
@@ -130,18 +127,22 @@ type Config struct {
 	EncodeAhead string
 }
 
-// idleCPUs is n less the 1-minute load average (Linux /proc/loadavg),
-// rounded, at least 1; n where the load is unknown.
-func idleCPUs(n int) int {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return n
+// splitFromCPUs is the smallest CPU count at which Threads 0 splits the
+// CPUs between a decoder and an encoder that runs ahead. Below it both run
+// one after the other on every CPU: measured on 2 CPUs (docs/benchmarks.md,
+// "Thread defaults"), the encoder on one thread (110 ms an image on the
+// small model) is slower than everything else an image needs on two, so
+// overlap lost 20% at 16-token answers and 5% at 64.
+const splitFromCPUs = 4
+
+// defaultThreads is the decoder's and the encoder's threads on n CPUs, and
+// whether the decoder may borrow the encoder's threads while it is idle.
+func defaultThreads(n int) (decoder, encoder int, lend bool) {
+	n = max(1, n)
+	if n < splitFromCPUs {
+		return n, n, false
 	}
-	var load float64
-	if _, err := fmt.Sscanf(string(b), "%g", &load); err != nil || load < 0 {
-		return n
-	}
-	return max(1, n-int(load+0.5))
+	return n / 2, n - n/2, true
 }
 
 // LoRA is one adapter file and its scale.
@@ -275,14 +276,12 @@ func (c *Config) fill(fam *family.Family) error {
 		c.ContextSize = c.ImageMaxTokens + defaultTextTokens
 	}
 	if c.Threads == 0 {
-		n := idleCPUs(min(runtime.NumCPU(), 16))
-		c.Threads = max(1, n/2)
+		t, e, lend := defaultThreads(min(runtime.NumCPU(), 16))
+		c.Threads = t
 		if c.EncoderThreads == 0 {
-			c.EncoderThreads = max(1, n-c.Threads)
+			c.EncoderThreads = e
 		}
-		// Lend the encoder's threads to the decoder only when they are idle
-		// CPUs too.
-		c.threadsAuto = c.Threads+c.EncoderThreads <= n
+		c.threadsAuto = lend && c.Threads+c.EncoderThreads <= t+e
 	}
 	if c.EncoderThreads == 0 {
 		c.EncoderThreads = c.Threads

@@ -7,19 +7,22 @@ import (
 
 func TestDefaultThreads(t *testing.T) {
 	for n := 1; n <= 16; n++ {
-		if got := idleCPUs(n); got < 1 || got > n {
-			t.Errorf("idleCPUs(%d) = %d, want 1 to %d", n, got, n)
+		d, e, lend := defaultThreads(n)
+		switch {
+		case n < splitFromCPUs && (d != n || e != n || lend):
+			t.Errorf("%d CPUs: decoder %d, encoder %d, lend %v; want %d, %d, false (taking turns)", n, d, e, lend, n, n)
+		case n >= splitFromCPUs && (d+e != n || d < 1 || e < 1 || !lend):
+			t.Errorf("%d CPUs: decoder %d + encoder %d, lend %v; want a split of the %d CPUs, lending", n, d, e, lend, n)
 		}
 	}
 	tests := []struct {
 		name             string
 		threads, encoder int
 		wantT, wantE     int // 0: chosen from the machine
-		wantAuto         bool
 	}{
-		{"both given", 3, 2, 3, 2, false},
-		{"encoder follows threads", 2, 0, 2, 2, false},
-		{"from the machine", 0, 0, 0, 0, true},
+		{"both given", 3, 2, 3, 2},
+		{"encoder follows threads", 2, 0, 2, 2},
+		{"from the machine", 0, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		c := Config{ModelFile: "m.gguf", MmprojFile: "p.gguf", Threads: tt.threads, EncoderThreads: tt.encoder}
@@ -30,13 +33,9 @@ func TestDefaultThreads(t *testing.T) {
 			t.Errorf("%s: threads %d, encoder %d, lend %v; want %d, %d, false", tt.name, c.Threads, c.EncoderThreads, c.threadsAuto, tt.wantT, tt.wantE)
 		}
 		if tt.wantT == 0 {
-			n := min(runtime.NumCPU(), 16)
-			if c.Threads < 1 || c.EncoderThreads < 1 || c.Threads+c.EncoderThreads > max(2, n) {
-				t.Errorf("%s: threads %d + encoder %d on %d CPUs", tt.name, c.Threads, c.EncoderThreads, n)
-			}
-			// Lending gives the decoder both shares: never more than the CPUs.
-			if c.threadsAuto && c.Threads+c.EncoderThreads > n {
-				t.Errorf("%s: lends %d threads on %d CPUs", tt.name, c.Threads+c.EncoderThreads, n)
+			d, e, lend := defaultThreads(min(runtime.NumCPU(), 16))
+			if c.Threads != d || c.EncoderThreads != e || c.threadsAuto != lend {
+				t.Errorf("%s: threads %d, encoder %d, lend %v; want %d, %d, %v", tt.name, c.Threads, c.EncoderThreads, c.threadsAuto, d, e, lend)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -512,12 +513,7 @@ func (c *Comparison) checkSiblings(ids map[string]ModelIdentity) error {
 		if mine := c.Info.Shard; mine != nil && (other.Shard.SetSHA256 != mine.SetSHA256 || other.Shard.SetSize != mine.SetSize) {
 			return fmt.Errorf("shard %s of run %s ran on another image set (%d images) than this shard's (%d): give every shard the same --data, --split and --limit", s, c.RunDir, other.Shard.SetSize, mine.SetSize)
 		}
-		names := make([]string, 0, len(ids))
-		for n := range ids {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(ids)) {
 			if old, ok := other.Identities[n]; ok {
 				if ch := identityChanges(old, ids[n]); len(ch) > 0 {
 					return fmt.Errorf("model %s is not the model shard %s of run %s ran (%s): every shard of a run must run the same models", n, s, c.RunDir, strings.Join(ch, "; "))

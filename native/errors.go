@@ -27,6 +27,15 @@ var (
 	ErrInUse = errors.New("still in use")
 )
 
+// Built is nil when this binary has llama.cpp linked in (the llamacpp build
+// tag), and ErrNotBuilt when it does not.
+func Built() error {
+	if _, err := SystemInfo(); errors.Is(err, ErrNotBuilt) {
+		return err
+	}
+	return nil
+}
+
 // Error is a failure reported by llama.cpp, mtmd or ggml.
 type Error struct {
 	Op   string   // the operation, e.g. "decode", "load model /path/m.gguf"

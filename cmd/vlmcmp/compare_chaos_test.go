@@ -31,7 +31,6 @@ func TestCompareChaos(t *testing.T) {
 			t.Chdir(t.TempDir())
 			srv := openaiEnv(t)
 			srv.Latency = 5 * time.Millisecond
-			t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
 			const n = 16
 			if _, err := demo.WriteDataset("data", n, seed); err != nil {
 				t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 // answered once.
 func TestCompareUnansweredExitsAndFinishes(t *testing.T) {
 	srv := openaiEnv(t)
-	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
 	if _, err := demo.WriteDataset("data", 12, 5); err != nil {
 		t.Fatal(err)
 	}

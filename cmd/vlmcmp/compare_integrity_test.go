@@ -16,7 +16,6 @@ import (
 // and leaves the predictions untouched; a new run id works.
 func TestCompareResumeRefusesChangedModel(t *testing.T) {
 	openaiEnv(t)
-	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
 	t.Setenv(eval.FileHashCacheEnv, filepath.Join(t.TempDir(), "filehash.json"))
 	if _, err := demo.WriteDataset("data", 8, 3); err != nil {
 		t.Fatal(err)

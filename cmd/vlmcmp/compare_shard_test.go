@@ -61,7 +61,6 @@ func figures(t *testing.T, path string) map[string]any {
 func TestCompareShardsThenAnalyze(t *testing.T) {
 	openaiEnv(t)
 	schedulerEnv(t)
-	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
 	shardConfig(t, 24, "  - {name: gpt4, backend: openai, model: gpt-4o, concurrency: 3}\n  - {name: mean, backend: baseline}\n")
 	ctx := t.Context()
 	if code, _, stderr := vlmcmp(t, ctx, "compare", "--split", "all", "--run-id", "whole", "--no-cache"); code != 0 {

@@ -20,7 +20,6 @@ import (
 func TestCompareInterruptedResumes(t *testing.T) {
 	srv := openaiEnv(t)
 	srv.Latency = 40 * time.Millisecond
-	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
 	if _, err := demo.WriteDataset("data", 24, 3); err != nil {
 		t.Fatal(err)
 	}

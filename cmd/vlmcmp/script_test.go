@@ -12,8 +12,8 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
+	"github.com/vlmcmp/vlmcmp/native"
 )
 
 // TestMain lets testscript run vlmcmp as a command: the test binary runs
@@ -38,7 +38,7 @@ func TestScripts(t *testing.T) {
 		// [llamacpp] holds in a build with llama.cpp linked in.
 		Condition: func(cond string) (bool, error) {
 			if cond == "llamacpp" {
-				return backend.LocalAvailable() == nil, nil
+				return native.Built() == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

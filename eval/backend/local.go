@@ -2,7 +2,6 @@ package backend
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,7 +23,7 @@ const localScoreSchema = `{"type":"object","properties":{"score":{"type":"intege
 // buildLocal loads a local Qwen2-VL with its projector and adapters, once
 // per replica.
 func buildLocal(ctx context.Context, cfg *config.Config, m *config.Model, _ Env) (*Built, error) {
-	if err := LocalAvailable(); err != nil {
+	if err := native.Built(); err != nil {
 		return nil, err
 	}
 	if _, err := local.DeviceNames(m.Devices); err != nil {
@@ -90,16 +89,6 @@ func fileIdentity(path string) string {
 	return fmt.Sprintf("%s(%d bytes, %s)", abs, fi.Size(), fi.ModTime().UTC().Format("2006-01-02T15:04:05.000000000Z"))
 }
 
-// LocalAvailable reports whether this binary can run local models: it
-// fails with native.ErrNotBuilt ("built without llama.cpp: run make") in a
-// build without the llamacpp tag.
-func LocalAvailable() error {
-	if _, err := native.SystemInfo(); errors.Is(err, native.ErrNotBuilt) {
-		return err
-	}
-	return nil
-}
-
 func localReady(_ *config.Config, m *config.Model, _ Env) Readiness {
 	files := []string{m.ModelFile, m.Mmproj}
 	for _, l := range m.LoRA {
@@ -113,7 +102,7 @@ func localReady(_ *config.Config, m *config.Model, _ Env) Readiness {
 			return Readiness{false, "missing " + f}
 		}
 	}
-	if err := LocalAvailable(); err != nil {
+	if err := native.Built(); err != nil {
 		return Readiness{false, err.Error()}
 	}
 	return Readiness{true, m.ModelFile}

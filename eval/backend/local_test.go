@@ -7,13 +7,14 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
+	"github.com/vlmcmp/vlmcmp/native"
 )
 
 // TestLocalReplicas: a local model's identity does not depend on its
 // replica count (answers do not, so a run resumes with another), and a GPU
 // that is not there is refused in one sentence naming the config entry.
 func TestLocalReplicas(t *testing.T) {
-	if err := LocalAvailable(); err != nil {
+	if err := native.Built(); err != nil {
 		t.Skip(err)
 	}
 	files, err := synth.Write(t.TempDir(), synth.Options{Shape: synth.Tiny, Seed: 1})

@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,7 +74,7 @@ func Prepare(dir string, n int, seed uint64) (*Setup, error) {
 			m.LoRA = []string{rel(files.LoRA)}
 		}
 		models = append(models, m)
-		s.Model, s.LocalErr = files.Model, localAvailable()
+		s.Model, s.LocalErr = files.Model, native.Built()
 	}
 	if _, src, err := openaiclient.ResolveKey(""); err == nil {
 		s.KeySource, s.BaseURL = src, openaiclient.ResolveBaseURL("")
@@ -102,14 +101,4 @@ func Prepare(dir string, n int, seed uint64) (*Setup, error) {
 		{"compare", "--config", s.Config, "--baseline", "mean"},
 	}
 	return s, nil
-}
-
-// localAvailable is nil when this binary has llama.cpp linked in. It asks
-// native directly, not eval/backend: the engine's own tests draw the demo's
-// scenes, so this package must stay below llm/local.
-func localAvailable() error {
-	if _, err := native.SystemInfo(); errors.Is(err, native.ErrNotBuilt) {
-		return err
-	}
-	return nil
 }

@@ -41,12 +41,6 @@ func (c *checker) failf(where, format string, args ...any) {
 	}
 }
 
-func (c *checker) unsupported(format string, args ...any) {
-	if c.err == nil {
-		c.err = fmt.Errorf("%s: %s: %w", c.f.Path, fmt.Sprintf(format, args...), ErrUnsupported)
-	}
-}
-
 // u32 returns a required key that must be a u32 (llama.cpp asserts or
 // refuses other integer types) greater than zero.
 func (c *checker) u32(key string) int64 {

@@ -12,11 +12,6 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
-func writeTiny(t *testing.T, seed int64) Files {
-	t.Helper()
-	return writeTinyOf(t, "", seed)
-}
-
 func writeTinyOf(t *testing.T, fam string, seed int64) Files {
 	t.Helper()
 	files, err := Write(t.TempDir(), Options{Family: fam, Shape: Tiny, Seed: seed, LoRA: true})

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/native"
@@ -32,7 +33,9 @@ type engine interface {
 	// logits of the chunk's last token are kept for sampler.Sample(-1).
 	Eval(ch chunks, i int, emb embedding, pos, seq int, logitsLast bool) (int, error)
 	// Step decodes one token for each entry of toks (one llama_decode),
-	// keeping the logits of each: entry i's for sampler.Sample(i).
+	// keeping the logits of each: entry i's for sampler.Sample(i). The
+	// entries are in increasing sequence order, and sequence P (the
+	// parallel count) is the engine's: see stepLayout.
 	Step(toks []stepToken) error
 	// ClearSeq empties sequence seq; CopySeq makes dst hold what src holds.
 	ClearSeq(seq int) error
@@ -63,6 +66,51 @@ type stepToken struct {
 	tok native.Token
 	pos int
 	seq int
+}
+
+// stepEntry is one token of the batch a step decodes: a sequence's token,
+// or a padding token (pad) in an empty sequence, removed after the step.
+type stepEntry struct {
+	stepToken
+	logits, pad bool
+}
+
+// stepLayout lays out the tokens of a decoding step (in increasing
+// sequence order) as the batch to decode, appended to dst, and returns
+// with it each token's index in that batch, appended to out.
+//
+// The layout keeps every step in one ubatch of two tokens or more, so that
+// a sequence's arithmetic does not depend on what else is in the step:
+//   - llama.cpp splits a batch over separate KV streams (kv_unified=false)
+//     into ubatches of consecutive sequence ids (split_equal, sequential),
+//     so sequences 0 and 2 would be decoded as two ubatches of one token;
+//     each gap between the step's sequences is therefore filled with a
+//     padding token in the missing (empty) sequence, without logits.
+//   - ggml's CPU matrix products take another kernel for one token than
+//     for two or more, and the two round differently (docs/benchmarks.md,
+//     "Answers at every batch size"); a step of one token therefore gets a
+//     second, padding token in the next sequence, with logits, so that the
+//     output projection has two columns too. That sequence is empty: only
+//     one sequence is live, and the last slot's next is sequence P, kept
+//     free for this.
+func stepLayout(toks []stepToken, dst []stepEntry, out []int) ([]stepEntry, []int, error) {
+	for i, t := range toks {
+		if i > 0 {
+			prev := toks[i-1].seq
+			if t.seq <= prev {
+				return dst, out, fmt.Errorf("step: sequence %d after %d, want increasing", t.seq, prev)
+			}
+			for s := prev + 1; s < t.seq; s++ {
+				dst = append(dst, stepEntry{stepToken: stepToken{tok: t.tok, seq: s}, pad: true})
+			}
+		}
+		out = append(out, len(dst))
+		dst = append(dst, stepEntry{stepToken: t, logits: true})
+	}
+	if len(toks) == 1 {
+		dst = append(dst, stepEntry{stepToken: stepToken{tok: toks[0].tok, seq: toks[0].seq + 1}, logits: true, pad: true})
+	}
+	return dst, out, nil
 }
 
 // chunks is a tokenized prompt: text and image chunks in order. Close frees

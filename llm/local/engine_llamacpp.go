@@ -24,8 +24,10 @@ type nativeEngine struct {
 	loras []*native.LoRA
 	lctx  *native.Context
 	step  *native.Batch
-	// pad is the scratch sequence of one-token steps (see Step).
-	pad int
+	// layout and out are the last step's batch and each step token's
+	// index in it (see stepLayout), reused.
+	layout []stepEntry
+	out    []int
 	// tpl renders the chat as Hugging Face renders it for the model: the
 	// file's tokenizer.chat_template, or its family's built-in one; nil
 	// when neither compiles, and llama.cpp's built-in formats are used.
@@ -69,7 +71,7 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 		setup.parallel = defaultParallel(info, cfg.ContextSize, gpu)
 	}
 	if m := native.MaxParallelSequences(); m > 2 && setup.parallel+2 > m {
-		return nil, setup, fmt.Errorf("local: parallel %d is more than llama.cpp's %d sequences (two are kept: the shared prefix, the step padding)", setup.parallel, m-2)
+		return nil, setup, fmt.Errorf("local: parallel %d is more than llama.cpp's %d sequences (two are kept: the step padding, the shared prefix)", setup.parallel, m-2)
 	}
 	// Each sequence, the shared prefix's included, gets its own KV stream of
 	// ContextSize cells (llama.cpp's kv_unified=false): a sequence's
@@ -77,9 +79,10 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 	// every prefill and step would attend over (masked) cells of all P
 	// sequences and slow down as P grows. Copying the prefix copies its
 	// whole stream, which is all it holds.
-	// One more sequence, P+1, takes the padding token of one-token steps
-	// (see Step); it holds one cell at most, but a stream has ContextSize.
-	e.pad = setup.parallel + 1
+	// Sequences 0..P-1 are the slots; P is kept empty for the padding
+	// token after a lone step token in slot P-1 (see stepLayout), and P+1
+	// holds the shared prefix (the runner's). The padding holds one cell
+	// at most, but a stream has ContextSize.
 	nCtx := (setup.parallel + 2) * cfg.ContextSize
 	e.lctx, err = native.NewContext(e.model, native.ContextParams{
 		NCtx:           nCtx,
@@ -301,29 +304,30 @@ func evalText(proj *native.Projector, c *native.Context, ch *native.Chunks, i, n
 	return proj.EvalChunk(c, ch, i, nPast, seq, logitsLast)
 }
 
-// Step decodes one token per sequence. A step of one token gets a second,
-// padding token in the scratch sequence (after it, so that output 0 stays
-// the sequence's), with logits too: ggml's CPU matrix products take another
-// kernel for one token (a dot product per row) than for two or more
-// (llamafile's tiled sgemm), and the two round differently, so without the
-// padding a sequence decoded alone (batch 1, or the last of a batch) would
-// get other answers than one decoded beside others. See docs/benchmarks.md,
-// "Answers at every batch size".
+// Step decodes one token per sequence in one llama_decode, laid out by
+// stepLayout (padding tokens in the gaps, and after a lone token), and
+// empties the padding sequences after it. Sample(i) reads the logits of
+// toks[i] at its index in that layout.
 func (e *nativeEngine) Step(toks []stepToken) error {
+	var err error
+	if e.layout, e.out, err = stepLayout(toks, e.layout[:0], e.out[:0]); err != nil {
+		e.out = e.out[:0]
+		return err
+	}
 	e.step.Clear()
-	for _, t := range toks {
-		if _, err := e.step.Add(t.tok, t.pos, true, t.seq); err != nil {
+	for _, t := range e.layout {
+		if _, err := e.step.Add(t.tok, t.pos, t.logits, t.seq); err != nil {
+			e.out = e.out[:0]
 			return err
 		}
 	}
-	if len(toks) != 1 {
-		return e.lctx.Decode(e.step)
+	err = e.lctx.Decode(e.step)
+	for _, t := range e.layout {
+		if t.pad {
+			err = errors.Join(err, e.lctx.SeqRemove(t.seq, -1, -1))
+		}
 	}
-	if _, err := e.step.Add(toks[0].tok, 0, true, e.pad); err != nil {
-		return err
-	}
-	err := e.lctx.Decode(e.step)
-	return errors.Join(err, e.lctx.SeqRemove(e.pad, -1, -1))
+	return err
 }
 
 // SetThreads sets the threads of the following decodes (see threadSetter).
@@ -348,6 +352,13 @@ func (e *nativeEngine) NewSampler(p native.SamplerParams) (sampler, error) {
 }
 
 func (s *nativeSampler) Sample(i int) (native.Token, bool, error) {
+	if i >= 0 {
+		// Step's token i: its index in the step's layout.
+		if i >= len(s.e.out) {
+			return 0, false, fmt.Errorf("sample: the last step has no token %d", i)
+		}
+		i = s.e.out[i]
+	}
 	tok, err := s.s.Sample(s.e.lctx, i)
 	if err != nil {
 		return 0, false, err

@@ -75,7 +75,7 @@ var _ engine = (*fakeEngine)(nil)
 
 func newFake(parallel, ctxSize int) *fakeEngine {
 	return &fakeEngine{parallel: parallel, ctxSize: ctxSize, eogEvery: 16,
-		seqs: make([]fakeSeq, parallel+1), intrCh: make(chan struct{}), blocked: make(chan string, 16)}
+		seqs: make([]fakeSeq, parallel+2), intrCh: make(chan struct{}), blocked: make(chan string, 16)}
 }
 
 // misuse records a call the engine's contract forbids and returns it as an
@@ -339,16 +339,17 @@ func (e *fakeEngine) Step(toks []stepToken) error {
 		return e.misuse("step of %d tokens, want 1 to %d", len(toks), e.parallel)
 	}
 	slow, fail := false, false
-	seen := map[int]bool{}
-	for _, t := range toks {
+	for i, t := range toks {
 		st, err := e.seq(t.seq)
 		if err != nil {
 			return err
 		}
-		if seen[t.seq] {
-			return e.misuse("sequence %d twice in a step", t.seq)
+		if i > 0 && t.seq <= toks[i-1].seq {
+			return e.misuse("step sequence %d after %d, want increasing", t.seq, toks[i-1].seq)
 		}
-		seen[t.seq] = true
+		if t.seq == e.parallel {
+			return e.misuse("step on sequence %d, the engine's padding", t.seq)
+		}
 		if t.pos != st.pos {
 			return e.misuse("step at position %d, sequence %d is at %d", t.pos, t.seq, st.pos)
 		}

@@ -39,7 +39,7 @@ type runner struct {
 	live    []*seq      // the sequences of the current step, in step order
 	threads int         // the engine's decoding threads now (0: as configured)
 	prefix  struct {
-		seq  int            // the spare sequence holding the shared prefix (P)
+		seq  int            // the spare sequence holding the shared prefix (P+1; P is the engine's step padding)
 		toks []native.Token // its tokens; nil when empty
 		pos  int            // the position after it
 	}
@@ -55,7 +55,7 @@ func (rep *replica) run() {
 	for i := range r.slots {
 		r.slots[i] = &seq{id: i}
 	}
-	r.prefix.seq = rep.parallel
+	r.prefix.seq = rep.parallel + 1
 	defer r.failAll(ErrClosed)
 	for {
 		if !r.admit() {

@@ -247,6 +247,9 @@ type ImageEmbedding struct {
 // EncodeTime returns how long the encode took.
 func (e *ImageEmbedding) EncodeTime() time.Duration { return e.encode }
 
+// Bytes returns the memory the embedding's rows take.
+func (e *ImageEmbedding) Bytes() int { return 4 * len(e.data) }
+
 // Floats returns the embedding rows as one slice (one row of the model's
 // input embedding width per image token). The caller must not modify it.
 func (e *ImageEmbedding) Floats() []float32 { return e.data }

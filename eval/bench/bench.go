@@ -127,6 +127,7 @@ func sameShare(base, answers map[string]string, n int) float64 {
 // repeats. It returns the figures and the first run's answer per request ID.
 func benchSize(ctx context.Context, cfg local.Config, p int, reqs []*llm.Request, opts Options) (Size, map[string]string, error) {
 	cfg.Parallel = p
+	cfg.EmbeddingCacheMiB = -1 // time the encoder on every pass
 	resetPeakRSS()
 	pred, err := local.New(ctx, cfg)
 	if err != nil {

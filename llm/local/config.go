@@ -125,6 +125,15 @@ type Config struct {
 	// with Threads 0 on two CPUs or more); off otherwise (the encoder and
 	// the decoder would compete for the same cores).
 	EncodeAhead string
+	// EmbeddingCacheMiB is the memory, shared by every Predictor of the
+	// process, that keeps image embeddings for reuse: a second model with
+	// the same projector file (a LoRA fine-tune beside its base model), or
+	// a second pass over the same images, skips the vision encoder. 0:
+	// DefaultEmbeddingCacheMiB; negative: this Predictor neither reads nor
+	// fills it (benchmarks that time the encoder). Answers are the same
+	// either way: an embedding is reused only from the same projector file
+	// and settings on the same device.
+	EmbeddingCacheMiB int
 }
 
 // splitFromCPUs is the smallest CPU count at which Threads 0 splits the

@@ -127,6 +127,7 @@ type chunks interface {
 // embedding is an encoded image, made by engine.Encode for one image chunk.
 type embedding interface {
 	EncodeTime() time.Duration
+	Bytes() int // memory it holds
 }
 
 // sampler picks a sequence's tokens from the logits of the engine's last
@@ -142,4 +143,7 @@ type sampler interface {
 type engineSetup struct {
 	parallel  int  // sequences decoded together
 	encodeGPU bool // the vision encoder runs on a GPU
+	// embeds is the projector's key in the process's embedding cache
+	// (projectorKey); "" when the cache is not used.
+	embeds string
 }

@@ -218,6 +218,7 @@ type fakeEmbedding struct {
 }
 
 func (m *fakeEmbedding) EncodeTime() time.Duration { return m.d }
+func (m *fakeEmbedding) Bytes() int                { return 1 << 10 }
 
 func (e *fakeEngine) Encode(c chunks, i int) (embedding, error) {
 	if err := e.live(); err != nil {

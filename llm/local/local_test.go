@@ -47,8 +47,10 @@ func tinyConfig(t testing.TB, p int) Config {
 	if tiny.err != nil {
 		t.Fatalf("write tiny synthetic model: %v", tiny.err)
 	}
+	// EmbeddingCacheMiB -1: every test encodes its images (the cache is the
+	// process's, and would otherwise serve one test from another's).
 	return Config{ModelFile: tiny.files.Model, MmprojFile: tiny.files.Mmproj, Parallel: p, Threads: 1,
-		ImageMaxTokens: 256, MaxTokens: 12}
+		ImageMaxTokens: 256, MaxTokens: 12, EmbeddingCacheMiB: -1}
 }
 
 func newTiny(t testing.TB, cfg Config) *Predictor {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,7 @@ type replica struct {
 	parallel  int
 	encodeGPU bool          // the vision encoder runs on a GPU
 	ahead     bool          // the preparer encodes images (see doc.go)
+	embeds    string        // projector key of its embeddings in processEmbeddings; "" when not used
 	wake      chan struct{} // signals the preparer that it may take a request (cap 1)
 	ready     chan *job     // preparer -> owner
 	load      int           // requests taken and not answered or handed back; under p.mu
@@ -68,6 +70,7 @@ type replica struct {
 // benchmarks. Times are wall times of the engine calls.
 type Stats struct {
 	Images        int           // images encoded
+	EmbeddingHits int           // images whose embedding came from the process's cache instead
 	ImageEncode   time.Duration // vision encoder time
 	PrefillTokens int           // prompt tokens decoded (image and text), shared prefix once
 	Prefill       time.Duration // time in prompt decodes
@@ -117,6 +120,7 @@ type job struct {
 	chunks  chunks
 	imageAt int       // index of the image chunk
 	emb     embedding // set when encoded ahead
+	img     [32]byte  // the image's embedding cache key (imageKey)
 	grammar string
 	timings llm.Timings
 }
@@ -221,6 +225,13 @@ func New(ctx context.Context, cfg Config) (*Predictor, error) {
 			}
 			return nil, err
 		}
+		if cfg.EmbeddingCacheMiB >= 0 {
+			if setup.embeds, err = projectorKey(&cfg, dev, setup.encodeGPU); err != nil {
+				eng.Close()
+				closeAll()
+				return nil, fmt.Errorf("local: %w", err)
+			}
+		}
 		engs, setups = append(engs, eng), append(setups, setup)
 	}
 	p, err := newPredictor(cfg, engs, setups)
@@ -253,6 +264,9 @@ func newPredictor(cfg Config, engs []engine, setups []engineSetup) (*Predictor, 
 		}
 		if r.parallel < 1 {
 			return nil, fmt.Errorf("local: parallel %d, want 1 or more", r.parallel)
+		}
+		if r.embeds = setups[i].embeds; r.embeds != "" {
+			processEmbeddings.grow(cmp.Or(cfg.EmbeddingCacheMiB, DefaultEmbeddingCacheMiB))
 		}
 		switch strings.ToLower(cfg.EncodeAhead) {
 		case "on":

@@ -111,6 +111,9 @@ func (r *replica) ready1(j *job) error {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
 	w, h, rgb := imagefile.RGB(img)
+	if r.embeds != "" {
+		j.img = imageKey(w, h, rgb)
+	}
 	t1 := time.Now()
 	j.chunks, err = r.eng.Tokenize(prompt, w, h, rgb)
 	if err != nil {
@@ -137,7 +140,7 @@ func (r *replica) ready1(j *job) error {
 	if j.grammar, err = p.grammarFor(req.Options); err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
-	if r.ahead {
+	if r.ahead && !r.cached(j) {
 		if r.lend {
 			// Wait for a decode on the encoder's threads to end.
 			r.cores.Lock()
@@ -150,12 +153,34 @@ func (r *replica) ready1(j *job) error {
 	return nil
 }
 
-// encode runs the vision encoder on j's image and records it in j's timings
-// and the stats.
+// cached gives j its image's embedding from the process's cache when it
+// holds it, and reports whether it did.
+func (r *replica) cached(j *job) bool {
+	if r.embeds == "" {
+		return false
+	}
+	emb, ok := processEmbeddings.get(embedKey{proj: r.embeds, img: j.img})
+	if !ok {
+		return false
+	}
+	j.emb = emb
+	r.p.addStats(func(s *Stats) { s.EmbeddingHits++ })
+	return true
+}
+
+// encode gives j its image's embedding: from the process's cache, or by
+// running the vision encoder, recorded in j's timings and the stats and
+// kept in the cache.
 func (r *replica) encode(j *job) error {
+	if r.cached(j) {
+		return nil
+	}
 	emb, err := r.eng.Encode(j.chunks, j.imageAt)
 	if err != nil {
 		return err
+	}
+	if r.embeds != "" {
+		processEmbeddings.put(embedKey{proj: r.embeds, img: j.img}, emb)
 	}
 	j.emb = emb
 	d := emb.EncodeTime()

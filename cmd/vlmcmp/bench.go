@@ -98,7 +98,9 @@ func parseBatchSizes(flag, s string) ([]int, error) {
 
 func runBench(ctx context.Context, s *streams, spec bench.Spec, jsonFile, plotFile string) error {
 	rep, err := bench.Bench(ctx, spec)
-	if errors.Is(err, bench.ErrOption) {
+	if oe, ok := errors.AsType[*bench.OptionError](err); ok && oe.Setting != "" {
+		return usagef("--%s %s", oe.Setting, oe.Problem)
+	} else if errors.Is(err, bench.ErrOption) {
 		return usageError{err}
 	} else if err != nil {
 		return err

@@ -64,3 +64,24 @@ func TestBenchServerUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchOptionErrorsNameTheFlag: a bad setting is a usage error (exit 2)
+// whose sentence names the flag as the user typed it.
+func TestBenchOptionErrorsNameTheFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--repeat", "0"}, "--repeat is 0, want 1 or more"},
+		{[]string{"--max-tokens", "0"}, "--max-tokens is 0, want 1 or more"},
+		{[]string{"--format", "csv"}, `--format "csv" is not one of table, benchstat`},
+		{[]string{"--synthetic-size", "9x9"}, `--synthetic-size "9x9" is not WxH`},
+		{[]string{"--server", "h:1"}, `--server "h:1" is not an http(s) URL`},
+	} {
+		args := append([]string{"bench", "--model-file", "m.gguf", "--mmproj", "p.gguf", "--synthetic", "2"}, tc.args...)
+		code, _, errOut := vlmcmp(t, context.Background(), args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errOut, tc.want)
+		}
+	}
+}

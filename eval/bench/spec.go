@@ -48,38 +48,56 @@ type Spec struct {
 	Progress io.Writer
 }
 
-// Check finds the mistakes of s that need no file: each wraps ErrOption.
+// OptionError is a mistake in a Spec. Setting names the one setting at
+// fault as `vlmcmp bench` names its flag ("repeat", "max-tokens", "format",
+// "batch", "concurrency", "server", "synthetic-size"), or is "" for a
+// contradiction between settings; Problem says what is wrong with it. It
+// wraps ErrOption.
+type OptionError struct {
+	Setting, Problem string
+}
+
+func (e *OptionError) Error() string {
+	if e.Setting == "" {
+		return ErrOption.Error() + ": " + e.Problem
+	}
+	return ErrOption.Error() + ": " + e.Setting + " " + e.Problem
+}
+
+func (e *OptionError) Unwrap() error { return ErrOption }
+
+// Check finds the mistakes of s that need no file: each an *OptionError.
 func (s *Spec) Check() error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrOption}, args...)...)
+	bad := func(setting, format string, args ...any) error {
+		return &OptionError{Setting: setting, Problem: fmt.Sprintf(format, args...)}
 	}
 	im := s.Images
 	switch {
 	case s.Engine == nil && s.Server.URL == "":
-		return bad("no local model and no server to time")
+		return bad("", "no local model and no server to time")
 	case im.Dir == "" && im.Synthetic <= 0:
-		return bad("give a folder of images or a number of synthetic images")
+		return bad("", "give a folder of images or a number of synthetic images")
 	case im.Dir != "" && im.Synthetic > 0:
-		return bad("give a folder of images or synthetic images, not both")
+		return bad("", "give a folder of images or synthetic images, not both")
 	case s.Repeat < 1:
-		return bad("repeat is %d, want 1 or more", s.Repeat)
+		return bad("repeat", "is %d, want 1 or more", s.Repeat)
 	case im.MaxTokens < 1:
-		return bad("max tokens is %d, want 1 or more", im.MaxTokens)
+		return bad("max-tokens", "is %d, want 1 or more", im.MaxTokens)
 	case s.Format != "table" && s.Format != "benchstat":
-		return bad("format %q is not one of table, benchstat", s.Format)
+		return bad("format", "%q is not one of table, benchstat", s.Format)
 	case len(s.Batch) == 0:
-		return bad("no batch size")
+		return bad("batch", "has no size")
 	case s.Server.URL != "" && len(s.Server.Concurrency) == 0:
-		return bad("no server concurrency")
+		return bad("concurrency", "has no value")
 	}
 	if s.Server.URL != "" {
 		u, err := url.Parse(s.Server.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return bad("server %q is not an http(s) URL such as http://127.0.0.1:8088/v1", s.Server.URL)
+			return bad("server", "%q is not an http(s) URL such as http://127.0.0.1:8088/v1", s.Server.URL)
 		}
 	}
 	if _, _, err := ParseSize(im.SyntheticSize); im.Synthetic > 0 && err != nil {
-		return bad("synthetic image size %q is not WxH between 28x28 and 8192x8192", im.SyntheticSize)
+		return bad("synthetic-size", "%q is not WxH between 28x28 and 8192x8192", im.SyntheticSize)
 	}
 	return nil
 }

@@ -26,12 +26,12 @@ func TestSpecCheck(t *testing.T) {
 		{func(s *Spec) { s.Images.Synthetic = 0 }, "give a folder of images or a number"},
 		{func(s *Spec) { s.Images.Dir = "x" }, "not both"},
 		{func(s *Spec) { s.Repeat = 0 }, "repeat is 0"},
-		{func(s *Spec) { s.Images.MaxTokens = 0 }, "max tokens is 0"},
+		{func(s *Spec) { s.Images.MaxTokens = 0 }, "max-tokens is 0"},
 		{func(s *Spec) { s.Format = "csv" }, `format "csv"`},
-		{func(s *Spec) { s.Batch = nil }, "no batch size"},
-		{func(s *Spec) { s.Server = ServerOptions{URL: "http://h:1/v1"} }, "no server concurrency"},
+		{func(s *Spec) { s.Batch = nil }, "batch has no size"},
+		{func(s *Spec) { s.Server = ServerOptions{URL: "http://h:1/v1"} }, "concurrency has no value"},
 		{func(s *Spec) { s.Server = ServerOptions{URL: "h:1", Concurrency: []int{1}} }, "not an http(s) URL"},
-		{func(s *Spec) { s.Images.SyntheticSize = "9x9" }, `synthetic image size "9x9"`},
+		{func(s *Spec) { s.Images.SyntheticSize = "9x9" }, `synthetic-size "9x9"`},
 	} {
 		s := ok()
 		tc.edit(&s)

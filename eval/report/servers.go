@@ -60,6 +60,38 @@ func ServedBy(m *ModelResult) string {
 	return out
 }
 
+// ServerSummary is one server in summary.json: what it said of itself and
+// how many of the model's answers it gave.
+type ServerSummary struct {
+	URL         string `json:"url"`
+	Answers     int    `json:"answers"`
+	Software    string `json:"software,omitempty"`
+	Model       string `json:"model,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// Servers lists the servers that answered m's predictions, one entry per
+// distinct Served (a server that changed builds mid-run has two), most
+// answers first (ties by URL, then fingerprint); nil when none names a
+// server.
+func Servers(m *ModelResult) []ServerSummary {
+	n := map[Served]int{}
+	for _, p := range m.Predictions {
+		if p.Served.URL != "" {
+			n[p.Served]++
+		}
+	}
+	var out []ServerSummary
+	for s, c := range n {
+		out = append(out, ServerSummary{URL: s.URL, Answers: c, Software: s.Software, Model: s.Model, Fingerprint: s.Fingerprint})
+	}
+	slices.SortFunc(out, func(a, b ServerSummary) int {
+		return cmp.Or(b.Answers-a.Answers, strings.Compare(a.URL, b.URL), strings.Compare(a.Fingerprint, b.Fingerprint),
+			strings.Compare(a.Model, b.Model), strings.Compare(a.Software, b.Software))
+	})
+	return out
+}
+
 // tally lists the distinct non-empty values with their counts, most
 // frequent first (ties by value); a single value goes without its count
 // unless always.

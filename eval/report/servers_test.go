@@ -1,8 +1,10 @@
 package report
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -59,6 +61,26 @@ func TestReportsSayWhichServerAnswered(t *testing.T) {
 	}
 	if _, err := Write(t.Context(), in); err != nil {
 		t.Fatal(err)
+	}
+	var sum SummaryFile
+	data, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &sum); err != nil {
+		t.Fatal(err)
+	}
+	wantServers := []ServerSummary{
+		{URL: "http://a:8080/v1", Answers: 8, Software: "llama.cpp", Model: "ft:gpt-4o-mini:acme::abc"},
+		{URL: "http://b:8080/v1", Answers: 4, Software: "llama.cpp", Model: "ft:gpt-4o-mini:acme::abc"},
+	}
+	for _, m := range sum.Models {
+		switch {
+		case m.Name == fine.Name && !reflect.DeepEqual(m.Servers, wantServers):
+			t.Errorf("summary.json servers of %s: %+v, want %+v", m.Name, m.Servers, wantServers)
+		case m.Name != fine.Name && m.Servers != nil:
+			t.Errorf("summary.json servers of %s: %+v, want none", m.Name, m.Servers)
+		}
 	}
 	want := "answered by http://a:8080/v1 (8), http://b:8080/v1 (4) — llama.cpp; model ft:gpt-4o-mini:acme::abc"
 	for _, name := range []string{"report.txt", "report.html"} {

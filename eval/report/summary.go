@@ -119,6 +119,9 @@ type ModelSummary struct {
 	Intervals   Intervals `json:"intervals"`
 	// Paired is the comparison with the baseline; absent for the baseline.
 	Paired *PairedSummary `json:"paired,omitempty"`
+	// Servers are the servers that answered (OpenAI-compatible backends);
+	// absent for models that ask none.
+	Servers []ServerSummary `json:"servers,omitempty"`
 }
 
 // Latency holds latency percentiles in milliseconds.
@@ -203,6 +206,7 @@ func Summary(in *Input, res *metrics.Result) *SummaryFile {
 		}
 		if m := in.model(s.Model); m != nil {
 			ms.Backend, ms.Model = m.Backend, m.Model
+			ms.Servers = Servers(m)
 		}
 		if p := s.Paired; p != nil {
 			ms.Paired = &PairedSummary{

@@ -32,7 +32,8 @@
 // A decoding step that fails on one replica (a failure of its engine, not
 // of a request) hands its requests back to the head of the queue for
 // another replica; a request every replica has failed is answered with the
-// error.
+// error. A replica that failed three requests in a row takes no more while
+// another replica has not (brokenAfter); its next answer makes it whole.
 //
 // The scheduler reaches llama.cpp through a small engine interface
 // (engine.go; engine_llamacpp.go in builds with the llamacpp tag), so its

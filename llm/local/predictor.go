@@ -58,6 +58,7 @@ type replica struct {
 	ready     chan *job     // preparer -> owner
 	load      int           // requests taken and not answered or handed back; under p.mu
 	taken     int           // requests ever taken (a rerun counts again); under p.mu
+	failures  int           // requests its engine failed since its last answer (see brokenAfter); under p.mu
 	// lend: the decoder takes the encoder's threads while it is idle. cores
 	// is held by the preparer while it encodes and by the owner while it
 	// decodes on the encoder's threads too, so the two never run more
@@ -441,6 +442,7 @@ func (p *Predictor) requeue(r *replica, j *job, err error) {
 	// Uncharged in the same critical section, so that no preparer takes j
 	// while it still counts against r.
 	r.load--
+	r.failures++
 	j.rep = nil
 	p.queue = slices.Insert(p.queue, 0, j)
 	p.mu.Unlock()

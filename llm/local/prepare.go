@@ -58,6 +58,9 @@ func (r *replica) take() *job {
 	p := r.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if r.broken() {
+		return nil
+	}
 	if r.load >= r.parallel {
 		for _, o := range p.replicas {
 			if o.load-o.parallel < r.load-r.parallel {
@@ -82,6 +85,28 @@ func (r *replica) take() *job {
 		return j
 	}
 	return nil
+}
+
+// brokenAfter is how many requests in a row a replica's engine may fail
+// (each then run by another replica) before the replica stops taking
+// requests while another replica is not broken: a lost GPU would otherwise
+// take its share of every batch only to hand it back.
+const brokenAfter = 3
+
+// broken reports whether r sits out: its engine failed brokenAfter requests
+// in a row, and some other replica's has not. When every replica is broken
+// they all take requests again (each then fails, or answers and is whole
+// again). p.mu is held.
+func (r *replica) broken() bool {
+	if r.failures < brokenAfter {
+		return false
+	}
+	for _, o := range r.p.replicas {
+		if o != r && o.failures < brokenAfter {
+			return true
+		}
+	}
+	return false
 }
 
 // ready1 decodes j's image, builds its prompt and tokenizes it; with

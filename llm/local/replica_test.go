@@ -217,6 +217,29 @@ func TestReplicaFailure(t *testing.T) {
 
 // TestReplicasCancel cancels a batch spread over two replicas: every
 // request answers once, with an answer or the context's error.
+// TestBrokenReplicaSitsOut: a replica whose engine fails brokenAfter
+// requests in a row stops taking requests while the other one answers, so
+// that it does not take its share of a long batch only to hand it back.
+func TestBrokenReplicaSitsOut(t *testing.T) {
+	reqs := requests(t, 40)
+	cfg := fakeConfig(t, 2)
+	engs := fakes(2, 2, cfg.ContextSize)
+	engs[0].broken = "eval"
+	p := newFakeReplicas(t, cfg, engs...)
+	got := texts(t, collect(t, reqs, p.PredictBatch(t.Context(), reqs)))
+	for _, r := range reqs {
+		if want := plainFake(t, cfg, 16, r); got[r.ID] != want {
+			t.Errorf("%s: %q, plain loop %q", r.ID, got[r.ID], want)
+		}
+	}
+	// It stops at its third failure; what it took before that (a sequence
+	// each and one prepared ahead) it hands back too.
+	if n := taken(p); n[0] > brokenAfter+cfg.Parallel+1 || n[1] < len(reqs) {
+		t.Errorf("requests taken per replica %v: want at most %d by the broken one, all %d by the other",
+			n, brokenAfter+cfg.Parallel+1, len(reqs))
+	}
+}
+
 func TestReplicasCancel(t *testing.T) {
 	cfg := fakeConfig(t, 2)
 	cfg.MaxTokens = 100

@@ -478,6 +478,11 @@ func (r *runner) finish(s *seq, err error) {
 	if err == nil {
 		pred, err = r.prediction(s)
 	}
+	if err == nil {
+		r.p.mu.Lock()
+		r.rep.failures = 0 // the engine answers: not broken
+		r.p.mu.Unlock()
+	}
 	*s = seq{id: s.id}
 	j.answer(pred, err)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -39,14 +40,38 @@ func TestBenchServer(t *testing.T) {
 	if rep.Server == nil || len(rep.Server.Sizes) != 2 || len(rep.Sizes) != 0 {
 		t.Fatalf("report: server %+v, %d local sizes; want 2 server concurrencies and no local run", rep.Server, len(rep.Sizes))
 	}
-	// A warm-up and one pass of 4 images at each concurrency.
-	if n := srv.Count("POST", "/v1/chat/completions"); n != 2*(1+4) {
-		t.Errorf("%d chat requests, want 10", n)
+	// At each concurrency: a warm-up, one timed pass of 4 images, and an
+	// untimed pass over the images themselves for the answers. The warm-up
+	// and the timed passes send images the server has not seen (so that a
+	// prompt cache cannot answer them): 2*(1+4) images seen once, and the
+	// 4 originals once per concurrency.
+	if n := srv.Count("POST", "/v1/chat/completions"); n != 2*(1+4+4) {
+		t.Errorf("%d chat requests, want 18", n)
+	}
+	seen := map[string]int{}
+	for _, r := range srv.Requests() {
+		if img := dataURL.Find(r.Body); img != nil {
+			seen[string(img)]++
+		}
+	}
+	once, twice := 0, 0
+	for _, n := range seen {
+		switch n {
+		case 1:
+			once++
+		case 2:
+			twice++
+		}
+	}
+	if once != 10 || twice != 4 || len(seen) != 14 {
+		t.Errorf("%d distinct images: %d sent once, %d twice; want 10 once and 4 twice", len(seen), once, twice)
 	}
 	if fi, err := os.Stat(png); err != nil || fi.Size() == 0 {
 		t.Errorf("plot not written: %v", err)
 	}
 }
+
+var dataURL = regexp.MustCompile(`data:image/[a-z]+;base64,[A-Za-z0-9+/=]+`)
 
 func TestBenchServerUsage(t *testing.T) {
 	tests := []struct {

@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"image"
+	"image/draw"
 	"image/png"
 	"math/rand/v2"
 	"os"
@@ -80,4 +82,38 @@ func ParseSize(s string) (w, h int, err error) {
 		return 0, 0, fmt.Errorf("synthetic size %q is not WxH between 28x28 and 8192x8192", s)
 	}
 	return w, h, nil
+}
+
+// Variants returns a copy of reqs whose images differ from the originals,
+// and from every other k's, in one pixel (k > 0; k up to 65535): the first
+// pixel's red value is moved by k's low byte and the second's by its high
+// byte, and the image is re-encoded as PNG. A server that caches prompts
+// by image content then has to encode every image of a timed pass, while
+// the work is the same as for the originals.
+func Variants(reqs []*llm.Request, k int) ([]*llm.Request, error) {
+	if k <= 0 || k > 0xffff {
+		return nil, fmt.Errorf("bench: image variant %d, want 1 to 65535", k)
+	}
+	out := make([]*llm.Request, len(reqs))
+	for i, r := range reqs {
+		img, _, err := imagefile.Decode(r.Image)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", r.ID, err)
+		}
+		b := img.Bounds()
+		m := image.NewNRGBA(b)
+		draw.Draw(m, b, img, b.Min, draw.Src)
+		m.Pix[0] += byte(k)
+		if len(m.Pix) > 4 {
+			m.Pix[4] += byte(k >> 8)
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, m); err != nil {
+			return nil, fmt.Errorf("image %s: %w", r.ID, err)
+		}
+		v := *r
+		v.Image, v.ImagePath = buf.Bytes(), ""
+		out[i] = &v
+	}
+	return out, nil
 }

@@ -60,7 +60,7 @@ func RunServer(ctx context.Context, reqs []*llm.Request, opts ServerOptions) (*S
 	levels := slices.Clone(opts.Concurrency)
 	slices.Sort(levels)
 	var base map[string]string
-	for _, c := range levels {
+	for li, c := range levels {
 		pred, err := openaiclient.New(openaiclient.Config{
 			Model: opts.Model, BaseURL: opts.URL, APIKey: opts.Key, NoKey: opts.Key == "",
 			// "high" sends images of up to 2048 pixels as they are, as the
@@ -71,18 +71,34 @@ func RunServer(ctx context.Context, reqs []*llm.Request, opts ServerOptions) (*S
 		if err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
+		// Every request a level times carries an image the server has not
+		// seen: a server that caches prompts would otherwise answer a
+		// repeated image from its cache without encoding it (llama-server
+		// keeps each slot's last prompt, so at --parallel >= the number of
+		// images every repeat was a cache hit; vLLM's prefix cache keys on
+		// the image too). The answers compared between levels come from an
+		// untimed pass over the images themselves.
+		variant := func(r int) ([]*llm.Request, error) {
+			return Variants(reqs, li*(opts.Repeat+1)+r+1)
+		}
+		warm, err := variant(opts.Repeat)
+		if err != nil {
+			return nil, err
+		}
 		logf("bench: server concurrency %d: warm-up\n", c)
-		if _, err := pred.Predict(ctx, reqs[0]); err != nil {
+		if _, err := pred.Predict(ctx, warm[0]); err != nil {
 			return nil, fmt.Errorf("server %s: warm-up: %w", opts.URL, err)
 		}
 		size := Size{Batch: c}
-		var answers map[string]string
 		for r := range opts.Repeat {
 			pass := Pass{}
-			got := map[string]string{}
 			var lat []float64
+			timed, err := variant(r)
+			if err != nil {
+				return nil, err
+			}
 			start := time.Now()
-			for res := range pred.PredictBatch(ctx, reqs) {
+			for res := range pred.PredictBatch(ctx, timed) {
 				if res.Err != nil {
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
@@ -91,7 +107,6 @@ func RunServer(ctx context.Context, reqs []*llm.Request, opts ServerOptions) (*S
 					logf("bench: server: %s: %v\n", res.Request.ID, res.Err)
 					continue
 				}
-				got[res.Request.ID] = res.Prediction.Text
 				lat = append(lat, durMS(res.Prediction.Latency))
 				pass.GeneratedTokens += res.Prediction.Usage.CompletionTokens
 				pass.PromptTokens += res.Prediction.Usage.PromptTokens
@@ -105,10 +120,15 @@ func RunServer(ctx context.Context, reqs []*llm.Request, opts ServerOptions) (*S
 			pass.DecodeTokPerS = float64(pass.GeneratedTokens) / wall.Seconds()
 			pass.LatencyMS = StatOf(lat).Median
 			size.Runs = append(size.Runs, pass)
-			if r == 0 {
-				answers = got
-			}
 			logf("bench: server concurrency %d run %d: %.2f images/s\n", c, r+1, pass.ImagesPerSec)
+		}
+		answers := map[string]string{}
+		for res := range pred.PredictBatch(ctx, reqs) {
+			if res.Err == nil {
+				answers[res.Request.ID] = res.Prediction.Text
+			} else if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 		}
 		size.Answers = answers
 		if base == nil && c == 1 {

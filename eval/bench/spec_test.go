@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 	"github.com/vlmcmp/vlmcmp/llm/local"
 )
 
@@ -57,5 +58,53 @@ func TestWriteFormats(t *testing.T) {
 	Write(&bs, rep, "benchstat")
 	if !strings.Contains(table.String(), "model m.gguf, 2 images") || table.String() == bs.String() {
 		t.Errorf("table:\n%s\nbenchstat:\n%s", table.String(), bs.String())
+	}
+}
+
+// TestVariants: each k gives other image bytes than the original and than
+// every other k, the same size, and the same pixels but the first two.
+func TestVariants(t *testing.T) {
+	reqs, err := Requests(Images{Synthetic: 2, SyntheticSize: "64x48", MaxTokens: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{string(reqs[0].Image): true}
+	orig, _, err := imagefile.Decode(reqs[0].Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{1, 2, 255, 256, 65535} {
+		v, err := Variants(reqs, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v) != 2 || v[0].ID != reqs[0].ID || seen[string(v[0].Image)] {
+			t.Fatalf("variant %d: %d requests, id %q, bytes seen before %v", k, len(v), v[0].ID, seen[string(v[0].Image)])
+		}
+		seen[string(v[0].Image)] = true
+		img, _, err := imagefile.Decode(v[0].Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.Bounds() != orig.Bounds() {
+			t.Fatalf("variant %d: %v, original %v", k, img.Bounds(), orig.Bounds())
+		}
+		diff := 0
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if img.At(x, y) != orig.At(x, y) {
+					diff++
+				}
+			}
+		}
+		if diff < 1 || diff > 2 {
+			t.Errorf("variant %d: %d pixels differ from the original, want 1 or 2", k, diff)
+		}
+	}
+	for _, k := range []int{0, 65536} {
+		if _, err := Variants(reqs, k); err == nil {
+			t.Errorf("variant %d: no error", k)
+		}
 	}
 }

@@ -77,3 +77,24 @@ func texts(t testing.TB, got map[string]llm.Result) map[string]string {
 	}
 	return out
 }
+
+// tokenized makes req's chunks for e as the preparer does (cfg's chat
+// prompt, the image decoded to RGB); they are closed when the test ends.
+func tokenized(tb testing.TB, cfg *Config, e engine, req *llm.Request) chunks {
+	tb.Helper()
+	img, _, err := imagefile.Decode(req.Image)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	prompt, err := chatPrompt(cfg, e, req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w, h, rgb := imagefile.RGB(img)
+	ch, err := e.Tokenize(prompt, w, h, rgb)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ch.Close() })
+	return ch
+}

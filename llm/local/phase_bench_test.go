@@ -36,8 +36,8 @@ func BenchmarkPhase(b *testing.B) {
 	defer eg.Close()
 	e := eg.(*nativeEngine)
 	req := requests(b, 1)[0]
-	prompt, err := e.Template([]native.ChatMessage{{Role: "system", Content: req.System},
-		{Role: "user", Content: native.MediaMarker + req.Prompt}})
+	ch := tokenized(b, &cfg, e, req)
+	prompt, err := chatPrompt(&cfg, e, req)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,11 +46,6 @@ func BenchmarkPhase(b *testing.B) {
 		b.Fatal(err)
 	}
 	w, h, rgb := imagefile.RGB(img)
-	ch, err := e.Tokenize(prompt, w, h, rgb)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ch.Close()
 	imageAt := 1
 	if ch.Kind(imageAt) != native.ChunkImage {
 		b.Fatalf("chunk 1 is %s, want the image", ch.Kind(imageAt))

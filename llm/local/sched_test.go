@@ -70,21 +70,8 @@ func plainFake(t testing.TB, cfg Config, eogEvery uint64, req *llm.Request) stri
 	t.Helper()
 	e := newFake(1, cfg.ContextSize)
 	e.eogEvery = eogEvery
-	p := &replica{p: &Predictor{cfg: cfg}, eng: e}
-	img, _, err := imagefile.Decode(req.Image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	prompt, err := chatPrompt(&p.p.cfg, e, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, h, rgb := imagefile.RGB(img)
-	ch, err := e.Tokenize(prompt, w, h, rgb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := tokenized(t, &cfg, e, req)
+	var err error
 	pos := 0
 	for i := range ch.Len() {
 		var emb embedding

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
-	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -34,21 +33,7 @@ func TestStepLogitsIndependentOfBatch(t *testing.T) {
 	}
 	defer eg.Close()
 	e := eg.(*nativeEngine)
-	req := requests(t, 1)[0]
-	prompt, err := e.Template([]native.ChatMessage{{Role: "user", Content: native.MediaMarker + req.Prompt}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, _, err := imagefile.Decode(req.Image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, h, rgb := imagefile.RGB(img)
-	ch, err := e.Tokenize(prompt, w, h, rgb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ch.Close()
+	ch := tokenized(t, &cfg, e, requests(t, 1)[0])
 	pos := 0
 	fill := func(seq int) {
 		pos = 0

@@ -28,9 +28,10 @@ func TestRunServer(t *testing.T) {
 	if len(run.Sizes) != 2 || run.Sizes[0].Batch != 1 || run.Sizes[1].Batch != 3 {
 		t.Fatalf("sizes %+v, want concurrency 1 then 3", run.Sizes)
 	}
-	// One warm-up request and two passes of six per concurrency.
-	if n := srv.Count("POST", "/v1/chat/completions"); n != 2*(1+2*6) {
-		t.Errorf("%d chat requests, want %d", n, 2*(1+2*6))
+	// Per concurrency: one warm-up request, two timed passes of six (images
+	// changed in a pixel) and the untimed pass of six for the answers.
+	if n := srv.Count("POST", "/v1/chat/completions"); n != 2*(1+2*6+6) {
+		t.Errorf("%d chat requests, want %d", n, 2*(1+2*6+6))
 	}
 	if got := srv.MaxInFlight(); got != 3 {
 		t.Errorf("at most %d requests in flight, want 3 (the largest concurrency)", got)

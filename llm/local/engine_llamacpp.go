@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm/chat"
@@ -41,8 +42,12 @@ var _ engine = (*nativeEngine)(nil)
 // device (see DeviceNames), or placed by llama.cpp when device is "".
 func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ engineSetup, err error) {
 	var setup engineSetup
-	if _, err := native.Init(native.InitOptions{}); err != nil {
+	loads, err := native.Init(native.InitOptions{})
+	if err != nil {
 		return nil, setup, fmt.Errorf("local: %w", err)
+	}
+	if cfg.GPULayers != 0 {
+		warnNoGPU(loads)
 	}
 	e := &nativeEngine{}
 	defer func() {
@@ -202,6 +207,23 @@ func defaultParallel(info native.ModelInfo, ctxPerSeq int, gpu bool) int {
 		p /= 2
 	}
 	return p
+}
+
+// noGPUWarned makes warnNoGPU say its line once a process.
+var noGPUWarned sync.Once
+
+// warnNoGPU warns, once, when GPU backend libraries were found (make cuda
+// put libggml-cuda.so beside the binary) but offer no device, so that a
+// model meant for the GPU does not run on the CPU without a word: the line
+// `vlmcmp devices` prints (native.GPUAbsence).
+func warnNoGPU(loads []native.BackendLoad) {
+	devs, err := native.Devices()
+	if err != nil {
+		return
+	}
+	if line := native.GPUAbsence(loads, devs); line != "" {
+		noGPUWarned.Do(func() { slog.Warn("local: " + line) })
+	}
 }
 
 func flash(s string) native.FlashAttention {

@@ -1,0 +1,47 @@
+//go:build llamacpp
+
+package local
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vlmcmp/vlmcmp/native"
+)
+
+// TestWarnNoGPU: a GPU backend library that was found but offers no device
+// (here: one that failed to load, on this GPU-less machine) gets one
+// warning a process, worded as `vlmcmp devices` says it; none when no
+// library was found.
+func TestWarnNoGPU(t *testing.T) {
+	devs, err := native.Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if d.Type == native.DeviceGPU {
+			t.Skip("this machine has a GPU")
+		}
+	}
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old); noGPUWarned = sync.Once{} })
+
+	noGPUWarned = sync.Once{}
+	warnNoGPU(nil)
+	if buf.Len() != 0 {
+		t.Fatalf("no backend library: warned %q", buf.String())
+	}
+	loads := []native.BackendLoad{{Path: "/opt/x/libggml-cuda.so", Err: errors.New("libcudart.so.12: cannot open shared object file")}}
+	warnNoGPU(loads)
+	warnNoGPU(loads)
+	out := buf.String()
+	if n := strings.Count(out, "level=WARN"); n != 1 || !strings.Contains(out, "no CUDA device found: libggml-cuda.so did not load (libcudart.so.12") {
+		t.Errorf("%d warnings:\n%s\nwant one naming the library and why it did not load", n, out)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"image/png"
 	"math/rand/v2"
 	"os"
@@ -85,30 +87,41 @@ func ParseSize(s string) (w, h int, err error) {
 }
 
 // Variants returns a copy of reqs whose images differ from the originals,
-// and from every other k's, in one pixel (k > 0; k up to 65535): the first
-// pixel's red value is moved by k's low byte and the second's by its high
-// byte, and the image is re-encoded as PNG. A server that caches prompts
-// by image content then has to encode every image of a timed pass, while
-// the work is the same as for the originals.
+// and from every other k's (k from 1 to 4095), in their top-left corner, in
+// the original's format where that is JPEG (so that a server decodes what it
+// would decode for the original; other formats become PNG). A server that
+// caches prompts by image content then has to encode every image of a timed
+// pass, while the work is the same as for the originals.
+//
+// PNG keeps every pixel, so the first pixel's red and green values carry k.
+// JPEG's quantization could merge close values, so a flat 16×16 block (one
+// whole 4:2:0 block) carries k in steps of 4 per channel.
 func Variants(reqs []*llm.Request, k int) ([]*llm.Request, error) {
-	if k <= 0 || k > 0xffff {
-		return nil, fmt.Errorf("bench: image variant %d, want 1 to 65535", k)
+	if k <= 0 || k >= 1<<12 {
+		return nil, fmt.Errorf("bench: image variant %d, want 1 to 4095", k)
 	}
 	out := make([]*llm.Request, len(reqs))
 	for i, r := range reqs {
-		img, _, err := imagefile.Decode(r.Image)
+		img, format, err := imagefile.Decode(r.Image)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", r.ID, err)
 		}
 		b := img.Bounds()
 		m := image.NewNRGBA(b)
 		draw.Draw(m, b, img, b.Min, draw.Src)
-		m.Pix[0] += byte(k)
-		if len(m.Pix) > 4 {
-			m.Pix[4] += byte(k >> 8)
-		}
 		var buf bytes.Buffer
-		if err := png.Encode(&buf, m); err != nil {
+		if format == "jpeg" {
+			mark := color.NRGBA{R: byte(k&63) * 4, G: byte(k>>6) * 4, B: 128, A: 255}
+			draw.Draw(m, image.Rect(b.Min.X, b.Min.Y, b.Min.X+16, b.Min.Y+16).Intersect(b), image.NewUniform(mark), image.Point{}, draw.Src)
+			err = jpeg.Encode(&buf, m, &jpeg.Options{Quality: 95})
+		} else {
+			m.Pix[0] += byte(k)
+			if len(m.Pix) > 1 {
+				m.Pix[1] += byte(k >> 8)
+			}
+			err = png.Encode(&buf, m)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", r.ID, err)
 		}
 		v := *r

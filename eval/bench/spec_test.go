@@ -3,9 +3,11 @@ package bench
 import (
 	"bytes"
 	"errors"
+	"image/jpeg"
 	"strings"
 	"testing"
 
+	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 	"github.com/vlmcmp/vlmcmp/llm/local"
 )
@@ -62,47 +64,68 @@ func TestWriteFormats(t *testing.T) {
 }
 
 // TestVariants: each k gives other image bytes than the original and than
-// every other k, the same size, and the same pixels but the first two.
+// every other k, in the original's format for JPEG (PNG otherwise), the same
+// size, and the same pixels outside the top-left corner; after JPEG's
+// quantization too, the variants decode to distinct images.
 func TestVariants(t *testing.T) {
 	reqs, err := Requests(Images{Synthetic: 2, SyntheticSize: "64x48", MaxTokens: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]bool{string(reqs[0].Image): true}
 	orig, _, err := imagefile.Decode(reqs[0].Image)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []int{1, 2, 255, 256, 65535} {
-		v, err := Variants(reqs, k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(v) != 2 || v[0].ID != reqs[0].ID || seen[string(v[0].Image)] {
-			t.Fatalf("variant %d: %d requests, id %q, bytes seen before %v", k, len(v), v[0].ID, seen[string(v[0].Image)])
-		}
-		seen[string(v[0].Image)] = true
-		img, _, err := imagefile.Decode(v[0].Image)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if img.Bounds() != orig.Bounds() {
-			t.Fatalf("variant %d: %v, original %v", k, img.Bounds(), orig.Bounds())
-		}
-		diff := 0
-		b := img.Bounds()
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				if img.At(x, y) != orig.At(x, y) {
-					diff++
+	var jb bytes.Buffer
+	if err := jpeg.Encode(&jb, orig, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	jreq := *reqs[0]
+	jreq.Image = jb.Bytes()
+	for _, tc := range []struct {
+		name   string
+		req    *llm.Request
+		format string
+	}{{"png", reqs[0], "png"}, {"jpeg", &jreq, "jpeg"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			base, _, err := imagefile.Decode(tc.req.Image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]bool{}
+			for _, k := range []int{1, 2, 3, 63, 64, 65, 4095} {
+				v, err := Variants([]*llm.Request{tc.req}, k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				img, format, err := imagefile.Decode(v[0].Image)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, _, rgb := imagefile.RGB(img)
+				if v[0].ID != tc.req.ID || format != tc.format || img.Bounds() != base.Bounds() || seen[string(rgb)] {
+					t.Fatalf("variant %d: id %q, %s, %v, pixels seen before: %v; want %q, %s, %v, new pixels",
+						k, v[0].ID, format, img.Bounds(), seen[string(rgb)], tc.req.ID, tc.format, base.Bounds())
+				}
+				seen[string(rgb)] = true
+				if tc.format == "png" {
+					diff := 0
+					b := img.Bounds()
+					for y := b.Min.Y; y < b.Max.Y; y++ {
+						for x := b.Min.X; x < b.Max.X; x++ {
+							if img.At(x, y) != base.At(x, y) {
+								diff++
+							}
+						}
+					}
+					if diff != 1 {
+						t.Errorf("variant %d: %d pixels differ from the original, want 1", k, diff)
+					}
 				}
 			}
-		}
-		if diff < 1 || diff > 2 {
-			t.Errorf("variant %d: %d pixels differ from the original, want 1 or 2", k, diff)
-		}
+		})
 	}
-	for _, k := range []int{0, 65536} {
+	for _, k := range []int{0, 4096} {
 		if _, err := Variants(reqs, k); err == nil {
 			t.Errorf("variant %d: no error", k)
 		}

@@ -60,20 +60,16 @@ func (c *embedCache) get(k embedKey) (embedding, bool) {
 	return e, ok
 }
 
-// put keeps e under k if it fits in the budget; it reports whether it did.
-func (c *embedCache) put(k embedKey, e embedding) bool {
+// put keeps e under k if k is new and e fits in the budget.
+func (c *embedCache) put(k embedKey, e embedding) {
 	n := int64(e.Bytes())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.m[k]; ok {
-		return true
-	}
-	if c.used+n > c.budget {
-		return false
+	if _, ok := c.m[k]; ok || c.used+n > c.budget {
+		return
 	}
 	c.m[k] = e
 	c.used += n
-	return true
 }
 
 // projectorKey is the projector part of an embedKey for cfg (filled) on

@@ -44,10 +44,17 @@ func TestEmbeddingCacheSharedAcrossModels(t *testing.T) {
 	if st := pb.Stats(); st.Images != len(reqs) || st.EmbeddingHits != 0 {
 		t.Fatalf("base model, empty cache: %d encoded, %d from the cache, want %d and 0", st.Images, st.EmbeddingHits, len(reqs))
 	}
-	pf := newTiny(t, ft)
-	got := scoreAll(t, pf, reqs)
-	if st := pf.Stats(); st.Images != 0 || st.EmbeddingHits != len(reqs) {
-		t.Errorf("fine-tuned model after the base: %d encoded, %d from the cache, want 0 and %d", st.Images, st.EmbeddingHits, len(reqs))
+	// Encoded ahead by the preparer, or by the owner when it admits the
+	// request: both look in the cache first.
+	var got map[string]string
+	for _, ahead := range []string{"on", "off"} {
+		ft.EncodeAhead = ahead
+		pf := newTiny(t, ft)
+		got = scoreAll(t, pf, reqs)
+		if st := pf.Stats(); st.Images != 0 || st.EmbeddingHits != len(reqs) {
+			t.Errorf("fine-tuned model after the base, encode ahead %s: %d encoded, %d from the cache, want 0 and %d",
+				ahead, st.Images, st.EmbeddingHits, len(reqs))
+		}
 	}
 	off := ft
 	off.EmbeddingCacheMiB = -1

@@ -209,21 +209,24 @@ func defaultParallel(info native.ModelInfo, ctxPerSeq int, gpu bool) int {
 	return p
 }
 
-// noGPUWarned makes warnNoGPU say its line once a process.
+// noGPUWarned makes warnNoGPU look once a process.
 var noGPUWarned sync.Once
 
-// warnNoGPU warns, once, when GPU backend libraries were found (make cuda
-// put libggml-cuda.so beside the binary) but offer no device, so that a
-// model meant for the GPU does not run on the CPU without a word: the line
-// `vlmcmp devices` prints (native.GPUAbsence).
+// warnNoGPU warns, once a process, when GPU backend libraries were found
+// (make cuda put libggml-cuda.so beside the binary) but offer no device,
+// so that a model meant for the GPU does not run on the CPU without a
+// word: the line `vlmcmp devices` prints (native.GPUAbsence). The backends
+// are loaded once a process, so the first look is the answer.
 func warnNoGPU(loads []native.BackendLoad) {
-	devs, err := native.Devices()
-	if err != nil {
-		return
-	}
-	if line := native.GPUAbsence(loads, devs); line != "" {
-		noGPUWarned.Do(func() { slog.Warn("local: " + line) })
-	}
+	noGPUWarned.Do(func() {
+		devs, err := native.Devices()
+		if err != nil {
+			return
+		}
+		if line := native.GPUAbsence(loads, devs); line != "" {
+			slog.Warn("local: " + line)
+		}
+	})
 }
 
 func flash(s string) native.FlashAttention {

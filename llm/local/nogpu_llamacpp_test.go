@@ -37,6 +37,7 @@ func TestWarnNoGPU(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Fatalf("no backend library: warned %q", buf.String())
 	}
+	noGPUWarned = sync.Once{} // another process: one with the library
 	loads := []native.BackendLoad{{Path: "/opt/x/libggml-cuda.so", Err: errors.New("libcudart.so.12: cannot open shared object file")}}
 	warnNoGPU(loads)
 	warnNoGPU(loads)

@@ -193,13 +193,10 @@ func (r *replica) cached(j *job) bool {
 	return true
 }
 
-// encode gives j its image's embedding: from the process's cache, or by
-// running the vision encoder, recorded in j's timings and the stats and
-// kept in the cache.
+// encode runs the vision encoder on j's image, records it in j's timings
+// and the stats, and keeps the embedding in the process's cache. Callers
+// look in the cache first (cached).
 func (r *replica) encode(j *job) error {
-	if r.cached(j) {
-		return nil
-	}
 	emb, err := r.eng.Encode(j.chunks, j.imageAt)
 	if err != nil {
 		return err

@@ -215,7 +215,7 @@ func (r *runner) cause(j *job, err error) error {
 func (r *runner) start(s *seq, j *job) {
 	*s = seq{id: s.id, job: j}
 	err := r.open(s)
-	if err == nil && j.emb == nil {
+	if err == nil && j.emb == nil && !r.rep.cached(j) {
 		err = r.rep.encode(j)
 	}
 	if err == nil {

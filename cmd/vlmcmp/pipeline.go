@@ -27,11 +27,11 @@ func newPipelineCommand(s *streams) *cli.Command {
 			&cli.BoolFlag{Name: "auto", Usage: "run every step without asking"},
 			&cli.BoolFlag{Name: "skip-data-prep", Usage: "skip prepare"},
 			&cli.BoolFlag{Name: "skip-finetuning", Usage: "skip finetune"},
-			&cli.BoolFlag{Name: "text-only", Usage: "fine-tune on the text-only files (default: the image files)"},
+			&cli.BoolFlag{Name: "text-only", Usage: "fine-tune on the text-only files rather than the image files"},
 			&cli.StringFlag{Name: "finetune-model", Usage: "base `MODEL` to fine-tune (default: one that takes images, gpt-4o-2024-08-06)"},
 			&cli.StringSliceFlag{Name: "models", Usage: "comma-separated model `NAMES` to compare (default: every ready model)"},
 			&cli.StringFlag{Name: "data", Usage: "ground-truth `FILE` (default from the config, else " + config.DefaultData + ")"},
-			&cli.DurationFlag{Name: "poll", Usage: "check the fine-tuning job every `DURATION` (default: finetune's)"},
+			&cli.DurationFlag{Name: "poll", Usage: "check the fine-tuning job every `DURATION`", DefaultText: "finetune's"},
 		}, configCLIFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
 			return runPipeline(c.Context, s, pipelineOptions{Auto: c.Bool("auto"), configFlags: readConfigFlags(c),

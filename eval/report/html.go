@@ -64,6 +64,7 @@ type htmlData struct {
 	Paired                                              []htmlPaired
 	Plots                                               []htmlPlot
 	Models                                              []htmlModel
+	Every                                               template.HTML
 }
 
 var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -103,6 +104,7 @@ Intervals: {{.Confidence}}, percentile bootstrap with {{.Resamples}} resamples.<
 <tr><th>model</th><th>images</th><th>MAE</th><th>baseline MAE</th><th>ΔMAE</th><th>ΔMAE CI</th><th>p-value</th><th>holds</th></tr>
 {{range .Paired}}<tr><td>{{.Model}}</td><td>{{.N}}</td><td>{{.MAE}}</td><td>{{.BaseMAE}}</td><td>{{.Diff}}</td><td>{{.DiffCI}}</td><td>{{.P}}</td><td>{{.Holds}}</td></tr>
 {{end}}</table>{{end}}
+{{.Every}}
 <h2>Plots</h2>
 <div class="plots">
 {{range .Plots}}<h3>{{.Name}}</h3>
@@ -157,6 +159,10 @@ func WriteHTML(w io.Writer, in *Input, res *metrics.Result, pngs []NamedPNG) err
 	for _, p := range pngs {
 		d.Plots = append(d.Plots, htmlPlot{p.Name, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(p.Data))})
 	}
+	var err error
+	if d.Every, err = everyImageHTML(in, newThumbCache(nil)); err != nil {
+		return err
+	}
 	n := in.extremes()
 	for i := range in.Models {
 		m := &in.Models[i]
@@ -171,7 +177,7 @@ func WriteHTML(w io.Writer, in *Input, res *metrics.Result, pngs []NamedPNG) err
 	if err := htmlTemplate.Execute(&b, d); err != nil {
 		return err
 	}
-	_, err := w.Write(b.Bytes())
+	_, err = w.Write(b.Bytes())
 	return err
 }
 

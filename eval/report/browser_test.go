@@ -281,7 +281,7 @@ func TestHTMLEveryImageInBrowser(t *testing.T) {
 		if len(got) < 10 || !slices.Equal(got, want[:len(got)]) {
 			t.Errorf("sorted by qwen2vl-ft error (descending %v) the table shows %q…, want %q…", desc, got[:min(5, len(got))], want[:5])
 		}
-		class := run(t, ctx, "read the header", chromedp.Evaluate[string](`document.querySelector('#every th[data-key="e2"]').className`))
+		class := run(t, ctx, "read the header", chromedp.Evaluate[string](`Array.from(document.querySelector('#every th[data-key="e2"]').classList).join(' ')`))
 		if wantClass := map[bool]string{true: "desc", false: "asc"}[desc]; class != wantClass {
 			t.Errorf("the sorted header's class is %q, want %q", class, wantClass)
 		}
@@ -321,6 +321,13 @@ func TestHTMLEveryImageInBrowser(t *testing.T) {
 	}
 	if got := shown(); !slices.Equal(got, want) {
 		t.Errorf("with %q and a disagreement of at least %d the table shows\n%q\nwant\n%q", area, least, got, want)
+	}
+	if *keep != "" { // a picture of it, to look at
+		run(t, ctx, "scroll to the table", chromedp.ScrollIntoView(chromedp.CSS("#every-image")))
+		shot := run(t, ctx, "screenshot", chromedp.CaptureScreenshot())
+		if err := os.WriteFile(filepath.Join(root, "filtered.png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// Clear the filters: the thumbnails of images further down are linked,

@@ -64,10 +64,10 @@ var everyTemplate = template.Must(template.New("every").Parse(`<h2 id="every-ima
 #every th.name { text-align: left; }
 #every th.asc::after { content: " ▲"; }
 #every th.desc::after { content: " ▼"; }
-#every td { height: 52px; box-sizing: border-box; padding: 2px 0.5em; border: 0; border-bottom: 1px solid #eee; white-space: nowrap; }
+#every td { height: 44px; box-sizing: border-box; padding: 2px 0.5em; border: 0; border-bottom: 1px solid #eee; white-space: nowrap; }
 #every tr.pad td { height: auto; padding: 0; border: 0; }
-#every td.thumb { width: 72px; text-align: center; }
-#every td.thumb img { max-width: 64px; max-height: 46px; vertical-align: middle; }
+#every td.thumb { width: 60px; text-align: center; }
+#every td.thumb img { max-width: 56px; max-height: 40px; vertical-align: middle; }
 #every td.id { text-align: left; max-width: 28em; overflow: hidden; text-overflow: ellipsis; }
 #every td.na { color: #999; }
 </style>

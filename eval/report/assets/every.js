@@ -40,7 +40,7 @@
 
   var sortKey = "d", sortDir = -1; // most disputed first
   var view = [];
-  var rowH = 52, shownFirst = -1, shownLast = -1;
+  var rowH = 44, shownFirst = -1, shownLast = -1;
 
   function esc(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
@@ -92,7 +92,8 @@
     var ths = table.tHead.rows[0].cells;
     for (var c = 0; c < ths.length; c++) {
       var key = ths[c].getAttribute("data-key");
-      ths[c].className = key === sortKey ? (sortDir > 0 ? "asc" : "desc") : "";
+      ths[c].classList.toggle("asc", key === sortKey && sortDir > 0);
+      ths[c].classList.toggle("desc", key === sortKey && sortDir < 0);
     }
     scroller.scrollTop = 0;
     render(true);

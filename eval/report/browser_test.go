@@ -1,7 +1,9 @@
 package report
 
 import (
+	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"image"
 	"image/color"
@@ -74,9 +76,10 @@ var areas = []string{"north", "south", "east", "west", "harbour", "market", "par
 
 // manyImages is a run of n images and three models, seeded: a constant
 // baseline, a close fine-tune, and a model with large misses and 4% of
-// answers with no score. With files, every image is a small PNG in
-// root/data/images (the run folder is root/results/run).
-func manyImages(t testing.TB, root string, n int, files bool) *Input {
+// answers with no score. The image files are small PNGs in root/data/images
+// (the run folder is root/results/run): one per image when files is n, and
+// files distinct ones shared in turn when fewer, to spare the disk.
+func manyImages(t testing.TB, root string, n, files int) *Input {
 	t.Helper()
 	r := rand.New(rand.NewPCG(26, uint64(n)))
 	in := &Input{RunDir: filepath.Join(root, "results", "run"), RunID: fmt.Sprintf("browser-%d", n), Baseline: "mean",
@@ -88,7 +91,10 @@ func manyImages(t testing.TB, root string, n int, files bool) *Input {
 	for i := 0; i < n; i++ {
 		id := fmt.Sprintf("images/%s/img_%05d.png", areas[i%len(areas)], i)
 		path := filepath.Join(root, "data", filepath.FromSlash(id))
-		if files {
+		if files < n {
+			path = filepath.Join(root, "data", "images", fmt.Sprintf("shared_%03d.png", i%files))
+		}
+		if i < files {
 			writeTestPNG(t, path, i)
 		}
 		exp := float64(1 + r.IntN(10))
@@ -232,7 +238,7 @@ func TestHTMLEveryImageInBrowser(t *testing.T) {
 		root = filepath.Join(*keep, "browser")
 	}
 	const n = 2000
-	in := manyImages(t, root, n, true)
+	in := manyImages(t, root, n, n)
 	if _, err := Write(t.Context(), in); err != nil {
 		t.Fatal(err)
 	}
@@ -366,4 +372,79 @@ func filterWant(rows []wantRow, ordered []string, text string, least float64) []
 		out = append(out, id)
 	}
 	return out
+}
+
+var htmlBench = flag.Int("html-bench", 1, "TestHTMLEveryImageAtScale: loads and sorts per size, to report medians")
+
+// writeHTMLOnly writes in's report.html alone (its metrics, plots and
+// thumbnails as Write makes them) and returns its path.
+func writeHTMLOnly(t *testing.T, in *Input) string {
+	t.Helper()
+	res, err := Evaluate(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err := Figures(in, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pngs []NamedPNG
+	for _, fig := range figs {
+		png, _, err := fig.render()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pngs = append(pngs, NamedPNG{fig.Name, png})
+	}
+	var b bytes.Buffer
+	if err := WriteHTML(&b, in, res, pngs); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(in.RunDir, "report.html")
+	if err := writeFile(path, b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestHTMLEveryImageAtScale opens the report.html of 20,000 images (and
+// 2,000 with -html-bench) in chromium: it must open (the table ready to
+// use) and sort by a model's error in under 2 s. It logs the file's size
+// and the times the page measured (medians over -html-bench loads).
+func TestHTMLEveryImageAtScale(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("20,000 images: not with -short or -race")
+	}
+	ctx := browser(t)
+	sizes := []int{20000}
+	if *htmlBench > 1 {
+		sizes = []int{2000, 20000}
+	}
+	for _, n := range sizes {
+		root := t.TempDir()
+		start := time.Now()
+		files := 200 // enough for the embedded thumbnails
+		if *htmlBench > 1 {
+			files = n // every link its own file, as in a real run
+		}
+		in := manyImages(t, root, n, files)
+		html := writeHTMLOnly(t, in)
+		wrote := time.Since(start)
+		st, err := os.Stat(html)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ready, sorted, loaded []float64
+		for range max(1, *htmlBench) {
+			r, s := pageTimes(t, ctx, html, "e2")
+			l := run(t, ctx, "read the load event", chromedp.Evaluate[float64](`performance.getEntriesByType('navigation')[0].loadEventEnd`))
+			ready, sorted, loaded = append(ready, r), append(sorted, s), append(loaded, l)
+		}
+		med := func(v []float64) float64 { slices.Sort(v); return v[len(v)/2] }
+		t.Logf("%6d images: report.html %.2f MiB (images and report written in %v); table ready %.0f ms, load event %.0f ms, sort by an error %.0f ms (median of %d)",
+			n, float64(st.Size())/(1<<20), wrote.Round(10*time.Millisecond), med(ready), med(loaded), med(sorted), len(ready))
+		if med(ready) > 2000 || med(sorted) > 2000 {
+			t.Errorf("%d images: report.html took %.0f ms to open and %.0f ms to sort, want under 2 s each", n, med(ready), med(sorted))
+		}
+	}
 }

@@ -5,6 +5,25 @@ import (
 	"path/filepath"
 )
 
+// relPath is the path of the image at path as seen from dir, with forward
+// slashes and nothing escaped, as spreadsheet links take it; "" when path
+// is empty or there is no relative path (another drive).
+func relPath(dir, path string) string {
+	if path == "" {
+		return ""
+	}
+	abs, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(d, abs)
+	if err != nil {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
 // relLink is the address of the image at path as seen from a file in dir
 // (the run folder, where the workbooks and report.html are written): a
 // relative URL where one exists, a file:// URL otherwise, "" when path is

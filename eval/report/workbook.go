@@ -141,17 +141,26 @@ func predictionRow(p *Prediction) []any {
 }
 
 // table is what one sheet shows: a header row of cols, then rows; links,
-// when set, holds per row the address the first column's cell links to
-// ("" for none).
+// when set, holds per row the path the first column's cell links to ("" for
+// none).
 type table struct {
 	cols  []column
 	rows  [][]any
 	links []string
 }
 
-// maxLinks is how many hyperlinks a sheet may hold: Excel refuses a sheet
-// with more than 65,530. Rows past it keep their text without a link.
-const maxLinks = 65530
+// hyperlink is the formula of a cell that shows text and opens target
+// (relative to the workbook): HYPERLINK, rather than a sheet's hyperlink
+// list, because excelize adds those one at a time in time that grows with
+// the links already there, minutes at 20,000 rows. "" when target does not
+// fit in a formula's string (255 characters).
+func hyperlink(target, text string) string {
+	if target == "" || len(target) > 255 || len(text) > 255 {
+		return ""
+	}
+	q := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	return "HYPERLINK(" + q(target) + "," + q(text) + ")"
+}
 
 // styles are the workbook's cell styles: the header, a hyperlink, and one
 // per number format.
@@ -218,92 +227,94 @@ func shown(k colKind, v any) string {
 	}
 }
 
-// writeTable writes t into sheet from A1: a bold, frozen header row with an
-// autofilter over the whole table, each column's number format, widths
-// fitted to the content (between minWidth and the column's cap), colour
-// scales, and the first column's links.
+// writeTable writes t into sheet from A1, through excelize's stream
+// writer: a bold, frozen header row with an autofilter over the whole table,
+// each column's number format, widths fitted to the content (between
+// minWidth and the column's cap), colour scales, and the first column's
+// links.
 func writeTable(f *excelize.File, sheet string, st *styles, t *table) error {
-	header := make([]any, len(t.cols))
 	width := make([]float64, len(t.cols))
+	header := make([]any, len(t.cols))
 	for i, c := range t.cols {
-		header[i] = c.name
+		header[i] = excelize.Cell{StyleID: st.header, Value: c.name}
 		// The autofilter's button takes about two characters.
 		width[i] = float64(utf8.RuneCountInString(c.name)) + 4
 	}
-	for i, r := range t.rows {
-		addr, err := excelize.CoordinatesToCellName(1, i+2)
-		if err != nil {
-			return err
-		}
-		if err := f.SetSheetRow(sheet, addr, &r); err != nil {
-			return err
-		}
+	for _, r := range t.rows {
 		for j, v := range r {
 			if j < len(width) {
 				width[j] = max(width[j], float64(utf8.RuneCountInString(shown(t.cols[j].kind, v)))+2)
 			}
 		}
 	}
-	if err := f.SetSheetRow(sheet, "A1", &header); err != nil {
-		return err
-	}
-	last := len(t.rows) + 1
-	for j, c := range t.cols {
-		col, err := excelize.ColumnNumberToName(j + 1)
-		if err != nil {
-			return err
-		}
-		limit := c.width
-		if limit == 0 {
-			limit = maxWidth
-		}
-		if err := f.SetColWidth(sheet, col, col, min(max(width[j], minWidth), limit)); err != nil {
-			return err
-		}
-		if len(t.rows) == 0 {
-			continue
-		}
-		if s, ok := st.num[c.kind]; ok {
-			if err := f.SetCellStyle(sheet, col+"2", fmt.Sprintf("%s%d", col, last), s); err != nil {
-				return err
-			}
-		}
-		if c.scale {
-			if err := f.SetConditionalFormat(sheet, fmt.Sprintf("%s2:%s%d", col, col, last), []excelize.ConditionalFormatOptions{{
-				Type: "2_color_scale", Criteria: "=", MinType: "min", MaxType: "max", MinColor: "#FFFFFF", MaxColor: "#F8696B",
-			}}); err != nil {
-				return err
-			}
-		}
-	}
-	lastCol, err := excelize.ColumnNumberToName(len(t.cols))
+	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {
 		return err
 	}
-	if err := f.SetCellStyle(sheet, "A1", lastCol+"1", st.header); err != nil {
-		return err
-	}
-	if err := f.SetPanes(sheet, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+	// The autofilter and the colour scales go into the worksheet the
+	// stream writer holds, which Flush writes after the rows.
+	last := len(t.rows) + 1
+	lastCol, err := excelize.ColumnNumberToName(len(t.cols))
+	if err != nil {
 		return err
 	}
 	if err := f.AutoFilter(sheet, fmt.Sprintf("A1:%s%d", lastCol, last), nil); err != nil {
 		return err
 	}
-	n := 0
-	for i, link := range t.links {
-		if link == "" || n == maxLinks {
+	for j, c := range t.cols {
+		if !c.scale || len(t.rows) == 0 {
 			continue
 		}
-		n++
-		addr := fmt.Sprintf("A%d", i+2)
-		if err := f.SetCellHyperLink(sheet, addr, link, "External"); err != nil {
+		col, err := excelize.ColumnNumberToName(j + 1)
+		if err != nil {
 			return err
 		}
-		if err := f.SetCellStyle(sheet, addr, addr, st.link); err != nil {
+		if err := f.SetConditionalFormat(sheet, fmt.Sprintf("%s2:%s%d", col, col, last), []excelize.ConditionalFormatOptions{{
+			Type: "2_color_scale", Criteria: "=", MinType: "min", MaxType: "max", MinColor: "#FFFFFF", MaxColor: "#F8696B",
+		}}); err != nil {
 			return err
 		}
 	}
-	return nil
+	for j, c := range t.cols {
+		limit := c.width
+		if limit == 0 {
+			limit = maxWidth
+		}
+		if err := sw.SetColWidth(j+1, j+1, min(max(width[j], minWidth), limit)); err != nil {
+			return err
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	if err := sw.SetRow("A1", header); err != nil {
+		return err
+	}
+	for i, r := range t.rows {
+		cells := make([]any, len(r))
+		for j, v := range r {
+			if v == nil {
+				continue
+			}
+			c := excelize.Cell{StyleID: st.num[t.cols[j].kind], Value: v}
+			if j == 0 && i < len(t.links) {
+				if s, ok := v.(string); ok {
+					if c.Formula = hyperlink(t.links[i], s); c.Formula != "" {
+						c.StyleID = st.link
+					}
+				}
+			}
+			cells[j] = c
+		}
+		addr, err := excelize.CoordinatesToCellName(1, i+2)
+		if err != nil {
+			return err
+		}
+		if err := sw.SetRow(addr, cells); err != nil {
+			return err
+		}
+	}
+	return sw.Flush()
 }
 
 // Workbook builds metrics.xlsx: the Run sheet (the verdict and the run's
@@ -313,7 +324,8 @@ func writeTable(f *excelize.File, sheet string, st *styles, t *table) error {
 // an empty cell where a model has no score, then the disagreement). Every
 // table has a bold frozen header, an autofilter, number formats and fitted
 // widths; absolute errors and disagreements carry a colour scale; image
-// names link to the image files, relative to in.RunDir.
+// names link to the image files (HYPERLINK formulas), relative to
+// in.RunDir.
 func Workbook(in *Input, res *metrics.Result) (*excelize.File, error) {
 	f := excelize.NewFile()
 	if err := f.SetSheetName("Sheet1", RunSheet); err != nil {
@@ -449,7 +461,7 @@ func predictionTable(m *ModelResult, dir string) *table {
 	for j := range m.Predictions {
 		p := &m.Predictions[j]
 		t.rows = append(t.rows, predictionRow(p))
-		t.links = append(t.links, relLink(dir, p.ImagePath))
+		t.links = append(t.links, relPath(dir, p.ImagePath))
 	}
 	return t
 }
@@ -480,7 +492,7 @@ func sideBySide(in *Input) *table {
 			row = append(row, nil)
 		}
 		t.rows = append(t.rows, row)
-		t.links = append(t.links, relLink(in.RunDir, im.ImagePath))
+		t.links = append(t.links, relPath(in.RunDir, im.ImagePath))
 	}
 	return t
 }

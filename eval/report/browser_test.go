@@ -232,6 +232,9 @@ func pageTimes(t *testing.T, ctx context.Context, html string, key string) (read
 }
 
 func TestHTMLEveryImageInBrowser(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the browser tests run without -race (make test-stub and test-native): they test the page, not our goroutines")
+	}
 	ctx := browser(t)
 	root := t.TempDir()
 	if *keep != "" {
@@ -413,7 +416,7 @@ func writeHTMLOnly(t *testing.T, in *Input) string {
 // and the times the page measured (medians over -html-bench loads).
 func TestHTMLEveryImageAtScale(t *testing.T) {
 	if testing.Short() || raceEnabled {
-		t.Skip("20,000 images: not with -short or -race")
+		t.Skip("the 20,000-image browser test runs without -short and -race")
 	}
 	ctx := browser(t)
 	sizes := []int{20000}

@@ -165,28 +165,36 @@ func hyperlink(target, text string) string {
 // styles are the workbook's cell styles: the header, a hyperlink, and one
 // per number format.
 type styles struct {
-	header, link, wrap, bold int
-	num                      map[colKind]int
+	header, headerRight, link, wrap, bold int
+	num                                   map[colKind]int
 }
 
 func newStyles(f *excelize.File) (*styles, error) {
 	s := &styles{num: map[colKind]int{}}
 	var err error
 	if s.header, err = f.NewStyle(&excelize.Style{
-		Font:      &excelize.Font{Bold: true},
+		Font:      &excelize.Font{Bold: true, Family: "Calibri"},
 		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"#E7E6E6"}},
 		Border:    []excelize.Border{{Type: "bottom", Color: "#808080", Style: 1}},
 		Alignment: &excelize.Alignment{Vertical: "center"},
 	}); err != nil {
 		return nil, err
 	}
-	if s.link, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Color: "#0563C1", Underline: "single"}}); err != nil {
+	if s.headerRight, err = f.NewStyle(&excelize.Style{
+		Font:      &excelize.Font{Bold: true, Family: "Calibri"},
+		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"#E7E6E6"}},
+		Border:    []excelize.Border{{Type: "bottom", Color: "#808080", Style: 1}},
+		Alignment: &excelize.Alignment{Vertical: "center", Horizontal: "right"},
+	}); err != nil {
+		return nil, err
+	}
+	if s.link, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Color: "#0563C1", Underline: "single", Family: "Calibri"}}); err != nil {
 		return nil, err
 	}
 	if s.wrap, err = f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}); err != nil {
 		return nil, err
 	}
-	if s.bold, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}, Alignment: &excelize.Alignment{Vertical: "top"}}); err != nil {
+	if s.bold, err = f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true, Family: "Calibri"}, Alignment: &excelize.Alignment{Vertical: "top"}}); err != nil {
 		return nil, err
 	}
 	for k, code := range numFmt {
@@ -227,6 +235,16 @@ func shown(k colKind, v any) string {
 	}
 }
 
+// printWide sets sheet to print landscape, as wide as one page and as long
+// as it takes.
+func printWide(f *excelize.File, sheet string) error {
+	yes, landscape, one, asLong := true, "landscape", 1, 0
+	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &yes}); err != nil {
+		return err
+	}
+	return f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &one, FitToHeight: &asLong})
+}
+
 // writeTable writes t into sheet from A1, through excelize's stream
 // writer: a bold, frozen header row with an autofilter over the whole table,
 // each column's number format, widths fitted to the content (between
@@ -236,7 +254,11 @@ func writeTable(f *excelize.File, sheet string, st *styles, t *table) error {
 	width := make([]float64, len(t.cols))
 	header := make([]any, len(t.cols))
 	for i, c := range t.cols {
-		header[i] = excelize.Cell{StyleID: st.header, Value: c.name}
+		hs := st.header
+		if c.kind != kText {
+			hs = st.headerRight
+		}
+		header[i] = excelize.Cell{StyleID: hs, Value: c.name}
 		// The autofilter's button takes about two characters.
 		width[i] = float64(utf8.RuneCountInString(c.name)) + 4
 	}
@@ -246,6 +268,10 @@ func writeTable(f *excelize.File, sheet string, st *styles, t *table) error {
 				width[j] = max(width[j], float64(utf8.RuneCountInString(shown(t.cols[j].kind, v)))+2)
 			}
 		}
+	}
+	// The stream writer writes the sheet's properties when it starts.
+	if err := printWide(f, sheet); err != nil {
+		return err
 	}
 	sw, err := f.NewStreamWriter(sheet)
 	if err != nil {
@@ -386,6 +412,9 @@ func Workbook(in *Input, res *metrics.Result) (*excelize.File, error) {
 	return f, nil
 }
 
+// runWidth is the width of the Run sheet's second column, in characters.
+const runWidth = 100
+
 // runSheet writes the Run sheet: the run, the verdict in sentences, the
 // statistics' settings, the run's own settings (in.Settings) and the
 // models.
@@ -447,11 +476,21 @@ func runSheet(f *excelize.File, st *styles, in *Input, res *metrics.Result) erro
 		if err := f.SetCellStyle(RunSheet, b, b, s); err != nil {
 			return err
 		}
+		// Spreadsheets do not grow a row for wrapped text they did not
+		// lay out themselves: give long sentences the lines they take.
+		if lines := (utf8.RuneCountInString(r[1]) + runWidth - 11) / (runWidth - 10); lines > 1 {
+			if err := f.SetRowHeight(RunSheet, i+1, 15*float64(lines)); err != nil {
+				return err
+			}
+		}
 	}
 	if err := f.SetColWidth(RunSheet, "A", "A", 24); err != nil {
 		return err
 	}
-	return f.SetColWidth(RunSheet, "B", "B", 110)
+	if err := f.SetColWidth(RunSheet, "B", "B", runWidth); err != nil {
+		return err
+	}
+	return printWide(f, RunSheet)
 }
 
 // predictionTable is a model's predictions as a sheet, image names linked

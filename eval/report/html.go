@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"html/template"
-	"image/jpeg"
 	"io"
 	"log/slog"
 
 	"github.com/vlmcmp/vlmcmp/eval/metrics"
-	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 )
 
 // ThumbnailSize bounds the thumbnails of report.html, in pixels.
@@ -18,16 +16,9 @@ const ThumbnailSize = 160
 // Thumbnail reads the image at path and returns it scaled to fit
 // ThumbnailSize × ThumbnailSize as a JPEG data URL.
 func Thumbnail(path string) (template.URL, error) {
-	img, _, err := imagefile.Read(path)
-	if err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, imagefile.Fit(img, ThumbnailSize, ThumbnailSize), &jpeg.Options{Quality: 80}); err != nil {
-		return "", err
-	}
+	u, err := thumbnail(path, ThumbnailSize, 80)
 	// The data is our own JPEG, so the URL is safe to mark as such.
-	return template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(b.Bytes())), nil
+	return template.URL(u), err
 }
 
 type htmlPred struct {

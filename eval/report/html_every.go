@@ -177,7 +177,7 @@ func (c *thumbCache) get(path string, size int) string {
 	if u, ok := c.urls[k]; ok {
 		return u
 	}
-	u, err := thumbnail(path, size)
+	u, err := thumbnail(path, size, 75)
 	if err != nil {
 		c.log.Debug("no thumbnail", "image", path, "err", err)
 	}
@@ -186,14 +186,14 @@ func (c *thumbCache) get(path string, size int) string {
 }
 
 // thumbnail reads the image at path and returns it scaled to fit size ×
-// size as a JPEG data URL.
-func thumbnail(path string, size int) (string, error) {
+// size as a JPEG data URL of the quality given.
+func thumbnail(path string, size, quality int) (string, error) {
 	img, _, err := imagefile.Read(path)
 	if err != nil {
 		return "", err
 	}
 	var b bytes.Buffer
-	if err := jpeg.Encode(&b, imagefile.Fit(img, size, size), &jpeg.Options{Quality: 75}); err != nil {
+	if err := jpeg.Encode(&b, imagefile.Fit(img, size, size), &jpeg.Options{Quality: quality}); err != nil {
 		return "", err
 	}
 	return "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(b.Bytes()), nil

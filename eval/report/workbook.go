@@ -408,7 +408,8 @@ func Workbook(in *Input, res *metrics.Result) (*excelize.File, error) {
 	if err := writeTable(f, SideBySideSheet, st, sideBySide(in)); err != nil {
 		return nil, err
 	}
-	f.SetActiveSheet(0)
+	// The Run sheet, the first, is the active one of a new file; setting it
+	// again would read every streamed sheet back in.
 	return f, nil
 }
 

@@ -108,6 +108,8 @@ type conn struct {
 	doer    *doer
 	api     *openai.Client
 	log     *slog.Logger
+	// azure is set for an Azure OpenAI deployment ([NewAzurePredictor]).
+	azure bool
 }
 
 func newConn(cfg Config) (*conn, error) {
@@ -241,6 +243,11 @@ func (p *Predictor) Info() ModelInfo { return p.info }
 // knows; OpenAI-compatible servers (llama-server, vLLM, Ollama) all take
 // max_tokens, some not the newer name.
 func (p *Predictor) completionParam() bool {
+	if p.c.azure {
+		// Azure's GA API versions take max_tokens; reasoning models need
+		// the newer name.
+		return p.info.Reasoning
+	}
 	if p.c.baseURL == DefaultBaseURL || p.info.Reasoning {
 		return true
 	}
@@ -381,6 +388,11 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	pred.SetText(text)
 	if structured {
 		readStructured(pred, text)
+	}
+	if resp.Choices[0].FinishReason == openai.FinishReasonContentFilter {
+		// A content filter cut the answer: the model's refusal, not a
+		// missing answer.
+		pred.Score, pred.ScoreError = nil, contentFilterReason(resp.Choices[0].ContentFilterResults)
 	}
 	if text == "" && resp.Choices[0].FinishReason == openai.FinishReasonLength {
 		pred.ScoreError = fmt.Sprintf("empty answer: the model used all %d completion tokens (a reasoning model spends them on hidden reasoning): raise max_tokens", maxTokens)

@@ -37,7 +37,16 @@ type (
 	timeoutKey  struct{}
 	progressKey struct{}
 	servedKey   struct{}
+	retryKey    struct{}
 )
+
+// withBeforeRetry has the doer call fn before each retry of the requests
+// under ctx (after the backoff's wait); an error from fn ends the request
+// with that error instead of sending it again. Uploads use it to find a
+// file the server received although its answer never came.
+func withBeforeRetry(ctx context.Context, fn func() error) context.Context {
+	return context.WithValue(ctx, retryKey{}, fn)
+}
 
 // withServed has the doer write into *url the base URL of the server that
 // answered the requests under ctx.
@@ -243,6 +252,11 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			"err", errString(err, d.key), "attempt", attempt+1, "wait", wait)
 		if err := d.sleep(ctx, wait); err != nil {
 			return nil, err
+		}
+		if fn, ok := ctx.Value(retryKey{}).(func() error); ok {
+			if err := fn(); err != nil {
+				return nil, err
+			}
 		}
 	}
 }

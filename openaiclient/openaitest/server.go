@@ -100,6 +100,10 @@ type Fault struct {
 	Truncated bool
 	// Message is the error message of a Status fault.
 	Message string
+	// Late serves the request first (an upload is stored) and then waits
+	// Delay before answering: a server whose answer is lost or late
+	// although the work was done.
+	Late bool
 
 	used int
 }
@@ -179,6 +183,8 @@ type Server struct {
 	Fingerprint string
 
 	srv *httptest.Server
+	// azure, when set, makes the fake an Azure OpenAI resource ([NewAzure]).
+	azure *azureState
 
 	mu       sync.Mutex
 	faults   []*Fault
@@ -340,7 +346,7 @@ func ScoreOf(img image.Image) int {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	var body []byte
-	if s.UploadRate > 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/files") {
+	if s.UploadRate > 0 && r.Method == http.MethodPost && (strings.HasPrefix(r.URL.Path, "/v1/files") || strings.HasPrefix(r.URL.Path, "/openai/files")) {
 		var err error
 		if body, err = s.readSlowly(r); err != nil {
 			s.record(Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Status: 499})
@@ -361,7 +367,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}()
 	rec := Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Body: body, Fault: fault != nil}
 	delay := s.Latency
-	if fault != nil {
+	if fault != nil && !fault.Late {
 		delay += fault.Delay
 	}
 	if delay > 0 {
@@ -393,7 +399,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if fault.Status == http.StatusUnauthorized && fault.Message == "" {
 			msg = "Incorrect API key provided"
 		}
-		apiError(rw, fault.Status, msg, errType(fault.Status), "")
+		if s.azure != nil {
+			azureError(rw, fault.Status, strconv.Itoa(fault.Status), msg)
+		} else {
+			apiError(rw, fault.Status, msg, errType(fault.Status), "")
+		}
 	case fault != nil && fault.Malformed:
 		rw.Header().Set("Content-Type", "application/json")
 		rw.WriteHeader(http.StatusOK)
@@ -403,6 +413,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Length", "4096")
 		rw.WriteHeader(http.StatusOK)
 		io.WriteString(rw, `{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Safety`)
+	case fault != nil && fault.Late:
+		// The work is done; the answer comes after Delay, or never.
+		late := httptest.NewRecorder()
+		if s.azure != nil {
+			rec.Chat = s.routeAzure(late, r, body)
+		} else {
+			rec.Chat = s.route(late, r, body)
+		}
+		select {
+		case <-time.After(fault.Delay):
+		case <-r.Context().Done():
+			rec.Status = 499
+			s.record(rec)
+			return
+		}
+		for k, v := range late.Header() {
+			rw.Header()[k] = v
+		}
+		rw.WriteHeader(late.Code)
+		rw.Write(late.Body.Bytes())
+	case s.azure != nil:
+		rec.Chat = s.routeAzure(rw, r, body)
 	default:
 		rec.Chat = s.route(rw, r, body)
 	}
@@ -643,6 +675,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) *Cha
 		return s.chat(w, body)
 	case p == "/v1/files" && r.Method == http.MethodPost:
 		s.upload(w, r, body)
+	case p == "/v1/files" && r.Method == http.MethodGet:
+		s.listFiles(w, r)
 	case len(parts) == 2 && parts[0] == "files" && r.Method == http.MethodGet:
 		s.getFile(w, parts[1])
 	case p == "/v1/fine_tuning/jobs" && r.Method == http.MethodPost:
@@ -1386,6 +1420,9 @@ func (s *Server) advance(j *job) {
 		j.status = "succeeded"
 		suffix, _ := j.obj["suffix"].(string)
 		j.obj["fine_tuned_model"] = fmt.Sprintf("ft:%s:org-fake:%s:%s", j.obj["model"], suffix, strings.TrimPrefix(j.obj["id"].(string), "ftjob-"))
+		if s.azure != nil {
+			j.obj["fine_tuned_model"] = azureModelName(j.obj["model"].(string), j.obj["id"].(string))
+		}
 		j.obj["trained_tokens"] = 1234 * steps
 		j.obj["result_files"] = []string{"file-result-" + j.obj["id"].(string)}
 		s.event(j, "info", "message", "New fine-tuned model created", nil)

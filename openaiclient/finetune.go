@@ -335,6 +335,9 @@ func (f *FineTuning) send(req *http.Request, out any) error {
 		if f.azure == nil && refusesFineTuning(ae) {
 			return &UnavailableError{API: ae}
 		}
+		if f.azure != nil && ae.Status == http.StatusUnauthorized {
+			return &sentinelError{err: ae, sentinel: ErrAzureUnauthorized}
+		}
 		return ae
 	}
 	if out != nil {

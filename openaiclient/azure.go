@@ -266,6 +266,7 @@ func (p *AzurePredictor) Deployment() string { return p.cfg.Deployment }
 
 // Predict scores one image. See llm.Predictor.
 func (p *AzurePredictor) Predict(ctx context.Context, req *llm.Request) (*llm.Prediction, error) {
+	start := time.Now()
 	for try := 0; ; try++ {
 		if p.gone.Load() {
 			return nil, p.notFound(nil)
@@ -283,7 +284,7 @@ func (p *AzurePredictor) Predict(ctx context.Context, req *llm.Request) (*llm.Pr
 		case ae.Code == "content_filter":
 			// The filter refused the prompt (here, the image): the
 			// model's answer is a refusal, with its reason.
-			return &llm.Prediction{Backend: "azure", Model: p.cfg.Model, ScoreError: "refused by Azure OpenAI's content filter: " + strings.TrimRight(ae.Message, ". ")}, nil
+			return &llm.Prediction{Backend: "azure", Model: p.cfg.Model, Latency: time.Since(start), ScoreError: "refused by Azure OpenAI's content filter: " + strings.TrimRight(ae.Message, ". ")}, nil
 		case ae.Status == http.StatusNotFound && ae.Code == "DeploymentNotFound":
 			if try >= p.cfg.DeploymentRetries {
 				p.gone.Store(true)

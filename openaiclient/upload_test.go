@@ -40,10 +40,11 @@ func TestUploadRetriesNeverDuplicate(t *testing.T) {
 		earlier bool // the same file was uploaded before
 		posts   int  // uploads the server sees
 	}{
-		{name: "answer late, file kept", fault: openaitest.Fault{Method: "POST", Path: "/v1/files", Late: true, Delay: time.Second}, posts: 1},
-		{name: "answer late, an earlier copy there", fault: openaitest.Fault{Method: "POST", Path: "/v1/files", Late: true, Delay: time.Second}, earlier: true, posts: 2},
+		{name: "answer slower than a request's timeout, within the upload's wait", fault: openaitest.Fault{Method: "POST", Path: "/v1/files", Late: true, Delay: 250 * time.Millisecond}, posts: 1},
+		{name: "answer late, file kept", fault: openaitest.Fault{Method: "POST", Path: "/v1/files", Late: true, Delay: 1500 * time.Millisecond}, posts: 1},
+		{name: "answer late, an earlier copy there", fault: openaitest.Fault{Method: "POST", Path: "/v1/files", Late: true, Delay: 1500 * time.Millisecond}, earlier: true, posts: 2},
 		{name: "server error, file not kept", fault: openaitest.Fault{Method: "POST", Path: "/v1/files", Status: 502}, posts: 2},
-		{name: "azure, answer late", azure: true, fault: openaitest.Fault{Method: "POST", Path: "/openai/files", Late: true, Delay: time.Second}, posts: 1},
+		{name: "azure, answer late", azure: true, fault: openaitest.Fault{Method: "POST", Path: "/openai/files", Late: true, Delay: 1500 * time.Millisecond}, posts: 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +63,7 @@ func TestUploadRetriesNeverDuplicate(t *testing.T) {
 				srv = openaitest.New(t)
 				ft = newTestFineTuning(t, srv, func(c *Config) { c.Timeout = 100 * time.Millisecond })
 			}
-			ft.MinUploadWait = 200 * time.Millisecond
+			ft.MinUploadWait = 500 * time.Millisecond // the request timeout is 100 ms
 			var earlier string
 			if tt.earlier {
 				f, err := ft.Upload(t.Context(), path, nil)

@@ -46,6 +46,11 @@
 // counts are floats, 1.0, as the API writes them), then succeeded, or
 // failed when [Server.FailJobs] is set; cancel moves a job to cancelled.
 //
+// [NewAzure] serves the same behind an Azure OpenAI resource's routes and
+// rules (api-version, api-key, deployments, Azure's error bodies); files
+// are listed (GET /files) on both, and a fault may answer Late, after the
+// work is done.
+//
 // A Server is safe for concurrent use.
 package openaitest
 

@@ -24,7 +24,3 @@
 //
 // Tests run against [anthropictest], a loopback fake of the Messages API.
 package anthropicclient
-
-import "github.com/vlmcmp/vlmcmp/llm"
-
-var _ = llm.Predictor(nil)

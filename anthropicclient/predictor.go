@@ -20,6 +20,11 @@ import (
 // Backend is the backend kind predictions name.
 const Backend = "anthropic"
 
+// APIVersion is the anthropic-version anthropic-sdk-go v2 sends: what the
+// API's answers and the request's accepted fields depend on, for a model's
+// identity.
+const APIVersion = "2026-10-21"
+
 // Defaults of [Config].
 const (
 	DefaultMaxTokens = 300
@@ -120,7 +125,7 @@ func modelInfo(cfg Config) (ModelInfo, error) {
 
 func checkTemperature(t float64) error {
 	if t != 0 {
-		return fmt.Errorf("anthropic: %w: temperature %g: the Messages API version anthropic-sdk-go v2 speaks (2026-10-21) removed temperature, top_p and top_k; leave it unset", ErrTemperature, t)
+		return fmt.Errorf("anthropic: %w: temperature %g: the Messages API version anthropic-sdk-go v2 speaks (%s) removed temperature, top_p and top_k; leave it unset", ErrTemperature, t, APIVersion)
 	}
 	return nil
 }

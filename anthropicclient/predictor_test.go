@@ -79,7 +79,7 @@ func TestPredictScoredAnswer(t *testing.T) {
 	}
 	r := reqs[0]
 	if r.Status != 200 || r.Model != "claude-sonnet-5-5" || r.MaxTokens != DefaultMaxTokens || r.MediaType != "image/png" ||
-		r.System != "You rate street photos." || !strings.HasPrefix(r.Prompt, "Rate the perceived") || r.Version != "2026-10-21" || r.Auth == "" {
+		r.System != "You rate street photos." || !strings.HasPrefix(r.Prompt, "Rate the perceived") || r.Version != APIVersion || r.Auth == "" {
 		t.Fatalf("the fake got %+v", r)
 	}
 	wantIn := anthropictest.TextTokens(r.System) + anthropictest.TextTokens(r.Prompt) + anthropictest.ImageTokens(64, 48)

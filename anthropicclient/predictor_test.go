@@ -325,24 +325,31 @@ func TestTemperatureRefused(t *testing.T) {
 
 func TestThinkingModelBudgetAndEmptyAnswer(t *testing.T) {
 	srv := anthropictest.New(t)
+	srv.ThinkingTokens = 40
 	p := newPredictor(t, srv, Config{Model: "claude-opus-5-5"}, nil)
 	if p.MaxTokens() != DefaultThinkingMaxTokens {
 		t.Fatalf("max tokens = %d, want %d for a model that always thinks", p.MaxTokens(), DefaultThinkingMaxTokens)
 	}
-	// An answer cut at max_tokens before any text: what a model whose
-	// thinking used the whole budget returns.
-	srv.Answer = func(*anthropictest.Request) string { return strings.Repeat(" ", 400) }
-	req := request(t, 50)
-	req.Options.MaxTokens = 5
-	pred, err := p.Predict(t.Context(), req)
+	// Within the budget: the thinking block comes first, the score is read
+	// from the text after it, and the thinking is billed as output.
+	pred, err := p.Predict(t.Context(), request(t, 250))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := srv.Requests()[0]; r.MaxTokens != 5 {
-		t.Fatalf("sent max_tokens %d, want the request's 5", r.MaxTokens)
-	}
-	if pred.Score != nil || pred.Usage.CompletionTokens != 5 {
+	if pred.Score == nil || strings.Contains(pred.Text, "hmm") || pred.Usage.CompletionTokens != 40+anthropictest.TextTokens(pred.Text) {
 		t.Fatalf("prediction = %+v", pred)
+	}
+	// A budget the thinking uses up: no text at all.
+	req := request(t, 50)
+	req.Options.MaxTokens = 30
+	if pred, err = p.Predict(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if r := srv.Requests()[1]; r.MaxTokens != 30 {
+		t.Fatalf("sent max_tokens %d, want the request's 30", r.MaxTokens)
+	}
+	if pred.Score != nil || pred.Text != "" || pred.Usage.CompletionTokens != 30 || !strings.Contains(pred.ScoreError, "used all 30 output tokens") {
+		t.Fatalf("prediction = %+v, want an empty answer that says to raise max_tokens", pred)
 	}
 }
 

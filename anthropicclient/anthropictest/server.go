@@ -30,7 +30,8 @@
 // "Score: N" with N = [ScoreOf] the image), with usage: input tokens counted
 // as text length / 4 plus width × height / 750 per image, output tokens as
 // answer length / 4 (at least 1), cut at max_tokens with stop_reason
-// max_tokens.
+// max_tokens. With ThinkingTokens an answer starts with a thinking block
+// billed as output, as a model that always thinks answers.
 //
 // Faults are injected with [Server.Inject] (429 rate_limit_error with
 // retry-after, 529 overloaded_error, 500 api_error, 401, slow answers) and
@@ -125,6 +126,11 @@ type Server struct {
 	// Answer gives the answer text for a well-formed request; nil answers
 	// "Score: N" with N = ScoreOf the image.
 	Answer func(*Request) string
+	// ThinkingTokens, when above 0, makes every answer start with a
+	// thinking block of that many output tokens, as a model that always
+	// thinks answers; when they reach max_tokens the answer holds only the
+	// thinking, cut with stop_reason max_tokens.
+	ThinkingTokens int
 
 	srv      *httptest.Server
 	mu       sync.Mutex
@@ -345,17 +351,25 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, body []byte, rec
 		b := rec.Image.Bounds()
 		in += ImageTokens(b.Dx(), b.Dy())
 	}
-	out, stop := max(1, TextTokens(text)), "end_turn"
+	var content []map[string]any
+	think := min(s.ThinkingTokens, rec.MaxTokens)
+	if think > 0 {
+		content = append(content, map[string]any{"type": "thinking", "thinking": strings.Repeat("hmm ", think), "signature": "sig"})
+	}
+	out, stop := think+max(1, TextTokens(text)), "end_turn"
 	if out > rec.MaxTokens {
 		out, stop = rec.MaxTokens, "max_tokens"
-		text = text[:min(len(text), 4*out)]
+		text = text[:min(len(text), 4*(out-think))]
+	}
+	if think < rec.MaxTokens {
+		content = append(content, map[string]any{"type": "text", "text": text})
 	}
 	id := s.requestID()
 	w.Header().Set("request-id", id)
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
 		"id": "msg_" + strings.TrimPrefix(id, "req_"), "type": "message", "role": "assistant", "model": rec.Model,
-		"content":     []map[string]any{{"type": "text", "text": text}},
+		"content":     content,
 		"stop_reason": stop, "stop_sequence": nil,
 		"usage": map[string]any{"input_tokens": in, "output_tokens": out, "cache_creation_input_tokens": 0,
 			"cache_read_input_tokens": 0, "service_tier": "standard"},

@@ -73,9 +73,15 @@ type Model struct {
 // models and a retired text-only one.
 func DefaultModels() map[string]Model {
 	return map[string]Model{
-		"claude-sonnet-5-5":         {Vision: true, MaxOutput: 128000},
+		"claude-fable-5-2":          {Vision: true, MaxOutput: 128000},
 		"claude-opus-5-5":           {Vision: true, MaxOutput: 128000},
+		"claude-opus-5":             {Vision: true, MaxOutput: 128000},
+		"claude-sonnet-5-5":         {Vision: true, MaxOutput: 128000},
+		"claude-sonnet-5":           {Vision: true, MaxOutput: 128000},
 		"claude-haiku-5-5":          {Vision: true, MaxOutput: 128000},
+		"claude-opus-4-6":           {Vision: true, MaxOutput: 128000},
+		"claude-sonnet-4-6":         {Vision: true, MaxOutput: 64000},
+		"claude-sonnet-4-5":         {Vision: true, MaxOutput: 64000},
 		"claude-haiku-4-5":          {Vision: true, MaxOutput: 64000},
 		"claude-haiku-4-5-20251001": {Vision: true, MaxOutput: 64000},
 		"claude-2.1":                {Vision: false, MaxOutput: 4096},

@@ -177,6 +177,11 @@ type Server struct {
 	// Fingerprint is the chat answers' system_fingerprint (default
 	// "fp_fake").
 	Fingerprint string
+	// Serves, when set, are the only models the fake serves, as a vLLM or
+	// Ollama server serves those it has loaded: a chat request for another
+	// model is answered 404 model_not_found, as the API answers an unknown
+	// model.
+	Serves []string
 
 	srv *httptest.Server
 
@@ -719,7 +724,7 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 	if req.Model == "" {
 		return bad("you must provide a model parameter")
 	}
-	if strings.HasPrefix(req.Model, "missing") {
+	if strings.HasPrefix(req.Model, "missing") || (len(s.Serves) > 0 && !slices.Contains(s.Serves, req.Model)) {
 		apiError(w, 404, fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.Model), "invalid_request_error", "model_not_found")
 		return cr
 	}
@@ -1082,7 +1087,7 @@ func (s *Server) createJob(w http.ResponseWriter, body []byte) {
 		apiError(w, 400, "Missing required parameter: 'model'.", "invalid_request_error", "")
 		return
 	}
-	if strings.HasPrefix(req.Model, "missing") {
+	if strings.HasPrefix(req.Model, "missing") || (len(s.Serves) > 0 && !slices.Contains(s.Serves, req.Model)) {
 		apiError(w, 404, fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.Model), "invalid_request_error", "model_not_found")
 		return
 	}

@@ -30,6 +30,13 @@ type Record struct {
 	Prediction *llm.Prediction `json:"prediction,omitempty"`
 	// Error says why the item has no answer.
 	Error string `json:"error,omitempty"`
+	// Missing, beside Error, says that the answer is missing for a reason
+	// that is not the request's own (llm.Missing*: unreachable,
+	// server_error, no_model, rate_limited, refused_key, no_server): the
+	// line is no answer of the model, never a "no score". Empty when Error
+	// is the request's (an unreadable image, a request refused for its
+	// content), which counts as no score.
+	Missing string `json:"missing,omitempty"`
 	// Time is when the answer arrived.
 	Time time.Time `json:"time"`
 }

@@ -160,6 +160,9 @@ func meanSentences(mean string, checks []MeanCheck, conf float64) []string {
 func Extremes(m *ModelResult, n int) (best, worst, noScore []Prediction) {
 	var scored []Prediction
 	for _, p := range m.Predictions {
+		if p.Missing != "" {
+			continue // not the model's answer: counted apart (Incomplete)
+		}
 		if p.Score == nil {
 			noScore = append(noScore, p)
 		} else {
@@ -211,6 +214,9 @@ func WriteText(w io.Writer, in *Input, res *metrics.Result) error {
 	}
 	fmt.Fprintf(&b, "baseline:  %s\nintervals: %s, percentile bootstrap, %d resamples, seed %d\n\n",
 		res.Baseline, level(res.Options.Confidence), res.Options.Resamples, res.Options.Seed)
+	if ic := in.Incomplete; ic != nil {
+		fmt.Fprintf(&b, "INCOMPLETE RUN: %s.\nThe figures below are over the answers there are.\n\n", strings.TrimPrefix(ic.Sentence(), "incomplete: "))
+	}
 
 	b.WriteString("Metrics (errors in score points over the images with a score)\n\n")
 	w0 := nameWidth(res)

@@ -169,6 +169,10 @@ func TestAnalyzeMarksIncompleteRuns(t *testing.T) {
 		if !found {
 			t.Errorf("marker %+v does not name mean with its %d images unanswered", ic, n)
 		}
+		b, _ := os.ReadFile(filepath.Join(whole, "report.txt"))
+		if strings.Contains(string(b), "was not run") || !strings.Contains(string(b), "has no answers yet") {
+			t.Errorf("report.txt says mean was not run, or not that it has no answers yet:\n%s", b)
+		}
 	})
 	for k := 1; k <= 3; k++ {
 		if k != 2 {

@@ -182,3 +182,16 @@ func incompleteText(in *Input) string {
 	}
 	return strings.TrimPrefix(in.Incomplete.Sentence(), "incomplete: ")
 }
+
+// unanswered reports whether the run's model name has no answer at all.
+func (ic *Incomplete) unanswered(name string) bool {
+	if ic == nil {
+		return false
+	}
+	for _, m := range ic.Models {
+		if m.Name == name && m.Missing >= ic.Images {
+			return true
+		}
+	}
+	return false
+}

@@ -81,6 +81,11 @@ func Decide(in *Input, res *metrics.Result) Verdict {
 	var v Verdict
 	v.Mean, v.VsMean = VsMean(in, res)
 	v.Sentences = meanSentences(v.Mean, v.VsMean, res.Options.Confidence)
+	if v.Mean == "" && len(v.VsMean) > 0 && in.Incomplete.unanswered(MeanStat) {
+		// mean is one of the run's models but has no answer yet (a run
+		// still going, its file deleted): it was not "not run".
+		v.Sentences = []string{fmt.Sprintf("Whether any model beats %s cannot be said yet: the %s baseline has no answers yet (the run is incomplete).", MeanStat, MeanStat)}
+	}
 	v.nMean = len(v.Sentences)
 	var best *metrics.Summary
 	for i := range res.Models {

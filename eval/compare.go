@@ -110,7 +110,7 @@ type Comparison struct {
 	cfg  *config.Config
 	opts CompareOptions
 	set  []dataset.Item // the whole set of images selected (a shard's too), when known
-	lock *RunLock // the run folder is this process's from OpenRun to Run's end (or Close)
+	lock *RunLock       // the run folder is this process's from OpenRun to Run's end (or Close)
 }
 
 // Close releases the run folder when Run is not called after OpenRun; Run

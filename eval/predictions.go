@@ -41,6 +41,38 @@ type Record struct {
 	Time time.Time `json:"time"`
 }
 
+// recordJSON is a Record as a predictions line: its fields, and the bytes
+// of an ID or image path that is not UTF-8 ([rawBytes]).
+type recordJSON struct {
+	IDBytes    []byte `json:"id_bytes,omitempty"`
+	ImageBytes []byte `json:"image_bytes,omitempty"`
+}
+
+// MarshalJSON writes r as tagged, with "id_bytes" and "image_bytes" when
+// ID or Image is not UTF-8, so that any file name round-trips.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record
+	return json.Marshal(struct {
+		plain
+		recordJSON
+	}{plain(r), recordJSON{rawBytes(r.ID), rawBytes(r.Image)}})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Record) UnmarshalJSON(data []byte) error {
+	type plain Record
+	var raw recordJSON
+	v := struct {
+		*plain
+		*recordJSON
+	}{(*plain)(r), &raw}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	r.ID, r.Image = fromRaw(r.ID, raw.IDBytes), fromRaw(r.Image, raw.ImageBytes)
+	return nil
+}
+
 // WriteError is a failure to write a predictions file (a full disk, a
 // file size limit): it is the machine's, not the model's, so a run stops at
 // the first one instead of trying every other model into the same disk.

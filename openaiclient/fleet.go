@@ -38,8 +38,9 @@ type fleet struct {
 
 // server is one member of a fleet. Its fields are guarded by fleet.mu.
 type server struct {
-	url      string // base URL, without a trailing slash
-	shown    string // url with its password redacted, for errors and logs
+	url      string     // base URL, without a trailing slash or query
+	query    url.Values // the base URL's query (Azure's api-version), added to every request
+	shown    string     // the base URL with its password redacted, for errors and logs
 	inflight int
 	sent     int       // attempts sent, answered or not
 	fails    int       // failures in a row; 0 when healthy
@@ -52,8 +53,8 @@ type server struct {
 func newFleet(urls []string, base, cap time.Duration) *fleet {
 	f := &fleet{base: base, cap: cap, now: time.Now}
 	for _, u := range urls {
-		u = strings.TrimRight(u, "/")
-		f.servers = append(f.servers, &server{url: u, shown: RedactURL(u)})
+		base, query := splitQuery(u)
+		f.servers = append(f.servers, &server{url: base, query: query, shown: RedactURL(strings.TrimRight(u, "/"))})
 	}
 	return f
 }
@@ -157,21 +158,48 @@ func (f *fleet) primary() string { return f.servers[0].url }
 // size is the number of servers.
 func (f *fleet) size() int { return len(f.servers) }
 
-// route returns req aimed at s: its URL's primary base URL replaced by s's.
-// The request is returned as is for the primary server or a URL outside it.
+// route returns req aimed at s: its URL's primary base URL replaced by s's,
+// and s's base URL query (Azure's ?api-version=) added. The request is
+// returned as is for a primary server without a query, or a URL outside it.
 func (f *fleet) route(req *http.Request, s *server) (*http.Request, error) {
 	from := req.URL.String()
 	rest, ok := strings.CutPrefix(from, f.primary())
-	if s == f.servers[0] || !ok {
+	if !ok || (s == f.servers[0] && len(s.query) == 0) {
 		return req, nil
 	}
 	u, err := url.Parse(s.url + rest)
 	if err != nil {
 		return nil, fmt.Errorf("server %s: %w", s.shown, err)
 	}
+	if len(s.query) > 0 {
+		q := u.Query()
+		for k, vs := range s.query {
+			if !q.Has(k) {
+				q[k] = vs
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
 	r := req.Clone(req.Context())
 	r.URL, r.Host = u, u.Host
 	return r, nil
+}
+
+// splitQuery parts a base URL into the base that request paths are
+// appended to (no trailing slash, no query) and its query, which goes on
+// every request: "https://x.openai.azure.com/openai/deployments/d?api-version=2024-10-21"
+// is the base ".../deployments/d" and api-version.
+func splitQuery(u string) (string, url.Values) {
+	base, raw, ok := strings.Cut(u, "?")
+	base = strings.TrimRight(base, "/")
+	if !ok || raw == "" {
+		return base, nil
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil || len(q) == 0 {
+		return base, nil
+	}
+	return base, q
 }
 
 // serverFailure says why an attempt counts against its server, "" when it

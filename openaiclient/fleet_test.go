@@ -476,3 +476,35 @@ func TestFleetRedactsURLPasswords(t *testing.T) {
 		t.Errorf("server %q, want the URL with its password redacted", pred.Server.URL)
 	}
 }
+
+// A base URL with a query (Azure's ?api-version=) stays a valid URL: the
+// request path goes before the query, which every request carries, on
+// each server of a fleet too.
+func TestBaseURLWithQuery(t *testing.T) {
+	for _, fleet := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fleet %t", fleet), func(t *testing.T) {
+			a, b := openaitest.New(t), openaitest.New(t)
+			p, _ := newTestPredictor(t, a, func(c *Config) {
+				c.BaseURL = a.URL() + "/?api-version=2024-10-21"
+				if fleet {
+					c.BaseURL, c.BaseURLs = "", []string{a.URL() + "?api-version=2024-10-21", b.URL() + "?api-version=2025-01-01"}
+				}
+			})
+			for i := range 4 {
+				if _, err := p.Predict(t.Context(), &llm.Request{ID: fmt.Sprint(i), Image: pngOf(t, 8, 8, 100), Prompt: "Rate"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for s, want := range map[*openaitest.Server]string{a: "api-version=2024-10-21", b: "api-version=2025-01-01"} {
+				for _, r := range s.Requests() {
+					if r.Path != "/v1/chat/completions" || r.Query != want {
+						t.Errorf("request to %s?%s, want /v1/chat/completions?%s", r.Path, r.Query, want)
+					}
+				}
+			}
+			if fleet && (chats(a) == 0 || chats(b) == 0) {
+				t.Errorf("a got %d requests, b %d: want both", chats(a), chats(b))
+			}
+		})
+	}
+}

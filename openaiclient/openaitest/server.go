@@ -107,6 +107,8 @@ type Fault struct {
 // Request is one recorded request.
 type Request struct {
 	Method, Path string
+	// Query is the URL's raw query (Azure's api-version=…).
+	Query string
 	// Status is what the fake answered.
 	Status int
 	// Fault is true when an injected fault answered it.
@@ -364,7 +366,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.inflight--
 		s.mu.Unlock()
 	}()
-	rec := Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Body: body, Fault: fault != nil}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Time: time.Now(), Body: body, Fault: fault != nil}
 	delay := s.Latency
 	if fault != nil {
 		delay += fault.Delay

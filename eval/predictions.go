@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -139,6 +140,7 @@ func ReadPredictions(path string) (*ReadResult, error) {
 func parsePredictions(path string, data []byte) (*ReadResult, error) {
 	res := &ReadResult{}
 	index := map[string]int{}
+	var lines []int // the line of each record
 	var off int64
 	for line := 1; off < int64(len(data)); line++ {
 		rest := data[off:]
@@ -169,11 +171,21 @@ func parsePredictions(path string, data []byte) (*ReadResult, error) {
 			res.NoFinalNewline = true
 		}
 		if i, ok := index[rec.ID]; ok {
-			res.Records[i] = rec
+			prev := &res.Records[i]
+			if err := conflicting(prev, &rec); err != "" {
+				return nil, fmt.Errorf("%s:%d: image %s is answered twice with %s (line %d and this one): a predictions file holds one answer per image; remove the wrong line",
+					path, line, strconv.Quote(rec.ID), err, lines[i])
+			}
+			// The same answer again, or an answer where an error was:
+			// the answer stays.
+			if prev.Prediction == nil || rec.Prediction != nil {
+				res.Records[i], lines[i] = rec, line
+			}
 			res.Duplicates++
 		} else {
 			index[rec.ID] = len(res.Records)
 			res.Records = append(res.Records, rec)
+			lines = append(lines, line)
 		}
 		off += next
 		if n >= 0 {
@@ -181,6 +193,27 @@ func parsePredictions(path string, data []byte) (*ReadResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// conflicting says how two answers for one image differ ("different
+// scores (7 and 5)"), "" when they do not: both answered with one score,
+// or one of them is an error line (the image was asked again).
+func conflicting(a, b *Record) string {
+	if a.Prediction == nil || b.Prediction == nil {
+		return ""
+	}
+	sa, sb := a.Score(), b.Score()
+	switch {
+	case sa == nil && sb == nil, sa != nil && sb != nil && *sa == *sb:
+		return ""
+	}
+	show := func(s *float64) string {
+		if s == nil {
+			return "no score"
+		}
+		return strconv.FormatFloat(*s, 'g', -1, 64)
+	}
+	return fmt.Sprintf("different scores (%s and %s)", show(sa), show(sb))
 }
 
 // isLastLine reports whether rest holds nothing but whitespace.

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/vlmcmp/vlmcmp/eval/report"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
 
 // WriteOutputs builds a run's outputs (package eval/report: metrics,
@@ -74,7 +75,7 @@ func reportInput(runDir string, info *RunInfo, recs map[string][]Record) *report
 				p.LatencyMS = float64(pr.Latency.Microseconds()) / 1000
 				p.CostUSD = pr.CostUSD
 				if sv := pr.Server; sv != nil {
-					p.Served = report.Served{URL: sv.URL, Model: pr.Model, Software: sv.Software, Fingerprint: sv.Fingerprint}
+					p.Served = report.Served{URL: openaiclient.RedactURL(sv.URL), Model: pr.Model, Software: sv.Software, Fingerprint: sv.Fingerprint}
 				}
 				if mr.Backend == "" {
 					mr.Backend, mr.Model = pr.Backend, pr.Model
@@ -100,18 +101,20 @@ func incompleteOf(info *RunInfo, recs map[string][]Record, rep *ShardReport) *re
 			ids = append(ids, it.ID)
 		}
 	}
-	images := len(ids)
+	// absent: images of the run whose shard is not here (set sizes count
+	// an image listed twice twice, as info.Items does).
+	absent := 0
 	ic := &report.Incomplete{}
 	switch {
-	case rep != nil && rep.SetSize > images:
-		images = rep.SetSize
-		ic.Notes = append(ic.Notes, fmt.Sprintf("%s merged: %d of the run's %d images", rep.Merged(), len(ids), rep.SetSize))
+	case rep != nil && rep.SetSize > len(info.Items):
+		absent = rep.SetSize - len(info.Items)
+		ic.Notes = append(ic.Notes, fmt.Sprintf("%s merged: %d of the run's %d images", rep.Merged(), len(info.Items), rep.SetSize))
 	case info.Shard != nil:
-		images = max(images, info.Shard.SetSize)
+		absent = max(0, info.Shard.SetSize-len(info.Items))
 		ic.Notes = append(ic.Notes, fmt.Sprintf("this is shard %s alone (%d of the run's %d images); analyze the run folder to merge every shard",
-			info.Shard.Shard(), len(ids), info.Shard.SetSize))
+			info.Shard.Shard(), len(info.Items), info.Shard.SetSize))
 	}
-	absent := images - len(ids) // images of shards not here
+	images := len(ids) + absent
 	ic.Images = images
 	for _, name := range info.Models {
 		m := report.IncompleteModel{Name: name, NoLine: absent}

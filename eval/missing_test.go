@@ -261,3 +261,32 @@ func readAllPreds(t *testing.T, path string) []eval.Record {
 	}
 	return res.Records
 }
+
+// A server without the model gives missing answers end to end: the lines
+// say no_model and name the server, summary.json counts them in n_missing
+// (n and no_score_rate leave them out) and marks the run incomplete.
+func TestCompareServerWithoutModelIsMissingNotNoScore(t *testing.T) {
+	const n = 8
+	t.Setenv("OPENAI_API_KEY", "")
+	srv := openaitest.New(t)
+	srv.Key, srv.Serves = "", []string{"qwen2-vl-7b"}
+	cfg, _ := compareSetup(t, n, fmt.Sprintf("  - {name: gpt4, backend: openai, model: gpt-4o, concurrency: 1, base_url: %s}\n  - {name: mean, backend: baseline, model: mean}\n", srv.URL()))
+	c, err := eval.Compare(t.Context(), cfg, eval.CompareOptions{Split: "all", RunID: "nomodel", NoCache: true, Log: quiet})
+	if err == nil || !strings.Contains(err.Error(), "stopped after its first") {
+		t.Fatalf("Compare: %v; want gpt4 stopped after its leading errors", err)
+	}
+	recs := readAllPreds(t, eval.PredictionsPath(c.Dir, "gpt4"))
+	for _, r := range recs {
+		if r.Missing != llm.MissingNoModel || !strings.Contains(r.Error, srv.URL()) {
+			t.Errorf("record %s: missing %q, error %q; want no_model naming %s", r.ID, r.Missing, r.Error, srv.URL())
+		}
+	}
+	s := readSummary(t, c.Dir)
+	g := modelSummary(t, s, "gpt4")
+	if g.N != 0 || g.NMissing != len(recs) || g.NoScoreRate != nil {
+		t.Errorf("gpt4: n %d, n_missing %d, no_score_rate %v; want 0, %d, null", g.N, g.NMissing, g.NoScoreRate, len(recs))
+	}
+	if ic := s.Incomplete; ic == nil || ic.Missing != n || ic.Models[0].Reasons[llm.MissingNoModel] != len(recs) || ic.Models[0].NoLine != n-len(recs) {
+		t.Errorf("incomplete %+v, want gpt4's %d images missing: %d no_model, the rest without a line", ic, n, len(recs))
+	}
+}

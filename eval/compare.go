@@ -109,7 +109,8 @@ type Comparison struct {
 
 	cfg  *config.Config
 	opts CompareOptions
-	lock *RunLock // the run folder is this process's from OpenRun to Run's end (or Close)
+	set  []dataset.Item // the whole set of images selected (a shard's too), when known
+	lock *RunLock       // the run folder is this process's from OpenRun to Run's end (or Close)
 }
 
 // Close releases the run folder when Run is not called after OpenRun; Run
@@ -192,8 +193,8 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 		} else {
 			fmt.Fprintf(c.status(), "resuming run %s (%d images)\n", c.Dir, len(c.Info.Items))
 		}
-		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != c.Info.SplitName) {
-			c.log().Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", c.Dir)
+		if err := c.checkResume(); err != nil {
+			return nil, err
 		}
 		if len(names) == 0 {
 			names = c.Info.Models
@@ -307,6 +308,7 @@ func (c *Comparison) newInfo() error {
 		items = items[:opts.Limit]
 	}
 	var shard *ShardInfo
+	c.set = items
 	if opts.Shard.Sharded() {
 		items, shard = selectShard(items, opts.Shard)
 	}
@@ -511,7 +513,11 @@ func (c *Comparison) checkSiblings(ids map[string]ModelIdentity) error {
 			continue
 		}
 		if mine := c.Info.Shard; mine != nil && (other.Shard.SetSHA256 != mine.SetSHA256 || other.Shard.SetSize != mine.SetSize) {
-			return fmt.Errorf("shard %s of run %s ran on another image set (%d images) than this shard's (%d): give every shard the same --data, --split and --limit", s, c.RunDir, other.Shard.SetSize, mine.SetSize)
+			what := fmt.Sprintf("another image set (%d images) than this shard's (%d)", other.Shard.SetSize, mine.SetSize)
+			if ch := itemChanges(other.Items, c.set, "is not in this shard's set"); c.set != nil && len(ch) > 0 {
+				what += ": " + strings.Join(ch, "; ")
+			}
+			return fmt.Errorf("shard %s of run %s ran on %s: give every shard the same --data, --split and --limit", s, c.RunDir, what)
 		}
 		for _, n := range slices.Sorted(maps.Keys(ids)) {
 			if old, ok := other.Identities[n]; ok {

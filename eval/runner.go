@@ -218,7 +218,7 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []dataset.Item) (r
 		}
 		rec := Record{ID: it.ID, Image: it.ImagePath, Expected: it.Score, Model: m.Name, Time: time.Now().UTC()}
 		if out.Err != nil {
-			rec.Error = out.Err.Error()
+			rec.Error, rec.Missing = out.Err.Error(), llm.MissingReason(out.Err)
 			res.Errors++
 			p.Errors++
 			if res.Answered == 0 {

@@ -232,6 +232,9 @@ func shardFromSlurm(count int, getenv func(string) string) (Shard, error) {
 	} else {
 		return Shard{}, optionErrorf("--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is; give --shard K/N")
 	}
+	if n < 1 {
+		return Shard{}, optionErrorf("--shard auto: the Slurm array has no tasks (SLURM_ARRAY_TASK_COUNT, or SLURM_ARRAY_TASK_MAX below SLURM_ARRAY_TASK_MIN, gives %d); submit it as one range, --array=0-7 for 8 shards, or give --shard K/N", n)
+	}
 	if count > 0 && count != n {
 		return Shard{}, optionErrorf("--shard auto: --shard-count %d disagrees with the Slurm array's %d tasks (SLURM_ARRAY_TASK_COUNT)", count, n)
 	}

@@ -96,6 +96,8 @@ func TestParseShard(t *testing.T) {
 		{name: "slurm list array", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_ID", "40"), err: "Slurm task 40 is not one of 4 consecutive tasks"},
 		{name: "slurm no min", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_MIN", ""), err: "SLURM_ARRAY_TASK_MIN is not"},
 		{name: "slurm no count", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_COUNT", ""), err: "neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX"},
+		{name: "slurm count zero", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_COUNT", "0"), err: "the Slurm array has no tasks (SLURM_ARRAY_TASK_COUNT, or SLURM_ARRAY_TASK_MAX below SLURM_ARRAY_TASK_MIN, gives 0)"},
+		{name: "slurm max below min", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_COUNT", "", "SLURM_ARRAY_TASK_MAX", "8"), err: "the Slurm array has no tasks"},
 		{name: "slurm junk", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_ID", "x"), err: `SLURM_ARRAY_TASK_ID="x" is not a whole number`},
 		{name: "k8s with flag", spec: "auto", count: 5, env: with(nil, "JOB_COMPLETION_INDEX", "0"), want: eval.Shard{Index: 1, Count: 5}},
 		{name: "k8s with env", spec: "auto", env: with(nil, "JOB_COMPLETION_INDEX", "4", eval.ShardCountEnv, "5"), want: eval.Shard{Index: 5, Count: 5}},

@@ -369,7 +369,12 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("openai %s: %w", cfg.Model, convertError(err, p.c.key))
+		err = convertError(err, p.c.key)
+		at := ""
+		if served != "" {
+			at = " at " + RedactURL(served)
+		}
+		return nil, llm.Missing(missingReason(err), fmt.Errorf("openai %s%s: %w", cfg.Model, at, err))
 	}
 	if len(resp.Choices) == 0 {
 		return nil, fmt.Errorf("openai %s: %w: no choices", cfg.Model, ErrMalformed)
@@ -379,7 +384,7 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	if pred.Model == "" {
 		pred.Model = cfg.Model
 	}
-	pred.Server = &llm.Server{URL: served, Software: resp.Header().Get("Server"), Fingerprint: resp.SystemFingerprint}
+	pred.Server = &llm.Server{URL: RedactURL(served), Software: resp.Header().Get("Server"), Fingerprint: resp.SystemFingerprint}
 	pred.CostUSD = p.c.cfg.Prices.Cost(cfg.Model, pred.Usage)
 	text := resp.Choices[0].Message.Content
 	if text == "" && resp.Choices[0].Message.Refusal != "" {
@@ -397,7 +402,7 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	if text == "" && resp.Choices[0].FinishReason == openai.FinishReasonLength {
 		pred.ScoreError = fmt.Sprintf("empty answer: the model used all %d completion tokens (a reasoning model spends them on hidden reasoning): raise max_tokens", maxTokens)
 	}
-	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "server", served, "latency", pred.Latency,
+	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "server", RedactURL(served), "latency", pred.Latency,
 		"prompt_tokens", pred.Usage.PromptTokens, "completion_tokens", pred.Usage.CompletionTokens)
 	return pred, nil
 }

@@ -70,6 +70,9 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 		}
 	}
 	fmt.Fprint(s.Out, a.Outputs.Brief())
+	if a.Incomplete != nil {
+		fmt.Fprintf(s.Err, "%s; summary.json and the reports say so\n", a.Incomplete.Sentence())
+	}
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
 }

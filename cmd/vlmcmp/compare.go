@@ -47,13 +47,23 @@ func newCompareCommand(s *streams) *cli.Command {
 		}, configCLIFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
 			return runCompare(c.Context, s, compareOptions{CompareOptions: eval.CompareOptions{
-				Models: splitList(c.StringSlice("models")), Data: c.String("data"), Split: c.String("split"),
+				Models: splitList(c.StringSlice("models")), Data: c.String("data"), Split: givenSplit(c),
 				OutputDir: c.String("output-dir"), RunID: c.String("run-id"), Resume: c.Bool("resume"),
 				Limit: c.Int("limit"), AllowOutside: c.Bool("allow-outside"), Concurrency: c.Int("concurrency"),
 				Baseline: c.String("baseline"), NoCache: c.Bool("no-cache"),
 			}, configFlags: readConfigFlags(c), Shard: c.String("shard"), ShardCount: c.Int("shard-count")})
 		}),
 	}
+}
+
+// givenSplit is --split when the command line gives it, "" otherwise: a
+// new run takes "" as val, and a resumed run keeps its own split (a --split
+// given that is not the run's is refused).
+func givenSplit(c *cli.Context) string {
+	if !c.IsSet("split") {
+		return ""
+	}
+	return c.String("split")
 }
 
 // splitList flattens comma-separated values of a repeated flag.

@@ -139,9 +139,13 @@ func openAIReady(_ *config.Config, m *config.Model, env Env) Readiness {
 	what := st.Model
 	switch {
 	case len(st.BaseURLs) > 0:
-		what += " at " + strings.Join(st.BaseURLs, ", ")
+		shown := make([]string, len(st.BaseURLs))
+		for i, u := range st.BaseURLs {
+			shown[i] = openaiclient.RedactURL(u)
+		}
+		what += " at " + strings.Join(shown, ", ")
 	case st.BaseURL != openaiclient.DefaultBaseURL:
-		what += " at " + st.BaseURL
+		what += " at " + openaiclient.RedactURL(st.BaseURL)
 	}
 	if st.Key == "" {
 		return Readiness{true, what + ", no key"}

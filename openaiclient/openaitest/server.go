@@ -116,6 +116,8 @@ type Fault struct {
 // Request is one recorded request.
 type Request struct {
 	Method, Path string
+	// Query is the URL's raw query (Azure's api-version=…).
+	Query string
 	// Status is what the fake answered.
 	Status int
 	// Fault is true when an injected fault answered it.
@@ -186,6 +188,11 @@ type Server struct {
 	// Fingerprint is the chat answers' system_fingerprint (default
 	// "fp_fake").
 	Fingerprint string
+	// Serves, when set, are the only models the fake serves, as a vLLM or
+	// Ollama server serves those it has loaded: a chat request for another
+	// model is answered 404 model_not_found, as the API answers an unknown
+	// model.
+	Serves []string
 
 	srv *httptest.Server
 	// azure, when set, makes the fake an Azure OpenAI resource ([NewAzure]).
@@ -370,7 +377,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.inflight--
 		s.mu.Unlock()
 	}()
-	rec := Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Body: body, Fault: fault != nil}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Time: time.Now(), Body: body, Fault: fault != nil}
 	delay := s.Latency
 	if fault != nil && !fault.Late {
 		delay += fault.Delay
@@ -758,7 +765,7 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 	if req.Model == "" {
 		return bad("you must provide a model parameter")
 	}
-	if strings.HasPrefix(req.Model, "missing") {
+	if strings.HasPrefix(req.Model, "missing") || (len(s.Serves) > 0 && !slices.Contains(s.Serves, req.Model)) {
 		apiError(w, 404, fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.Model), "invalid_request_error", "model_not_found")
 		return cr
 	}
@@ -1121,7 +1128,7 @@ func (s *Server) createJob(w http.ResponseWriter, body []byte) {
 		apiError(w, 400, "Missing required parameter: 'model'.", "invalid_request_error", "")
 		return
 	}
-	if strings.HasPrefix(req.Model, "missing") {
+	if strings.HasPrefix(req.Model, "missing") || (len(s.Serves) > 0 && !slices.Contains(s.Serves, req.Model)) {
 		apiError(w, 404, fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.Model), "invalid_request_error", "model_not_found")
 		return
 	}

@@ -110,6 +110,7 @@ type Comparison struct {
 	cfg  *config.Config
 	opts CompareOptions
 	lock *RunLock // the run folder is this process's from OpenRun to Run's end (or Close)
+	ids  map[string]ModelIdentity
 }
 
 // Close releases the run folder when Run is not called after OpenRun; Run
@@ -218,14 +219,16 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 		}
 		c.Info.Baseline = opts.Baseline
 	}
-	// A resumed model must be the model the run started with.
+	// A resumed model must be the model the run started with; the same
+	// identities key the response cache (build).
 	ids := map[string]ModelIdentity{}
+	env := backend.Env{TrainScores: c.Info.TrainScores, OpenAI: opts.OpenAI}
 	for _, m := range c.Models {
-		prompt, system := cfg.PromptFor(m)
-		if ids[m.Name], err = ConfigIdentity(m, prompt, system, llm.Options{MaxTokens: m.MaxTokens}); err != nil {
+		if ids[m.Name], err = ConfigIdentity(cfg, m, env); err != nil {
 			return nil, err
 		}
 	}
+	c.ids = ids
 	if err := c.Info.CheckIdentities(ids); err != nil {
 		return nil, err
 	}
@@ -377,7 +380,9 @@ func (c *Comparison) build(ctx context.Context) (models []Model, closeAll func()
 			env.Cache, err = llm.OpenCache(dir)
 		}
 		if err != nil {
-			c.log().Warn("response cache off", "err", err)
+			fmt.Fprintf(c.status(), "response cache off: %v\n", err)
+		} else if note := env.Cache.Note(); note != "" {
+			fmt.Fprintln(c.status(), note)
 		}
 	}
 	var built []*backend.Built
@@ -387,7 +392,7 @@ func (c *Comparison) build(ctx context.Context) (models []Model, closeAll func()
 		}
 	}
 	for _, m := range c.Models {
-		b, err := backend.Build(ctx, c.cfg, m, env)
+		b, err := backend.Build(ctx, m.Name, m.Spec, c.ids[m.Name], env)
 		if err != nil {
 			return nil, closeAll, err
 		}
@@ -435,7 +440,7 @@ func SelectModels(cfg *config.Config, names []string, openai backend.OpenAIOverr
 		return nil, nil, &OptionError{err}
 	}
 	for _, m := range all {
-		r := backend.Ready(cfg, m, backend.Env{OpenAI: openai})
+		r := m.Spec.Ready(backend.Env{OpenAI: openai})
 		if r.Ready {
 			models = append(models, m)
 			continue

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
 )
 
@@ -368,9 +370,7 @@ func TestShardMergeRefuses(t *testing.T) {
 			make: func(id string) string {
 				run := complete(id)
 				editRunInfo(eval.ShardDir(run, shard(2, 3)), func(info *eval.RunInfo) {
-					m := info.Identities["mean"]
-					m.Model = "median"
-					info.Identities["mean"] = m
+					info.Identities["mean"]["model"] = "median"
 				})
 				return run
 			},
@@ -612,5 +612,53 @@ func TestShardReportMerged(t *testing.T) {
 	r := &eval.ShardReport{Count: 4, Present: []int{1, 3}}
 	if got := r.Merged(); got != "shards 1, 3 of 4" {
 		t.Errorf("Merged = %q", got)
+	}
+}
+
+// TestShardsWithOtherTrainingSplitsDoNotMerge: the mean baseline's identity
+// names its training scores, so a shard run with another training split
+// (same held-out images) is refused before it asks anything, and a merge of
+// such shards is refused: "mean" never mixes two values.
+func TestShardsWithOtherTrainingSplitsDoNotMerge(t *testing.T) {
+	cfg, dir := compareSetup(t, 12, "  - {name: mean, backend: baseline, model: mean}\n")
+	set, err := eval.SelectItems(cfg.DataPath(), "all", "", dataset.Options{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range set.Items {
+		ids = append(ids, it.ID)
+	}
+	slices.Sort(ids)
+	split := func(name string, train []string) string {
+		p := filepath.Join(dir, name)
+		if err := dataset.WriteSplit(p, &dataset.Split{Data: cfg.DataPath(), Train: train, Val: ids[:6]}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := split("a.json", ids[6:]), split("b.json", ids[9:])
+	opts := func(k int, splitFile string) eval.CompareOptions {
+		o := shardOpts("r", k, 2)
+		o.Split = splitFile
+		return o
+	}
+	if _, err := eval.Compare(t.Context(), cfg, opts(1, a)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = eval.OpenRun(cfg, opts(2, b))
+	if err == nil || !strings.Contains(err.Error(), "train_scores.sha256 was sha256 ") {
+		t.Fatalf("shard 2 with another training split: %v, want a refusal naming the training scores", err)
+	}
+	// Written anyway (as two machines would, neither seeing the other's
+	// folder yet), the merge refuses them.
+	os.Rename(eval.ShardDir(filepath.Join(cfg.OutputPath(), "r"), eval.Shard{Index: 1, Count: 2}), filepath.Join(dir, "away"))
+	if _, err := eval.Compare(t.Context(), cfg, opts(2, b)); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(filepath.Join(dir, "away"), eval.ShardDir(filepath.Join(cfg.OutputPath(), "r"), eval.Shard{Index: 1, Count: 2}))
+	_, _, _, err = eval.ReadAnyRun(filepath.Join(cfg.OutputPath(), "r"), eval.MergeOptions{})
+	if err == nil || !strings.Contains(err.Error(), "model mean is not the same in shards 1/2 and 2/2 (train_scores") {
+		t.Fatalf("merge of shards with other training splits: %v", err)
 	}
 }

@@ -108,13 +108,14 @@ func Configured(ctx context.Context, cfg *config.Config, name string, env backen
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrOption, err)
 	}
-	switch {
-	case m.Backend == config.BackendBaseline:
-		return nil, fmt.Errorf("model %s is a baseline: it predicts the training split's %s for every image; vlmcmp compare runs it", m.Name, m.Model.Name)
-	case r.GrammarFile != "" && m.Backend != config.BackendLocal:
+	_, isLocal := m.Spec.(*backend.LocalSpec)
+	switch bl, isBaseline := m.Spec.(*backend.BaselineSpec); {
+	case isBaseline:
+		return nil, fmt.Errorf("model %s is a baseline: it predicts the training split's %s for every image; vlmcmp compare runs it", m.Name, bl.Stat)
+	case r.GrammarFile != "" && !isLocal:
 		return nil, fmt.Errorf("%w: a grammar works with local models only; %s is %s (use a json schema)", ErrOption, m.Name, m.Backend)
 	}
-	if rd := backend.Ready(cfg, m, env); !rd.Ready {
+	if rd := m.Spec.Ready(env); !rd.Ready {
 		return nil, fmt.Errorf("model %s is not ready: %s", m.Name, rd.Reason)
 	}
 	req, err := r.read()
@@ -127,7 +128,11 @@ func Configured(ctx context.Context, cfg *config.Config, name string, env backen
 		// No prompt of its own and no ground-truth record to take one from.
 		req.Prompt, req.System = llm.DefaultPrompt, or(req.System, llm.DefaultSystem)
 	}
-	b, err := backend.Build(ctx, cfg, m, env)
+	id, err := backend.ModelIdentity(m.Spec, prompt, system, env)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", m.Name, err)
+	}
+	b, err := backend.Build(ctx, m.Name, m.Spec, id, env)
 	if err != nil {
 		return nil, err
 	}

@@ -35,7 +35,8 @@ type fileHashEntry struct {
 
 var fileHashes struct {
 	sync.Mutex
-	mem map[string]fileHashEntry // by absolute path: each file hashed once per process
+	mem    map[string]fileHashEntry // by absolute path: each file hashed once per process
+	hashed int                      // files read through, for tests
 }
 
 func fileHashCachePath() string {
@@ -88,6 +89,7 @@ func FileSHA256(path string) (string, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return "", fmt.Errorf("hash model file %s: %w", abs, err)
 	}
+	fileHashes.hashed++
 	e := fileHashEntry{fileStamp: stamp, SHA256: hex.EncodeToString(h.Sum(nil))}
 	remember(abs, e)
 	if cachePath != "" {

@@ -18,6 +18,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/eval/report"
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // CompareOptions are the settings of a comparison. The zero value starts a
@@ -68,18 +69,6 @@ type CompareOptions struct {
 	Status io.Writer
 	// Log receives warnings and debug lines; nil: slog.Default().
 	Log *slog.Logger
-}
-
-// OptionError is an error in CompareOptions (an unknown model, a bad run
-// id, a baseline that is not one of the run's models), as opposed to a
-// failure while running: a command line reports it as a usage error.
-type OptionError struct{ Err error }
-
-func (e *OptionError) Error() string { return e.Err.Error() }
-func (e *OptionError) Unwrap() error { return e.Err }
-
-func optionErrorf(format string, args ...any) error {
-	return &OptionError{fmt.Errorf(format, args...)}
 }
 
 // Comparison is a run being compared: made by OpenRun, run by Run.
@@ -148,7 +137,7 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 	}
 	if opts.Shard.Sharded() {
 		if err := opts.Shard.valid(); err != nil {
-			return nil, &OptionError{err}
+			return nil, usage.Wrap("", err)
 		}
 		if opts.RunID == "" && !opts.Resume {
 			return nil, optionErrorf("--shard %s needs --run-id: every shard of a run must name the same run folder", opts.Shard)
@@ -433,11 +422,11 @@ func (c *Comparison) now() time.Time {
 
 // SelectModels resolves model names: the named models, each of which must
 // be ready, or without names every ready model, with the others named in
-// notReady ("name (reason)"). An unknown name is an OptionError.
+// notReady ("name (reason)"). An unknown name is a [usage.Error].
 func SelectModels(cfg *config.Config, names []string, openai backend.OpenAIOverrides) (models []*config.Model, notReady []string, err error) {
 	all, err := cfg.Select(names)
 	if err != nil {
-		return nil, nil, &OptionError{err}
+		return nil, nil, usage.Wrap("", err)
 	}
 	for _, m := range all {
 		r := m.Spec.Ready(backend.Env{OpenAI: openai})

@@ -20,6 +20,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // TestShardOf pins the assignment: runs in progress on a cluster depend on
@@ -111,9 +112,9 @@ func TestParseShard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := eval.ParseShard(tc.spec, tc.count, func(k string) string { return tc.env[k] })
 			if tc.err != "" {
-				var oe *eval.OptionError
+				var oe *usage.Error
 				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.As(err, &oe) {
-					t.Fatalf("ParseShard(%q, %d) = %v, %v; want an OptionError with %q", tc.spec, tc.count, got, err, tc.err)
+					t.Fatalf("ParseShard(%q, %d) = %v, %v; want a usage.Error with %q", tc.spec, tc.count, got, err, tc.err)
 				}
 				if strings.Contains(strings.TrimSuffix(err.Error(), "."), "\n") {
 					t.Errorf("error is more than one line: %q", err)
@@ -486,7 +487,7 @@ func TestShardCompareRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := eval.Compare(ctx, tc.cfg, tc.opts)
-			var oe *eval.OptionError
+			var oe *usage.Error
 			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.As(err, &oe) != tc.option {
 				t.Fatalf("Compare = %v; want %q (option error: %t)", err, tc.want, tc.option)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/eval/progress"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // finetuneOptions are the flags of `vlmcmp finetune` and its subcommands.
@@ -97,7 +98,7 @@ func (o finetuneOptions) client() (*openaiclient.FineTuning, error) {
 
 func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) error {
 	if opts.Start.Train == "" {
-		return usagef("--train is required")
+		return usage.Errorf("--train", "--train is required")
 	}
 	ft, err := opts.client()
 	if err != nil {

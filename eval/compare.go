@@ -67,7 +67,7 @@ type CompareOptions struct {
 	// see: which run, which models were left out and why, records of the
 	// data that were skipped. nil: discarded.
 	Status io.Writer
-	// Log receives warnings and debug lines; nil: slog.Default().
+	// Log receives debug lines; nil: discarded.
 	Log *slog.Logger
 }
 
@@ -183,7 +183,7 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 			fmt.Fprintf(c.status(), "resuming run %s (%d images)\n", c.Dir, len(c.Info.Items))
 		}
 		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != c.Info.SplitName) {
-			c.log().Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", c.Dir)
+			fmt.Fprintf(c.status(), "resuming: --data, --split and --limit are those of the run being resumed (%s)\n", c.Dir)
 		}
 		if len(names) == 0 {
 			names = c.Info.Models
@@ -292,7 +292,7 @@ func (c *Comparison) newInfo() error {
 		return err
 	}
 	if set.SplitName == "all" {
-		c.log().Warn("--split all: the baselines see the scores they are evaluated on")
+		fmt.Fprintln(c.status(), "--split all: the baselines see the scores they are evaluated on")
 	}
 	items := set.Items
 	if opts.Limit > 0 && opts.Limit < len(items) {
@@ -326,16 +326,16 @@ func (c *Comparison) Run(ctx context.Context) error {
 	} else {
 		fmt.Fprintf(c.status(), "run %s: %d images, models %s\n", c.Dir, len(c.Info.Items), strings.Join(modelNames(c.Models), ", "))
 	}
-	runner := &Runner{Dir: c.Dir, Progress: c.opts.Progress, Log: c.opts.Log}
+	runner := &Runner{Dir: c.Dir, Progress: c.opts.Progress, Status: c.opts.Status, Log: c.opts.Log}
 	var runErr error
 	c.Results, runErr = runner.Run(ctx, models, c.Info.Items)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if runErr != nil {
-		c.log().Error("some models stopped", "err", runErr)
+		c.log().Debug("some models stopped", "err", runErr) // returned below
 	}
-	info, recs, err := ReadRun(c.Dir, c.log().Warn)
+	info, recs, err := ReadRun(c.Dir, statusWarn(c.status()))
 	if err != nil {
 		return err
 	}
@@ -362,7 +362,7 @@ func (c *Comparison) Run(ctx context.Context) error {
 
 // build makes the runner's models; closeAll releases those built.
 func (c *Comparison) build(ctx context.Context) (models []Model, closeAll func(), err error) {
-	env := backend.Env{TrainScores: c.Info.TrainScores, OpenAI: c.opts.OpenAI, Concurrency: c.opts.Concurrency, Log: c.opts.Log}
+	env := backend.Env{TrainScores: c.Info.TrainScores, OpenAI: c.opts.OpenAI, Concurrency: c.opts.Concurrency, Log: c.opts.Log, Status: c.opts.Status}
 	if !c.opts.NoCache {
 		dir, err := llm.DefaultCacheDir()
 		if err == nil {
@@ -408,7 +408,7 @@ func (c *Comparison) status() io.Writer {
 
 func (c *Comparison) log() *slog.Logger {
 	if c.opts.Log == nil {
-		return slog.Default()
+		return slog.New(slog.DiscardHandler)
 	}
 	return c.opts.Log
 }

@@ -97,6 +97,9 @@ func parseBatchSizes(flag, s string) ([]int, error) {
 }
 
 func runBench(ctx context.Context, s *streams, spec bench.Spec, jsonFile, plotFile string) error {
+	if spec.Engine != nil {
+		spec.Engine.Logger, spec.Engine.Status = s.Log, s.Err
+	}
 	rep, err := bench.Bench(ctx, spec)
 	if key, ok := usage.Is(err); ok && key != "" && !strings.HasPrefix(key, "-") {
 		// The library names the setting; the user typed it as a flag.

@@ -159,6 +159,7 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 			return err
 		}
 		cfg.RawPrompt = opts.RawPrompt
+		cfg.Logger, cfg.Status = s.Log, s.Err
 		if pred, err = predict.Local(ctx, cfg, req); err != nil {
 			return err
 		}
@@ -167,7 +168,7 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 		if err != nil {
 			return err
 		}
-		pred, err = predict.Configured(ctx, cfg, opts.Model, backend.Env{OpenAI: opts.OpenAI.overrides(), Log: s.Log}, req)
+		pred, err = predict.Configured(ctx, cfg, opts.Model, backend.Env{OpenAI: opts.OpenAI.overrides(), Log: s.Log, Status: s.Err}, req)
 		if err != nil {
 			return err
 		}

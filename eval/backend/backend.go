@@ -145,8 +145,11 @@ type Env struct {
 	// Concurrency, when positive, is the requests in flight per model,
 	// over the model's own setting.
 	Concurrency int
-	// Log receives the backends' debug lines; nil: discarded.
-	Log *slog.Logger
+	// Log receives the backends' debug lines; nil: discarded. Status
+	// receives the lines a person must see (a GPU library without a GPU);
+	// nil: discarded.
+	Log    *slog.Logger
+	Status io.Writer
 }
 
 func (e Env) log() *slog.Logger {

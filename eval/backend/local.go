@@ -190,7 +190,9 @@ func (s *LocalSpec) Build(ctx context.Context, env Env) (*Built, error) {
 	if _, err := local.DeviceNames(s.Devices); err != nil {
 		return nil, usage.Wrap("devices", fmt.Errorf("%s: model %q: %w", s.common.At, s.common.Name, err))
 	}
-	p, err := local.New(ctx, s.Config())
+	lc := s.Config()
+	lc.Logger, lc.Status = env.Log, env.Status
+	p, err := local.New(ctx, lc)
 	if err != nil {
 		return nil, err
 	}

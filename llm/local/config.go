@@ -2,6 +2,8 @@ package local
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strconv"
@@ -138,6 +140,12 @@ type Config struct {
 	// either way: an embedding is reused only from the same projector file
 	// and settings on the same device.
 	EmbeddingCacheMiB int
+	// Logger receives debug lines; nil: discarded. Status receives the
+	// lines a person running the model must see (GPU libraries without a
+	// GPU, a chat template that cannot be used, a replica that failed);
+	// nil: discarded.
+	Logger *slog.Logger
+	Status io.Writer
 }
 
 // splitFromCPUs is the smallest CPU count at which Threads 0 splits the

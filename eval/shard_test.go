@@ -475,7 +475,7 @@ func TestShardCompareRefuses(t *testing.T) {
 		cfg    *config.Config
 		opts   eval.CompareOptions
 		want   string
-		option bool // an OptionError (exit 2)
+		option bool // a usage.Error (exit 2)
 	}{
 		{"no run id", cfg, eval.CompareOptions{Split: "all", Shard: eval.Shard{Index: 1, Count: 2}}, "--shard 1/2 needs --run-id", true},
 		{"bad shard", cfg, shardOpts("s", 3, 2), "K/N needs 1 ≤ K ≤ N", true},

@@ -152,13 +152,6 @@ type Env struct {
 	Status io.Writer
 }
 
-func (e Env) log() *slog.Logger {
-	if e.Log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return e.Log
-}
-
 // Built is a configured model ready to answer.
 type Built struct {
 	Predictor llm.Predictor

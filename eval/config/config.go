@@ -4,8 +4,13 @@
 // median) work without a file.
 //
 // A file is decoded strictly: an unknown key is an error naming the file and
-// the line. Relative paths in a file are relative to the file's folder;
-// relative paths of the defaults are relative to the working directory.
+// the line. A model's entry holds the keys every model has (name, backend,
+// prompt, system, max_tokens, concurrency: [Model]) and its backend's own,
+// which its backend decodes into its spec (eval/backend), so that each
+// backend refuses the keys it does not take. Mistakes in the file's keys are
+// usage errors (usage.Error, exit 2) naming the key. Relative paths in a file
+// are relative to the file's folder; relative paths of the defaults are
+// relative to the working directory.
 //
 //	data: configs/vlm_safety_training_data.json   # ground truth
 //	split: data/openai_finetuning/split.json      # written by vlmcmp prepare

@@ -11,8 +11,11 @@
 //     answer), Ready (can it run here, without loading it), Build (the
 //     predictor) and Describe (a few words for vlmcmp models).
 //   - a call to register in the file's init, with a [Kind]: its name in the
-//     config, a constructor of its zero spec, and whether its answers go
-//     through the response cache.
+//     config, a constructor of its zero spec, whether its answers go
+//     through the response cache, and which of its keys never change an
+//     answer (every other key must appear in its identity, as KEY or
+//     KEY.something; TestIdentityNamesEveryKey checks it with a fixture each
+//     backend's test registers in identityFixtures).
 //
 // A new backend is therefore one new file (and its test); nothing else in
 // the project names it. eval/config decodes every model's entry through
@@ -68,6 +71,12 @@ type Kind struct {
 	// Cached says whether answers go through the response cache (a
 	// baseline's cost nothing to recompute).
 	Cached bool
+	// SameAnswers are the spec's keys that never change an answer (where
+	// it runs, how fast, where its key is read from), so that the identity
+	// leaves them out and a run may resume with others. Every other key
+	// must be named by the identity (a test checks it): a new key is
+	// identified unless it is listed here.
+	SameAnswers []string
 }
 
 // registry is every backend by its config name, filled by the init of each

@@ -17,7 +17,8 @@ import (
 )
 
 func init() {
-	register(Kind{Name: "local", New: func(c Common) Spec { return &LocalSpec{common: c} }, Cached: true})
+	register(Kind{Name: "local", New: func(c Common) Spec { return &LocalSpec{common: c} }, Cached: true,
+		SameAnswers: []string{"gpu_layers", "parallel", "threads", "replicas", "devices"}})
 }
 
 // LocalSpec is a local model (llm/local, llama.cpp): its GGUF files and the

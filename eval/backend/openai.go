@@ -17,7 +17,8 @@ import (
 )
 
 func init() {
-	register(Kind{Name: "openai", New: func(c Common) Spec { return &OpenAISpec{common: c} }, Cached: true})
+	register(Kind{Name: "openai", New: func(c Common) Spec { return &OpenAISpec{common: c} }, Cached: true,
+		SameAnswers: []string{"api_key_file"}})
 }
 
 // OpenAISpec is an OpenAI (or OpenAI-compatible) model. A new key is a
@@ -204,8 +205,13 @@ func (s *OpenAISpec) Identity(env Env) (Identity, error) {
 	}
 	info := s.models().Info(st.Model)
 	id := Identity{
-		"backend": "openai", "model": st.Model, "base_url": st.servers(), "detail": st.Detail,
+		"backend": "openai", "model": st.Model, "detail": st.Detail,
 		"structured": strconv.FormatBool(s.Structured), "seed": strconv.Itoa(openaiclient.DefaultSeed),
+	}
+	if len(st.BaseURLs) > 0 {
+		id["base_urls"] = st.servers()
+	} else {
+		id["base_url"] = st.servers()
 	}
 	maxTokens := s.common.MaxTokens
 	if info.Reasoning {

@@ -66,7 +66,7 @@ func TestOpenAIFleetFromConfig(t *testing.T) {
 	if got := strings.Join(p.BaseURLs(), " "); got != "http://a:8080/v1 http://b:8080/v1" {
 		t.Errorf("servers %q", got)
 	}
-	if b.Identity["base_url"] != "http://a:8080/v1,http://b:8080/v1" {
+	if b.Identity["base_urls"] != "http://a:8080/v1,http://b:8080/v1" {
 		t.Errorf("identity %q does not name both servers in order", b.Identity)
 	}
 	if r := m.Spec.Ready(backend.Env{}); !r.Ready || !strings.Contains(r.Reason, "qwen at http://a:8080/v1, http://b:8080/v1, no key") {

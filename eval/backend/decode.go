@@ -56,6 +56,7 @@ func Decode(c Common, node *yaml.Node) (Spec, error) {
 // refusing keys that neither spec's fields (their yaml tags) nor the common
 // keys name.
 func decodeStrict(node *yaml.Node, spec Spec, backend string) error {
+	node = Flatten(node)
 	if node.Kind != yaml.MappingNode {
 		return lineErrorf(node.Line, "", "a model must be a mapping of keys")
 	}
@@ -114,4 +115,56 @@ func resolvePaths(v reflect.Value, dir string) {
 			resolvePaths(v.Field(i), dir)
 		}
 	}
+}
+
+// Flatten is a model's entry as yaml.v3 decodes it: an alias resolved, and
+// merge keys (<<: *shared) replaced by the pairs they merge, the entry's own
+// keys winning. Other nodes are returned as they are.
+func Flatten(node *yaml.Node) *yaml.Node {
+	for node.Kind == yaml.AliasNode && node.Alias != nil {
+		node = node.Alias
+	}
+	if node.Kind != yaml.MappingNode {
+		return node
+	}
+	out := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: node.Line, Column: node.Column, Style: node.Style}
+	own := map[string]bool{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if k := node.Content[i]; k.Tag != "!!merge" {
+			own[k.Value] = true
+		}
+	}
+	seen := map[string]bool{}
+	add := func(k, v *yaml.Node) {
+		if !seen[k.Value] {
+			seen[k.Value] = true
+			out.Content = append(out.Content, k, v)
+		}
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		if k.Tag != "!!merge" {
+			add(k, v)
+			continue
+		}
+		var merged []*yaml.Node
+		if v = Flatten(v); v.Kind == yaml.SequenceNode {
+			for _, m := range v.Content {
+				merged = append(merged, Flatten(m))
+			}
+		} else {
+			merged = []*yaml.Node{v}
+		}
+		for _, m := range merged {
+			if m.Kind != yaml.MappingNode {
+				continue // yaml.v3 refuses it when it decodes the entry
+			}
+			for j := 0; j+1 < len(m.Content); j += 2 {
+				if !own[m.Content[j].Value] {
+					add(m.Content[j], m.Content[j+1])
+				}
+			}
+		}
+	}
+	return out
 }

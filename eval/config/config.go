@@ -128,6 +128,7 @@ type Model struct {
 // UnmarshalYAML keeps the entry's node and decodes the common keys; the
 // backend's keys are the backend's to decode (Parse).
 func (m *Model) UnmarshalYAML(n *yaml.Node) error {
+	n = backend.Flatten(n)
 	if n.Kind != yaml.MappingNode {
 		return lineError{n.Line, "a model must be a mapping of keys (name, backend, ...)"}
 	}

@@ -240,3 +240,34 @@ func TestUnknownKeysPerBackend(t *testing.T) {
 		}
 	}
 }
+
+// TestAnchorsAndMergeKeys: shared settings through an anchor and a merge
+// key reach the backend, the entry's own keys win, and a merged key the
+// backend does not take is refused like a written one.
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(`models:
+  - &a {name: a, backend: local, mmproj: p.gguf, model_file: a.gguf, threads: 2, max_tokens: 16}
+  - <<: *a
+    name: b
+    threads: 4
+  - <<: *a
+    name: c
+    detail: low
+`))
+	if err == nil || !strings.Contains(err.Error(), `unknown key "detail" for backend local`) {
+		t.Fatalf("merged entry with a foreign key: %v", err)
+	}
+	cfg, err := Parse("c.yaml", []byte(`models:
+  - &a {name: a, backend: local, mmproj: p.gguf, model_file: a.gguf, threads: 2, max_tokens: 16}
+  - <<: *a
+    name: b
+    threads: 4
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := cfg.Lookup("b")
+	if s := b.Spec.(*backend.LocalSpec); s.Threads != 4 || s.Mmproj != "p.gguf" || b.MaxTokens != 16 || b.Backend != "local" {
+		t.Errorf("b = %+v, spec %+v", b, s)
+	}
+}

@@ -92,12 +92,12 @@ type Config struct {
 	System string `yaml:"system"`
 	// Models in the order the file lists them.
 	Models []Model `yaml:"models"`
-
-	dir string // anchors the models' relative paths
 	// OpenAIModels adds to or overrides the built-in table of OpenAI model
 	// capabilities and prices (openaiclient.DefaultModels), by model name:
 	// e.g. a new model `like` a known one, with reasoning: true.
 	OpenAIModels openaiclient.Models `yaml:"openai_models"`
+
+	dir string // anchors the models' relative paths
 }
 
 // Model is one configured model: what every model has, and its backend's
@@ -119,7 +119,8 @@ type Model struct {
 
 	// Line is the line of the model's entry in the file (0 for defaults).
 	Line int `yaml:"-"`
-	// Node is the entry as written, every key of it.
+	// Node is the entry as written, every key of it (merge keys
+	// expanded); its backend decodes it into Spec.
 	Node yaml.Node `yaml:"-"`
 	// Spec is the entry decoded by its backend.
 	Spec backend.Spec `yaml:"-"`

@@ -105,12 +105,6 @@ func Names() []string {
 	return out
 }
 
-// Known reports whether name is a backend.
-func Known(name string) bool {
-	_, ok := registry[name]
-	return ok
-}
-
 // Common is what every model's entry has, whatever its backend; a spec
 // gets it from [Decode].
 type Common struct {

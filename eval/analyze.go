@@ -33,7 +33,7 @@ type Analysis struct {
 // reports) in runDir from its predictions files. A sharded run's shards are
 // merged first ([ReadShards]): a set that is incomplete (unless
 // opts.Partial) or does not fit together is refused with a
-// *ShardSetError. A baseline without predictions is an [OptionError].
+// *ShardSetError. A baseline without predictions is a [usage.Error].
 func Analyze(ctx context.Context, runDir string, opts AnalyzeOptions) (*Analysis, error) {
 	info, recs, rep, err := ReadAnyRun(runDir, MergeOptions{Partial: opts.Partial, Warn: opts.Warn})
 	if err != nil {

@@ -134,7 +134,7 @@ func chaosHelper(dir string) int {
 		if p := os.Getenv("VLMCMP_CHAOS_PROMPT"); p != "" && name == "b" {
 			prompt = p
 		}
-		ids[name] = ModelIdentity{Backend: "fake", Model: "true-" + name, Prompt: prompt}
+		ids[name] = ModelIdentity{"backend": "fake", "model": "true-" + name, "prompt": prompt}
 		var pred llm.Predictor = &flakyPredictor{name: name, failRate: 0.1, rnd: rand.New(rand.NewPCG(seed, uint64(i)))}
 		if fleet := os.Getenv("VLMCMP_CHAOS_FLEET"); fleet != "" && name == chaosFleetModel {
 			p, err := openaiclient.New(openaiclient.Config{Model: "gpt-4o", BaseURLs: strings.Split(fleet, ","), APIKey: chaosKey,
@@ -370,7 +370,7 @@ func chaosComplete(t *testing.T, dir string, strict bool) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := info.Identities["b"].Prompt; got != "Rate it." {
+		if got := info.Identities["b"]["prompt"]; got != "Rate it." {
 			t.Errorf("run.json records b's prompt as %q", got)
 		}
 	}

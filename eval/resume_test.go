@@ -2,7 +2,6 @@ package eval_test
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // relabel sets the safety_score of image id in the data file at path.
@@ -64,8 +64,7 @@ func TestResumeRefusesChangedSelection(t *testing.T) {
 			o.Resume = true
 			tt.change(&o)
 			_, err := eval.Compare(t.Context(), cfg, o)
-			var oe *eval.OptionError
-			if !errors.As(err, &oe) || !strings.Contains(err.Error(), tt.want) {
+			if _, ok := usage.Is(err); !ok || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("resume with another %s: %v; want an option error saying %q", tt.name, err, tt.want)
 			}
 		})

@@ -130,7 +130,7 @@ const (
 // from 0, with N from count or else the VLMCMP_SHARD_COUNT variable). count,
 // when positive, is --shard-count. "" is the whole set. getenv is
 // os.Getenv, or a fake in tests. Errors are one sentence saying what is
-// wrong; they are OptionErrors.
+// wrong; they are usage errors (usage.Error).
 func ParseShard(spec string, count int, getenv func(string) string) (Shard, error) {
 	spec = strings.TrimSpace(spec)
 	if count < 0 {

@@ -9,6 +9,8 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -274,7 +276,20 @@ func (p *Predictor) BaseURLs() []string {
 // integer enum 1..10 rather than minimum/maximum, which strict mode refuses
 // for fine-tuned models; every strict-mode model takes an enum. The range
 // is checked again on the answer.
-const ScoreSchema = `{"type":"object","properties":{"score":{"type":"integer","enum":[1,2,3,4,5,6,7,8,9,10],"description":"perceived safety, 1 (very unsafe) to 10 (very safe)"},"reason":{"type":"string","description":"one short sentence"}},"required":["score","reason"],"additionalProperties":false}`
+var ScoreSchema = fmt.Sprintf(`{"type":"object","properties":{"score":{"type":"integer","enum":%s,"description":"perceived safety, %d (very unsafe) to %d (very safe)"},"reason":{"type":"string","description":"one short sentence"}},"required":["score","reason"],"additionalProperties":false}`,
+	scaleEnum(), llm.ScoreMin, llm.ScoreMax)
+
+// scaleEnum is every score of the scale as a JSON array.
+func scaleEnum() string {
+	var b strings.Builder
+	for v := llm.ScoreMin; v <= llm.ScoreMax; v++ {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(v))
+	}
+	return "[" + b.String() + "]"
+}
 
 type rawSchema string
 
@@ -416,12 +431,12 @@ func readStructured(pred *llm.Prediction, text string) {
 	if err := json.Unmarshal([]byte(text), &v); err != nil || v.Score == nil {
 		return
 	}
-	if s := *v.Score; s >= 1 && s <= 10 {
+	if s := *v.Score; llm.InScale(s) {
 		pred.Score, pred.ScoreError = &s, ""
 		return
 	}
 	pred.Score = nil
-	pred.ScoreError = fmt.Sprintf("structured score %v is outside 1..10", *v.Score)
+	pred.ScoreError = fmt.Sprintf("structured score %v is outside %s", *v.Score, llm.ScaleText)
 }
 
 // PredictBatch scores reqs with up to Config.Concurrency requests in flight

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/progress"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // compareOptions are the flags of compare: the library's options, and
@@ -81,12 +81,12 @@ func splitList(vals []string) []string {
 
 func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if opts.Limit < 0 || opts.Concurrency < 0 {
-		return usagef("--limit and --concurrency must not be negative")
+		return usage.Errorf("--limit", "--limit and --concurrency must not be negative")
 	}
 	var err error
 	eo := opts.CompareOptions
 	if eo.Shard, err = eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv); err != nil {
-		return usageError{err}
+		return usage.Wrap("", err)
 	}
 	cfg, err := opts.load()
 	if err != nil {
@@ -95,10 +95,10 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.configFlags.OpenAI.overrides(), progress.NewRun(s.Err).Update, s.Err, s.Log
 	c, err := eval.Compare(ctx, cfg, eo)
 	finish := func() string { return c.FinishCommand("--config", opts.Config, "--gpt4-model", opts.GPT4Model) }
-	var oe *eval.OptionError
+	_, isUsage := usage.Is(err)
 	switch {
-	case errors.As(err, &oe):
-		return usageError{err}
+	case isUsage:
+		return err
 	case c == nil:
 		return err
 	case ctx.Err() != nil:

@@ -13,6 +13,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/eval/progress"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // finetuneOptions are the flags of `vlmcmp finetune` and its subcommands.
@@ -114,14 +115,14 @@ func (o finetuneOptions) client() (*openaiclient.FineTuning, error) {
 	switch provider {
 	case "openai":
 		if o.APIVersion != "" {
-			return nil, usagef("--api-version is Azure's: give --provider azure")
+			return nil, usage.Errorf("--api-version", "--api-version is Azure's: give --provider azure")
 		}
 		ft, err = openaiclient.NewFineTuning(o.config(o.Log))
 	case "azure":
 		ft, err = openaiclient.NewAzureFineTuning(openaiclient.AzureConfig{Endpoint: endpoint, APIVersion: version, APIKeyFile: o.APIKeyFile,
 			Options: openaiclient.Config{Logger: o.Log}})
 	default:
-		return nil, usagef("--provider %q is not openai or azure", provider)
+		return nil, usage.Errorf("--provider", "--provider %q is not openai or azure", provider)
 	}
 	if err == nil && o.Poll > 0 {
 		ft.Poll = o.Poll
@@ -131,7 +132,7 @@ func (o finetuneOptions) client() (*openaiclient.FineTuning, error) {
 
 func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) error {
 	if opts.Start.Train == "" {
-		return usagef("--train is required")
+		return usage.Errorf("--train", "--train is required")
 	}
 	if opts.Provider == "" {
 		opts.Provider = "openai" // a new job: not the recorded one's provider

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // Sample is one model's result for one image.
@@ -50,7 +52,8 @@ type Options struct {
 	// intervals and p-values.
 	Seed uint64
 	// ScaleMin and ScaleMax bound the rating scale, for kappa and the
-	// confusion matrix (default 1 and 10).
+	// confusion matrix (default the project's scale, llm.ScoreMin and
+	// llm.ScoreMax).
 	ScaleMin, ScaleMax int
 }
 
@@ -72,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.Confidence = DefaultConfidence
 	}
 	if o.ScaleMin == 0 && o.ScaleMax == 0 {
-		o.ScaleMin, o.ScaleMax = 1, 10
+		o.ScaleMin, o.ScaleMax = llm.ScoreMin, llm.ScoreMax
 	}
 	return o
 }

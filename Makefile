@@ -2,11 +2,12 @@
 #
 #   make          CPU build of ./vlmcmp with llama.cpp linked in (tag llamacpp)
 #   make cuda     the same, plus ggml's CUDA backend built with CMake beside the binary
-#   make test     go vet, the tests without llama.cpp, then every test with it
+#   make test     tracked file sizes, go vet, the tests without llama.cpp, then every test with it
 #                 (installs Debian's chromium for the report.html browser tests)
 #   make demo     build, then run the built-in demo on synthetic data and models
 #   make bench    local inference throughput on the `small` synthetic model
 #   make slurm-test  a 3-shard comparison on a one-node Slurm started on this machine
+#   make graph    write the import graph into docs/architecture.md (make test checks it)
 #   make clean    remove what the build wrote
 #
 # llama.cpp, mtmd and ggml come from the pinned Go module github.com/ollama/ollama
@@ -44,7 +45,7 @@ CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
-.PHONY: all build cuda test test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps browser env slurm-test template-check
+.PHONY: all build cuda test check-sizes graph check-graph test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps browser env slurm-test template-check
 
 all: build
 
@@ -110,7 +111,21 @@ env: deps
 	@echo export CGO_CFLAGS=\"-O3 -march=$(MARCH)\"
 	@echo export CGO_CXXFLAGS=\"-O3 -march=$(MARCH)\"
 
-test: deps browser test-stub test-native test-race test-link-amx
+test: check-sizes deps browser check-graph test-stub test-native test-race test-link-amx
+
+# graph writes the import graph of the packages into docs/architecture.md;
+# check-graph fails when the committed one is stale or an import breaks the
+# layering rules written there (scripts/import-graph.sh).
+graph:
+	scripts/import-graph.sh --write docs/architecture.md
+
+check-graph:
+	scripts/import-graph.sh --check docs/architecture.md
+
+# check-sizes fails when git tracks a file over 2 MB (a build output, a
+# model, data): scripts/check-file-sizes.sh.
+check-sizes:
+	scripts/check-file-sizes.sh
 
 # browser installs Debian's chromium for the browser tests of report.html
 # (eval/report drives it with chromedp). As root it runs apt-get; otherwise,

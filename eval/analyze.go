@@ -24,13 +24,16 @@ type Analysis struct {
 	Shards *ShardReport
 	// Outputs are the files written and their metrics.
 	Outputs *report.Written
+	// Incomplete is the marker the outputs carry when some image × model
+	// lacks an answer; nil for a complete run.
+	Incomplete *report.Incomplete
 }
 
 // Analyze rebuilds a run's outputs (summary.json, workbooks, plots,
 // reports) in runDir from its predictions files. A sharded run's shards are
 // merged first ([ReadShards]): a set that is incomplete (unless
 // opts.Partial) or does not fit together is refused with a
-// *ShardSetError. A baseline without predictions is an [OptionError].
+// *ShardSetError. A baseline without predictions is a [usage.Error].
 func Analyze(ctx context.Context, runDir string, opts AnalyzeOptions) (*Analysis, error) {
 	info, recs, rep, err := ReadAnyRun(runDir, MergeOptions{Partial: opts.Partial, Warn: opts.Warn})
 	if err != nil {
@@ -42,9 +45,9 @@ func Analyze(ctx context.Context, runDir string, opts AnalyzeOptions) (*Analysis
 		}
 		info.Baseline = opts.Baseline
 	}
-	w, err := WriteOutputs(ctx, runDir, info, recs)
+	w, err := writeOutputs(ctx, runDir, info, recs, rep)
 	if err != nil {
 		return nil, err
 	}
-	return &Analysis{Info: info, Shards: rep, Outputs: w}, nil
+	return &Analysis{Info: info, Shards: rep, Outputs: w, Incomplete: incompleteOf(info, recs, rep)}, nil
 }

@@ -3,10 +3,13 @@ package eval
 import (
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"image"
+	"image/png"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -19,14 +22,19 @@ import (
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
 )
 
 // The chaos test drives the run folder as compare does (lock, run.json with
 // identities, the runner) from child processes that are SIGKILLed at random
 // moments, whose predictors fail at random, while other processes try the
-// same folder, one of them with a changed model. Whatever happens, a run
-// resumed to the end holds every image × model exactly once, answered by the
-// model it is labelled with.
+// same folder, one of them with a changed model. Model c is the OpenAI
+// client on a fleet of three fake servers: one healthy, one that answers
+// every request 429 with retry-after 30 s, one without the model (404).
+// Whatever happens, a run resumed to the end holds every image × model
+// exactly once, answered by the model it is labelled with, and c's answers
+// all come from the healthy server.
 
 const chaosItems = 40
 
@@ -41,7 +49,21 @@ func chaosItemList(dir string) ([]dataset.Item, error) {
 	for i := range items {
 		p := filepath.Join(img, fmt.Sprintf("%03d.png", i))
 		if _, err := os.Stat(p); err != nil {
-			if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			// A small gray PNG, a shade per image: the fake OpenAI
+			// servers score it by its brightness.
+			g := image.NewGray(image.Rect(0, 0, 8, 8))
+			for j := range g.Pix {
+				g.Pix[j] = uint8(i * 6)
+			}
+			var b bytes.Buffer
+			png.Encode(&b, g)
+			// Through a renamed temporary file: a child killed while
+			// writing leaves no empty image behind.
+			tmp := fmt.Sprintf("%s.%d.tmp", p, os.Getpid())
+			if err := os.WriteFile(tmp, b.Bytes(), 0o644); err != nil {
+				return nil, err
+			}
+			if err := os.Rename(tmp, p); err != nil {
 				return nil, err
 			}
 		}
@@ -77,7 +99,7 @@ func (f *flakyPredictor) Predict(ctx context.Context, req *llm.Request) (*llm.Pr
 		return nil, ctx.Err()
 	}
 	if fail {
-		return nil, errors.New("server error 502 (chaos)")
+		return nil, llm.Missing(llm.MissingServerError, errors.New("server error 502 (chaos)"))
 	}
 	p := &llm.Prediction{Backend: "fake", Model: "true-" + f.name}
 	p.SetText(fmt.Sprintf("Safety score: %g/10", chaosScore(f.name, req.ID)))
@@ -112,11 +134,18 @@ func chaosHelper(dir string) int {
 		if p := os.Getenv("VLMCMP_CHAOS_PROMPT"); p != "" && name == "b" {
 			prompt = p
 		}
-		ids[name] = ModelIdentity{Backend: "fake", Model: "true-" + name, Prompt: prompt}
-		models = append(models, Model{
-			Name: name, Prompt: prompt, Concurrency: 1 + i,
-			Predictor: &flakyPredictor{name: name, failRate: 0.1, rnd: rand.New(rand.NewPCG(seed, uint64(i)))},
-		})
+		ids[name] = ModelIdentity{"backend": "fake", "model": "true-" + name, "prompt": prompt}
+		var pred llm.Predictor = &flakyPredictor{name: name, failRate: 0.1, rnd: rand.New(rand.NewPCG(seed, uint64(i)))}
+		if fleet := os.Getenv("VLMCMP_CHAOS_FLEET"); fleet != "" && name == chaosFleetModel {
+			p, err := openaiclient.New(openaiclient.Config{Model: "gpt-4o", BaseURLs: strings.Split(fleet, ","), APIKey: chaosKey,
+				Concurrency: 3, RetryBase: 5 * time.Millisecond, RetryMax: 50 * time.Millisecond, Timeout: 10 * time.Second})
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 2
+			}
+			pred = p
+		}
+		models = append(models, Model{Name: name, Prompt: prompt, Concurrency: 1 + i, Predictor: pred})
 	}
 	if err := info.CheckIdentities(ids); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -141,8 +170,49 @@ func chaosCmd(t *testing.T, dir string, seed uint64, prompt string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), lockHelperEnv+"=chaos:"+dir, fmt.Sprintf("VLMCMP_CHAOS_SEED=%d", seed), "VLMCMP_CHAOS_PROMPT="+prompt)
+	cmd.Env = append(os.Environ(), lockHelperEnv+"=chaos:"+dir, fmt.Sprintf("VLMCMP_CHAOS_SEED=%d", seed), "VLMCMP_CHAOS_PROMPT="+prompt,
+		"VLMCMP_CHAOS_FLEET="+strings.Join(chaosFleet, ","))
 	return cmd
+}
+
+// The fleet of model chaosFleetModel: chaosFleet are its base URLs, the
+// first the healthy server's, set by TestChaos for its children.
+const (
+	chaosFleetModel = "c"
+	chaosKey        = "sk-chaos-fleet"
+)
+
+var chaosFleet []string
+
+// startChaosFleet starts the fleet of model c: a healthy server, one that
+// rate-limits every request for 30 s, one without the model.
+func startChaosFleet(t *testing.T) (limited, nomodel *openaitest.Server) {
+	ok, limited, nomodel := openaitest.New(t), openaitest.New(t), openaitest.New(t)
+	for _, s := range []*openaitest.Server{ok, limited, nomodel} {
+		s.Key = chaosKey
+	}
+	limited.Inject(openaitest.Fault{Method: "POST", Path: "/v1/chat", Status: 429, RetryAfter: "30", Times: 1 << 30,
+		Message: "Rate limit reached for gpt-4o in organization org-fake on requests per min (RPM): Limit 3, Used 3, Requested 1."})
+	nomodel.Serves = []string{"qwen2-vl-2b"}
+	chaosFleet = []string{ok.URL(), limited.URL(), nomodel.URL()}
+	t.Cleanup(func() { chaosFleet = nil })
+	return limited, nomodel
+}
+
+// chaosFleetScore is the fake OpenAI servers' score of the chaos image at
+// path.
+func chaosFleetScore(t *testing.T, path string) float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(openaitest.ScoreOf(img))
 }
 
 func TestChaos(t *testing.T) {
@@ -152,6 +222,7 @@ func TestChaos(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			dir := t.TempDir()
+			limited, nomodel := startChaosFleet(t)
 			rnd := rand.New(rand.NewPCG(seed, 99))
 			kills, refused, identity := 0, 0, 0
 			finished, rounds := false, 0
@@ -219,7 +290,12 @@ func TestChaos(t *testing.T) {
 				t.Fatalf("not complete after 60 rounds")
 			}
 			chaosComplete(t, dir, true)
-			t.Logf("%d rounds, %d kills, %d refused while another ran, %d refused for a changed model", rounds, kills, refused, identity)
+			nl, nn := limited.Count("POST", "/v1/chat"), nomodel.Count("POST", "/v1/chat")
+			if nl == 0 || nn == 0 {
+				t.Errorf("the rate-limited server got %d requests, the one without the model %d: the fleet was not tried", nl, nn)
+			}
+			t.Logf("%d rounds, %d kills, %d refused while another ran, %d refused for a changed model; c's fleet: %d requests to the rate-limited server, %d to the one without the model",
+				rounds, kills, refused, identity, nl, nn)
 		})
 	}
 }
@@ -246,13 +322,25 @@ func chaosComplete(t *testing.T, dir string, strict bool) bool {
 			if rec.Model != name {
 				t.Fatalf("%s: record %s labelled %s", path, rec.ID, rec.Model)
 			}
-			if rec.Prediction != nil {
+			switch {
+			case rec.Prediction != nil && name == chaosFleetModel && chaosFleet != nil:
+				// Only the healthy server answers: the others' 429 and
+				// 404 are theirs, not answers.
+				if sv := rec.Prediction.Server; rec.Prediction.Model != "gpt-4o-fake" || sv == nil || sv.URL != chaosFleet[0] {
+					t.Fatalf("%s: %s answered by %s at %+v, want gpt-4o-fake at %s", path, rec.ID, rec.Prediction.Model, sv, chaosFleet[0])
+				}
+				if s, want := rec.Score(), chaosFleetScore(t, rec.Image); s == nil || *s != want {
+					t.Fatalf("%s: %s has score %v, want %v", path, rec.ID, s, want)
+				}
+			case rec.Prediction != nil:
 				if rec.Prediction.Model != "true-"+name {
 					t.Fatalf("%s: %s answered by %s", path, rec.ID, rec.Prediction.Model)
 				}
 				if s := rec.Score(); s == nil || *s != chaosScore(name, rec.ID) {
 					t.Fatalf("%s: %s has score %v, want %v", path, rec.ID, s, chaosScore(name, rec.ID))
 				}
+			case name == chaosFleetModel && chaosFleet != nil:
+				t.Fatalf("%s: %s has no answer: %s", path, rec.ID, rec.Error)
 			}
 		}
 		if !strict {
@@ -282,7 +370,7 @@ func chaosComplete(t *testing.T, dir string, strict bool) bool {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := info.Identities["b"].Prompt; got != "Rate it." {
+		if got := info.Identities["b"]["prompt"]; got != "Rate it." {
 			t.Errorf("run.json records b's prompt as %q", got)
 		}
 	}

@@ -1,6 +1,10 @@
 package eval
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/vlmcmp/vlmcmp/openaiclient"
+)
 
 // FinishCommand is the complete vlmcmp command line that finishes this
 // comparison (an interrupted run, answers missing, a shard): flags are the
@@ -19,7 +23,8 @@ func (c *Comparison) FinishCommand(flags ...string) string {
 		add(flags[i], flags[i+1])
 	}
 	add("--api-key-file", c.opts.OpenAI.APIKeyFile)
-	add("--base-url", c.opts.OpenAI.BaseURL)
+	// A password in the URL is not printed: the user gives it again.
+	add("--base-url", openaiclient.RedactURL(c.opts.OpenAI.BaseURL))
 	add("--output-dir", c.OutputDir)
 	if c.Info != nil {
 		add("--run-id", c.Info.ID)

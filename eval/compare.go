@@ -18,6 +18,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/eval/report"
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // CompareOptions are the settings of a comparison. The zero value starts a
@@ -66,20 +67,8 @@ type CompareOptions struct {
 	// see: which run, which models were left out and why, records of the
 	// data that were skipped. nil: discarded.
 	Status io.Writer
-	// Log receives warnings and debug lines; nil: slog.Default().
+	// Log receives debug lines; nil: discarded.
 	Log *slog.Logger
-}
-
-// OptionError is an error in CompareOptions (an unknown model, a bad run
-// id, a baseline that is not one of the run's models), as opposed to a
-// failure while running: a command line reports it as a usage error.
-type OptionError struct{ Err error }
-
-func (e *OptionError) Error() string { return e.Err.Error() }
-func (e *OptionError) Unwrap() error { return e.Err }
-
-func optionErrorf(format string, args ...any) error {
-	return &OptionError{fmt.Errorf(format, args...)}
 }
 
 // Comparison is a run being compared: made by OpenRun, run by Run.
@@ -109,7 +98,9 @@ type Comparison struct {
 
 	cfg  *config.Config
 	opts CompareOptions
-	lock *RunLock // the run folder is this process's from OpenRun to Run's end (or Close)
+	set  []dataset.Item // the whole set of images selected (a shard's too), when known
+	lock *RunLock       // the run folder is this process's from OpenRun to Run's end (or Close)
+	ids  map[string]ModelIdentity
 }
 
 // Close releases the run folder when Run is not called after OpenRun; Run
@@ -147,7 +138,7 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 	}
 	if opts.Shard.Sharded() {
 		if err := opts.Shard.valid(); err != nil {
-			return nil, &OptionError{err}
+			return nil, usage.Wrap("", err)
 		}
 		if opts.RunID == "" && !opts.Resume {
 			return nil, optionErrorf("--shard %s needs --run-id: every shard of a run must name the same run folder", opts.Shard)
@@ -192,8 +183,8 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 		} else {
 			fmt.Fprintf(c.status(), "resuming run %s (%d images)\n", c.Dir, len(c.Info.Items))
 		}
-		if opts.Data != "" || opts.Limit != 0 || (opts.Split != "" && opts.Split != "val" && opts.Split != c.Info.SplitName) {
-			c.log().Warn("resuming: --data, --split and --limit are those of the run being resumed", "run", c.Dir)
+		if err := c.checkResume(); err != nil {
+			return nil, err
 		}
 		if len(names) == 0 {
 			names = c.Info.Models
@@ -218,14 +209,16 @@ func OpenRun(cfg *config.Config, opts CompareOptions) (*Comparison, error) {
 		}
 		c.Info.Baseline = opts.Baseline
 	}
-	// A resumed model must be the model the run started with.
+	// A resumed model must be the model the run started with; the same
+	// identities key the response cache (build).
 	ids := map[string]ModelIdentity{}
+	env := backend.Env{TrainScores: c.Info.TrainScores, OpenAI: opts.OpenAI}
 	for _, m := range c.Models {
-		prompt, system := cfg.PromptFor(m)
-		if ids[m.Name], err = ConfigIdentity(m, prompt, system, llm.Options{MaxTokens: m.MaxTokens}); err != nil {
+		if ids[m.Name], err = ConfigIdentity(cfg, m, env); err != nil {
 			return nil, err
 		}
 	}
+	c.ids = ids
 	if err := c.Info.CheckIdentities(ids); err != nil {
 		return nil, err
 	}
@@ -300,13 +293,14 @@ func (c *Comparison) newInfo() error {
 		return err
 	}
 	if set.SplitName == "all" {
-		c.log().Warn("--split all: the baselines see the scores they are evaluated on")
+		fmt.Fprintln(c.status(), "--split all: the baselines see the scores they are evaluated on")
 	}
 	items := set.Items
 	if opts.Limit > 0 && opts.Limit < len(items) {
 		items = items[:opts.Limit]
 	}
 	var shard *ShardInfo
+	c.set = items
 	if opts.Shard.Sharded() {
 		items, shard = selectShard(items, opts.Shard)
 	}
@@ -334,16 +328,16 @@ func (c *Comparison) Run(ctx context.Context) error {
 	} else {
 		fmt.Fprintf(c.status(), "run %s: %d images, models %s\n", c.Dir, len(c.Info.Items), strings.Join(modelNames(c.Models), ", "))
 	}
-	runner := &Runner{Dir: c.Dir, Progress: c.opts.Progress, Log: c.opts.Log}
+	runner := &Runner{Dir: c.Dir, Progress: c.opts.Progress, Status: c.opts.Status, Log: c.opts.Log}
 	var runErr error
 	c.Results, runErr = runner.Run(ctx, models, c.Info.Items)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if runErr != nil {
-		c.log().Error("some models stopped", "err", runErr)
+		c.log().Debug("some models stopped", "err", runErr) // returned below
 	}
-	info, recs, err := ReadRun(c.Dir, c.log().Warn)
+	info, recs, err := ReadRun(c.Dir, statusWarn(c.status()))
 	if err != nil {
 		return err
 	}
@@ -370,14 +364,16 @@ func (c *Comparison) Run(ctx context.Context) error {
 
 // build makes the runner's models; closeAll releases those built.
 func (c *Comparison) build(ctx context.Context) (models []Model, closeAll func(), err error) {
-	env := backend.Env{TrainScores: c.Info.TrainScores, OpenAI: c.opts.OpenAI, Concurrency: c.opts.Concurrency, Log: c.opts.Log}
+	env := backend.Env{TrainScores: c.Info.TrainScores, OpenAI: c.opts.OpenAI, Concurrency: c.opts.Concurrency, Log: c.opts.Log, Status: c.opts.Status}
 	if !c.opts.NoCache {
 		dir, err := llm.DefaultCacheDir()
 		if err == nil {
 			env.Cache, err = llm.OpenCache(dir)
 		}
 		if err != nil {
-			c.log().Warn("response cache off", "err", err)
+			fmt.Fprintf(c.status(), "response cache off: %v\n", err)
+		} else if note := env.Cache.Note(); note != "" {
+			fmt.Fprintln(c.status(), note)
 		}
 	}
 	var built []*backend.Built
@@ -387,7 +383,7 @@ func (c *Comparison) build(ctx context.Context) (models []Model, closeAll func()
 		}
 	}
 	for _, m := range c.Models {
-		b, err := backend.Build(ctx, c.cfg, m, env)
+		b, err := backend.Build(ctx, m.Name, m.Spec, c.ids[m.Name], env)
 		if err != nil {
 			return nil, closeAll, err
 		}
@@ -414,7 +410,7 @@ func (c *Comparison) status() io.Writer {
 
 func (c *Comparison) log() *slog.Logger {
 	if c.opts.Log == nil {
-		return slog.Default()
+		return slog.New(slog.DiscardHandler)
 	}
 	return c.opts.Log
 }
@@ -428,14 +424,14 @@ func (c *Comparison) now() time.Time {
 
 // SelectModels resolves model names: the named models, each of which must
 // be ready, or without names every ready model, with the others named in
-// notReady ("name (reason)"). An unknown name is an OptionError.
+// notReady ("name (reason)"). An unknown name is a [usage.Error].
 func SelectModels(cfg *config.Config, names []string, openai backend.OpenAIOverrides) (models []*config.Model, notReady []string, err error) {
 	all, err := cfg.Select(names)
 	if err != nil {
-		return nil, nil, &OptionError{err}
+		return nil, nil, usage.Wrap("", err)
 	}
 	for _, m := range all {
-		r := backend.Ready(cfg, m, backend.Env{OpenAI: openai})
+		r := m.Spec.Ready(backend.Env{OpenAI: openai})
 		if r.Ready {
 			models = append(models, m)
 			continue
@@ -511,7 +507,11 @@ func (c *Comparison) checkSiblings(ids map[string]ModelIdentity) error {
 			continue
 		}
 		if mine := c.Info.Shard; mine != nil && (other.Shard.SetSHA256 != mine.SetSHA256 || other.Shard.SetSize != mine.SetSize) {
-			return fmt.Errorf("shard %s of run %s ran on another image set (%d images) than this shard's (%d): give every shard the same --data, --split and --limit", s, c.RunDir, other.Shard.SetSize, mine.SetSize)
+			what := fmt.Sprintf("another image set (%d images) than this shard's (%d)", other.Shard.SetSize, mine.SetSize)
+			if ch := itemChanges(other.Items, c.set, "is not in this shard's set"); c.set != nil && len(ch) > 0 {
+				what += ": " + strings.Join(ch, "; ")
+			}
+			return fmt.Errorf("shard %s of run %s ran on %s: give every shard the same --data, --split and --limit", s, c.RunDir, what)
 		}
 		for _, n := range slices.Sorted(maps.Keys(ids)) {
 			if old, ok := other.Identities[n]; ok {

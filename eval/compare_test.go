@@ -12,6 +12,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // compareSetup writes the demo's ground truth (n images) and a config with
@@ -94,14 +95,14 @@ func TestCompareLibrary(t *testing.T) {
 		{Baseline: "nope", Split: "all", RunID: "r2"},
 	} {
 		_, err := eval.Compare(t.Context(), cfg, bad)
-		var oe *eval.OptionError
+		var oe *usage.Error
 		if !errors.As(err, &oe) {
-			t.Errorf("%+v: err %v, want an OptionError", bad, err)
+			t.Errorf("%+v: err %v, want a usage.Error", bad, err)
 		}
 	}
-	// A failure that is not the options' is not an OptionError.
+	// A failure that is not the options' is not a usage.Error.
 	_, err = eval.Compare(t.Context(), cfg, eval.CompareOptions{Split: filepath.Join(dir, "nosplit.json")})
-	var oe *eval.OptionError
+	var oe *usage.Error
 	if err == nil || errors.As(err, &oe) {
 		t.Errorf("missing split: err %v, want a plain error", err)
 	}

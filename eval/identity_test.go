@@ -1,18 +1,20 @@
 package eval
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/config"
-	"github.com/vlmcmp/vlmcmp/llm"
 )
 
+// TestCheckIdentity: the resume check is a diff of the models' identities
+// that names what changed, whatever the backend.
 func TestCheckIdentity(t *testing.T) {
-	t.Setenv(FileHashCacheEnv, filepath.Join(t.TempDir(), "h.json"))
+	t.Setenv(backend.FileHashCacheEnv, filepath.Join(t.TempDir(), "h.json"))
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -23,41 +25,34 @@ func TestCheckIdentity(t *testing.T) {
 	}
 	a, b, lora := write("a.gguf", "model A"), write("b.gguf", "model B"), write("l.gguf", "adapter")
 	copyA := write("copy-of-a.gguf", "model A")
-	half := 0.5
-	local := func(file string, scale *float64) *config.Model {
-		return &config.Model{Name: "qwen", Backend: "local", ModelFile: file, Mmproj: b, LoRA: []config.LoRA{{Path: lora, Scale: scale}}}
+	// Identities here need no GGUF: a local model's is taken apart from
+	// its resolved settings with identityOf's fake files.
+	local := func(file, scale string) string {
+		return fmt.Sprintf("{name: qwen, backend: local, model_file: %s, mmproj: %s, lora: [{path: %s%s}]}", file, b, lora, scale)
 	}
-	openai := func(name, detail string) *config.Model {
-		return &config.Model{Name: "gpt4", Backend: "openai", Model: config.ModelRef{Name: name}, Detail: detail}
+	openai := func(name, extra string) string {
+		return "{name: gpt4, backend: openai, model: " + name + extra + "}"
 	}
-	opts := llm.Options{MaxTokens: 64}
 	tests := []struct {
-		name       string
-		old, new   *config.Model
-		oldP, newP string
-		oldO, newO llm.Options
-		want       string // "" for no error
+		name     string
+		old, new string // model entries
+		want     string // "" for no error
 	}{
-		{"same", openai("gpt-4o", "low"), openai("gpt-4o", "low"), "p", "p", opts, opts, ""},
-		{"model name", openai("gpt-4o", "low"), openai("gpt-4-turbo", "low"), "p", "p", opts, opts, `model was "gpt-4o", now "gpt-4-turbo"`},
-		{"detail", openai("gpt-4o", "low"), openai("gpt-4o", "high"), "p", "p", opts, opts, `detail was "low", now "high"`},
-		{"prompt", openai("gpt-4o", ""), openai("gpt-4o", ""), "rate it", "score it", opts, opts, `prompt was "rate it", now "score it"`},
-		{"max tokens", openai("gpt-4o", ""), openai("gpt-4o", ""), "p", "p", opts, llm.Options{MaxTokens: 8}, "max_tokens was 64, now 8"},
-		{"gguf content", local(a, nil), local(b, nil), "", "", opts, opts, "model_file was sha256 "},
-		{"gguf moved, same content", local(a, nil), local(copyA, nil), "", "", opts, opts, ""},
-		{"lora scale", local(a, nil), local(a, &half), "", "", opts, opts, "LoRA 1 scale was 1, now 0.5"},
+		{"same", openai("gpt-4o", ", detail: low"), openai("gpt-4o", ", detail: low"), ""},
+		{"model name", openai("gpt-4o", ""), openai("gpt-4-turbo", ""), `model was "gpt-4o", now "gpt-4-turbo"`},
+		{"detail", openai("gpt-4o", ", detail: low"), openai("gpt-4o", ", detail: high"), `detail was "low", now "high"`},
+		{"default detail made explicit", openai("gpt-4o", ""), openai("gpt-4o", ", detail: low"), ""},
+		{"prompt", openai("gpt-4o", ", prompt: rate it"), openai("gpt-4o", ", prompt: score it"), `prompt was "rate it", now "score it"`},
+		{"max tokens", openai("gpt-4o", ", max_tokens: 64"), openai("gpt-4o", ", max_tokens: 8"), `max_tokens was "64", now "8"`},
+		{"base url", openai("gpt-4o", ", base_url: 'http://u:secret@a/v1'"), openai("gpt-4o", ", base_url: 'http://b/v1'"), `base_url was "http://u:xxxxx@a/v1", now "http://b/v1"`},
+		{"gguf content", local(a, ""), local(b, ""), "model_file.sha256 was sha256 "},
+		{"gguf moved, same content", local(a, ""), local(copyA, ""), ""},
+		{"lora scale", local(a, ""), local(a, ", scale: 0.5"), `lora.1.scale was "1", now "0.5"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			old, err := ConfigIdentity(tt.old, tt.oldP, "", tt.oldO)
-			if err != nil {
-				t.Fatal(err)
-			}
-			now, err := ConfigIdentity(tt.new, tt.newP, "", tt.newO)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = CheckIdentity(tt.new.Name, old, now)
+			old, now := identityOf(t, tt.old), identityOf(t, tt.new)
+			err := CheckIdentity("m", old, now)
 			if tt.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -73,17 +68,45 @@ func TestCheckIdentity(t *testing.T) {
 					t.Errorf("error %q lacks %q", msg, w)
 				}
 			}
+			if strings.Contains(msg, "secret") {
+				t.Errorf("error %q shows a URL's password", msg)
+			}
 		})
 	}
 }
 
+// identityOf is the identity of the one model of a config entry. A local
+// model's files here are not GGUF, so its identity is taken without the
+// settings llm/local resolves from them.
+func identityOf(t *testing.T, entry string) ModelIdentity {
+	t.Helper()
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	cfg, err := config.Parse(filepath.Join(t.TempDir(), "vlmcmp.yaml"), []byte("models:\n  - "+entry+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &cfg.Models[0]
+	if ls, ok := m.Spec.(*backend.LocalSpec); ok {
+		id, err := ls.FileIdentity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	id, err := ConfigIdentity(cfg, m, backend.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func TestCheckIdentitiesRecordsNewModels(t *testing.T) {
 	info := &RunInfo{ID: "r"} // a run.json from before identities
-	gpt := ModelIdentity{Backend: "openai", Model: "gpt-4o"}
+	gpt := ModelIdentity{"backend": "openai", "model": "gpt-4o"}
 	if err := info.CheckIdentities(map[string]ModelIdentity{"gpt4": gpt}); err != nil {
 		t.Fatal(err)
 	}
-	if info.Identities["gpt4"].Model != "gpt-4o" {
+	if info.Identities["gpt4"]["model"] != "gpt-4o" {
 		t.Fatalf("identity not recorded: %+v", info.Identities)
 	}
 	dir := t.TempDir()
@@ -94,40 +117,33 @@ func TestCheckIdentitiesRecordsNewModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	turbo := ModelIdentity{Backend: "openai", Model: "gpt-4-turbo"}
-	err = back.CheckIdentities(map[string]ModelIdentity{"gpt4": turbo, "mean": {Backend: "baseline"}})
+	turbo := ModelIdentity{"backend": "openai", "model": "gpt-4-turbo"}
+	err = back.CheckIdentities(map[string]ModelIdentity{"gpt4": turbo, "mean": {"backend": "baseline"}})
 	if err == nil || !strings.Contains(err.Error(), "run r: model gpt4") {
 		t.Fatalf("changed model after a round trip through run.json: %v", err)
 	}
 }
 
-func TestFileSHA256Cached(t *testing.T) {
-	cache := filepath.Join(t.TempDir(), "h.json")
-	t.Setenv(FileHashCacheEnv, cache)
-	p := filepath.Join(t.TempDir(), "m.gguf")
-	os.WriteFile(p, []byte("abc"), 0o644)
-	h1, err := FileSHA256(p)
-	if err != nil {
+// TestLegacyIdentityRefused: a run.json written before identities were
+// flat still reads, and a resume against it is refused in one sentence
+// rather than compared field by field.
+func TestLegacyIdentityRefused(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"id": "r", "created": "2026-01-01T00:00:00Z", "models": ["q"], "items": [],
+  "identities": {"q": {"backend": "local", "model": "", "model_sha256": "aa", "mmproj_sha256": "bb",
+    "lora": [{"sha256": "cc", "scale": 1}], "options": {"max_tokens": 64}, "structured": true}}}`
+	if err := os.WriteFile(filepath.Join(dir, RunInfoFile), []byte(old), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if h1 != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
-		t.Fatalf("sha256(abc) = %s", h1)
+	info, err := ReadRunInfo(dir)
+	if err != nil {
+		t.Fatalf("an older run.json does not read: %v", err)
 	}
-	if _, err := os.Stat(cache); err != nil {
-		t.Fatalf("no cache written: %v", err)
+	if got := info.Identities["q"]["lora.1.sha256"]; got != "cc" {
+		t.Errorf("legacy identity flattened to %v", info.Identities["q"])
 	}
-	// The cache answers while size and mtime match ...
-	mt := time.Now().Add(-time.Hour)
-	os.Chtimes(p, mt, mt)
-	FileSHA256(p)
-	os.WriteFile(p, []byte("xyz"), 0o644) // same size
-	os.Chtimes(p, mt, mt)
-	if h, _ := FileSHA256(p); h != h1 {
-		t.Fatalf("cached digest not used: %s", h)
-	}
-	// ... and a changed mtime makes it hash again.
-	os.Chtimes(p, time.Now(), time.Now())
-	if h, _ := FileSHA256(p); h == h1 {
-		t.Fatal("rewritten file kept its old digest")
+	err = info.CheckIdentities(map[string]ModelIdentity{"q": {"backend": "local", "model_file.sha256": "aa"}})
+	if err == nil || !strings.Contains(err.Error(), "recorded by an older vlmcmp") {
+		t.Errorf("resume of a legacy run: %v, want a refusal naming the older vlmcmp", err)
 	}
 }

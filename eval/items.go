@@ -175,7 +175,7 @@ func reasonKind(r string) string {
 	case strings.HasPrefix(r, "no score"), strings.Contains(r, "holds no score"):
 		return "no score"
 	case strings.Contains(r, "outside"):
-		return "score outside 1..10"
+		return "score outside " + llm.ScaleText
 	case strings.HasPrefix(r, "image not found"):
 		return "image not found"
 	case strings.HasPrefix(r, "image unreadable"), strings.HasPrefix(r, "image is an empty"), strings.Contains(r, "not a supported image"):

@@ -51,14 +51,21 @@ type ShardSetError struct {
 	Run        string
 	Incomplete []string
 	Conflicts  []string
+	// Config is the config file the shards ran with (run.json's), for the
+	// command that finishes them; "" when none.
+	Config string
 }
 
 func (e *ShardSetError) Error() string {
 	if len(e.Conflicts) > 0 {
 		return fmt.Sprintf("the shards of run %s do not fit together: %s", e.Run, strings.Join(append(e.Conflicts, e.Incomplete...), "; "))
 	}
-	return fmt.Sprintf("the shards of run %s are incomplete: %s; finish them with the command each shard ran (vlmcmp compare --output-dir %s --run-id %s --shard K/N), or give --partial to analyze what is there",
-		e.Run, strings.Join(e.Incomplete, "; "), filepath.Dir(e.Run), filepath.Base(e.Run))
+	config := ""
+	if e.Config != "" {
+		config = " --config " + ShellQuote(e.Config)
+	}
+	return fmt.Sprintf("the shards of run %s are incomplete: %s; finish them with the command each shard ran (vlmcmp compare%s --output-dir %s --run-id %s --shard K/N), or give --partial to analyze what is there",
+		e.Run, strings.Join(e.Incomplete, "; "), config, ShellQuote(filepath.Dir(e.Run)), ShellQuote(filepath.Base(e.Run)))
 }
 
 // MergeOptions are the settings of [ReadShards].
@@ -80,6 +87,8 @@ type ShardReport struct {
 	// Missing describes what an accepted partial set lacks (empty when the
 	// set is complete).
 	Missing []string
+	// SetSize is the number of images of the whole run, every shard's.
+	SetSize int
 }
 
 // Merged names the shards merged and of how many, for people:
@@ -104,9 +113,10 @@ type shardRun struct {
 // order of the whole set, every model's records of every shard. It refuses
 // (a *ShardSetError) shards of different N or image sets, an image in two
 // shards, shards that ran a model with different identities, and, unless
-// opts.Partial, a missing shard or an image a model has no line for (error
-// lines count as answered: the run recorded them). Nothing in the folder
-// changes.
+// opts.Partial, a missing shard or an image a model has no answer for (no
+// line, or a line recording a missing answer: a server that could not be
+// reached, kept failing or lacks the model; an error that is the request's
+// own counts as answered, with no score). Nothing in the folder changes.
 func ReadShards(runDir string, opts MergeOptions) (*RunInfo, map[string][]Record, *ShardReport, error) {
 	shards, err := listShards(runDir)
 	if err != nil {
@@ -153,6 +163,9 @@ func ReadShards(runDir string, opts MergeOptions) (*RunInfo, map[string][]Record
 			return nil, nil, nil, err
 		}
 		runs = append(runs, &shardRun{s: s, info: info, recs: recs})
+		if serr.Config == "" {
+			serr.Config = info.Config
+		}
 		have[s.Index] = true
 	}
 	var missing []string
@@ -177,7 +190,7 @@ func ReadShards(runDir string, opts MergeOptions) (*RunInfo, map[string][]Record
 		return nil, nil, nil, serr
 	}
 	info, recs := mergeShards(runDir, runs)
-	rep := &ShardReport{Count: n, Missing: serr.Incomplete}
+	rep := &ShardReport{Count: n, Missing: serr.Incomplete, SetSize: runs[0].info.Shard.SetSize}
 	for _, r := range runs {
 		rep.Present = append(rep.Present, r.s.Index)
 		rep.Images = append(rep.Images, len(r.info.Items))
@@ -279,7 +292,8 @@ func mergedModels(runs []*shardRun) []string {
 	return out
 }
 
-// unanswered lists, per shard and model, the images without a line.
+// unanswered lists, per shard and model, the images without an answer: no
+// line, or a line recording a missing answer.
 func unanswered(runs []*shardRun) []string {
 	var out []string
 	models := mergedModels(runs)
@@ -287,7 +301,7 @@ func unanswered(runs []*shardRun) []string {
 		for _, m := range models {
 			got := make(map[string]bool, len(r.recs[m]))
 			for _, rec := range r.recs[m] {
-				got[rec.ID] = true
+				got[rec.ID] = rec.Missing == ""
 			}
 			seen := map[string]bool{}
 			miss, total := 0, 0

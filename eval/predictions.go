@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -30,8 +31,47 @@ type Record struct {
 	Prediction *llm.Prediction `json:"prediction,omitempty"`
 	// Error says why the item has no answer.
 	Error string `json:"error,omitempty"`
+	// Missing, beside Error, says that the answer is missing for a reason
+	// that is not the request's own (llm.Missing*: unreachable,
+	// server_error, no_model, rate_limited, refused_key, no_server): the
+	// line is no answer of the model, never a "no score". Empty when Error
+	// is the request's (an unreadable image, a request refused for its
+	// content), which counts as no score.
+	Missing string `json:"missing,omitempty"`
 	// Time is when the answer arrived.
 	Time time.Time `json:"time"`
+}
+
+// recordJSON is a Record as a predictions line: its fields, and the bytes
+// of an ID or image path that is not UTF-8 ([rawBytes]).
+type recordJSON struct {
+	IDBytes    []byte `json:"id_bytes,omitempty"`
+	ImageBytes []byte `json:"image_bytes,omitempty"`
+}
+
+// MarshalJSON writes r as tagged, with "id_bytes" and "image_bytes" when
+// ID or Image is not UTF-8, so that any file name round-trips.
+func (r Record) MarshalJSON() ([]byte, error) {
+	type plain Record
+	return json.Marshal(struct {
+		plain
+		recordJSON
+	}{plain(r), recordJSON{rawBytes(r.ID), rawBytes(r.Image)}})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Record) UnmarshalJSON(data []byte) error {
+	type plain Record
+	var raw recordJSON
+	v := struct {
+		*plain
+		*recordJSON
+	}{(*plain)(r), &raw}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	r.ID, r.Image = fromRaw(r.ID, raw.IDBytes), fromRaw(r.Image, raw.ImageBytes)
+	return nil
 }
 
 // WriteError is a failure to write a predictions file (a full disk, a
@@ -100,6 +140,7 @@ func ReadPredictions(path string) (*ReadResult, error) {
 func parsePredictions(path string, data []byte) (*ReadResult, error) {
 	res := &ReadResult{}
 	index := map[string]int{}
+	var lines []int // the line of each record
 	var off int64
 	for line := 1; off < int64(len(data)); line++ {
 		rest := data[off:]
@@ -130,11 +171,21 @@ func parsePredictions(path string, data []byte) (*ReadResult, error) {
 			res.NoFinalNewline = true
 		}
 		if i, ok := index[rec.ID]; ok {
-			res.Records[i] = rec
+			prev := &res.Records[i]
+			if err := conflicting(prev, &rec); err != "" {
+				return nil, fmt.Errorf("%s:%d: image %s is answered twice with %s (line %d and this one): a predictions file holds one answer per image; remove the wrong line",
+					path, line, strconv.Quote(rec.ID), err, lines[i])
+			}
+			// The same answer again, or an answer where an error was:
+			// the answer stays.
+			if prev.Prediction == nil || rec.Prediction != nil {
+				res.Records[i], lines[i] = rec, line
+			}
 			res.Duplicates++
 		} else {
 			index[rec.ID] = len(res.Records)
 			res.Records = append(res.Records, rec)
+			lines = append(lines, line)
 		}
 		off += next
 		if n >= 0 {
@@ -142,6 +193,27 @@ func parsePredictions(path string, data []byte) (*ReadResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// conflicting says how two answers for one image differ ("different
+// scores (7 and 5)"), "" when they do not: both answered with one score,
+// or one of them is an error line (the image was asked again).
+func conflicting(a, b *Record) string {
+	if a.Prediction == nil || b.Prediction == nil {
+		return ""
+	}
+	sa, sb := a.Score(), b.Score()
+	switch {
+	case sa == nil && sb == nil, sa != nil && sb != nil && *sa == *sb:
+		return ""
+	}
+	show := func(s *float64) string {
+		if s == nil {
+			return "no score"
+		}
+		return strconv.FormatFloat(*s, 'g', -1, 64)
+	}
+	return fmt.Sprintf("different scores (%s and %s)", show(sa), show(sb))
 }
 
 // isLastLine reports whether rest holds nothing but whitespace.

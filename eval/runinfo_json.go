@@ -2,6 +2,7 @@ package eval
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 )
@@ -15,6 +16,31 @@ type runItem struct {
 	Expected float64 `json:"expected"`
 	Prompt   string  `json:"prompt,omitempty"`
 	System   string  `json:"system,omitempty"`
+	// IDBytes and ImageBytes hold ID and Image when they are not UTF-8
+	// (see [rawBytes]).
+	IDBytes    []byte `json:"id_bytes,omitempty"`
+	ImageBytes []byte `json:"image_bytes,omitempty"`
+}
+
+// rawBytes is s's bytes when s is not valid UTF-8, nil otherwise. JSON
+// strings hold only UTF-8: encoding/json writes U+FFFD for each invalid
+// byte, so that a file name that is not UTF-8 (café.png in Latin-1) would
+// come back as another name. Such a string is written twice: as the
+// readable string, and its bytes (base64) beside it, which [fromRaw] reads
+// back.
+func rawBytes(s string) []byte {
+	if utf8.ValidString(s) {
+		return nil
+	}
+	return []byte(s)
+}
+
+// fromRaw is the string a JSON field and its bytes field stand for.
+func fromRaw(s string, b []byte) string {
+	if b != nil {
+		return string(b)
+	}
+	return s
 }
 
 // MarshalJSON writes info with its items in run.json's item form; every
@@ -23,7 +49,8 @@ func (info RunInfo) MarshalJSON() ([]byte, error) {
 	type plain RunInfo // RunInfo's fields without its methods
 	items := make([]runItem, len(info.Items))
 	for i, it := range info.Items {
-		items[i] = runItem{ID: it.ID, Image: it.ImagePath, Expected: it.Score, Prompt: it.Prompt, System: it.System}
+		items[i] = runItem{ID: it.ID, Image: it.ImagePath, Expected: it.Score, Prompt: it.Prompt, System: it.System,
+			IDBytes: rawBytes(it.ID), ImageBytes: rawBytes(it.ImagePath)}
 	}
 	return json.Marshal(struct {
 		plain
@@ -43,7 +70,8 @@ func (info *RunInfo) UnmarshalJSON(data []byte) error {
 	}
 	info.Items = make([]dataset.Item, len(v.Items))
 	for i, it := range v.Items {
-		info.Items[i] = dataset.Item{ID: it.ID, ImagePath: it.Image, Score: it.Expected, Prompt: it.Prompt, System: it.System}
+		info.Items[i] = dataset.Item{ID: fromRaw(it.ID, it.IDBytes), ImagePath: fromRaw(it.Image, it.ImageBytes),
+			Score: it.Expected, Prompt: it.Prompt, System: it.System}
 	}
 	return nil
 }

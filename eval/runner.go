@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -104,9 +105,11 @@ type Runner struct {
 	// Progress, when set, is called after every answer and once when a
 	// model finishes, always from the goroutine that called Run.
 	Progress func(Progress)
-	// Log receives warnings (torn lines) and debug lines; nil means
-	// slog.Default().
-	Log *slog.Logger
+	// Status receives the lines a person running it wants to see (a torn
+	// line dropped, errors redone); nil: discarded. Log receives debug
+	// lines; nil: discarded.
+	Status io.Writer
+	Log    *slog.Logger
 }
 
 // ModelResult is what Run did for one model.
@@ -153,7 +156,14 @@ func (r *Runner) log() *slog.Logger {
 	if r.Log != nil {
 		return r.Log
 	}
-	return slog.Default()
+	return slog.New(slog.DiscardHandler)
+}
+
+func (r *Runner) status() io.Writer {
+	if r.Status != nil {
+		return r.Status
+	}
+	return io.Discard
 }
 
 func (r *Runner) runModel(ctx context.Context, m Model, items []dataset.Item) (res ModelResult) {
@@ -170,10 +180,10 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []dataset.Item) (r
 		}
 	}()
 	if read.Torn {
-		r.log().Warn("predictions file had a torn last line (an interrupted write); dropped it, the image is redone", "file", path)
+		fmt.Fprintf(r.status(), "%s had a torn last line (an interrupted write); dropped it, the image is redone\n", path)
 	}
 	if n := len(read.Records) - len(kept); n > 0 {
-		r.log().Info("redoing items that recorded an error", "model", m.Name, "items", n)
+		fmt.Fprintf(r.status(), "%s: redoing %d items that recorded an error\n", m.Name, n)
 	}
 	done := make(map[string]bool, len(kept))
 	for _, rec := range kept {
@@ -218,7 +228,7 @@ func (r *Runner) runModel(ctx context.Context, m Model, items []dataset.Item) (r
 		}
 		rec := Record{ID: it.ID, Image: it.ImagePath, Expected: it.Score, Model: m.Name, Time: time.Now().UTC()}
 		if out.Err != nil {
-			rec.Error = out.Err.Error()
+			rec.Error, rec.Missing = out.Err.Error(), llm.MissingReason(out.Err)
 			res.Errors++
 			p.Errors++
 			if res.Answered == 0 {

@@ -286,7 +286,7 @@ func TestTornLineRecovered(t *testing.T) {
 		t.Fatalf("ReadPredictions(torn) = %+v, %v; want 5 records and Torn", res, err)
 	}
 	var logs strings.Builder
-	r.Log = slogTo(&logs)
+	r.Status = &logs
 	f := &fakePredictor{}
 	if _, err := r.Run(t.Context(), []Model{{Name: "m", Predictor: f}}, items); err != nil {
 		t.Fatal(err)

@@ -130,7 +130,7 @@ const (
 // from 0, with N from count or else the VLMCMP_SHARD_COUNT variable). count,
 // when positive, is --shard-count. "" is the whole set. getenv is
 // os.Getenv, or a fake in tests. Errors are one sentence saying what is
-// wrong; they are OptionErrors.
+// wrong; they are usage errors (usage.Error).
 func ParseShard(spec string, count int, getenv func(string) string) (Shard, error) {
 	spec = strings.TrimSpace(spec)
 	if count < 0 {
@@ -231,6 +231,9 @@ func shardFromSlurm(count int, getenv func(string) string) (Shard, error) {
 		n = (hi-lo)/step + 1
 	} else {
 		return Shard{}, optionErrorf("--shard auto: SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX is; give --shard K/N")
+	}
+	if n < 1 {
+		return Shard{}, optionErrorf("--shard auto: the Slurm array has no tasks (SLURM_ARRAY_TASK_COUNT, or SLURM_ARRAY_TASK_MAX below SLURM_ARRAY_TASK_MIN, gives %d); submit it as one range, --array=0-7 for 8 shards, or give --shard K/N", n)
 	}
 	if count > 0 && count != n {
 		return Shard{}, optionErrorf("--shard auto: --shard-count %d disagrees with the Slurm array's %d tasks (SLURM_ARRAY_TASK_COUNT)", count, n)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // TestShardOf pins the assignment: runs in progress on a cluster depend on
@@ -96,6 +99,8 @@ func TestParseShard(t *testing.T) {
 		{name: "slurm list array", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_ID", "40"), err: "Slurm task 40 is not one of 4 consecutive tasks"},
 		{name: "slurm no min", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_MIN", ""), err: "SLURM_ARRAY_TASK_MIN is not"},
 		{name: "slurm no count", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_COUNT", ""), err: "neither SLURM_ARRAY_TASK_COUNT nor SLURM_ARRAY_TASK_MAX"},
+		{name: "slurm count zero", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_COUNT", "0"), err: "the Slurm array has no tasks (SLURM_ARRAY_TASK_COUNT, or SLURM_ARRAY_TASK_MAX below SLURM_ARRAY_TASK_MIN, gives 0)"},
+		{name: "slurm max below min", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_COUNT", "", "SLURM_ARRAY_TASK_MAX", "8"), err: "the Slurm array has no tasks"},
 		{name: "slurm junk", spec: "auto", env: with(slurm, "SLURM_ARRAY_TASK_ID", "x"), err: `SLURM_ARRAY_TASK_ID="x" is not a whole number`},
 		{name: "k8s with flag", spec: "auto", count: 5, env: with(nil, "JOB_COMPLETION_INDEX", "0"), want: eval.Shard{Index: 1, Count: 5}},
 		{name: "k8s with env", spec: "auto", env: with(nil, "JOB_COMPLETION_INDEX", "4", eval.ShardCountEnv, "5"), want: eval.Shard{Index: 5, Count: 5}},
@@ -109,9 +114,9 @@ func TestParseShard(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := eval.ParseShard(tc.spec, tc.count, func(k string) string { return tc.env[k] })
 			if tc.err != "" {
-				var oe *eval.OptionError
+				var oe *usage.Error
 				if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.As(err, &oe) {
-					t.Fatalf("ParseShard(%q, %d) = %v, %v; want an OptionError with %q", tc.spec, tc.count, got, err, tc.err)
+					t.Fatalf("ParseShard(%q, %d) = %v, %v; want a usage.Error with %q", tc.spec, tc.count, got, err, tc.err)
 				}
 				if strings.Contains(strings.TrimSuffix(err.Error(), "."), "\n") {
 					t.Errorf("error is more than one line: %q", err)
@@ -368,9 +373,7 @@ func TestShardMergeRefuses(t *testing.T) {
 			make: func(id string) string {
 				run := complete(id)
 				editRunInfo(eval.ShardDir(run, shard(2, 3)), func(info *eval.RunInfo) {
-					m := info.Identities["mean"]
-					m.Model = "median"
-					info.Identities["mean"] = m
+					info.Identities["mean"]["model"] = "median"
 				})
 				return run
 			},
@@ -474,7 +477,7 @@ func TestShardCompareRefuses(t *testing.T) {
 		cfg    *config.Config
 		opts   eval.CompareOptions
 		want   string
-		option bool // an OptionError (exit 2)
+		option bool // a usage.Error (exit 2)
 	}{
 		{"no run id", cfg, eval.CompareOptions{Split: "all", Shard: eval.Shard{Index: 1, Count: 2}}, "--shard 1/2 needs --run-id", true},
 		{"bad shard", cfg, shardOpts("s", 3, 2), "K/N needs 1 ≤ K ≤ N", true},
@@ -486,7 +489,7 @@ func TestShardCompareRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := eval.Compare(ctx, tc.cfg, tc.opts)
-			var oe *eval.OptionError
+			var oe *usage.Error
 			if err == nil || !strings.Contains(err.Error(), tc.want) || errors.As(err, &oe) != tc.option {
 				t.Fatalf("Compare = %v; want %q (option error: %t)", err, tc.want, tc.option)
 			}
@@ -612,5 +615,53 @@ func TestShardReportMerged(t *testing.T) {
 	r := &eval.ShardReport{Count: 4, Present: []int{1, 3}}
 	if got := r.Merged(); got != "shards 1, 3 of 4" {
 		t.Errorf("Merged = %q", got)
+	}
+}
+
+// TestShardsWithOtherTrainingSplitsDoNotMerge: the mean baseline's identity
+// names its training scores, so a shard run with another training split
+// (same held-out images) is refused before it asks anything, and a merge of
+// such shards is refused: "mean" never mixes two values.
+func TestShardsWithOtherTrainingSplitsDoNotMerge(t *testing.T) {
+	cfg, dir := compareSetup(t, 12, "  - {name: mean, backend: baseline, model: mean}\n")
+	set, err := eval.SelectItems(cfg.DataPath(), "all", "", dataset.Options{}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range set.Items {
+		ids = append(ids, it.ID)
+	}
+	slices.Sort(ids)
+	split := func(name string, train []string) string {
+		p := filepath.Join(dir, name)
+		if err := dataset.WriteSplit(p, &dataset.Split{Data: cfg.DataPath(), Train: train, Val: ids[:6]}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b := split("a.json", ids[6:]), split("b.json", ids[9:])
+	opts := func(k int, splitFile string) eval.CompareOptions {
+		o := shardOpts("r", k, 2)
+		o.Split = splitFile
+		return o
+	}
+	if _, err := eval.Compare(t.Context(), cfg, opts(1, a)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = eval.OpenRun(cfg, opts(2, b))
+	if err == nil || !strings.Contains(err.Error(), "train_scores.sha256 was sha256 ") {
+		t.Fatalf("shard 2 with another training split: %v, want a refusal naming the training scores", err)
+	}
+	// Written anyway (as two machines would, neither seeing the other's
+	// folder yet), the merge refuses them.
+	os.Rename(eval.ShardDir(filepath.Join(cfg.OutputPath(), "r"), eval.Shard{Index: 1, Count: 2}), filepath.Join(dir, "away"))
+	if _, err := eval.Compare(t.Context(), cfg, opts(2, b)); err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(filepath.Join(dir, "away"), eval.ShardDir(filepath.Join(cfg.OutputPath(), "r"), eval.Shard{Index: 1, Count: 2}))
+	_, _, _, err = eval.ReadAnyRun(filepath.Join(cfg.OutputPath(), "r"), eval.MergeOptions{})
+	if err == nil || !strings.Contains(err.Error(), "model mean is not the same in shards 1/2 and 2/2 (train_scores") {
+		t.Fatalf("merge of shards with other training splits: %v", err)
 	}
 }

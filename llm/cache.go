@@ -19,7 +19,8 @@ import (
 // stored. A Cache is safe for concurrent use by several goroutines and
 // processes: files are written to a temporary name and renamed.
 type Cache struct {
-	dir string
+	dir  string
+	note string
 }
 
 // CacheDirEnv overrides the default cache folder.
@@ -43,19 +44,52 @@ func OpenCache(dir string) (*Cache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("response cache: %w", err)
 	}
-	return &Cache{dir: dir}, nil
+	c := &Cache{dir: dir}
+	c.note = c.checkFormat()
+	return c, nil
 }
+
+// cacheFormatFile records the key version of the answers in a cache
+// folder, so that answers stored under an older key are known to be there.
+const cacheFormatFile = "FORMAT"
+
+// checkFormat writes the folder's format and says, in one line, when it
+// holds answers of an older one: those are never read again (their keys
+// cannot match), and the user should know why nothing is cached.
+func (c *Cache) checkFormat() string {
+	path := filepath.Join(c.dir, cacheFormatFile)
+	want := fmt.Sprintf("vlmcmp response cache, key version %d\n", cacheKeyVersion)
+	got, err := os.ReadFile(path)
+	if err == nil && string(got) == want {
+		return ""
+	}
+	note := ""
+	if ents, _ := os.ReadDir(c.dir); len(ents) > 0 && !(len(ents) == 1 && ents[0].Name() == cacheFormatFile) {
+		note = fmt.Sprintf("response cache %s: answers stored by an older vlmcmp are not used (their key did not name the model by content); delete them to free the space", c.dir)
+	}
+	if os.WriteFile(path+".tmp", []byte(want), 0o644) == nil {
+		os.Rename(path+".tmp", path)
+	}
+	return note
+}
+
+// Note is one line for the user about the cache as it was opened (answers
+// of an older vlmcmp that will not be used), or "".
+func (c *Cache) Note() string { return c.note }
 
 // Dir is the cache's folder.
 func (c *Cache) Dir() string { return c.dir }
 
 // cacheKeyVersion changes when the key's contents change, orphaning old
 // entries rather than misreading them.
-const cacheKeyVersion = 1
+// Version 2: the identity is the hash of the model's identity (eval/backend),
+// which names its files by content; version 1 named them by path, size and
+// modification time, and answered for a file replaced keeping those.
+const cacheKeyVersion = 2
 
-// CacheKey hashes what determines an answer: identity (the backend, its
-// model and every backend setting that changes answers, as the backend's
-// builder spells them), the prompt, the system prompt, the decoding options
+// CacheKey hashes what determines an answer: identity (the key of the
+// model's identity: its backend, its files by content and every setting that
+// changes answers), the prompt, the system prompt, the decoding options
 // and imageHash, the SHA-256 of the image bytes.
 func CacheKey(identity string, req *Request, imageHash string) string {
 	k, _ := json.Marshal(struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -113,5 +114,32 @@ func TestWithCacheBatch(t *testing.T) {
 	}
 	if inner.batched.Load() != 2 {
 		t.Errorf("%d requests reached the batch, want 2 (b and c)", inner.batched.Load())
+	}
+}
+
+// TestCacheOlderFormatNoted: answers stored under an older key version are
+// never read (their keys cannot match) and opening the folder says so in
+// one line, once; a new folder says nothing.
+func TestCacheOlderFormatNoted(t *testing.T) {
+	fresh, err := OpenCache(t.TempDir())
+	if err != nil || fresh.Note() != "" {
+		t.Fatalf("new cache: %v, note %q", err, fresh.Note())
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "ab"), 0o755); err != nil { // an entry of version 1
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ab", "abcd.json"), []byte(`{"text":"old"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := OpenCache(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Note(); !strings.Contains(n, "older vlmcmp are not used") || strings.Contains(n, "\n") {
+		t.Errorf("note %q, want one line about the older answers", n)
+	}
+	if again, _ := OpenCache(dir); again.Note() != "" {
+		t.Errorf("second open: note %q, want none", again.Note())
 	}
 }

@@ -9,11 +9,19 @@ import (
 	"unicode"
 )
 
-// ScoreMin and ScoreMax bound the rating scale.
+// ScoreMin and ScoreMax bound the rating scale: the one scale of the
+// project. The ground truth (eval/dataset), every backend's answers and
+// structured-output schemas, and the reports take it from here.
 const (
 	ScoreMin = 1
 	ScoreMax = 10
 )
+
+// ScaleText is the scale in words, "1..10", for messages.
+var ScaleText = fmt.Sprintf("%d..%d", ScoreMin, ScoreMax)
+
+// InScale reports whether v is a score on the scale.
+func InScale(v float64) bool { return inScale(v) }
 
 // ErrNoScore is wrapped by ExtractScore's errors.
 var ErrNoScore = errors.New("no score")

@@ -36,5 +36,18 @@
 // Every prediction records which server answered ([llm.Server]: base URL,
 // Server header, system_fingerprint).
 //
+// Azure OpenAI is the same API behind a resource's deployments:
+// [NewAzurePredictor] scores with a deployment ([AzureConfig]: endpoint,
+// deployment, API version, the key from a file or AZURE_OPENAI_API_KEY)
+// through go-openai's Azure configuration, and [NewAzureFineTuning] runs
+// files and jobs on the resource. Azure's answers are read as Azure writes
+// them: a refused key wraps [ErrAzureUnauthorized], a deployment not found
+// is waited for and then wraps [ErrDeploymentNotFound], a content-filter
+// refusal is a prediction without a score that gives the reason.
+//
+// Uploads wait at least 5 minutes for the answer (plus the size term), and
+// a retried upload first looks for the file a failed attempt delivered, so
+// retries never leave copies.
+//
 // The package logs at Debug level only, through log/slog.
 package openaiclient

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	openai "github.com/sashabaranov/go-openai"
+
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // Sentinels callers branch on (the CLI maps them to hints).
@@ -21,6 +23,9 @@ var (
 	// ErrMalformed is wrapped when a 2xx answer's body is not what the API
 	// sends.
 	ErrMalformed = errors.New("malformed response")
+	// ErrEveryServerFailed is wrapped when every server of a fleet failed a
+	// request; the error names each server and its last failure.
+	ErrEveryServerFailed = errors.New("every server failed")
 )
 
 // APIError is an error answer of the API, with the key redacted from its
@@ -78,4 +83,37 @@ func convertError(err error, key string) error {
 		return errors.New(r)
 	}
 	return err
+}
+
+// missingReason says why a failed chat request leaves its answer missing
+// ([llm.MissingError]), "" when the failure is the request's own: a 400,
+// 413, 415 or 422 refuses this request (its image, its content, its
+// settings), and another try would be refused alike. Everything else (no
+// connection, a 5xx or a 429 past the retries, a server without the model
+// or refusing the key, a malformed answer, every server of a fleet
+// failing) is the infrastructure's, not the model's answer.
+func missingReason(err error) string {
+	if errors.Is(err, ErrEveryServerFailed) {
+		return llm.MissingNoServer
+	}
+	if ae, ok := errors.AsType[*APIError](err); ok {
+		switch s := ae.Status; {
+		case s == http.StatusBadRequest || s == http.StatusRequestEntityTooLarge ||
+			s == http.StatusUnsupportedMediaType || s == http.StatusUnprocessableEntity:
+			return ""
+		case s == http.StatusNotFound:
+			return llm.MissingNoModel
+		case s == http.StatusUnauthorized || s == http.StatusForbidden:
+			return llm.MissingRefusedKey
+		case s == http.StatusTooManyRequests:
+			return llm.MissingRateLimited
+		case s >= 500:
+			return llm.MissingServerError
+		}
+		return llm.MissingServerError
+	}
+	if errors.Is(err, ErrMalformed) {
+		return llm.MissingServerError
+	}
+	return llm.MissingUnreachable
 }

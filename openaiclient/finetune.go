@@ -30,8 +30,15 @@ import (
 // retries). It is safe for concurrent use.
 type FineTuning struct {
 	c *conn
+	// azure is the Azure OpenAI resource the client speaks to (resolved),
+	// nil for OpenAI and OpenAI-compatible servers.
+	azure *AzureConfig
 	// Poll is the interval between status checks (default 5 s).
 	Poll time.Duration
+	// MinUploadWait is the least time an upload attempt waits for the
+	// server's answer, before the size term (default 5 minutes): a server
+	// that is slow to answer may still receive the file.
+	MinUploadWait time.Duration
 }
 
 // NewFineTuning returns a fine-tuning client for cfg (Model is not used).
@@ -43,11 +50,37 @@ func NewFineTuning(cfg Config) (*FineTuning, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &FineTuning{c: c, Poll: 5 * time.Second}, nil
+	return &FineTuning{c: c, Poll: 5 * time.Second, MinUploadWait: DefaultMinUploadWait}, nil
 }
 
-// BaseURL is the API's base URL in use.
+// BaseURL is the API's base URL in use (an Azure resource's endpoint).
 func (f *FineTuning) BaseURL() string { return f.c.baseURL }
+
+// url is the URL of an API path (with its query, if any): under the base
+// URL for OpenAI; under {endpoint}/openai with the api-version parameter
+// for Azure.
+func (f *FineTuning) url(path string) string {
+	if f.azure == nil {
+		return f.c.baseURL + path
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return f.c.baseURL + "/openai" + path + sep + "api-version=" + url.QueryEscape(f.azure.APIVersion)
+}
+
+// authorize sets the key's header: api-key for Azure, a bearer token
+// otherwise (none without a key).
+func (f *FineTuning) authorize(req *http.Request) {
+	switch {
+	case f.c.key == "":
+	case f.azure != nil:
+		req.Header.Set(openai.AzureAPIKeyHeader, f.c.key)
+	default:
+		req.Header.Set("Authorization", "Bearer "+f.c.key)
+	}
+}
 
 // Hyperparameters of supervised fine-tuning; nil means "auto".
 type Hyperparameters struct {
@@ -75,6 +108,9 @@ type JobRequest struct {
 	Suffix         string  `json:"suffix,omitempty"`
 	Seed           *int64  `json:"seed,omitempty"`
 	Method         *Method `json:"method,omitempty"`
+	// Hyperparameters at the top level, the older shape Azure's GA API
+	// versions take; CreateJob moves Method's there for Azure.
+	Hyperparameters *Hyperparameters `json:"hyperparameters,omitempty"`
 }
 
 // JobError is why a job failed.
@@ -253,13 +289,11 @@ func (f *FineTuning) do(ctx context.Context, method, path string, in, out any) e
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, f.c.baseURL+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, f.url(path), body)
 	if err != nil {
 		return err
 	}
-	if f.c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+f.c.key)
-	}
+	f.authorize(req)
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -298,8 +332,11 @@ func (f *FineTuning) send(req *http.Request, out any) error {
 		} else {
 			ae.Message = Redact(strings.TrimSpace(string(b)), f.c.key)
 		}
-		if refusesFineTuning(ae) {
+		if f.azure == nil && refusesFineTuning(ae) {
 			return &UnavailableError{API: ae}
+		}
+		if f.azure != nil && ae.Status == http.StatusUnauthorized {
+			return &sentinelError{err: ae, sentinel: ErrAzureUnauthorized}
 		}
 		return ae
 	}
@@ -326,18 +363,21 @@ const (
 	DefaultUploadRate = 256 << 10
 	// DefaultProcessTimeout bounds the wait for a file to be processed.
 	DefaultProcessTimeout = 30 * time.Minute
+	// DefaultMinUploadWait is the least an upload attempt waits for the
+	// server's answer, before the size term.
+	DefaultMinUploadWait = 5 * time.Minute
 )
 
 // UploadTimeout is the per-attempt timeout of uploading size bytes: the
-// request timeout plus the time the upload takes at the slowest rate
-// allowed (Config.UploadRate); 0 (no timeout but the context's) when the
-// rate is negative.
+// larger of the request timeout and MinUploadWait (5 minutes), plus the
+// time the upload takes at the slowest rate allowed (Config.UploadRate);
+// 0 (no timeout but the context's) when the rate is negative.
 func (f *FineTuning) UploadTimeout(size int64) time.Duration {
 	rate := f.c.cfg.UploadRate
 	if rate < 0 {
 		return 0
 	}
-	return f.c.cfg.Timeout + time.Duration(float64(size)/float64(rate)*float64(time.Second))
+	return max(f.c.cfg.Timeout, f.MinUploadWait) + time.Duration(float64(size)/float64(rate)*float64(time.Second))
 }
 
 // Upload uploads a JSONL file for fine-tuning and returns the file object.
@@ -346,6 +386,13 @@ func (f *FineTuning) UploadTimeout(size int64) time.Duration {
 // and progress, when not nil, is told how much has been sent. A file that
 // is not .jsonl or larger than the API takes is refused before anything is
 // sent.
+//
+// Retries never leave a second copy: before uploading, the files already
+// there with the same name and size are noted, and before each retry the
+// list is read again; a new file of that name and size is the one a failed
+// attempt delivered (its answer was lost or late), and is returned instead
+// of sending the file again. A server that cannot list files is retried
+// as before.
 func (f *FineTuning) Upload(ctx context.Context, path string, progress Progress) (openai.File, error) {
 	var file openai.File
 	st, err := os.Stat(path)
@@ -381,8 +428,32 @@ func (f *FineTuning) Upload(ctx context.Context, path string, progress Progress)
 	if err != nil {
 		return file, fmt.Errorf("upload %s: %w", path, err)
 	}
+	name := filepath.Base(path)
+	before, listErr := f.sameFiles(ctx, name, st.Size())
+	if listErr != nil {
+		f.c.log.Debug("openai: cannot list files, so a retried upload may leave a copy", "err", listErr)
+	}
+	var found *openai.File
+	errFound := errors.New("found the file a failed attempt delivered")
+	base := ctx
 	ctx = withProgress(withAttemptTimeout(ctx, f.UploadTimeout(st.Size())), progress)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.c.baseURL+"/files", rc)
+	if listErr == nil {
+		ctx = withBeforeRetry(ctx, func() error {
+			now, err := f.sameFiles(base, name, st.Size())
+			if err != nil {
+				return nil
+			}
+			for id, fl := range now {
+				if _, old := before[id]; !old {
+					found = &fl
+					f.c.log.Debug("openai: the upload arrived although its answer did not", "file", id, "name", name)
+					return errFound
+				}
+			}
+			return nil
+		})
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url("/files"), rc)
 	if err != nil {
 		rc.Close()
 		return file, err
@@ -391,16 +462,40 @@ func (f *FineTuning) Upload(ctx context.Context, path string, progress Progress)
 	req.GetBody = body
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.Header.Set("Accept", "application/json")
-	if f.c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+f.c.key)
-	}
-	if err := f.send(req, &file); err != nil {
+	f.authorize(req)
+	if err := f.send(req, &file); errors.Is(err, errFound) {
+		return *found, nil
+	} else if err != nil {
 		return file, fmt.Errorf("upload %s: %w", path, err)
 	}
 	if file.ID == "" {
 		return file, fmt.Errorf("upload %s: %w: no file id in the answer", path, ErrMalformed)
 	}
 	return file, nil
+}
+
+// ListFiles lists the fine-tuning files the account (or resource) holds.
+func (f *FineTuning) ListFiles(ctx context.Context) ([]openai.File, error) {
+	var p listPage[openai.File]
+	if err := f.do(ctx, http.MethodGet, "/files?purpose=fine-tune", nil, &p); err != nil {
+		return nil, fmt.Errorf("list files: %w", err)
+	}
+	return p.Data, nil
+}
+
+// sameFiles are the fine-tuning files named name of size bytes, by ID.
+func (f *FineTuning) sameFiles(ctx context.Context, name string, size int64) (map[string]openai.File, error) {
+	files, err := f.ListFiles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]openai.File{}
+	for _, fl := range files {
+		if fl.FileName == name && int64(fl.Bytes) == size && fl.Status != "deleted" && fl.Status != "error" {
+			out[fl.ID] = fl
+		}
+	}
+	return out, nil
 }
 
 // ErrNotProcessed is wrapped when a file is still not processed at the
@@ -485,8 +580,16 @@ func (f *FineTuning) CreateJob(ctx context.Context, r JobRequest) (*Job, error) 
 	if err := r.Validate(); err != nil {
 		return nil, fmt.Errorf("create job: %w", err)
 	}
+	var body any = r
+	if f.azure != nil && r.Method != nil && r.Method.Supervised != nil {
+		// Azure's GA API versions take the hyperparameters at the top
+		// level, not under method.
+		hp := r.Method.Supervised.Hyperparameters
+		r.Method, r.Hyperparameters = nil, &hp
+		body = r
+	}
 	var j Job
-	if err := f.do(ctx, http.MethodPost, "/fine_tuning/jobs", r, &j); err != nil {
+	if err := f.do(ctx, http.MethodPost, "/fine_tuning/jobs", body, &j); err != nil {
 		return nil, fmt.Errorf("create job: %w", err)
 	}
 	return &j, nil
@@ -499,8 +602,11 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
-	return fmt.Sprintf("%v (OpenAI no longer opens fine-tuning to new accounts): %v; comparing with models already fine-tuned and with the local model still works",
-		ErrFineTuningUnavailable, e.API)
+	return fmt.Sprintf("OpenAI refused to create the fine-tuning job (%v): its self-serve fine-tuning is closed "+
+		"(since 2026-05-07 to organisations that never fine-tuned, 2026-07-02 to inactive ones, 2027-01-06 to all); "+
+		"fine-tune the same model on Azure OpenAI with --provider azure --base-url https://NAME.openai.azure.com, "+
+		"or fine-tune Qwen2-VL locally with LoRA and turn the adapter into a GGUF with vlmcmp lora convert",
+		e.API)
 }
 
 // Unwrap gives ErrFineTuningUnavailable and the API error.

@@ -73,6 +73,7 @@ func TestUploadSlowLink(t *testing.T) {
 			srv := openaitest.New(t)
 			srv.UploadRate = 1 << 20 // 1 MB/s: about 0.4 s
 			ft := newTestFineTuning(t, srv, func(c *Config) { c.Timeout = 150 * time.Millisecond; c.UploadRate = tt.rate; c.MaxRetries = 1 })
+			ft.MinUploadWait = 0 // the timeout is the request's plus the size term
 			var mu sync.Mutex
 			var calls int
 			var last, total int64
@@ -346,8 +347,9 @@ func TestMetricsFloatSteps(t *testing.T) {
 	}
 }
 
-// Fine-tuning access refused, in the wordings the API has used: never
-// retried, and the error says what still works.
+// Fine-tuning access refused, in the wordings the API has used and the
+// closing's: never retried, and the error names both ways on (Azure OpenAI,
+// the local Qwen2-VL fine-tune).
 func TestFineTuningUnavailable(t *testing.T) {
 	tests := []struct {
 		status int
@@ -361,6 +363,7 @@ func TestFineTuningUnavailable(t *testing.T) {
 		{404, "You do not have permission to create fine-tuning jobs.", true},
 		{400, "Fine-tuning jobs are not allowed for this project.", true},
 		{400, "Fine-tuning is no longer offered to new accounts.", true},
+		{403, openaitest.FineTuningClosedMessage, true},
 		{400, "Invalid 'suffix': string too long.", false},
 		{404, "The model `gpt-x` does not exist or you do not have access to it.", false},
 	}
@@ -378,8 +381,9 @@ func TestFineTuningUnavailable(t *testing.T) {
 			if got := errors.Is(err, ErrFineTuningUnavailable); got != tt.want {
 				t.Errorf("errors.Is(%v, ErrFineTuningUnavailable) = %v, want %v", err, got, tt.want)
 			}
-			if tt.want && (!strings.Contains(err.Error(), "already fine-tuned") || !strings.Contains(err.Error(), "local model")) {
-				t.Errorf("err %q does not say what still works", err)
+			if tt.want && (!strings.Contains(err.Error(), "--provider azure") || !strings.Contains(err.Error(), "vlmcmp lora convert") ||
+				!strings.Contains(err.Error(), "2027-01-06")) {
+				t.Errorf("err %q does not name both ways on", err)
 			}
 			var ae *APIError
 			if !errors.As(err, &ae) || ae.Status != tt.status {

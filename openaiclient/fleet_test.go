@@ -347,3 +347,164 @@ func TestFineTuningRefusesFleet(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+// A server answering 429 with retry-after 30 s does not stall the fleet:
+// its request moves to the other server at once, and the limited server
+// gets nothing more until its retry-after is over.
+func TestFleetRateLimitedServerHeldUntilRetryAfter(t *testing.T) {
+	limited, ok := openaitest.New(t), openaitest.New(t)
+	limited.Inject(openaitest.Fault{Method: http.MethodPost, Path: "/v1/chat", Status: 429, RetryAfter: "30", Times: 1000,
+		Message: "Rate limit reached for requests"})
+	ok.Latency = 5 * time.Millisecond
+	p, logBuf := newFleetPredictor(t, []*openaitest.Server{limited, ok}, func(c *Config) { c.Concurrency = 4 })
+	reqs, want := fleetRequests(t, 40)
+	start := time.Now()
+	for r := range p.PredictBatch(t.Context(), reqs) {
+		if r.Err != nil {
+			t.Fatalf("%s: %v", r.Request.ID, r.Err)
+		}
+		if *r.Prediction.Score != want[r.Request.ID] || r.Prediction.Server.URL != ok.URL() {
+			t.Errorf("%s: score %v from %s, want %v from %s", r.Request.ID, *r.Prediction.Score, r.Prediction.Server.URL, want[r.Request.ID], ok.URL())
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("40 images took %s with one server rate-limited for 30 s: requests waited on it", d)
+	}
+	// The first requests may reach it together; once one 429 is back it
+	// is held for 30 s.
+	if n := chats(limited); n == 0 || n > 4 {
+		t.Errorf("the limited server got %d requests, want 1 to 4 (held after its first 429)", n)
+	}
+	if !strings.Contains(logBuf.String(), "server failed, trying another") {
+		t.Error("no request moved off the rate-limited server")
+	}
+}
+
+// A fleet member without the model (404 model_not_found) is the server's
+// failure, not the model's answer: every request is answered by the server
+// that has the model.
+func TestFleetServerWithoutModelFailsOver(t *testing.T) {
+	without, with := openaitest.New(t), openaitest.New(t)
+	without.Serves = []string{"qwen2-vl"}
+	p, _ := newFleetPredictor(t, []*openaitest.Server{without, with}, func(c *Config) {
+		c.Concurrency = 4
+		c.RetryBase, c.RetryMax = time.Second, 10*time.Second
+	})
+	reqs, want := fleetRequests(t, 40)
+	for r := range p.PredictBatch(t.Context(), reqs) {
+		if r.Err != nil {
+			t.Fatalf("%s: %v", r.Request.ID, r.Err)
+		}
+		if *r.Prediction.Score != want[r.Request.ID] || r.Prediction.Server.URL != with.URL() {
+			t.Errorf("%s: score %v from %s, want %v from %s", r.Request.ID, *r.Prediction.Score, r.Prediction.Server.URL, want[r.Request.ID], with.URL())
+		}
+	}
+	if n := chats(without); n == 0 || n > 4 {
+		t.Errorf("the server without the model got %d requests, want 1 to 4 (set aside after its first 404)", n)
+	}
+}
+
+// A request no server can answer is a missing answer, with its reason, and
+// its error names the server: never an answer without a score.
+func TestPredictFailureIsMissingAnswerNamingServer(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(*openaitest.Server)
+		reason string
+		want   string
+	}{
+		{"no model", func(s *openaitest.Server) { s.Serves = []string{"other"} }, llm.MissingNoModel, "does not exist"},
+		{"5xx", func(s *openaitest.Server) {
+			s.Inject(openaitest.Fault{Method: http.MethodPost, Path: "/v1/chat", Status: 503, Times: 100})
+		}, llm.MissingServerError, "status 503"},
+		{"refused", func(s *openaitest.Server) { s.Kill() }, llm.MissingUnreachable, "connect"},
+		{"rate limited", func(s *openaitest.Server) {
+			s.Inject(openaitest.Fault{Method: http.MethodPost, Path: "/v1/chat", Status: 429, RetryAfterMS: "1", Times: 100})
+		}, llm.MissingRateLimited, "status 429"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := openaitest.New(t)
+			tt.setup(srv)
+			p, _ := newTestPredictor(t, srv, func(c *Config) { c.MaxRetries = 2 })
+			_, err := p.Predict(t.Context(), &llm.Request{ID: "x", Image: pngOf(t, 8, 8, 100), Prompt: "Rate"})
+			if got := llm.MissingReason(err); got != tt.reason {
+				t.Errorf("error %v: missing reason %q, want %q", err, got, tt.reason)
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v lacks %q", err, tt.want)
+			}
+			if tt.name == "no model" && !strings.Contains(err.Error(), srv.URL()) {
+				t.Errorf("error %v does not name the server %s", err, srv.URL())
+			}
+		})
+	}
+	// A request the API refuses for its own content is the request's: no
+	// score, not missing.
+	srv := openaitest.New(t)
+	srv.Inject(openaitest.Fault{Method: http.MethodPost, Path: "/v1/chat", Status: 400, Message: "Invalid image"})
+	p, _ := newTestPredictor(t, srv, nil)
+	if _, err := p.Predict(t.Context(), &llm.Request{ID: "x", Image: pngOf(t, 8, 8, 100), Prompt: "Rate"}); err == nil || llm.MissingReason(err) != "" {
+		t.Errorf("a 400: error %v, missing reason %q; want an error that is not missing", err, llm.MissingReason(err))
+	}
+}
+
+// Passwords in base URLs never reach an answer's server, an error or a
+// debug log line.
+func TestFleetRedactsURLPasswords(t *testing.T) {
+	a, b := openaitest.New(t), openaitest.New(t)
+	a.Inject(openaitest.Fault{Method: http.MethodPost, Path: "/v1/chat", Status: 503})
+	withPass := func(s *openaitest.Server) string {
+		return strings.Replace(s.URL(), "http://", "http://user:S3CRETPASS@", 1)
+	}
+	p, logBuf := newTestPredictor(t, a, func(c *Config) {
+		c.BaseURL, c.BaseURLs = "", []string{withPass(a), withPass(b)}
+		c.MaxRetries = -1
+	})
+	pred, err := p.Predict(t.Context(), &llm.Request{ID: "x", Image: pngOf(t, 8, 8, 100), Prompt: "Rate"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Kill()
+	_, err = p.Predict(t.Context(), &llm.Request{ID: "y", Image: pngOf(t, 8, 8, 100), Prompt: "Rate"})
+	for what, s := range map[string]string{"server": pred.Server.URL, "log": logBuf.String(), "error": fmt.Sprint(err)} {
+		if strings.Contains(s, "S3CRETPASS") {
+			t.Errorf("the %s holds the password: %s", what, s)
+		}
+	}
+	if !strings.Contains(pred.Server.URL, "user:xxxxx@") {
+		t.Errorf("server %q, want the URL with its password redacted", pred.Server.URL)
+	}
+}
+
+// A base URL with a query (Azure's ?api-version=) stays a valid URL: the
+// request path goes before the query, which every request carries, on
+// each server of a fleet too.
+func TestBaseURLWithQuery(t *testing.T) {
+	for _, fleet := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fleet %t", fleet), func(t *testing.T) {
+			a, b := openaitest.New(t), openaitest.New(t)
+			p, _ := newTestPredictor(t, a, func(c *Config) {
+				c.BaseURL = a.URL() + "/?api-version=2024-10-21"
+				if fleet {
+					c.BaseURL, c.BaseURLs = "", []string{a.URL() + "?api-version=2024-10-21", b.URL() + "?api-version=2025-01-01"}
+				}
+			})
+			for i := range 4 {
+				if _, err := p.Predict(t.Context(), &llm.Request{ID: fmt.Sprint(i), Image: pngOf(t, 8, 8, 100), Prompt: "Rate"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for s, want := range map[*openaitest.Server]string{a: "api-version=2024-10-21", b: "api-version=2025-01-01"} {
+				for _, r := range s.Requests() {
+					if r.Path != "/v1/chat/completions" || r.Query != want {
+						t.Errorf("request to %s?%s, want /v1/chat/completions?%s", r.Path, r.Query, want)
+					}
+				}
+			}
+			if fleet && (chats(a) == 0 || chats(b) == 0) {
+				t.Errorf("a got %d requests, b %d: want both", chats(a), chats(b))
+			}
+		})
+	}
+}

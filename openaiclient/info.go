@@ -32,6 +32,11 @@ type Info struct {
 	Seed            int64           `json:"seed,omitempty"`
 	Suffix          string          `json:"suffix,omitempty"`
 	BaseURL         string          `json:"base_url,omitempty"`
+	// Provider is who runs the job: "openai" or "azure"; Endpoint and
+	// APIVersion are the Azure resource's (its key is never recorded).
+	Provider   string `json:"provider,omitempty"`
+	Endpoint   string `json:"endpoint,omitempty"`
+	APIVersion string `json:"api_version,omitempty"`
 	// Progress: the last step, its losses, the trained tokens.
 	Step          int      `json:"step,omitempty"`
 	TotalSteps    int      `json:"total_steps,omitempty"`

@@ -9,6 +9,8 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	openai "github.com/sashabaranov/go-openai"
@@ -108,6 +110,8 @@ type conn struct {
 	doer    *doer
 	api     *openai.Client
 	log     *slog.Logger
+	// azure is set for an Azure OpenAI deployment ([NewAzurePredictor]).
+	azure bool
 }
 
 func newConn(cfg Config) (*conn, error) {
@@ -241,6 +245,11 @@ func (p *Predictor) Info() ModelInfo { return p.info }
 // knows; OpenAI-compatible servers (llama-server, vLLM, Ollama) all take
 // max_tokens, some not the newer name.
 func (p *Predictor) completionParam() bool {
+	if p.c.azure {
+		// Azure's GA API versions take max_tokens; reasoning models need
+		// the newer name.
+		return p.info.Reasoning
+	}
 	if p.c.baseURL == DefaultBaseURL || p.info.Reasoning {
 		return true
 	}
@@ -267,7 +276,20 @@ func (p *Predictor) BaseURLs() []string {
 // integer enum 1..10 rather than minimum/maximum, which strict mode refuses
 // for fine-tuned models; every strict-mode model takes an enum. The range
 // is checked again on the answer.
-const ScoreSchema = `{"type":"object","properties":{"score":{"type":"integer","enum":[1,2,3,4,5,6,7,8,9,10],"description":"perceived safety, 1 (very unsafe) to 10 (very safe)"},"reason":{"type":"string","description":"one short sentence"}},"required":["score","reason"],"additionalProperties":false}`
+var ScoreSchema = fmt.Sprintf(`{"type":"object","properties":{"score":{"type":"integer","enum":%s,"description":"perceived safety, %d (very unsafe) to %d (very safe)"},"reason":{"type":"string","description":"one short sentence"}},"required":["score","reason"],"additionalProperties":false}`,
+	scaleEnum(), llm.ScoreMin, llm.ScoreMax)
+
+// scaleEnum is every score of the scale as a JSON array.
+func scaleEnum() string {
+	var b strings.Builder
+	for v := llm.ScoreMin; v <= llm.ScoreMax; v++ {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Itoa(v))
+	}
+	return "[" + b.String() + "]"
+}
 
 type rawSchema string
 
@@ -362,7 +384,12 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("openai %s: %w", cfg.Model, convertError(err, p.c.key))
+		err = convertError(err, p.c.key)
+		at := ""
+		if served != "" {
+			at = " at " + RedactURL(served)
+		}
+		return nil, llm.Missing(missingReason(err), fmt.Errorf("openai %s%s: %w", cfg.Model, at, err))
 	}
 	if len(resp.Choices) == 0 {
 		return nil, fmt.Errorf("openai %s: %w: no choices", cfg.Model, ErrMalformed)
@@ -372,7 +399,7 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	if pred.Model == "" {
 		pred.Model = cfg.Model
 	}
-	pred.Server = &llm.Server{URL: served, Software: resp.Header().Get("Server"), Fingerprint: resp.SystemFingerprint}
+	pred.Server = &llm.Server{URL: RedactURL(served), Software: resp.Header().Get("Server"), Fingerprint: resp.SystemFingerprint}
 	pred.CostUSD = p.c.cfg.Prices.Cost(cfg.Model, pred.Usage)
 	text := resp.Choices[0].Message.Content
 	if text == "" && resp.Choices[0].Message.Refusal != "" {
@@ -382,10 +409,15 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	if structured {
 		readStructured(pred, text)
 	}
+	if resp.Choices[0].FinishReason == openai.FinishReasonContentFilter {
+		// A content filter cut the answer: the model's refusal, not a
+		// missing answer.
+		pred.Score, pred.ScoreError = nil, contentFilterReason(resp.Choices[0].ContentFilterResults)
+	}
 	if text == "" && resp.Choices[0].FinishReason == openai.FinishReasonLength {
 		pred.ScoreError = fmt.Sprintf("empty answer: the model used all %d completion tokens (a reasoning model spends them on hidden reasoning): raise max_tokens", maxTokens)
 	}
-	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "server", served, "latency", pred.Latency,
+	p.c.log.Debug("openai: answer", "id", req.ID, "model", cfg.Model, "server", RedactURL(served), "latency", pred.Latency,
 		"prompt_tokens", pred.Usage.PromptTokens, "completion_tokens", pred.Usage.CompletionTokens)
 	return pred, nil
 }
@@ -399,12 +431,12 @@ func readStructured(pred *llm.Prediction, text string) {
 	if err := json.Unmarshal([]byte(text), &v); err != nil || v.Score == nil {
 		return
 	}
-	if s := *v.Score; s >= 1 && s <= 10 {
+	if s := *v.Score; llm.InScale(s) {
 		pred.Score, pred.ScoreError = &s, ""
 		return
 	}
 	pred.Score = nil
-	pred.ScoreError = fmt.Sprintf("structured score %v is outside 1..10", *v.Score)
+	pred.ScoreError = fmt.Sprintf("structured score %v is outside %s", *v.Score, llm.ScaleText)
 }
 
 // PredictBatch scores reqs with up to Config.Concurrency requests in flight

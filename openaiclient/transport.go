@@ -37,7 +37,16 @@ type (
 	timeoutKey  struct{}
 	progressKey struct{}
 	servedKey   struct{}
+	retryKey    struct{}
 )
+
+// withBeforeRetry has the doer call fn before each retry of the requests
+// under ctx (after the backoff's wait); an error from fn ends the request
+// with that error instead of sending it again. Uploads use it to find a
+// file the server received although its answer never came.
+func withBeforeRetry(ctx context.Context, fn func() error) context.Context {
+	return context.WithValue(ctx, retryKey{}, fn)
+}
 
 // withServed has the doer write into *url the base URL of the server that
 // answered the requests under ctx.
@@ -189,14 +198,21 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 			status = resp.StatusCode
 			bad = checkBody(resp)
 		}
-		failure := serverFailure(err, status, bad)
+		failure := serverFailure(err, resp, bad)
 		d.fleet.release(srv, Redact(failure, d.key))
+		if status == http.StatusTooManyRequests {
+			// A rate-limited server takes nothing more until its limit
+			// resets; the others take its requests meanwhile.
+			if ra, ok := serverWait(resp); ok {
+				d.fleet.holdFor(srv, ra)
+			}
+		}
 		if failure != "" && failovers < d.fleet.size() && d.fleet.otherUsable(srv) {
 			// Another server is healthy: try it at once, without using
 			// up a retry.
 			failovers++
 			attempt--
-			d.log.Debug("openai: server failed, trying another", "server", srv.url, "path", req.URL.Path,
+			d.log.Debug("openai: server failed, trying another", "server", srv.shown, "path", req.URL.Path,
 				"err", Redact(failure, d.key))
 			discard(resp)
 			continue
@@ -209,7 +225,7 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		if !again || attempt >= d.maxRetries {
 			if failure != "" && d.fleet.size() > 1 {
 				discard(resp)
-				return nil, fmt.Errorf("%s %s: every server failed: %s", req.Method, req.URL.Path, d.fleet.failures())
+				return nil, fmt.Errorf("%s %s: %w: %s", req.Method, req.URL.Path, ErrEveryServerFailed, d.fleet.failures())
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, Redact(err.Error(), d.key))
@@ -228,23 +244,37 @@ func (d *doer) Do(req *http.Request) (*http.Response, error) {
 		}
 		wait := bo.NextBackOff()
 		if resp != nil {
-			ra, ok := retryAfter(resp.Header, time.Now())
-			if !ok && status == http.StatusTooManyRequests {
-				ra, ok = rateLimitReset(resp.Header)
-			}
-			if ok {
+			if ra, ok := serverWait(resp); ok {
 				// The server's word, plus a little jitter so that many
 				// waiting workers do not return in the same instant.
 				wait = ra + time.Duration(rand.Int64N(int64(ra/10)+int64(10*time.Millisecond)))
 			}
 			discard(resp)
 		}
-		d.log.Debug("openai: retrying", "method", req.Method, "path", req.URL.Path, "server", srv.url, "status", status,
+		d.log.Debug("openai: retrying", "method", req.Method, "path", req.URL.Path, "server", srv.shown, "status", status,
 			"err", errString(err, d.key), "attempt", attempt+1, "wait", wait)
 		if err := d.sleep(ctx, wait); err != nil {
 			return nil, err
 		}
+		if fn, ok := ctx.Value(retryKey{}).(func() error); ok {
+			if err := fn(); err != nil {
+				return nil, err
+			}
+		}
 	}
+}
+
+// serverWait is how long the server asks to be left alone: its
+// Retry-After, or for a 429 without one the reset of its exhausted limit.
+func serverWait(resp *http.Response) (time.Duration, bool) {
+	if resp == nil {
+		return 0, false
+	}
+	ra, ok := retryAfter(resp.Header, time.Now())
+	if !ok && resp.StatusCode == http.StatusTooManyRequests {
+		ra, ok = rateLimitReset(resp.Header)
+	}
+	return ra, ok
 }
 
 // discard drains a little of an unused response's body and closes it.

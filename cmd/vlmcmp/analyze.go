@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 type analyzeOptions struct {
@@ -34,7 +34,7 @@ func newAnalyzeCommand(s *streams) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("analyze takes no arguments (give the run with --run), got %q", c.Args().First())
+				return usage.Errorf("", "analyze takes no arguments (give the run with --run), got %q", c.Args().First())
 			}
 			return runAnalyze(c.Context, s, analyzeOptions{
 				Run:       c.String("run"),
@@ -56,10 +56,6 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 		Baseline: opts.Baseline, Partial: opts.Partial,
 		Warn: func(msg string, args ...any) { s.Log.Warn(msg, args...) },
 	})
-	var oe *eval.OptionError
-	if errors.As(err, &oe) {
-		return usageError{err}
-	}
 	if err != nil {
 		return err
 	}
@@ -70,6 +66,9 @@ func runAnalyze(ctx context.Context, s *streams, opts analyzeOptions) error {
 		}
 	}
 	fmt.Fprint(s.Out, a.Outputs.Brief())
+	if a.Incomplete != nil {
+		fmt.Fprintf(s.Err, "%s; summary.json and the reports say so\n", a.Incomplete.Sentence())
+	}
 	fmt.Fprintf(s.Err, "outputs in %s\n", runDir)
 	return nil
 }

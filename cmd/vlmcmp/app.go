@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // streams are the process's standard streams, injected so that tests run
@@ -26,21 +27,9 @@ type streams struct {
 	processLog func(*slog.Logger)
 }
 
-// usageError marks an error in the command line: run prints the command's
-// usage after it. Other failures do not print usage.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// usagef returns a usageError.
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
-}
-
 // run runs vlmcmp with args (args[0] is the program name) and returns the exit
-// code: 0 on success, 1 on failure, 2 on a bad command line, 130 when
-// interrupted.
+// code: 0 on success, 1 on failure, 2 on a usage error (a bad command line or
+// config key: any layer's usage.Error), 130 when interrupted.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return runStreams(ctx, args, &streams{In: stdin, Out: stdout, Err: stderr})
 }
@@ -54,14 +43,18 @@ func runStreams(ctx context.Context, args []string, s *streams) int {
 	if err == nil {
 		return 0
 	}
-	var ue usageError
+	key, isUsage := usage.Is(err)
 	switch {
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
 		fmt.Fprintln(stderr, "vlmcmp: interrupted")
 		return 130
-	case errors.As(err, &ue):
+	case isUsage:
+		// A mistake in what was asked, on the command line or in a config
+		// file's key: exit 2, with the usage hint unless a file is at fault.
 		fmt.Fprintf(stderr, "vlmcmp: %v\n", err)
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", strings.Join(commandPath(args), " "))
+		if key == "" || strings.HasPrefix(key, "-") {
+			fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", strings.Join(commandPath(args), " "))
+		}
 		return 2
 	default:
 		fmt.Fprintf(stderr, "vlmcmp: %v\n", err)
@@ -98,7 +91,7 @@ func newApp(s *streams) *cli.App {
 		// Errors are printed by run, once; urfave/cli must not exit the process.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageError{err}
+			return usage.Wrap("", err)
 		},
 		Flags: []cli.Flag{
 			&cli.StringFlag{
@@ -110,7 +103,7 @@ func newApp(s *streams) *cli.App {
 		Before: func(c *cli.Context) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-				return usagef("--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
+				return usage.Errorf("--log-level", "--log-level: %q is not one of debug, info, warn, error", c.String("log-level"))
 			}
 			s.Log = newLogger(s.Err, level)
 			if s.processLog != nil {
@@ -132,7 +125,7 @@ func setUsageErrors(cmds []*cli.Command) {
 	for _, c := range cmds {
 		if c.OnUsageError == nil {
 			c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-				return usageError{err}
+				return usage.Wrap("", err)
 			}
 		}
 		setUsageErrors(c.Subcommands)
@@ -173,7 +166,7 @@ func noArgs(action cli.ActionFunc) cli.ActionFunc {
 					path = append([]string{x.Command.Name}, path...)
 				}
 			}
-			return usagef("%s takes no arguments, got %q", strings.Join(path, " "), c.Args().First())
+			return usage.Errorf("", "%s takes no arguments, got %q", strings.Join(path, " "), c.Args().First())
 		}
 		return action(c)
 	}

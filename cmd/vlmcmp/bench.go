@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval/bench"
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 func newBenchCommand(s *streams) *cli.Command {
@@ -87,7 +87,7 @@ func parseBatchSizes(flag, s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return nil, usagef("%s: %q is not a positive whole number", flag, f)
+			return nil, usage.Errorf("", "%s: %q is not a positive whole number", flag, f)
 		}
 		if !slices.Contains(sizes, n) {
 			sizes = append(sizes, n)
@@ -97,11 +97,13 @@ func parseBatchSizes(flag, s string) ([]int, error) {
 }
 
 func runBench(ctx context.Context, s *streams, spec bench.Spec, jsonFile, plotFile string) error {
+	if spec.Engine != nil {
+		spec.Engine.Logger, spec.Engine.Status = s.Log, s.Err
+	}
 	rep, err := bench.Bench(ctx, spec)
-	if oe, ok := errors.AsType[*bench.OptionError](err); ok && oe.Setting != "" {
-		return usagef("--%s %s", oe.Setting, oe.Problem)
-	} else if errors.Is(err, bench.ErrOption) {
-		return usageError{err}
+	if key, ok := usage.Is(err); ok && key != "" && !strings.HasPrefix(key, "-") {
+		// The library names the setting; the user typed it as a flag.
+		return usage.Errorf("--"+key, "--%v", err)
 	} else if err != nil {
 		return err
 	}

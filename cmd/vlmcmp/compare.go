@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/eval/progress"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // compareOptions are the flags of compare: the library's options, and
@@ -47,13 +47,23 @@ func newCompareCommand(s *streams) *cli.Command {
 		}, configCLIFlags()...),
 		Action: noArgs(func(c *cli.Context) error {
 			return runCompare(c.Context, s, compareOptions{CompareOptions: eval.CompareOptions{
-				Models: splitList(c.StringSlice("models")), Data: c.String("data"), Split: c.String("split"),
+				Models: splitList(c.StringSlice("models")), Data: c.String("data"), Split: givenSplit(c),
 				OutputDir: c.String("output-dir"), RunID: c.String("run-id"), Resume: c.Bool("resume"),
 				Limit: c.Int("limit"), AllowOutside: c.Bool("allow-outside"), Concurrency: c.Int("concurrency"),
 				Baseline: c.String("baseline"), NoCache: c.Bool("no-cache"),
 			}, configFlags: readConfigFlags(c), Shard: c.String("shard"), ShardCount: c.Int("shard-count")})
 		}),
 	}
+}
+
+// givenSplit is --split when the command line gives it, "" otherwise: a
+// new run takes "" as val, and a resumed run keeps its own split (a --split
+// given that is not the run's is refused).
+func givenSplit(c *cli.Context) string {
+	if !c.IsSet("split") {
+		return ""
+	}
+	return c.String("split")
 }
 
 // splitList flattens comma-separated values of a repeated flag.
@@ -71,12 +81,12 @@ func splitList(vals []string) []string {
 
 func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	if opts.Limit < 0 || opts.Concurrency < 0 {
-		return usagef("--limit and --concurrency must not be negative")
+		return usage.Errorf("--limit", "--limit and --concurrency must not be negative")
 	}
 	var err error
 	eo := opts.CompareOptions
 	if eo.Shard, err = eval.ParseShard(opts.Shard, opts.ShardCount, os.Getenv); err != nil {
-		return usageError{err}
+		return usage.Wrap("", err)
 	}
 	cfg, err := opts.load()
 	if err != nil {
@@ -85,10 +95,10 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	eo.OpenAI, eo.Progress, eo.Status, eo.Log = opts.configFlags.OpenAI.overrides(), progress.NewRun(s.Err).Update, s.Err, s.Log
 	c, err := eval.Compare(ctx, cfg, eo)
 	finish := func() string { return c.FinishCommand("--config", opts.Config, "--gpt4-model", opts.GPT4Model) }
-	var oe *eval.OptionError
+	_, isUsage := usage.Is(err)
 	switch {
-	case errors.As(err, &oe):
-		return usageError{err}
+	case isUsage:
+		return err
 	case c == nil:
 		return err
 	case ctx.Err() != nil:

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/vlmcmp/vlmcmp/eval"
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
 )
 
@@ -16,7 +17,7 @@ import (
 // and leaves the predictions untouched; a new run id works.
 func TestCompareResumeRefusesChangedModel(t *testing.T) {
 	openaiEnv(t)
-	t.Setenv(eval.FileHashCacheEnv, filepath.Join(t.TempDir(), "filehash.json"))
+	t.Setenv(backend.FileHashCacheEnv, filepath.Join(t.TempDir(), "filehash.json"))
 	if _, err := demo.WriteDataset("data", 8, 3); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval"
 	"github.com/vlmcmp/vlmcmp/eval/demo"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 type demoOptions struct {
@@ -38,7 +39,7 @@ func newDemoCommand(s *streams) *cli.Command {
 
 func runDemo(ctx context.Context, s *streams, opts demoOptions) error {
 	if opts.Images < 10 {
-		return usagef("--images %d: the demo needs at least 10 images to hold some out", opts.Images)
+		return usage.Errorf("--images", "--images %d: the demo needs at least 10 images to hold some out", opts.Images)
 	}
 	start := time.Now()
 	fmt.Fprintf(s.Err, "demo: writing %d synthetic street images to %s\n", opts.Images, filepath.Join(opts.Dir, "data"))

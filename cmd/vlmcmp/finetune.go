@@ -13,16 +13,21 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/eval/progress"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // finetuneOptions are the flags of `vlmcmp finetune` and its subcommands.
 type finetuneOptions struct {
 	openaiFlags
-	Info  string        // fine_tune_info.json
-	Job   string        // job ID; empty: the one in Info
-	Poll  time.Duration // status poll interval
-	Limit int           // list
-	Wait  bool          // start: follow the job
+	// Provider is who runs the jobs: openai or azure; empty means the
+	// recorded job's provider (start: openai). APIVersion is Azure's.
+	Provider   string
+	APIVersion string
+	Info       string        // fine_tune_info.json
+	Job        string        // job ID; empty: the one in Info
+	Poll       time.Duration // status poll interval
+	Limit      int           // list
+	Wait       bool          // start: follow the job
 	// Start are start's options (Info and the upload callbacks are set
 	// by runFinetuneStart).
 	Start finetune.StartOptions
@@ -36,7 +41,9 @@ func finetuneSub(s *streams, cmd *cli.Command, extra func(o *finetuneOptions) []
 	o := &finetuneOptions{}
 	cmd.Flags = append(openaiCLIFlags(),
 		&cli.StringFlag{Name: "info", Destination: &o.Info, Value: openaiclient.DefaultInfoPath, Usage: "the job's record `FILE` (fine_tune_info.json)"},
-		&cli.DurationFlag{Name: "poll", Destination: &o.Poll, Value: 10 * time.Second, Usage: "check the job every `DURATION`"})
+		&cli.DurationFlag{Name: "poll", Destination: &o.Poll, Value: 10 * time.Second, Usage: "check the job every `DURATION`"},
+		&cli.StringFlag{Name: "provider", Destination: &o.Provider, Usage: "who runs the job: openai, or azure (an Azure OpenAI resource: --base-url is its endpoint, the key $" + openaiclient.AzureKeyEnv + " or --api-key-file) (default: the recorded job's, else openai)"},
+		&cli.StringFlag{Name: "api-version", Destination: &o.APIVersion, Usage: "Azure OpenAI API `VERSION` (default: $" + openaiclient.AzureVersionEnv + ", else " + openaiclient.DefaultAzureAPIVersion + ")"})
 	if extra != nil {
 		cmd.Flags = append(cmd.Flags, extra(o)...)
 	}
@@ -50,7 +57,7 @@ func finetuneSub(s *streams, cmd *cli.Command, extra func(o *finetuneOptions) []
 func newFinetuneCommand(s *streams) *cli.Command {
 	return &cli.Command{
 		Name:        "finetune",
-		Usage:       "run and follow an OpenAI fine-tuning job",
+		Usage:       "run and follow a fine-tuning job on OpenAI or Azure OpenAI",
 		Description: help("finetune"),
 		Subcommands: []*cli.Command{
 			finetuneSub(s, &cli.Command{Name: "start", Usage: "upload the files and create the job", Description: help("finetune-start"),
@@ -87,8 +94,36 @@ func finetuneStartFlags(o *finetuneOptions) []cli.Flag {
 	}
 }
 
+// client is the fine-tuning client of the provider: the flag's, else the
+// recorded job's (when the command is about it), else OpenAI.
 func (o finetuneOptions) client() (*openaiclient.FineTuning, error) {
-	ft, err := openaiclient.NewFineTuning(o.config(o.Log))
+	provider, endpoint, version := o.Provider, o.BaseURL, o.APIVersion
+	if provider == "" {
+		provider = "openai"
+		if in, err := openaiclient.ReadInfo(o.Info); err == nil && in.Provider == "azure" && (o.Job == "" || o.Job == in.JobID) {
+			provider = "azure"
+			if endpoint == "" {
+				endpoint = in.Endpoint
+			}
+			if version == "" {
+				version = in.APIVersion
+			}
+		}
+	}
+	var ft *openaiclient.FineTuning
+	var err error
+	switch provider {
+	case "openai":
+		if o.APIVersion != "" {
+			return nil, usage.Errorf("--api-version", "--api-version is Azure's: give --provider azure")
+		}
+		ft, err = openaiclient.NewFineTuning(o.config(o.Log))
+	case "azure":
+		ft, err = openaiclient.NewAzureFineTuning(openaiclient.AzureConfig{Endpoint: endpoint, APIVersion: version, APIKeyFile: o.APIKeyFile,
+			Options: openaiclient.Config{Logger: o.Log}})
+	default:
+		return nil, usage.Errorf("--provider", "--provider %q is not openai or azure", provider)
+	}
 	if err == nil && o.Poll > 0 {
 		ft.Poll = o.Poll
 	}
@@ -97,7 +132,10 @@ func (o finetuneOptions) client() (*openaiclient.FineTuning, error) {
 
 func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) error {
 	if opts.Start.Train == "" {
-		return usagef("--train is required")
+		return usage.Errorf("--train", "--train is required")
+	}
+	if opts.Provider == "" {
+		opts.Provider = "openai" // a new job: not the recorded one's provider
 	}
 	ft, err := opts.client()
 	if err != nil {
@@ -121,7 +159,7 @@ func runFinetuneStart(ctx context.Context, s *streams, opts finetuneOptions) err
 		fmt.Fprintln(s.Err, "follow it with: vlmcmp finetune wait")
 		return nil
 	}
-	return followJob(ctx, s, ft, job.ID, info, opts.Info)
+	return followJob(ctx, s, ft, job.ID, info, opts.Info, opts.APIKeyFile)
 }
 
 func runFinetuneWait(ctx context.Context, s *streams, opts finetuneOptions) error {
@@ -139,12 +177,13 @@ func runFinetuneWait(ctx context.Context, s *streams, opts finetuneOptions) erro
 		// record of the first.
 		info, path = &openaiclient.Info{JobID: id}, ""
 	}
-	return followJob(ctx, s, ft, id, info, path)
+	return followJob(ctx, s, ft, id, info, path, opts.APIKeyFile)
 }
 
 // followJob follows a job with finetune.Follow, printing its events and
-// progress.
-func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, id string, info *openaiclient.Info, path string) error {
+// progress, and at its success what makes the model usable (on Azure, its
+// deployment and the models entry; keyFile is named in the entry).
+func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, id string, info *openaiclient.Info, path, keyFile string) error {
 	var bar *progressbar.ProgressBar
 	obs := finetune.Observer{
 		Warn:   func(err error) { fmt.Fprintf(s.Err, "warning: %v\n", err) },
@@ -181,6 +220,15 @@ func followJob(ctx context.Context, s *streams, ft *openaiclient.FineTuning, id 
 		return err
 	}
 	fmt.Fprintf(s.Out, "job %s succeeded: fine-tuned model %s\n", job.ID, job.FineTunedModel)
+	if ft.Provider() == "azure" {
+		if info.Endpoint == "" {
+			info.Endpoint, info.APIVersion = ft.BaseURL(), ft.APIVersion()
+		}
+		d := finetune.DeploymentFor(info, keyFile)
+		fmt.Fprintf(s.Out, "Azure serves it once it is deployed (a new deployment may take a few minutes to answer); create the deployment with:\n\n%s\n\n"+
+			"then add the model to the models of vlmcmp.yaml:\n\n%s\n", d.Command(), d.YAML())
+		return nil
+	}
 	if path != "" {
 		fmt.Fprintf(s.Out, "recorded in %s; vlmcmp compare uses it as gpt4o-mini-ft\n", path)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/eval/progress"
 	"github.com/vlmcmp/vlmcmp/llm/lora"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 func newLoRACommand(s *streams) *cli.Command {
@@ -45,7 +46,7 @@ func runLoRAConvert(ctx context.Context, s *streams, opts lora.ConvertOptions) e
 		return err
 	}
 	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
-		return usagef("--mmproj and --out-mmproj go together")
+		return usage.Errorf("--mmproj", "--mmproj and --out-mmproj go together")
 	}
 	res, err := lora.Convert(ctx, opts)
 	if err != nil {
@@ -84,20 +85,20 @@ func runLoRAMerge(ctx context.Context, s *streams, opts lora.MergeOptions, loras
 		return err
 	}
 	if opts.Adapter == "" && len(loras) == 0 {
-		return usagef("give a PEFT adapter with --adapter or adapter GGUFs with --lora")
+		return usage.Errorf("", "give a PEFT adapter with --adapter or adapter GGUFs with --lora")
 	}
 	if (opts.Mmproj == "") != (opts.OutMmproj == "") {
-		return usagef("--mmproj and --out-mmproj go together")
+		return usage.Errorf("--mmproj", "--mmproj and --out-mmproj go together")
 	}
 	switch strings.ToLower(opts.Type) {
 	case "same", "f16", "bf16", "f32", "q8_0":
 	default:
-		return usagef("--type %q is not one of same, f16, bf16, f32, q8_0", opts.Type)
+		return usage.Errorf("--type", "--type %q is not one of same, f16, bf16, f32, q8_0", opts.Type)
 	}
 	for _, l := range loras {
 		lf, err := lora.ParseLoRAFile(l)
 		if err != nil {
-			return usagef("--lora: %v", err)
+			return usage.Errorf("--lora", "--lora: %v", err)
 		}
 		opts.LoRAs = append(opts.LoRAs, lf)
 	}
@@ -117,7 +118,7 @@ func runLoRAMerge(ctx context.Context, s *streams, opts lora.MergeOptions, loras
 func requireFlags(pairs ...string) error {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		if pairs[i+1] == "" {
-			return usagef("%s is required", pairs[i])
+			return usage.Errorf("", "%s is required", pairs[i])
 		}
 	}
 	return nil

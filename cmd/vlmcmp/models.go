@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/vlmcmp/vlmcmp/eval/backend"
-	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/llm/gguf"
 )
 
@@ -41,16 +40,16 @@ func runModels(ctx context.Context, s *streams, opts modelsOptions) error {
 	fmt.Fprintln(tw, "NAME\tBACKEND\tMODEL\tFAMILY\tREADY\tDETAIL")
 	for i := range cfg.Models {
 		m := &cfg.Models[i]
-		r := backend.Ready(cfg, m, backend.Env{OpenAI: opts.OpenAI.overrides()})
+		r := m.Spec.Ready(backend.Env{OpenAI: opts.OpenAI.overrides()})
 		ready := "no"
 		if r.Ready {
 			ready = "yes"
 		}
 		fam := "-"
-		if m.Backend == config.BackendLocal {
-			fam = gguf.DescribeFamily(m.ModelFile, m.Mmproj)
+		if ls, ok := m.Spec.(*backend.LocalSpec); ok {
+			fam = gguf.DescribeFamily(ls.ModelFile, ls.Mmproj)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Backend, m.Describe(), fam, ready, r.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Backend, m.Spec.Describe(), fam, ready, r.Reason)
 	}
 	return tw.Flush()
 }

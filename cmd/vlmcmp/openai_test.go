@@ -337,7 +337,9 @@ func TestFinetuneEnds(t *testing.T) {
 		want  string
 	}{
 		{"failed", func(s *openaitest.Server) { s.FailJobs = true }, 1, "failed: The job failed due to an invalid training file"},
-		{"denied", func(s *openaitest.Server) { s.DenyFineTuning = true }, 1, "fine-tuning is not available to this account (OpenAI no longer opens fine-tuning to new accounts)"},
+		{"denied", func(s *openaitest.Server) { s.DenyFineTuning = true }, 1, "OpenAI refused to create the fine-tuning job (status 403: You do not have access to fine-tuning"},
+		{"closed: both ways on", func(s *openaitest.Server) { s.DenyFineTuning, s.DenyMessage = true, openaitest.FineTuningClosedMessage }, 1,
+			"2027-01-06 to all); fine-tune the same model on Azure OpenAI with --provider azure --base-url https://NAME.openai.azure.com, or fine-tune Qwen2-VL locally with LoRA and turn the adapter into a GGUF with vlmcmp lora convert\n"},
 		{"key refused", func(s *openaitest.Server) {
 			s.Inject(openaitest.Fault{Method: "POST", Path: "/v1/files", Status: 401, Message: "Incorrect API key provided: sk-test-***cdef."})
 		}, 1, "The API refused the key"},

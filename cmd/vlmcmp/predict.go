@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/predict"
 	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/llm/local"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // engineOptions are the flags that load a local model, shared by predict
@@ -68,12 +68,12 @@ func (o engineOptions) config() (local.Config, error) {
 	for _, s := range o.LoRAFlags {
 		l, err := local.ParseLoRA(s)
 		if err != nil {
-			return local.Config{}, usagef("--lora: %v", err)
+			return local.Config{}, usage.Errorf("--lora", "--lora: %v", err)
 		}
 		cfg.LoRA = append(cfg.LoRA, l)
 	}
 	if err := cfg.Check(); err != nil {
-		return local.Config{}, usageError{err}
+		return local.Config{}, usage.Wrap("", err)
 	}
 	return cfg, nil
 }
@@ -133,23 +133,23 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 	local := opts.Model == ""
 	switch {
 	case !local && (e.ModelFile != "" || e.MmprojFile != "" || len(e.LoRAFlags) > 0):
-		return usagef("give --model NAME or --model-file/--mmproj/--lora, not both")
+		return usage.Exclusive(usage.Opt{Name: "--model NAME", Set: true}, usage.Opt{Name: "--model-file/--mmproj/--lora", Set: true})
 	case !local && opts.RawPrompt:
-		return usagef("--raw-prompt needs --model-file: a configured model uses its chat template")
+		return usage.Errorf("--raw-prompt", "--raw-prompt needs --model-file: a configured model uses its chat template")
 	case local && e.ModelFile == "":
-		return usagef("--model-file is required")
+		return usage.Errorf("--model-file", "--model-file is required")
 	case local && e.MmprojFile == "":
-		return usagef("--mmproj is required")
+		return usage.Errorf("--mmproj", "--mmproj is required")
 	case opts.Image == "":
-		return usagef("--image is required")
+		return usage.Errorf("--image", "--image is required")
 	case local && opts.Prompt == "":
-		return usagef("--prompt is required")
+		return usage.Errorf("--prompt", "--prompt is required")
 	case opts.MaxTokens < 0:
-		return usagef("--max-tokens is %d, want 0 or more", opts.MaxTokens)
+		return usage.Errorf("--max-tokens", "--max-tokens is %d, want 0 or more", opts.MaxTokens)
 	case opts.GrammarFile != "" && opts.SchemaFile != "":
-		return usagef("give --grammar or --json-schema, not both")
+		return usage.Exclusive(usage.Opt{Name: "--grammar", Set: true}, usage.Opt{Name: "--json-schema", Set: true})
 	case opts.RawPrompt && opts.System != "":
-		return usagef("--system has no effect with --raw-prompt: put the system turn in --prompt")
+		return usage.Errorf("--system", "--system has no effect with --raw-prompt: put the system turn in --prompt")
 	}
 	req := predict.Request{Image: opts.Image, Prompt: opts.Prompt, System: opts.System, MaxTokens: opts.MaxTokens,
 		GrammarFile: opts.GrammarFile, SchemaFile: opts.SchemaFile}
@@ -160,6 +160,7 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 			return err
 		}
 		cfg.RawPrompt = opts.RawPrompt
+		cfg.Logger, cfg.Status = s.Log, s.Err
 		if pred, err = predict.Local(ctx, cfg, req); err != nil {
 			return err
 		}
@@ -168,10 +169,8 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 		if err != nil {
 			return err
 		}
-		pred, err = predict.Configured(ctx, cfg, opts.Model, backend.Env{OpenAI: opts.OpenAI.overrides(), Log: s.Log}, req)
-		if errors.Is(err, predict.ErrOption) {
-			return usageError{err}
-		} else if err != nil {
+		pred, err = predict.Configured(ctx, cfg, opts.Model, backend.Env{OpenAI: opts.OpenAI.overrides(), Log: s.Log, Status: s.Err}, req)
+		if err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
 	"github.com/vlmcmp/vlmcmp/eval/finetune"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // prepareOptions are the flags of `vlmcmp prepare`: the library's options,
@@ -52,10 +53,10 @@ func newPrepareCommand(s *streams) *cli.Command {
 
 func runPrepare(_ context.Context, s *streams, opts prepareOptions) error {
 	if opts.ValRatio < 0 || opts.ValRatio >= 1 {
-		return usagef("--val-ratio %v is not in [0, 1)", opts.ValRatio)
+		return usage.Errorf("--val-ratio", "--val-ratio %v is not in [0, 1)", opts.ValRatio)
 	}
 	if !openaiclient.ValidDetail(opts.Detail) {
-		return usagef("--detail %q is not one of low, high, auto", opts.Detail)
+		return usage.Errorf("--detail", "--detail %q is not one of low, high, auto", opts.Detail)
 	}
 	if opts.Prices != "" {
 		var err error

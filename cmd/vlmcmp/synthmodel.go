@@ -11,6 +11,7 @@ import (
 
 	"github.com/vlmcmp/vlmcmp/llm/family"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // synthModelOptions are the flags of `vlmcmp synth-model`.
@@ -38,7 +39,7 @@ func newSynthModelCommand(s *streams) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
-				return usagef("synth-model takes no arguments, got %q", c.Args().First())
+				return usage.Errorf("", "synth-model takes no arguments, got %q", c.Args().First())
 			}
 			return runSynthModel(c.Context, s, opts)
 		},
@@ -50,13 +51,13 @@ func runSynthModel(ctx context.Context, s *streams, opts synthModelOptions) erro
 		opts.Arch = family.Qwen2VL.Name
 	}
 	if _, err := family.ByName(opts.Arch); err != nil {
-		return usagef("--arch: %v", err)
+		return usage.Errorf("--arch", "--arch: %v", err)
 	}
 	if _, err := synth.DimsFor(opts.Arch, synth.Shape(opts.Shape)); err != nil {
-		return usagef("--shape: %v", err)
+		return usage.Errorf("--shape", "--shape: %v", err)
 	}
 	if opts.Out == "" {
-		return usagef("--out is required")
+		return usage.Errorf("--out", "--out is required")
 	}
 	if err := ctx.Err(); err != nil {
 		return err

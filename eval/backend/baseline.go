@@ -2,33 +2,77 @@ package backend
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 
-	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
-// baselineBackend builds the models with backend: baseline, whose model is
-// the statistic (mean or median) of the training split's scores.
-var baselineBackend = Backend{
-	Build: func(_ context.Context, _ *config.Config, m *config.Model, env Env) (*Built, error) {
-		bl, err := NewBaseline(m.Model.Name, env.TrainScores)
-		if err != nil {
-			return nil, fmt.Errorf("%w (the baselines need the training split)", err)
-		}
-		return &Built{Predictor: bl, Identity: "baseline/" + m.Model.Name}, nil
-	},
-	Ready: func(cfg *config.Config, m *config.Model, _ Env) Readiness {
-		split := cfg.SplitPath()
-		if _, err := os.Stat(split); err != nil {
-			return Readiness{true, "needs the training split (" + split + ", from vlmcmp prepare) or --split all"}
-		}
-		return Readiness{true, m.Model.Name + " of the training scores in " + split}
-	},
-	Cached: false,
+func init() {
+	register(Kind{Name: "baseline", New: func(c Common) Spec { return &BaselineSpec{common: c} }})
 }
+
+// BaselineSpec is a model that predicts one statistic (mean or median) of
+// the training split's scores for every image: the floor a model must beat.
+type BaselineSpec struct {
+	// Stat is mean or median; empty: the model's name.
+	Stat string `yaml:"model"`
+
+	common Common
+}
+
+// Validate fills the statistic from the name and checks it.
+func (s *BaselineSpec) Validate() error {
+	if s.Stat == "" {
+		s.Stat = s.common.Name
+	}
+	if s.Stat != "mean" && s.Stat != "median" {
+		return usage.Errorf("model", "baseline model %q is not mean or median", s.Stat)
+	}
+	return nil
+}
+
+// Identity names the statistic and the training scores it is computed from
+// (their number and a digest): shards or resumes with another training
+// split are other models, and their values never mix.
+func (s *BaselineSpec) Identity(env Env) (Identity, error) {
+	h := sha256.New()
+	for _, v := range env.TrainScores {
+		fmt.Fprintf(h, "%s\n", strconv.FormatFloat(v, 'g', -1, 64))
+	}
+	return Identity{
+		"backend": "baseline", "model": s.Stat,
+		"train_scores.n":      strconv.Itoa(len(env.TrainScores)),
+		"train_scores.sha256": hex.EncodeToString(h.Sum(nil)),
+	}, nil
+}
+
+// Build computes the statistic over env.TrainScores.
+func (s *BaselineSpec) Build(_ context.Context, env Env) (*Built, error) {
+	bl, err := NewBaseline(s.Stat, env.TrainScores)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the baselines need the training split)", err)
+	}
+	return &Built{Predictor: bl}, nil
+}
+
+// Ready is always true: the training scores come with the run's images;
+// the reason says where from.
+func (s *BaselineSpec) Ready(Env) Readiness {
+	split := s.common.Shared.SplitPath
+	if _, err := os.Stat(split); err != nil {
+		return Readiness{true, "needs the training split (" + split + ", from vlmcmp prepare) or --split all"}
+	}
+	return Readiness{true, s.Stat + " of the training scores in " + split}
+}
+
+// Describe is the statistic.
+func (s *BaselineSpec) Describe() string { return s.Stat }
 
 // Baseline predicts the same score for every image: the mean or the median
 // of the training split's scores. It never reads the image. It is the floor a

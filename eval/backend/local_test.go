@@ -1,10 +1,11 @@
-package backend
+package backend_test
 
 import (
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/llm/gguf/synth"
 	"github.com/vlmcmp/vlmcmp/native"
@@ -22,15 +23,20 @@ func TestLocalReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	yaml := fmt.Sprintf("models:\n  - name: q\n    backend: local\n    model_file: %s\n    mmproj: %s\n    threads: 1\n    parallel: 1\n", files.Model, files.Mmproj)
-	build := func(extra string) (*Built, error) {
+	build := func(extra string) (*backend.Built, error) {
 		t.Helper()
 		cfg, err := config.Parse("/cfg/vlmcmp.yaml", []byte(yaml+extra))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return buildLocal(t.Context(), cfg, &cfg.Models[0], Env{})
+		m := &cfg.Models[0]
+		id, err := backend.ModelIdentity(m.Spec, "", "", backend.Env{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return backend.Build(t.Context(), m.Name, m.Spec, id, backend.Env{})
 	}
-	var ids []string
+	var ids []backend.Identity
 	for _, extra := range []string{"", "    replicas: 2\n"} {
 		b, err := build(extra)
 		if err != nil {
@@ -41,7 +47,7 @@ func TestLocalReplicas(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if ids[0] != ids[1] {
+	if d := backend.Diff(ids[0], ids[1]); len(d) > 0 {
 		t.Errorf("identity with one replica %q, with two %q: want the same", ids[0], ids[1])
 	}
 	_, err = build("    devices: [0, 99]\n")

@@ -4,16 +4,103 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/vlmcmp/vlmcmp/eval/config"
+	"gopkg.in/yaml.v3"
+
 	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
-// openAIBackend builds OpenAI (and OpenAI-compatible) models.
-var openAIBackend = Backend{Build: buildOpenAI, Ready: openAIReady, Cached: true}
+func init() {
+	register(Kind{Name: "openai", New: func(c Common) Spec { return &OpenAISpec{common: c} }, Cached: true,
+		SameAnswers: []string{"api_key_file"}})
+}
+
+// OpenAISpec is an OpenAI (or OpenAI-compatible) model. A new key is a
+// field here with its yaml tag; Identity must name it when it can change an
+// answer.
+type OpenAISpec struct {
+	// Model is the API model name or the fine-tuning record naming it.
+	Model ModelRef `yaml:"model"`
+	// BaseURL of an OpenAI-compatible server; empty means OPENAI_BASE_URL
+	// or the OpenAI API.
+	BaseURL string `yaml:"base_url"`
+	// BaseURLs, instead of BaseURL, are several servers of the same model
+	// (vLLM or llama-server on several machines): each request goes to the
+	// least busy healthy one, and a server that fails is skipped and tried
+	// again later.
+	BaseURLs []string `yaml:"base_urls"`
+	// APIKeyFile holds the API key; empty means OPENAI_API_KEY.
+	APIKeyFile string `yaml:"api_key_file" vlmcmp:"path"`
+	// Detail is the image detail: low, high or auto.
+	Detail string `yaml:"detail"`
+	// Structured asks for JSON-schema structured output.
+	Structured bool `yaml:"structured"`
+
+	common Common
+}
+
+// ModelRef names an OpenAI model directly (`model: gpt-4o`) or through the
+// fine-tuning record vlmcmp finetune writes
+// (`model: {from: models/gpt4o_mini_finetuned/fine_tune_info.json}`).
+type ModelRef struct {
+	Name string
+	From string `vlmcmp:"path"`
+}
+
+// String is the name, or "from FILE".
+func (r ModelRef) String() string {
+	if r.From != "" {
+		return "from " + r.From
+	}
+	return r.Name
+}
+
+// UnmarshalYAML accepts a scalar name or a mapping with the single key from.
+func (r *ModelRef) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		r.Name = n.Value
+		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if k.Value != "from" {
+				return lineErrorf(k.Line, "model", "unknown key %q in model (want a name or {from: FILE})", k.Value)
+			}
+			if v.Kind != yaml.ScalarNode || v.Value == "" {
+				return lineErrorf(v.Line, "model", "model: from must be a file name")
+			}
+			r.From = v.Value
+		}
+		return nil
+	}
+	return lineErrorf(n.Line, "model", "model must be a name or {from: FILE}")
+}
+
+// Validate checks what needs no file.
+func (s *OpenAISpec) Validate() error {
+	if s.Model.Name == "" && s.Model.From == "" {
+		return usage.Errorf("model", "openai models need model: NAME or model: {from: FILE}")
+	}
+	if s.Detail != "" && !openaiclient.ValidDetail(s.Detail) {
+		return usage.Errorf("detail", "detail %q is not one of low, high, auto", s.Detail)
+	}
+	if err := usage.Exclusive(usage.Opt{Name: "base_url", Set: s.BaseURL != ""}, usage.Opt{Name: "base_urls", Set: len(s.BaseURLs) > 0}); err != nil {
+		return err
+	}
+	if len(s.BaseURLs) > 0 {
+		if _, err := openaiclient.CheckBaseURLs(s.BaseURLs); err != nil {
+			return usage.Errorf("base_urls", "base_urls: %s", strings.TrimPrefix(err.Error(), "openai: "))
+		}
+	}
+	return nil
+}
 
 // OpenAISettings are the settings of an OpenAI model after the command
 // line, the config and the environment are combined: the command line wins,
@@ -29,44 +116,16 @@ type OpenAISettings struct {
 	Detail    string
 }
 
-// ResolveOpenAI combines the overrides, m's config and the environment.
-func ResolveOpenAI(m *config.Model, flags OpenAIOverrides) (*OpenAISettings, error) {
-	st := &OpenAISettings{Model: m.Model.Name, Detail: m.Detail}
-	if m.Model.From != "" {
-		name, err := FineTunedModel(m.Model.From)
-		if err != nil {
-			return nil, err
-		}
-		st.Model = name
+// Resolve combines the overrides, the spec and the environment.
+func (s *OpenAISpec) Resolve(flags OpenAIOverrides) (*OpenAISettings, error) {
+	st, base, err := s.endpoint(flags)
+	if err != nil {
+		return nil, err
 	}
-	if st.Model == "" {
-		return nil, errors.New("no OpenAI model: set model: NAME or model: {from: fine_tune_info.json}")
-	}
-	if st.Detail == "" {
-		st.Detail = openaiclient.DefaultDetail
-	}
-	if !openaiclient.ValidDetail(st.Detail) {
-		return nil, fmt.Errorf("detail %q is not one of low, high, auto", st.Detail)
-	}
-	base := flags.BaseURL
-	if base == "" {
-		base = m.BaseURL
-	}
-	if base == "" && len(m.BaseURLs) > 0 {
-		// A fleet, unless --base-url names one server.
-		urls, err := openaiclient.CheckBaseURLs(m.BaseURLs)
-		if err != nil {
-			return nil, err
-		}
-		st.BaseURLs = slices.Sorted(slices.Values(urls))
-		base = st.BaseURLs[0]
-	}
-	st.BaseURL = openaiclient.ResolveBaseURL(base)
 	keyFile := flags.APIKeyFile
 	if keyFile == "" {
-		keyFile = m.APIKeyFile
+		keyFile = s.APIKeyFile
 	}
-	var err error
 	// A server other than the OpenAI API, given by --base-url or the
 	// model's base_url, may need no key.
 	if st.Key, st.KeySource, err = openaiclient.ResolveKeyFor(keyFile, base); err != nil {
@@ -75,79 +134,157 @@ func ResolveOpenAI(m *config.Model, flags OpenAIOverrides) (*OpenAISettings, err
 	return st, nil
 }
 
-// servers is the base URL, or a fleet's base URLs joined by commas (sorted,
-// so that the identity does not depend on their order).
-func (st *OpenAISettings) servers() string {
-	if len(st.BaseURLs) > 0 {
-		return strings.Join(st.BaseURLs, ",")
+// endpoint is Resolve without the key: the model, the servers, the detail;
+// base is the URL the user gave ("" for the default).
+func (s *OpenAISpec) endpoint(flags OpenAIOverrides) (st *OpenAISettings, base string, err error) {
+	st = &OpenAISettings{Model: s.Model.Name, Detail: s.Detail}
+	if s.Model.From != "" {
+		name, err := FineTunedModel(s.Model.From)
+		if err != nil {
+			return nil, "", err
+		}
+		st.Model = name
 	}
-	return st.BaseURL
+	if st.Model == "" {
+		return nil, "", errors.New("no OpenAI model: set model: NAME or model: {from: fine_tune_info.json}")
+	}
+	if st.Detail == "" {
+		st.Detail = openaiclient.DefaultDetail
+	}
+	base = flags.BaseURL
+	if base == "" {
+		base = s.BaseURL
+	}
+	if base == "" && len(s.BaseURLs) > 0 {
+		// A fleet, unless --base-url names one server.
+		urls, err := openaiclient.CheckBaseURLs(s.BaseURLs)
+		if err != nil {
+			return nil, "", err
+		}
+		st.BaseURLs = slices.Sorted(slices.Values(urls))
+		base = st.BaseURLs[0]
+	}
+	st.BaseURL = openaiclient.ResolveBaseURL(base)
+	return st, base, nil
 }
 
-// buildOpenAI builds the predictor of an OpenAI (or OpenAI-compatible)
-// model. env.Concurrency, when positive, wins over the model's.
-func buildOpenAI(_ context.Context, cfg *config.Config, m *config.Model, env Env) (*Built, error) {
-	st, err := ResolveOpenAI(m, env.OpenAI)
+// servers is the base URL, or a fleet's base URLs joined by commas (sorted,
+// so that the identity does not depend on their order), without passwords.
+func (st *OpenAISettings) servers() string {
+	urls := st.BaseURLs
+	if len(urls) == 0 {
+		urls = []string{st.BaseURL}
+	}
+	out := make([]string, len(urls))
+	for i, u := range urls {
+		out[i] = redactURL(u)
+	}
+	return strings.Join(out, ",")
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return s
+	}
+	return u.Redacted()
+}
+
+func (s *OpenAISpec) models() openaiclient.Models {
+	return openaiclient.MergeModels(openaiclient.DefaultModels(), s.common.Shared.OpenAIModels)
+}
+
+// Identity names the resolved model, its servers (a fleet's all, sorted:
+// they serve one model, but which is for the user to vouch for, as for one
+// server) and every request setting, with the client's fixed defaults
+// (temperature 0, seed) so that changing them would change it.
+func (s *OpenAISpec) Identity(env Env) (Identity, error) {
+	st, _, err := s.endpoint(env.OpenAI)
+	if err != nil {
+		return nil, err
+	}
+	info := s.models().Info(st.Model)
+	id := Identity{
+		"backend": "openai", "model": st.Model, "detail": st.Detail,
+		"structured": strconv.FormatBool(s.Structured), "seed": strconv.Itoa(openaiclient.DefaultSeed),
+	}
+	if len(st.BaseURLs) > 0 {
+		id["base_urls"] = st.servers()
+	} else {
+		id["base_url"] = st.servers()
+	}
+	maxTokens := s.common.MaxTokens
+	if info.Reasoning {
+		// A reasoning model takes no temperature and has its own budget.
+		if maxTokens == 0 {
+			maxTokens = openaiclient.DefaultReasoningMaxTokens
+		}
+		id["max_completion_tokens"] = strconv.Itoa(maxTokens)
+		id["reasoning_effort"] = info.ReasoningEffort
+		return id, nil
+	}
+	if maxTokens == 0 {
+		maxTokens = openaiclient.DefaultMaxTokens
+	}
+	id["max_tokens"] = strconv.Itoa(maxTokens)
+	id["temperature"] = "0"
+	return id, nil
+}
+
+// Build makes the client. env.Concurrency, when positive, wins over the
+// model's.
+func (s *OpenAISpec) Build(_ context.Context, env Env) (*Built, error) {
+	st, err := s.Resolve(env.OpenAI)
 	if err != nil {
 		return nil, err
 	}
 	conc := env.Concurrency
 	if conc <= 0 {
-		conc = m.Concurrency
+		conc = s.common.Concurrency
 	}
 	p, err := openaiclient.New(openaiclient.Config{
 		Model:       st.Model,
-		Models:      openaiclient.MergeModels(openaiclient.DefaultModels(), cfg.OpenAIModels),
+		Models:      s.models(),
 		BaseURL:     st.BaseURL,
 		BaseURLs:    st.BaseURLs,
 		APIKey:      st.Key,
 		Detail:      st.Detail,
-		Structured:  m.Structured,
-		MaxTokens:   m.MaxTokens,
+		Structured:  s.Structured,
+		MaxTokens:   s.common.MaxTokens,
 		Concurrency: conc,
 		Logger:      env.Log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	maxTokens := m.MaxTokens
-	if maxTokens == 0 {
-		maxTokens = openaiclient.DefaultMaxTokens
-	}
-	// Temperature 0 and seed 42 are the client's fixed defaults; they are
-	// named so that changing them would change the key. A fleet's servers
-	// are all named: they serve one model, but which is for the user to
-	// vouch for, as for one server.
-	id := fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_tokens=%d temperature=0 seed=%d",
-		st.Model, st.servers(), st.Detail, m.Structured, maxTokens, openaiclient.DefaultSeed)
-	if info := p.Info(); info.Reasoning {
-		// A reasoning model takes no temperature and has its own budget.
-		if m.MaxTokens == 0 {
-			maxTokens = openaiclient.DefaultReasoningMaxTokens
-		}
-		id = fmt.Sprintf("openai model=%s base_url=%s detail=%s structured=%t max_completion_tokens=%d reasoning_effort=%s seed=%d",
-			st.Model, st.servers(), st.Detail, m.Structured, maxTokens, info.ReasoningEffort, openaiclient.DefaultSeed)
-	}
-	return &Built{Predictor: p, Identity: id}, nil
+	return &Built{Predictor: p}, nil
 }
 
-func openAIReady(_ *config.Config, m *config.Model, env Env) Readiness {
-	st, err := ResolveOpenAI(m, env.OpenAI)
+// Ready resolves the model, its servers and its key.
+func (s *OpenAISpec) Ready(env Env) Readiness {
+	st, err := s.Resolve(env.OpenAI)
 	if err != nil {
 		return Readiness{false, err.Error()}
 	}
 	what := st.Model
 	switch {
 	case len(st.BaseURLs) > 0:
-		what += " at " + strings.Join(st.BaseURLs, ", ")
+		shown := make([]string, len(st.BaseURLs))
+		for i, u := range st.BaseURLs {
+			shown[i] = openaiclient.RedactURL(u)
+		}
+		what += " at " + strings.Join(shown, ", ")
 	case st.BaseURL != openaiclient.DefaultBaseURL:
-		what += " at " + st.BaseURL
+		what += " at " + openaiclient.RedactURL(st.BaseURL)
 	}
 	if st.Key == "" {
 		return Readiness{true, what + ", no key"}
 	}
 	return Readiness{true, what + ", key from " + st.KeySource}
 }
+
+// Describe is the API model's name, or where it is recorded.
+func (s *OpenAISpec) Describe() string { return s.Model.String() }
 
 // FineTunedModel reads the fine-tuned model's name from the record vlmcmp
 // finetune writes, or says why there is none yet.

@@ -1,9 +1,10 @@
-package backend
+package backend_test
 
 import (
 	"strings"
 	"testing"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
@@ -31,12 +32,12 @@ func TestOpenAIModelsFromConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := Build(t.Context(), cfg, m, Env{})
+			b, err := build(t, m, backend.Env{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer b.Close()
-			got := strings.Contains(b.Identity, "max_completion_tokens") && strings.Contains(b.Identity, "reasoning_effort=low")
+			got := b.Identity["max_completion_tokens"] != "" && b.Identity["reasoning_effort"] == "low"
 			if got != tt.reasoning {
 				t.Errorf("identity %q: reasoning %v, want %v", b.Identity, got, tt.reasoning)
 			}
@@ -54,7 +55,7 @@ func TestOpenAIFleetFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := cfg.Lookup("f")
-	b, err := Build(t.Context(), cfg, m, Env{})
+	b, err := build(t, m, backend.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,17 +66,27 @@ func TestOpenAIFleetFromConfig(t *testing.T) {
 	if got := strings.Join(p.BaseURLs(), " "); got != "http://a:8080/v1 http://b:8080/v1" {
 		t.Errorf("servers %q", got)
 	}
-	if !strings.Contains(b.Identity, "base_url=http://a:8080/v1,http://b:8080/v1 ") {
+	if b.Identity["base_urls"] != "http://a:8080/v1,http://b:8080/v1" {
 		t.Errorf("identity %q does not name both servers in order", b.Identity)
 	}
-	if r := Ready(cfg, m, Env{}); !r.Ready || !strings.Contains(r.Reason, "qwen at http://a:8080/v1, http://b:8080/v1, no key") {
+	if r := m.Spec.Ready(backend.Env{}); !r.Ready || !strings.Contains(r.Reason, "qwen at http://a:8080/v1, http://b:8080/v1, no key") {
 		t.Errorf("readiness %+v", r)
 	}
-	one, err := Build(t.Context(), cfg, m, Env{OpenAI: OpenAIOverrides{BaseURL: "http://c/v1"}})
+	one, err := build(t, m, backend.Env{OpenAI: backend.OpenAIOverrides{BaseURL: "http://c/v1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := one.Predictor.(*openaiclient.Predictor).BaseURLs(); len(got) != 1 || got[0] != "http://c/v1" {
 		t.Errorf("--base-url: servers %q, want only it", got)
 	}
+}
+
+// build builds m as eval does: its identity, then its predictor.
+func build(t *testing.T, m *config.Model, env backend.Env) (*backend.Built, error) {
+	t.Helper()
+	id, err := backend.ModelIdentity(m.Spec, m.Prompt, m.System, env)
+	if err != nil {
+		return nil, err
+	}
+	return backend.Build(t.Context(), m.Name, m.Spec, id, env)
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,12 +13,8 @@ import (
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm/local"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
-
-// ErrOption marks a mistake in a Spec (a contradiction or a value out of
-// range), found before anything is loaded: a command reports it as a usage
-// error.
-var ErrOption = errors.New("bad bench option")
 
 // Spec is a whole bench, as `vlmcmp bench` runs it: the local model at each
 // batch size, an OpenAI-compatible server at each concurrency, or both, on
@@ -48,28 +43,17 @@ type Spec struct {
 	Progress io.Writer
 }
 
-// OptionError is a mistake in a Spec. Setting names the one setting at
-// fault as `vlmcmp bench` names its flag ("repeat", "max-tokens", "format",
-// "batch", "concurrency", "server", "synthetic-size"), or is "" for a
-// contradiction between settings; Problem says what is wrong with it. It
-// wraps ErrOption.
-type OptionError struct {
-	Setting, Problem string
-}
-
-func (e *OptionError) Error() string {
-	if e.Setting == "" {
-		return ErrOption.Error() + ": " + e.Problem
-	}
-	return ErrOption.Error() + ": " + e.Setting + " " + e.Problem
-}
-
-func (e *OptionError) Unwrap() error { return ErrOption }
-
-// Check finds the mistakes of s that need no file: each an *OptionError.
+// Check finds the mistakes of s that need no file: each a [usage.Error]
+// whose key names the one setting at fault as `vlmcmp bench` names its flag
+// ("repeat", "max-tokens", "format", "batch", "concurrency", "server",
+// "synthetic-size"), and whose sentence starts with it; or, for a
+// contradiction between settings, has no key.
 func (s *Spec) Check() error {
 	bad := func(setting, format string, args ...any) error {
-		return &OptionError{Setting: setting, Problem: fmt.Sprintf(format, args...)}
+		if setting == "" {
+			return usage.Errorf("", format, args...)
+		}
+		return usage.Errorf(setting, setting+" "+format, args...)
 	}
 	im := s.Images
 	switch {
@@ -77,8 +61,11 @@ func (s *Spec) Check() error {
 		return bad("", "no local model and no server to time")
 	case im.Dir == "" && im.Synthetic <= 0:
 		return bad("", "give a folder of images or a number of synthetic images")
-	case im.Dir != "" && im.Synthetic > 0:
-		return bad("", "give a folder of images or synthetic images, not both")
+	}
+	if err := usage.Exclusive(usage.Opt{Name: "a folder of images", Set: im.Dir != ""}, usage.Opt{Name: "synthetic images", Set: im.Synthetic > 0}); err != nil {
+		return err
+	}
+	switch {
 	case s.Repeat < 1:
 		return bad("repeat", "is %d, want 1 or more", s.Repeat)
 	case im.MaxTokens < 1:

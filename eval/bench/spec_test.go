@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"image/jpeg"
 	"strings"
 	"testing"
@@ -10,9 +9,10 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 	"github.com/vlmcmp/vlmcmp/llm/local"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
-// TestSpecCheck: each mistake is an ErrOption naming what is wrong; a
+// TestSpecCheck: each mistake is a usage error naming what is wrong; a
 // server-only spec and a local one pass.
 func TestSpecCheck(t *testing.T) {
 	ok := func() Spec {
@@ -45,8 +45,8 @@ func TestSpecCheck(t *testing.T) {
 			}
 			continue
 		}
-		if !errors.Is(err, ErrOption) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: %v, want an ErrOption saying %q", s, err, tc.want)
+		if _, ok := usage.Is(err); !ok || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want a usage error saying %q", s, err, tc.want)
 		}
 	}
 }

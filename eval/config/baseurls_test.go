@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 )
 
 // An OpenAI model's base_urls are a fleet of servers; they are checked as
@@ -12,7 +14,7 @@ func TestParseBaseURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(cfg.Models[0].BaseURLs, " "); got != "http://a:8080/v1 http://b:8080/v1" {
+	if got := strings.Join(cfg.Models[0].Spec.(*backend.OpenAISpec).BaseURLs, " "); got != "http://a:8080/v1 http://b:8080/v1" {
 		t.Errorf("base_urls %q", got)
 	}
 	for _, tt := range []struct{ name, urls, want string }{

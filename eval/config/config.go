@@ -4,8 +4,13 @@
 // median) work without a file.
 //
 // A file is decoded strictly: an unknown key is an error naming the file and
-// the line. Relative paths in a file are relative to the file's folder;
-// relative paths of the defaults are relative to the working directory.
+// the line. A model's entry holds the keys every model has (name, backend,
+// prompt, system, max_tokens, concurrency: [Model]) and its backend's own,
+// which its backend decodes into its spec (eval/backend), so that each
+// backend refuses the keys it does not take. Mistakes in the file's keys are
+// usage errors (usage.Error, exit 2) naming the key. Relative paths in a file
+// are relative to the file's folder; relative paths of the defaults are
+// relative to the working directory.
 //
 //	data: configs/vlm_safety_training_data.json   # ground truth
 //	split: data/openai_finetuning/split.json      # written by vlmcmp prepare
@@ -36,13 +41,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vlmcmp/vlmcmp/eval/backend"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
-// Backend kinds.
+// Backend names of the built-in defaults; eval/backend has them all.
 const (
 	BackendLocal    = "local"
 	BackendOpenAI   = "openai"
@@ -89,51 +96,19 @@ type Config struct {
 	// capabilities and prices (openaiclient.DefaultModels), by model name:
 	// e.g. a new model `like` a known one, with reasoning: true.
 	OpenAIModels openaiclient.Models `yaml:"openai_models"`
+
+	dir string // anchors the models' relative paths
 }
 
-// Model is one configured model. Which fields apply depends on Backend.
+// Model is one configured model: what every model has, and its backend's
+// spec, decoded from the entry by the backend (eval/backend) when the file
+// is read.
 type Model struct {
 	// Name is the user's name for the model: the file name of its
 	// predictions and its column in every output.
 	Name string `yaml:"name"`
-	// Backend is local, openai or baseline.
+	// Backend names the backend (backend.Names).
 	Backend string `yaml:"backend"`
-
-	// Model is the OpenAI model name or where to find it; for a baseline,
-	// the statistic (mean or median; default: the model's name).
-	Model ModelRef `yaml:"model"`
-	// BaseURL of an OpenAI-compatible server; empty means OPENAI_BASE_URL
-	// or the OpenAI API.
-	BaseURL string `yaml:"base_url"`
-	// BaseURLs, instead of BaseURL, are several servers of the same model
-	// (vLLM or llama-server on several machines): each request goes to the
-	// least busy healthy one, and a server that fails is skipped and tried
-	// again later.
-	BaseURLs []string `yaml:"base_urls"`
-	// APIKeyFile holds the API key; empty means OPENAI_API_KEY.
-	APIKeyFile string `yaml:"api_key_file"`
-	// Detail is the image detail: low, high or auto.
-	Detail string `yaml:"detail"`
-	// Structured asks for JSON-schema structured output.
-	Structured bool `yaml:"structured"`
-
-	// ModelFile, Mmproj and LoRA are the GGUF files of a local model.
-	ModelFile string `yaml:"model_file"`
-	Mmproj    string `yaml:"mmproj"`
-	LoRA      []LoRA `yaml:"lora"`
-	// GPULayers is how many layers go to the GPU; nil means all that fit.
-	GPULayers *int `yaml:"gpu_layers"`
-	// Parallel is the number of sequences decoded together; 0 means the
-	// backend default.
-	Parallel int `yaml:"parallel"`
-	// Threads for the CPU; 0 means the backend default.
-	Threads int `yaml:"threads"`
-	// Replicas is the number of model instances one queue feeds (nil: one,
-	// or one per device); Devices the GPUs they run on, one each, numbered
-	// as `vlmcmp devices` lists the GPUs. Answers do not depend on either.
-	Replicas *int  `yaml:"replicas"`
-	Devices  []int `yaml:"devices"`
-
 	// Prompt and System override the config's; MaxTokens bounds the answer.
 	Prompt    string `yaml:"prompt"`
 	System    string `yaml:"system"`
@@ -144,86 +119,33 @@ type Model struct {
 
 	// Line is the line of the model's entry in the file (0 for defaults).
 	Line int `yaml:"-"`
+	// Node is the entry as written, every key of it (merge keys
+	// expanded); its backend decodes it into Spec.
+	Node yaml.Node `yaml:"-"`
+	// Spec is the entry decoded by its backend.
+	Spec backend.Spec `yaml:"-"`
 }
 
-// ModelRef names an OpenAI model directly (`model: gpt-4o`) or through the
-// fine-tuning record vlmcmp finetune writes
-// (`model: {from: models/gpt4o_mini_finetuned/fine_tune_info.json}`).
-type ModelRef struct {
-	Name string
-	From string
-}
-
-// String is the name, or "from FILE".
-func (r ModelRef) String() string {
-	if r.From != "" {
-		return "from " + r.From
-	}
-	return r.Name
-}
-
-// UnmarshalYAML accepts a scalar name or a mapping with the single key from.
-func (r *ModelRef) UnmarshalYAML(n *yaml.Node) error {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		r.Name = n.Value
-		return nil
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Value != "from" {
-				return lineError{k.Line, fmt.Sprintf("unknown key %q in model (want a name or {from: FILE})", k.Value)}
-			}
-			if v.Kind != yaml.ScalarNode || v.Value == "" {
-				return lineError{v.Line, "model: from must be a file name"}
-			}
-			r.From = v.Value
-		}
-		return nil
-	}
-	return lineError{n.Line, "model must be a name or {from: FILE}"}
-}
-
-// LoRA is an adapter applied at load time with a scale.
-type LoRA struct {
-	Path string `yaml:"path"`
-	// Scale multiplies the adapter; nil means 1.
-	Scale *float64 `yaml:"scale"`
-}
-
-// ScaleOr1 is the scale, 1 when unset.
-func (l LoRA) ScaleOr1() float64 {
-	if l.Scale == nil {
-		return 1
-	}
-	return *l.Scale
-}
-
-// UnmarshalYAML accepts {path, scale} or a scalar "PATH" or "PATH:SCALE".
-func (l *LoRA) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind == yaml.ScalarNode {
-		l.Path = n.Value
-		if i := strings.LastIndexByte(n.Value, ':'); i > 0 {
-			if s, err := strconv.ParseFloat(n.Value[i+1:], 64); err == nil {
-				l.Path, l.Scale = n.Value[:i], &s
-			}
-		}
-		return nil
-	}
-	type plain LoRA
-	var p plain
+// UnmarshalYAML keeps the entry's node and decodes the common keys; the
+// backend's keys are the backend's to decode (Parse).
+func (m *Model) UnmarshalYAML(n *yaml.Node) error {
+	n = backend.Flatten(n)
 	if n.Kind != yaml.MappingNode {
-		return lineError{n.Line, "lora entries must be a path or {path, scale}"}
+		return lineError{n.Line, "a model must be a mapping of keys (name, backend, ...)"}
 	}
+	own := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if k := n.Content[i].Value; k != "path" && k != "scale" {
-			return lineError{n.Content[i].Line, fmt.Sprintf("unknown key %q in lora (want path, scale)", k)}
+		if slices.Contains(backend.CommonKeys, n.Content[i].Value) {
+			own.Content = append(own.Content, n.Content[i], n.Content[i+1])
 		}
 	}
-	if err := n.Decode(&p); err != nil {
+	type plain Model
+	var p plain
+	if err := own.Decode(&p); err != nil {
 		return err
 	}
-	*l = LoRA(p)
+	*m = Model(p)
+	m.Node, m.Line = *n, n.Line
 	return nil
 }
 
@@ -262,30 +184,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		}
 		return nil, yamlError(path, err)
 	}
-	// Model lines, for later errors.
-	var root yaml.Node
-	if yaml.Unmarshal(data, &root) == nil {
-		lines := modelLines(&root)
-		for i := range cfg.Models {
-			if i < len(lines) {
-				cfg.Models[i].Line = lines[i]
-			}
-		}
-	}
 	dir := filepath.Dir(path)
 	cfg.Data = rel(dir, cfg.Data)
 	cfg.Split = rel(dir, cfg.Split)
 	cfg.OutputDir = rel(dir, cfg.OutputDir)
-	for i := range cfg.Models {
-		m := &cfg.Models[i]
-		m.Model.From = rel(dir, m.Model.From)
-		m.APIKeyFile = rel(dir, m.APIKeyFile)
-		m.ModelFile = rel(dir, m.ModelFile)
-		m.Mmproj = rel(dir, m.Mmproj)
-		for j := range m.LoRA {
-			m.LoRA[j].Path = rel(dir, m.LoRA[j].Path)
-		}
-	}
+	cfg.dir = dir
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -297,6 +200,9 @@ func yamlError(path string, err error) error {
 	var le lineError
 	if errors.As(err, &le) {
 		return fmt.Errorf("%s:%d: %s", path, le.line, le.msg)
+	}
+	if be, ok := errors.AsType[*backend.LineError](err); ok {
+		return usage.Wrap("", fmt.Errorf("%s:%d: %w", path, be.Line, be.Err))
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -324,29 +230,8 @@ func lineMessage(path, msg string) string {
 	return fmt.Sprintf("%s:%s: %s", path, m[1], what)
 }
 
-// modelLines is the line of each entry under the top-level models key.
-func modelLines(root *yaml.Node) []int {
-	if root.Kind != yaml.DocumentNode || len(root.Content) == 0 {
-		return nil
-	}
-	top := root.Content[0]
-	if top.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		if top.Content[i].Value == "models" && top.Content[i+1].Kind == yaml.SequenceNode {
-			var lines []int
-			for _, n := range top.Content[i+1].Content {
-				lines = append(lines, n.Line)
-			}
-			return lines
-		}
-	}
-	return nil
-}
-
 func rel(dir, p string) string {
-	if p == "" || filepath.IsAbs(p) {
+	if p == "" || dir == "" || filepath.IsAbs(p) {
 		return p
 	}
 	return filepath.Join(dir, p)
@@ -365,7 +250,7 @@ func (c *Config) at(m *Model) string {
 
 func (c *Config) validate() error {
 	if len(c.Models) == 0 {
-		return fmt.Errorf("%s: no models: list them under the key models", c.at(nil))
+		return usage.Errorf("models", "%s: no models: list them under the key models", c.at(nil))
 	}
 	seen := map[string]bool{}
 	for i := range c.Models {
@@ -373,94 +258,67 @@ func (c *Config) validate() error {
 		at := c.at(m)
 		switch {
 		case m.Name == "":
-			return fmt.Errorf("%s: a model has no name", at)
+			return usage.Errorf("name", "%s: a model has no name", at)
 		case strings.ContainsAny(m.Name, `/\ ,`) || m.Name == "." || m.Name == "..":
-			return fmt.Errorf("%s: model name %q: use letters, digits, '-', '_' or '.' (it names files)", at, m.Name)
+			return usage.Errorf("name", "%s: model name %q: use letters, digits, '-', '_' or '.' (it names files)", at, m.Name)
 		case seen[m.Name]:
-			return fmt.Errorf("%s: model name %q is used twice", at, m.Name)
+			return usage.Errorf("name", "%s: model name %q is used twice", at, m.Name)
+		case m.Backend == "":
+			return usage.Errorf("backend", "%s: model %q has no backend (%s)", at, m.Name, strings.Join(backend.Names(), ", "))
+		case m.MaxTokens < 0 || m.Concurrency < 0:
+			return usage.Errorf("max_tokens", "%s: model %q: max_tokens and concurrency must not be negative", at, m.Name)
 		}
 		seen[m.Name] = true
-		switch m.Backend {
-		case BackendOpenAI:
-			if m.Model.Name == "" && m.Model.From == "" {
-				return fmt.Errorf("%s: model %q: openai models need model: NAME or model: {from: FILE}", at, m.Name)
-			}
-			if m.Detail != "" && !slices.Contains([]string{"low", "high", "auto"}, m.Detail) {
-				return fmt.Errorf("%s: model %q: detail %q is not one of low, high, auto", at, m.Name, m.Detail)
-			}
-			if m.BaseURL != "" && len(m.BaseURLs) > 0 {
-				return fmt.Errorf("%s: model %q: give base_url or base_urls, not both", at, m.Name)
-			}
-			if len(m.BaseURLs) > 0 {
-				if _, err := openaiclient.CheckBaseURLs(m.BaseURLs); err != nil {
-					return fmt.Errorf("%s: model %q: base_urls: %s", at, m.Name, strings.TrimPrefix(err.Error(), "openai: "))
-				}
-			}
-		case BackendLocal:
-			if m.ModelFile == "" || m.Mmproj == "" {
-				return fmt.Errorf("%s: model %q: local models need model_file and mmproj", at, m.Name)
-			}
-			if err := m.validateReplicas(); err != nil {
-				return fmt.Errorf("%s: model %q: %v", at, m.Name, err)
-			}
-		case BackendBaseline:
-			if m.Model.From != "" {
-				return fmt.Errorf("%s: model %q: baseline model must be mean or median", at, m.Name)
-			}
-			if m.Model.Name == "" {
-				m.Model.Name = m.Name
-			}
-			if m.Model.Name != "mean" && m.Model.Name != "median" {
-				return fmt.Errorf("%s: model %q: baseline model %q is not mean or median", at, m.Name, m.Model.Name)
-			}
-		case "":
-			return fmt.Errorf("%s: model %q has no backend (local, openai or baseline)", at, m.Name)
-		default:
-			return fmt.Errorf("%s: model %q: backend %q is not one of local, openai, baseline", at, m.Name, m.Backend)
-		}
-		if m.Backend != BackendLocal && (m.Replicas != nil || m.Devices != nil) {
-			return fmt.Errorf("%s: model %q: replicas and devices are for local models", at, m.Name)
-		}
-		if m.MaxTokens < 0 || m.Concurrency < 0 || m.Parallel < 0 || m.Threads < 0 {
-			return fmt.Errorf("%s: model %q: max_tokens, concurrency, parallel and threads must not be negative", at, m.Name)
+		if err := c.decode(m); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// validateReplicas checks a local model's replicas and devices; whether the
-// devices exist is known only where llama.cpp is loaded (eval/backend).
-func (m *Model) validateReplicas() error {
-	if m.Replicas != nil && *m.Replicas < 1 {
-		return fmt.Errorf("replicas is %d, want 1 or more", *m.Replicas)
+// decode has m's backend decode its entry into m.Spec. Errors name the
+// file, the line and the model.
+func (c *Config) decode(m *Model) error {
+	common := backend.Common{
+		Name: m.Name, Backend: m.Backend, MaxTokens: m.MaxTokens, Concurrency: m.Concurrency, Dir: c.dir, At: c.at(m),
+		Shared: backend.Shared{OpenAIModels: c.OpenAIModels, SplitPath: c.SplitPath()},
 	}
-	for i, d := range m.Devices {
-		if d < 0 {
-			return fmt.Errorf("device %d is negative, want a GPU number from 0 (vlmcmp devices lists them)", d)
+	node := &m.Node
+	if node.Kind == 0 {
+		node = nil
+	}
+	spec, err := backend.Decode(common, node)
+	if err != nil {
+		if _, ok := errors.AsType[*backend.LineError](err); ok && c.Path != "" {
+			return yamlError(c.Path, err)
 		}
-		if slices.Contains(m.Devices[:i], d) {
-			return fmt.Errorf("device %d is listed twice, want one replica per GPU", d)
+		if te, ok := errors.AsType[*yaml.TypeError](err); ok && c.Path != "" {
+			return usage.Wrap("", yamlError(c.Path, te))
 		}
+		key, _ := usage.Is(err)
+		return &usage.Error{Key: key, Err: fmt.Errorf("%s: model %q: %w", c.at(m), m.Name, err)}
 	}
-	if m.Replicas != nil && m.Devices != nil && len(m.Devices) != *m.Replicas {
-		return fmt.Errorf("replicas is %d but devices lists %d GPUs, want one device per replica", *m.Replicas, len(m.Devices))
-	}
-	if m.Devices != nil && len(m.Devices) == 0 {
-		return fmt.Errorf("devices is empty: list a GPU number per replica, or leave it out")
-	}
+	m.Spec = spec
 	return nil
 }
 
-// ReplicaCount is the number of replicas of a local model: replicas, else
-// one per device, else 1.
-func (m *Model) ReplicaCount() int {
-	switch {
-	case m.Replicas != nil:
-		return *m.Replicas
-	case len(m.Devices) > 0:
-		return len(m.Devices)
+// Set sets key of m's entry to value, as if the file said so, and decodes
+// the entry again (vlmcmp's --gpt4-model sets model).
+func (c *Config) Set(m *Model, key, value string) error {
+	if m.Node.Kind == 0 {
+		m.Node = yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	}
-	return 1
+	v := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value}
+	found := false
+	for i := 0; i+1 < len(m.Node.Content); i += 2 {
+		if m.Node.Content[i].Value == key {
+			m.Node.Content[i+1], found = v, true
+		}
+	}
+	if !found {
+		m.Node.Content = append(m.Node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key}, v)
+	}
+	return c.decode(m)
 }
 
 // Default is the config used without a file: the three models of the
@@ -468,24 +326,28 @@ func (m *Model) ReplicaCount() int {
 // models/qwen2vl/lora.gguf is used when that file exists (otherwise the model
 // file is taken to have the LoRA merged in).
 func Default() *Config {
-	qwen := Model{
-		Name:      "qwen2vl-ft",
-		Backend:   BackendLocal,
-		ModelFile: filepath.Join(DefaultQwenDir, "model.gguf"),
-		Mmproj:    filepath.Join(DefaultQwenDir, "mmproj.gguf"),
+	lora := ""
+	if p := filepath.Join(DefaultQwenDir, "lora.gguf"); fileExists(p) {
+		lora = fmt.Sprintf(", lora: [%q]", p)
 	}
-	if lora := filepath.Join(DefaultQwenDir, "lora.gguf"); fileExists(lora) {
-		qwen.LoRA = []LoRA{{Path: lora}}
+	text := fmt.Sprintf(`models:
+  - {name: gpt4, backend: openai, model: %q}
+  - {name: gpt4o-mini-ft, backend: openai, model: {from: %q}}
+  - {name: qwen2vl-ft, backend: local, model_file: %q, mmproj: %q%s}
+  - {name: mean, backend: baseline, model: mean}
+  - {name: median, backend: baseline, model: median}
+`, DefaultGPT4Model, DefaultFineTuneInfo, filepath.Join(DefaultQwenDir, "model.gguf"), filepath.Join(DefaultQwenDir, "mmproj.gguf"), lora)
+	cfg := &Config{}
+	if err := yaml.Unmarshal([]byte(text), cfg); err != nil {
+		panic("config: defaults: " + err.Error())
 	}
-	return &Config{
-		Models: []Model{
-			{Name: "gpt4", Backend: BackendOpenAI, Model: ModelRef{Name: DefaultGPT4Model}},
-			{Name: "gpt4o-mini-ft", Backend: BackendOpenAI, Model: ModelRef{From: DefaultFineTuneInfo}},
-			qwen,
-			{Name: "mean", Backend: BackendBaseline, Model: ModelRef{Name: "mean"}},
-			{Name: "median", Backend: BackendBaseline, Model: ModelRef{Name: "median"}},
-		},
+	for i := range cfg.Models {
+		cfg.Models[i].Line = 0
 	}
+	if err := cfg.validate(); err != nil {
+		panic("config: defaults: " + err.Error())
+	}
+	return cfg
 }
 
 func fileExists(p string) bool {
@@ -511,11 +373,10 @@ func Find(path string) (*Config, error) {
 func (c *Config) SetGPT4Model(name string) error {
 	for i := range c.Models {
 		if m := &c.Models[i]; m.Name == "gpt4" && m.Backend == BackendOpenAI {
-			m.Model = ModelRef{Name: name}
-			return nil
+			return c.Set(m, "model", name)
 		}
 	}
-	return fmt.Errorf("--gpt4-model: %s has no openai model named gpt4", c.at(nil))
+	return usage.Errorf("--gpt4-model", "--gpt4-model: %s has no openai model named gpt4", c.at(nil))
 }
 
 // Names lists the configured model names in order.
@@ -539,7 +400,7 @@ func (c *Config) Lookup(name string) (*Model, error) {
 	if c.Path != "" {
 		src = c.Path
 	}
-	return nil, fmt.Errorf("%w %q: %s has %s", ErrUnknownModel, name, src, strings.Join(c.Names(), ", "))
+	return nil, usage.Wrap("--models", fmt.Errorf("%w %q: %s has %s", ErrUnknownModel, name, src, strings.Join(c.Names(), ", ")))
 }
 
 // Select returns the named models in the order given; empty names means all.
@@ -591,16 +452,4 @@ func or(a, b string) string {
 		return a
 	}
 	return b
-}
-
-// Describe is what the model is, in a few words: a local model's GGUF file
-// (with the number of LoRA adapters), else the API model's name.
-func (m *Model) Describe() string {
-	if m.Backend != BackendLocal {
-		return m.Model.String()
-	}
-	if len(m.LoRA) > 0 {
-		return fmt.Sprintf("%s + %d lora", m.ModelFile, len(m.LoRA))
-	}
-	return m.ModelFile
 }

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vlmcmp/vlmcmp/eval/backend"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 func TestParse(t *testing.T) {
@@ -42,10 +45,11 @@ models:
 		t.Errorf("data = %q, want it relative to the file", cfg.DataPath())
 	}
 	ft, _ := cfg.Lookup("ft")
-	if ft.Model.From != filepath.Join(dir, "ft.json") || ft.Line != 9 {
+	if ft.Spec.(*backend.OpenAISpec).Model.From != filepath.Join(dir, "ft.json") || ft.Line != 9 {
 		t.Errorf("ft = %+v", ft)
 	}
-	q, _ := cfg.Lookup("qwen")
+	qm, _ := cfg.Lookup("qwen")
+	q := qm.Spec.(*backend.LocalSpec)
 	if q.Mmproj != "/abs/mm.gguf" || q.ModelFile != filepath.Join(dir, "m.gguf") {
 		t.Errorf("qwen paths = %q %q", q.ModelFile, q.Mmproj)
 	}
@@ -56,7 +60,7 @@ models:
 	if q.GPULayers == nil || *q.GPULayers != 0 {
 		t.Errorf("gpu_layers = %v, want 0", q.GPULayers)
 	}
-	if p, _ := cfg.PromptFor(q); p != "Own prompt." {
+	if p, _ := cfg.PromptFor(qm); p != "Own prompt." {
 		t.Errorf("qwen prompt = %q", p)
 	}
 	g, _ := cfg.Lookup("gpt4")
@@ -64,8 +68,8 @@ models:
 		t.Errorf("gpt4 prompt = %q", p)
 	}
 	m, _ := cfg.Lookup("mean")
-	if m.Model.Name != "mean" {
-		t.Errorf("baseline statistic = %q, want mean from the name", m.Model.Name)
+	if st := m.Spec.(*backend.BaselineSpec).Stat; st != "mean" {
+		t.Errorf("baseline statistic = %q, want mean from the name", st)
 	}
 }
 
@@ -74,9 +78,9 @@ func TestParseErrors(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"unknown top key", "modles: []\n", `c.yaml:1: unknown key "modles"`},
-		{"unknown model key", "models:\n  - name: a\n    backend: baseline\n    modle: mean\n", `c.yaml:4: unknown key "modle" in a model`},
+		{"unknown model key", "models:\n  - name: a\n    backend: baseline\n    modle: mean\n", `c.yaml:4: unknown key "modle" for backend baseline`},
 		{"unknown from key", "models:\n  - name: a\n    backend: openai\n    model: {form: x}\n", `c.yaml:4: unknown key "form" in model`},
-		{"bad backend", "models:\n  - name: a\n    backend: vllm\n", `c.yaml:2: model "a": backend "vllm" is not one of local, openai, baseline`},
+		{"bad backend", "models:\n  - name: a\n    backend: vllm\n", `c.yaml:2: model "a": backend "vllm" is not one of baseline, local, openai`},
 		{"no backend", "models:\n  - name: a\n", `c.yaml:2: model "a" has no backend`},
 		{"duplicate", "models:\n  - {name: a, backend: baseline, model: mean}\n  - {name: a, backend: baseline, model: median}\n", `c.yaml:3: model name "a" is used twice`},
 		{"bad baseline", "models:\n  - {name: a, backend: baseline}\n", `baseline model "a" is not mean or median`},
@@ -128,8 +132,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, _ := cfg.Lookup("gpt4")
-	if g.Model.Name != "gpt-4-turbo" {
-		t.Errorf("gpt4 model = %q after SetGPT4Model", g.Model.Name)
+	if n := g.Spec.(*backend.OpenAISpec).Model.Name; n != "gpt-4-turbo" {
+		t.Errorf("gpt4 model = %q after SetGPT4Model", n)
 	}
 	_, err = cfg.Select([]string{"gpt4", "gpt5"})
 	if !errors.Is(err, ErrUnknownModel) || !strings.Contains(err.Error(), `"gpt5"`) || !strings.Contains(err.Error(), "qwen2vl-ft") {
@@ -176,7 +180,7 @@ func TestReplicas(t *testing.T) {
 		{"twice", local + "    devices: [1, 1]\n", 0, "device 1 is listed twice"},
 		{"negative device", local + "    devices: [-1]\n", 0, "device -1 is negative"},
 		{"empty devices", local + "    devices: []\n", 0, "devices is empty"},
-		{"not local", "models:\n  - {name: g, backend: openai, model: x, replicas: 2}\n", 0, `c.yaml:2: model "g": replicas and devices are for local models`},
+		{"not local", "models:\n  - {name: g, backend: openai, model: x, replicas: 2}\n", 0, `c.yaml:2: unknown key "replicas" for backend openai`},
 		{"device name", local + "    devices: [CUDA0]\n", 0, "c.yaml:6: cannot unmarshal"},
 	}
 	for _, tt := range tests {
@@ -191,7 +195,7 @@ func TestReplicas(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := cfg.Models[0].ReplicaCount(); got != tt.count {
+			if got := cfg.Models[0].Spec.(*backend.LocalSpec).ReplicaCount(); got != tt.count {
 				t.Errorf("ReplicaCount() = %d, want %d", got, tt.count)
 			}
 		})
@@ -199,17 +203,71 @@ func TestReplicas(t *testing.T) {
 }
 
 func TestModelDescribe(t *testing.T) {
-	for _, tc := range []struct {
-		m    Model
-		want string
-	}{
-		{Model{Backend: BackendLocal, ModelFile: "m.gguf"}, "m.gguf"},
-		{Model{Backend: BackendLocal, ModelFile: "m.gguf", LoRA: []LoRA{{}, {}}}, "m.gguf + 2 lora"},
-		{Model{Backend: BackendOpenAI, Model: ModelRef{Name: "gpt-4o"}}, "gpt-4o"},
-		{Model{Backend: BackendOpenAI, Model: ModelRef{From: "info.json"}}, "from info.json"},
+	for _, tc := range []struct{ entry, want string }{
+		{"{name: q, backend: local, model_file: m.gguf, mmproj: p.gguf}", "m.gguf"},
+		{"{name: q, backend: local, model_file: m.gguf, mmproj: p.gguf, lora: [a, b]}", "m.gguf + 2 lora"},
+		{"{name: g, backend: openai, model: gpt-4o}", "gpt-4o"},
+		{"{name: g, backend: openai, model: {from: info.json}}", "from info.json"},
+		{"{name: mean, backend: baseline}", "mean"},
 	} {
-		if got := tc.m.Describe(); got != tc.want {
-			t.Errorf("%+v: %q, want %q", tc.m, got, tc.want)
+		cfg, err := Parse("vlmcmp.yaml", []byte("models:\n  - "+tc.entry+"\n"))
+		if err != nil {
+			t.Fatal(err)
 		}
+		if got := cfg.Models[0].Spec.Describe(); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.entry, got, tc.want)
+		}
+	}
+}
+
+// TestUnknownKeysPerBackend: each backend refuses the keys of the others,
+// naming the file, the line of the key, and the keys it takes; every
+// mistake of a model's entry is a usage error naming its key.
+func TestUnknownKeysPerBackend(t *testing.T) {
+	for _, tt := range []struct{ entry, want, key string }{
+		{"  - name: q\n    backend: local\n    model_file: m\n    mmproj: p\n    detail: low\n", `c.yaml:6: unknown key "detail" for backend local`, "detail"},
+		{"  - name: g\n    backend: openai\n    model: x\n    mmproj: p\n", `c.yaml:5: unknown key "mmproj" for backend openai`, "mmproj"},
+		{"  - name: mean\n    backend: baseline\n    structured: true\n", `c.yaml:4: unknown key "structured" for backend baseline`, "structured"},
+		{"  - {name: g, backend: openai, model: x, detail: max}\n", `c.yaml:2: model "g": detail "max"`, "detail"},
+	} {
+		_, err := Parse("c.yaml", []byte("models:\n"+tt.entry))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want %q", err, tt.want)
+			continue
+		}
+		if key, ok := usage.Is(err); !ok || key != tt.key {
+			t.Errorf("%v: usage error %v with key %q, want key %q", err, ok, key, tt.key)
+		}
+	}
+}
+
+// TestAnchorsAndMergeKeys: shared settings through an anchor and a merge
+// key reach the backend, the entry's own keys win, and a merged key the
+// backend does not take is refused like a written one.
+func TestAnchorsAndMergeKeys(t *testing.T) {
+	_, err := Parse("c.yaml", []byte(`models:
+  - &a {name: a, backend: local, mmproj: p.gguf, model_file: a.gguf, threads: 2, max_tokens: 16}
+  - <<: *a
+    name: b
+    threads: 4
+  - <<: *a
+    name: c
+    detail: low
+`))
+	if err == nil || !strings.Contains(err.Error(), `unknown key "detail" for backend local`) {
+		t.Fatalf("merged entry with a foreign key: %v", err)
+	}
+	cfg, err := Parse("c.yaml", []byte(`models:
+  - &a {name: a, backend: local, mmproj: p.gguf, model_file: a.gguf, threads: 2, max_tokens: 16}
+  - <<: *a
+    name: b
+    threads: 4
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := cfg.Lookup("b")
+	if s := b.Spec.(*backend.LocalSpec); s.Threads != 4 || s.Mmproj != "p.gguf" || b.MaxTokens != 16 || b.Backend != "local" {
+		t.Errorf("b = %+v, spec %+v", b, s)
 	}
 }

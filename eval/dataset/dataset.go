@@ -25,12 +25,6 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 )
 
-// Score scale of the ground truth.
-const (
-	MinScore = 1
-	MaxScore = 10
-)
-
 // ErrNoItems is returned by [Load] and [Parse] (with the Dataset) when no
 // record could be used.
 var ErrNoItems = errors.New("no usable records")
@@ -55,7 +49,7 @@ type Item struct {
 	// ImagePath is the image file: the ID joined to the data file's folder
 	// (or the ID itself when it is absolute).
 	ImagePath string `json:"image_path"`
-	// Score is the ground-truth score, within [MinScore, MaxScore].
+	// Score is the ground-truth score, within the scale, [llm.ScoreMin, llm.ScoreMax].
 	Score float64 `json:"score"`
 	// Prompt, System and Answer are the record's own user text (without the
 	// image tag), system prompt and target answer, when its shape has them.
@@ -1021,8 +1015,8 @@ func numericScore(t string) (float64, bool) {
 }
 
 func checkScore(what string, s float64) (float64, string) {
-	if math.IsNaN(s) || math.IsInf(s, 0) || s < MinScore || s > MaxScore {
-		return 0, fmt.Sprintf("%s %s is outside %d..%d", what, strconv.FormatFloat(s, 'g', -1, 64), MinScore, MaxScore)
+	if math.IsNaN(s) || math.IsInf(s, 0) || !llm.InScale(s) {
+		return 0, fmt.Sprintf("%s %s is outside %s", what, strconv.FormatFloat(s, 'g', -1, 64), llm.ScaleText)
 	}
 	return s, ""
 }

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"errors"
+	"github.com/vlmcmp/vlmcmp/llm"
 	"image"
 	"image/color"
 	"image/png"
@@ -257,7 +258,7 @@ func FuzzParse(f *testing.F) {
 			if it.ID == "" || it.ImagePath == "" {
 				t.Fatalf("item without image: %+v", it)
 			}
-			if !(it.Score >= MinScore && it.Score <= MaxScore) {
+			if !llm.InScale(it.Score) {
 				t.Fatalf("item score %v off the scale", it.Score)
 			}
 			if seen[it.ImagePath] {

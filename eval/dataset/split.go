@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"unicode/utf8"
 )
 
 // DefaultValRatio and DefaultSeed are the split's defaults: 90/10 with the
@@ -160,6 +161,61 @@ func keepSameImagesTogether(s *Split, items []Item) {
 			s.Train = append(s.Train, it.ID)
 		}
 	}
+}
+
+// splitBytes holds, by position in Train and Val, the IDs that are not
+// UTF-8: a JSON string would write U+FFFD for their invalid bytes and read
+// back another name.
+type splitBytes struct {
+	TrainBytes map[int][]byte `json:"train_bytes,omitempty"`
+	ValBytes   map[int][]byte `json:"val_bytes,omitempty"`
+}
+
+func nonUTF8(ids []string) map[int][]byte {
+	var out map[int][]byte
+	for i, id := range ids {
+		if !utf8.ValidString(id) {
+			if out == nil {
+				out = map[int][]byte{}
+			}
+			out[i] = []byte(id)
+		}
+	}
+	return out
+}
+
+func restoreBytes(ids []string, raw map[int][]byte) {
+	for i, b := range raw {
+		if i >= 0 && i < len(ids) {
+			ids[i] = string(b)
+		}
+	}
+}
+
+// MarshalJSON writes s as tagged, with train_bytes and val_bytes for IDs
+// that are not UTF-8, so that any file name round-trips.
+func (s Split) MarshalJSON() ([]byte, error) {
+	type plain Split
+	return json.Marshal(struct {
+		plain
+		splitBytes
+	}{plain(s), splitBytes{nonUTF8(s.Train), nonUTF8(s.Val)}})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Split) UnmarshalJSON(data []byte) error {
+	type plain Split
+	var raw splitBytes
+	v := struct {
+		*plain
+		*splitBytes
+	}{(*plain)(s), &raw}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	restoreBytes(s.Train, raw.TrainBytes)
+	restoreBytes(s.Val, raw.ValBytes)
+	return nil
 }
 
 // WriteSplit writes s as indented JSON to path, creating its folder, through

@@ -111,7 +111,12 @@ func Start(ctx context.Context, ft *openaiclient.FineTuning, opts StartOptions) 
 	if err != nil {
 		return nil, nil, err
 	}
-	info := &openaiclient.Info{TrainPath: opts.Train, ValPath: opts.Val, Suffix: opts.Suffix, BaseURL: ft.BaseURL()}
+	info := &openaiclient.Info{TrainPath: opts.Train, ValPath: opts.Val, Suffix: opts.Suffix, Provider: ft.Provider()}
+	if ft.Provider() == "azure" {
+		info.Endpoint, info.APIVersion = ft.BaseURL(), ft.APIVersion()
+	} else {
+		info.BaseURL = ft.BaseURL()
+	}
 	info.Update(job)
 	if err := openaiclient.WriteInfo(opts.Info, info); err != nil {
 		return nil, nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vlmcmp/vlmcmp/eval/backend"
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 )
@@ -103,8 +104,8 @@ func Plan(opts PipelineOptions) []Step {
 	compare = appendFlag(compare, "--models", strings.Join(opts.Models, ","))
 	info := config.DefaultFineTuneInfo
 	for _, m := range cfg.Models {
-		if m.Model.From != "" {
-			info = m.Model.From
+		if o, ok := m.Spec.(*backend.OpenAISpec); ok && o.Model.From != "" {
+			info = o.Model.From
 		}
 	}
 	ftFlags := append([]string{"--info", info}, api...)

@@ -15,6 +15,10 @@
 // model that answers only the easy images cannot hide it. The paired
 // comparison uses only the images both models scored.
 //
+// A missing answer ([Sample.Missing]: the server could not be reached, kept
+// failing, or lacks the model) is not a "no score": it is left out of every
+// figure, N included, and counted in NMissing.
+//
 // # Undefined values
 //
 // A metric that is undefined on the data (the Pearson correlation of a

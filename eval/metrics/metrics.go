@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // Sample is one model's result for one image.
@@ -19,6 +22,11 @@ type Sample struct {
 	// image, a refused request). Such a sample counts as having no score and
 	// is left out of the latency and cost figures.
 	Failed bool
+	// Missing is set when the answer is missing for a reason that is not
+	// the request's (no connection, a 5xx after retries, a server without
+	// the model): the sample is left out of every figure, N included, and
+	// counted in NMissing. It is never a "no score".
+	Missing bool
 	// LatencyMS is the request's wall time in milliseconds.
 	LatencyMS float64
 	// CostUSD is what the request cost, in US dollars (0 for local models).
@@ -44,7 +52,8 @@ type Options struct {
 	// intervals and p-values.
 	Seed uint64
 	// ScaleMin and ScaleMax bound the rating scale, for kappa and the
-	// confusion matrix (default 1 and 10).
+	// confusion matrix (default the project's scale, llm.ScoreMin and
+	// llm.ScoreMax).
 	ScaleMin, ScaleMax int
 }
 
@@ -66,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.Confidence = DefaultConfidence
 	}
 	if o.ScaleMin == 0 && o.ScaleMax == 0 {
-		o.ScaleMin, o.ScaleMax = 1, 10
+		o.ScaleMin, o.ScaleMax = llm.ScoreMin, llm.ScoreMax
 	}
 	return o
 }
@@ -76,9 +85,11 @@ func (o Options) withDefaults() Options {
 // comment).
 type Summary struct {
 	Model string
-	// N is the number of images; NScored those with a score; NFailed those
-	// with no answer at all (part of N − NScored).
-	N, NScored, NFailed int
+	// N is the number of images the model answered or failed on its own
+	// (missing answers excluded); NScored those with a score; NFailed those
+	// with no answer at all (part of N − NScored); NMissing the samples
+	// whose answer is missing (not part of N).
+	N, NScored, NFailed, NMissing int
 	// MAE, RMSE and Bias are in score points; Acc1 and Acc2 are fractions
 	// of the scored images within 1 and 2 points.
 	MAE, RMSE, Acc1, Acc2, Bias float64
@@ -221,12 +232,16 @@ func Scored(samples []Sample) (pred, exp []float64) {
 // validate the samples (see [Evaluate]).
 func Summarize(m *Model, opts Options) Summary {
 	opts = opts.withDefaults()
-	s := Summary{Model: m.Name, N: len(m.Samples)}
-	pred, exp := Scored(m.Samples)
+	samples := m.Samples
+	if slices.ContainsFunc(samples, func(x Sample) bool { return x.Missing }) {
+		samples = slices.DeleteFunc(slices.Clone(samples), func(x Sample) bool { return x.Missing })
+	}
+	s := Summary{Model: m.Name, N: len(samples), NMissing: len(m.Samples) - len(samples)}
+	pred, exp := Scored(samples)
 	s.NScored = len(pred)
 	var lat []float64
 	answered := 0
-	for _, x := range m.Samples {
+	for _, x := range samples {
 		if x.Failed {
 			s.NFailed++
 			continue

@@ -9,7 +9,6 @@ package predict
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -18,12 +17,8 @@ import (
 	"github.com/vlmcmp/vlmcmp/eval/config"
 	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/llm/local"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
-
-// ErrOption marks an error in the options (a model the config lacks, a
-// grammar for a backend that takes none): the caller's input, not the
-// model, is at fault.
-var ErrOption = errors.New("bad option")
 
 // Request is one image to answer about.
 type Request struct {
@@ -44,8 +39,8 @@ type Request struct {
 // read turns r into an llm.Request: the image and the constraint files
 // read, the prompts as given.
 func (r Request) read() (*llm.Request, error) {
-	if r.GrammarFile != "" && r.SchemaFile != "" {
-		return nil, fmt.Errorf("%w: give a grammar or a json schema, not both", ErrOption)
+	if err := usage.Exclusive(usage.Opt{Name: "a grammar", Set: r.GrammarFile != ""}, usage.Opt{Name: "a json schema", Set: r.SchemaFile != ""}); err != nil {
+		return nil, err
 	}
 	img, err := os.ReadFile(r.Image)
 	if err != nil {
@@ -102,19 +97,22 @@ func Local(ctx context.Context, cfg local.Config, r Request) (*llm.Prediction, e
 // Configured answers req with the model of cfg named name, local or
 // OpenAI, as vlmcmp compare would build it, with its configured prompt
 // unless req gives one. A baseline, or a model that is not ready (no key,
-// missing files), is refused before anything loads.
+// missing files), is refused before anything loads. Mistakes in the request
+// or the options (a model the config lacks, a grammar for a backend that
+// takes none) are [usage.Error]s.
 func Configured(ctx context.Context, cfg *config.Config, name string, env backend.Env, r Request) (*llm.Prediction, error) {
 	m, err := cfg.Lookup(name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrOption, err)
+		return nil, usage.Wrap("--model", err)
 	}
-	switch {
-	case m.Backend == config.BackendBaseline:
-		return nil, fmt.Errorf("model %s is a baseline: it predicts the training split's %s for every image; vlmcmp compare runs it", m.Name, m.Model.Name)
-	case r.GrammarFile != "" && m.Backend != config.BackendLocal:
-		return nil, fmt.Errorf("%w: a grammar works with local models only; %s is %s (use a json schema)", ErrOption, m.Name, m.Backend)
+	_, isLocal := m.Spec.(*backend.LocalSpec)
+	switch bl, isBaseline := m.Spec.(*backend.BaselineSpec); {
+	case isBaseline:
+		return nil, fmt.Errorf("model %s is a baseline: it predicts the training split's %s for every image; vlmcmp compare runs it", m.Name, bl.Stat)
+	case r.GrammarFile != "" && !isLocal:
+		return nil, usage.Errorf("--grammar", "a grammar works with local models only; %s is %s (use a json schema)", m.Name, m.Backend)
 	}
-	if rd := backend.Ready(cfg, m, env); !rd.Ready {
+	if rd := m.Spec.Ready(env); !rd.Ready {
 		return nil, fmt.Errorf("model %s is not ready: %s", m.Name, rd.Reason)
 	}
 	req, err := r.read()
@@ -127,7 +125,11 @@ func Configured(ctx context.Context, cfg *config.Config, name string, env backen
 		// No prompt of its own and no ground-truth record to take one from.
 		req.Prompt, req.System = llm.DefaultPrompt, or(req.System, llm.DefaultSystem)
 	}
-	b, err := backend.Build(ctx, cfg, m, env)
+	id, err := backend.ModelIdentity(m.Spec, prompt, system, env)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", m.Name, err)
+	}
+	b, err := backend.Build(ctx, m.Name, m.Spec, id, env)
 	if err != nil {
 		return nil, err
 	}

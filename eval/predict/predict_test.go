@@ -17,6 +17,7 @@ import (
 	"github.com/vlmcmp/vlmcmp/llm/local"
 	"github.com/vlmcmp/vlmcmp/native"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 func writeImage(t *testing.T) string {
@@ -74,7 +75,7 @@ func TestConfigured(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Configured(t.Context(), cfg, tt.model, env, tt.req)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || errors.Is(err, ErrOption) != tt.option {
+			if err == nil || !strings.Contains(err.Error(), tt.want) || isUsage(err) != tt.option {
 				t.Errorf("error %v: want %q, option error %v", err, tt.want, tt.option)
 			}
 		})
@@ -84,7 +85,7 @@ func TestConfigured(t *testing.T) {
 func TestLocal(t *testing.T) {
 	img := writeImage(t)
 	// Options and the image are checked before any model file is opened.
-	if _, err := Local(t.Context(), local.Config{ModelFile: "none.gguf", MmprojFile: "none.gguf"}, Request{Image: img, Prompt: "p", GrammarFile: "g", SchemaFile: "s"}); !errors.Is(err, ErrOption) {
+	if _, err := Local(t.Context(), local.Config{ModelFile: "none.gguf", MmprojFile: "none.gguf"}, Request{Image: img, Prompt: "p", GrammarFile: "g", SchemaFile: "s"}); !isUsage(err) {
 		t.Errorf("grammar and schema: %v", err)
 	}
 	if _, err := Local(t.Context(), local.Config{ModelFile: "none.gguf", MmprojFile: "none.gguf"}, Request{Image: "nope.png", Prompt: "p"}); err == nil || !strings.Contains(err.Error(), "nope.png") {
@@ -105,4 +106,9 @@ func TestLocal(t *testing.T) {
 	if pred.Usage.CompletionTokens == 0 || pred.Usage.CompletionTokens > 4 {
 		t.Errorf("usage %+v: want 1..4 answer tokens", pred.Usage)
 	}
+}
+
+func isUsage(err error) bool {
+	_, ok := usage.Is(err)
+	return ok
 }

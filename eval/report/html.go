@@ -49,6 +49,7 @@ type htmlPlot struct {
 
 type htmlData struct {
 	RunID, Created, Baseline, Confidence, Test, Missing string
+	Incomplete                                          string
 	Resamples                                           int
 	Verdict                                             []string
 	Rows                                                []htmlRow
@@ -80,7 +81,8 @@ tr.baseline { background: #f3f3f3; }
 <h1>vlmcmp comparison report</h1>
 <p>Run <b>{{.RunID}}</b>{{if .Created}}, {{.Created}}{{end}}. Baseline: <b>{{.Baseline}}</b>.
 Intervals: {{.Confidence}}, percentile bootstrap with {{.Resamples}} resamples.</p>
-<h2>Verdict</h2>
+{{if .Incomplete}}<p class="incomplete" id="incomplete"><b>Incomplete run</b>: {{.Incomplete}}. The figures are over the answers there are.</p>
+{{end}}<h2>Verdict</h2>
 {{range .Verdict}}<p>{{.}}</p>
 {{end}}
 <h2>Metrics</h2>
@@ -125,7 +127,7 @@ Intervals: {{.Confidence}}, percentile bootstrap with {{.Resamples}} resamples.<
 // debug level). Answers are escaped by html/template.
 func WriteHTML(w io.Writer, in *Input, res *metrics.Result, pngs []NamedPNG) error {
 	d := htmlData{
-		RunID: in.runID(), Baseline: res.Baseline, Confidence: level(res.Options.Confidence),
+		RunID: in.runID(), Baseline: res.Baseline, Confidence: level(res.Options.Confidence), Incomplete: incompleteText(in),
 		Resamples: res.Options.Resamples, Test: metrics.TestName, Missing: sentenceCase(MissingScores),
 		Verdict: Decide(in, res).Sentences,
 	}

@@ -1,6 +1,10 @@
 package report
 
 import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/eval/metrics"
@@ -37,6 +41,60 @@ type Input struct {
 	// Settings are the run's own settings (data file, split, config), in
 	// the order the first sheet of metrics.xlsx lists them.
 	Settings []Setting
+	// Incomplete, when set, says that some image × model lacks an answer;
+	// summary.json and both reports carry it.
+	Incomplete *Incomplete
+}
+
+// Incomplete is the marker of a run with answers missing: no line yet (a
+// run still going, lines deleted, shards missing) or a line recording a
+// missing answer ([Prediction.Missing]).
+type Incomplete struct {
+	// Missing image × model answers of Expected (the run's images times
+	// its models).
+	Missing  int `json:"missing"`
+	Expected int `json:"expected"`
+	// Images is the number of images of the run.
+	Images int `json:"images"`
+	// Models are the models with answers missing.
+	Models []IncompleteModel `json:"models"`
+	// Notes say what else makes the run incomplete (shards missing, one
+	// shard's folder analyzed alone).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// IncompleteModel is one model's missing answers.
+type IncompleteModel struct {
+	Name string `json:"name"`
+	// Missing of the run's images; NoLine of them have no line at all, the
+	// others a line saying why (Reasons, by llm.Missing* reason).
+	Missing int            `json:"missing"`
+	NoLine  int            `json:"no_line"`
+	Reasons map[string]int `json:"reasons,omitempty"`
+}
+
+// Sentence is the marker in words: "incomplete: 26 of 80 image × model
+// answers are missing (gpt4 26: 20 without a line, 6 unreachable)".
+func (ic *Incomplete) Sentence() string {
+	var parts []string
+	for _, m := range ic.Models {
+		var why []string
+		if m.NoLine > 0 {
+			why = append(why, fmt.Sprintf("%d without a line", m.NoLine))
+		}
+		for _, r := range slices.Sorted(maps.Keys(m.Reasons)) {
+			why = append(why, fmt.Sprintf("%d %s", m.Reasons[r], r))
+		}
+		parts = append(parts, fmt.Sprintf("%s %d: %s", m.Name, m.Missing, strings.Join(why, ", ")))
+	}
+	s := fmt.Sprintf("incomplete: %d of %d image × model answers are missing", ic.Missing, ic.Expected)
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, "; ") + ")"
+	}
+	for _, n := range ic.Notes {
+		s += "; " + n
+	}
+	return s
 }
 
 // Setting is one named setting of a run, as a person reads it.
@@ -72,6 +130,10 @@ type Prediction struct {
 	// Error says why there was no answer at all (an unreadable image, a
 	// refused request); empty when there was one.
 	Error string
+	// Missing, with Error, is why the answer is missing rather than the
+	// model's (llm.Missing*: unreachable, server_error, no_model…): such a
+	// prediction is left out of every figure and is never "no score".
+	Missing string
 	// LatencyMS is the request's wall time in milliseconds.
 	LatencyMS float64
 	// CostUSD is the request's cost in US dollars.
@@ -100,7 +162,8 @@ func (m *ModelResult) Samples() []metrics.Sample {
 			ID:        p.ID,
 			Expected:  p.Expected,
 			Predicted: p.Score,
-			Failed:    p.Error != "",
+			Failed:    p.Error != "" && p.Missing == "",
+			Missing:   p.Missing != "",
 			LatencyMS: p.LatencyMS,
 			CostUSD:   p.CostUSD,
 		}
@@ -115,4 +178,26 @@ func Evaluate(in *Input) (*metrics.Result, error) {
 		ms[i] = metrics.Model{Name: in.Models[i].Name, Samples: in.Models[i].Samples()}
 	}
 	return metrics.Evaluate(ms, in.Baseline, in.Options)
+}
+
+// incompleteText is the incomplete marker of report.html, "" for a
+// complete run.
+func incompleteText(in *Input) string {
+	if in.Incomplete == nil {
+		return ""
+	}
+	return strings.TrimPrefix(in.Incomplete.Sentence(), "incomplete: ")
+}
+
+// unanswered reports whether the run's model name has no answer at all.
+func (ic *Incomplete) unanswered(name string) bool {
+	if ic == nil {
+		return false
+	}
+	for _, m := range ic.Models {
+		if m.Name == name && m.Missing >= ic.Images {
+			return true
+		}
+	}
+	return false
 }

@@ -29,6 +29,9 @@ type SummaryFile struct {
 	Resamples  int     `json:"bootstrap_resamples"`
 	Seed       uint64  `json:"seed"`
 	Test       string  `json:"paired_test"`
+	// Incomplete is present when some image × model lacks an answer: the
+	// figures are over the answers there are.
+	Incomplete *Incomplete `json:"incomplete,omitempty"`
 	// Verdict says first whether each model beats the mean baseline.
 	Verdict VerdictSummary `json:"verdict"`
 	Models  []ModelSummary `json:"models"`
@@ -105,6 +108,7 @@ type ModelSummary struct {
 	N           int       `json:"n"`
 	NScored     int       `json:"n_scored"`
 	NFailed     int       `json:"n_failed"`
+	NMissing    int       `json:"n_missing"`
 	MAE         *float64  `json:"mae"`
 	RMSE        *float64  `json:"rmse"`
 	Acc1        *float64  `json:"acc1"`
@@ -186,6 +190,7 @@ func Summary(in *Input, res *metrics.Result) *SummaryFile {
 		Resamples:     res.Options.Resamples,
 		Seed:          res.Options.Seed,
 		Test:          metrics.TestName,
+		Incomplete:    in.Incomplete,
 	}
 	v := Decide(in, res)
 	f.Verdict = verdictSummary(&v, res.Options.Confidence)
@@ -196,7 +201,7 @@ func Summary(in *Input, res *metrics.Result) *SummaryFile {
 	for i := range res.Models {
 		s := &res.Models[i]
 		ms := ModelSummary{
-			Name: s.Model, N: s.N, NScored: s.NScored, NFailed: s.NFailed,
+			Name: s.Model, N: s.N, NScored: s.NScored, NFailed: s.NFailed, NMissing: s.NMissing,
 			MAE: num(s.MAE), RMSE: num(s.RMSE), Acc1: num(s.Acc1), Acc2: num(s.Acc2),
 			Bias: num(s.Bias), Pearson: num(s.Pearson), Spearman: num(s.Spearman), QWK: num(s.QWK),
 			NoScoreRate: num(s.NoScoreRate),

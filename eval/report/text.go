@@ -81,6 +81,11 @@ func Decide(in *Input, res *metrics.Result) Verdict {
 	var v Verdict
 	v.Mean, v.VsMean = VsMean(in, res)
 	v.Sentences = meanSentences(v.Mean, v.VsMean, res.Options.Confidence)
+	if v.Mean == "" && len(v.VsMean) > 0 && in.Incomplete.unanswered(MeanStat) {
+		// mean is one of the run's models but has no answer yet (a run
+		// still going, its file deleted): it was not "not run".
+		v.Sentences = []string{fmt.Sprintf("Whether any model beats %s cannot be said yet: the %s baseline has no answers yet (the run is incomplete).", MeanStat, MeanStat)}
+	}
 	v.nMean = len(v.Sentences)
 	var best *metrics.Summary
 	for i := range res.Models {
@@ -160,6 +165,9 @@ func meanSentences(mean string, checks []MeanCheck, conf float64) []string {
 func Extremes(m *ModelResult, n int) (best, worst, noScore []Prediction) {
 	var scored []Prediction
 	for _, p := range m.Predictions {
+		if p.Missing != "" {
+			continue // not the model's answer: counted apart (Incomplete)
+		}
 		if p.Score == nil {
 			noScore = append(noScore, p)
 		} else {
@@ -211,6 +219,9 @@ func WriteText(w io.Writer, in *Input, res *metrics.Result) error {
 	}
 	fmt.Fprintf(&b, "baseline:  %s\nintervals: %s, percentile bootstrap, %d resamples, seed %d\n\n",
 		res.Baseline, level(res.Options.Confidence), res.Options.Resamples, res.Options.Seed)
+	if ic := in.Incomplete; ic != nil {
+		fmt.Fprintf(&b, "INCOMPLETE RUN: %s.\nThe figures below are over the answers there are.\n\n", strings.TrimPrefix(ic.Sentence(), "incomplete: "))
+	}
 
 	b.WriteString("Metrics (errors in score points over the images with a score)\n\n")
 	w0 := nameWidth(res)

@@ -1,14 +1,16 @@
 package local
 
 import (
-	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/llm/family"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // Defaults used when a Config field is zero.
@@ -138,6 +140,12 @@ type Config struct {
 	// either way: an embedding is reused only from the same projector file
 	// and settings on the same device.
 	EmbeddingCacheMiB int
+	// Logger receives debug lines; nil: discarded. Status receives the
+	// lines a person running the model must see (GPU libraries without a
+	// GPU, a chat template that cannot be used, a replica that failed);
+	// nil: discarded.
+	Logger *slog.Logger
+	Status io.Writer
 }
 
 // splitFromCPUs is the smallest CPU count at which Threads 0 splits the
@@ -193,21 +201,14 @@ func (c *Config) validate() error {
 	return c.fill(nil)
 }
 
-// ErrConfig marks a mistake in a Config found without its files (Check):
-// a value out of range or a contradiction.
-var ErrConfig = errors.New("local: bad config")
-
-type configError struct{ msg string }
-
-func (e configError) Error() string        { return e.msg }
-func (e configError) Is(target error) bool { return target == ErrConfig }
-
+// configErrorf is a mistake in a Config found without its files (Check):
+// a value out of range or a contradiction, reported as a [usage.Error].
 func configErrorf(format string, args ...any) error {
-	return configError{fmt.Sprintf(format, args...)}
+	return usage.Errorf("", format, args...)
 }
 
 // Check reports the mistakes of c that need no file (New checks them
-// too): each error is ErrConfig.
+// too): each error is a [usage.Error].
 func (c Config) Check() error { return c.check() }
 
 // check checks the fields that do not need files.
@@ -218,8 +219,8 @@ func (c *Config) check() error {
 	if c.MmprojFile == "" {
 		return configErrorf("local: no projector (mmproj) file given for %s", c.ModelFile)
 	}
-	if c.Grammar != "" && c.JSONSchema != "" {
-		return configErrorf("local: give a grammar or a json schema, not both")
+	if err := usage.Exclusive(usage.Opt{Name: "a grammar", Set: c.Grammar != ""}, usage.Opt{Name: "a json schema", Set: c.JSONSchema != ""}); err != nil {
+		return fmt.Errorf("local: %w", err)
 	}
 	for _, n := range []struct {
 		name string

@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +47,7 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 		return nil, setup, fmt.Errorf("local: %w", err)
 	}
 	if cfg.GPULayers != 0 {
-		warnNoGPU(loads)
+		warnNoGPU(loads, cfg.status())
 	}
 	e := &nativeEngine{}
 	defer func() {
@@ -110,7 +110,7 @@ func openEngine(ctx context.Context, cfg *Config, device string) (_ engine, _ en
 	if e.step, err = native.NewBatch(setup.parallel+1, 1); err != nil {
 		return nil, setup, fmt.Errorf("local: %w", err)
 	}
-	slog.Debug("local: loaded", "model", cfg.ModelFile, "mmproj", cfg.MmprojFile, "loras", len(e.loras),
+	cfg.log().Debug("local: loaded", "model", cfg.ModelFile, "mmproj", cfg.MmprojFile, "loras", len(e.loras),
 		"parallel", setup.parallel, "parallel_default", cfg.Parallel == 0, "ctx_per_seq", cfg.ContextSize,
 		"n_ctx", nCtx, "batch", cfg.BatchSize, "gpu", gpu, "device", device,
 		"image_max_tokens", cfg.ImageMaxTokens, "took", time.Since(start))
@@ -128,7 +128,7 @@ func (e *nativeEngine) load(ctx context.Context, cfg *Config, device string, gpu
 	if len(family.ByArch(info.Architecture)) == 0 {
 		return fmt.Errorf("local: model %s is a %q model, want one of %s", cfg.ModelFile, info.Architecture, strings.Join(family.Architectures(), ", "))
 	}
-	e.tpl = chatTemplate(e.model, family.ByArch(info.Architecture)[0], cfg.ModelFile)
+	e.tpl = chatTemplate(e.model, family.ByArch(info.Architecture)[0], cfg)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -217,14 +217,14 @@ var noGPUWarned sync.Once
 // so that a model meant for the GPU does not run on the CPU without a
 // word: the line `vlmcmp devices` prints (native.GPUAbsence). The backends
 // are loaded once a process, so the first look is the answer.
-func warnNoGPU(loads []native.BackendLoad) {
+func warnNoGPU(loads []native.BackendLoad, status io.Writer) {
 	noGPUWarned.Do(func() {
 		devs, err := native.Devices()
 		if err != nil {
 			return
 		}
 		if line := native.GPUAbsence(loads, devs); line != "" {
-			slog.Warn("local: " + line)
+			fmt.Fprintln(status, "local: "+line)
 		}
 	})
 }
@@ -240,14 +240,14 @@ func flash(s string) native.FlashAttention {
 }
 
 // chatTemplate compiles the model's own chat template (see nativeEngine.tpl).
-func chatTemplate(m *native.Model, fam *family.Family, file string) *chat.Template {
+func chatTemplate(m *native.Model, fam *family.Family, cfg *Config) *chat.Template {
 	src, _ := m.Meta("tokenizer.chat_template")
 	tpl, err := chat.ForModel(src, fam)
 	if err != nil {
-		slog.Warn("local: chat template not usable; llama.cpp's built-in format is used", "model", file, "err", err)
+		fmt.Fprintf(cfg.status(), "local: %s: chat template not usable (%v); llama.cpp's built-in format is used\n", cfg.ModelFile, err)
 		return nil
 	}
-	slog.Debug("local: chat template", "model", file, "source", tpl.Source)
+	cfg.log().Debug("local: chat template", "model", cfg.ModelFile, "source", tpl.Source)
 	return tpl
 }
 

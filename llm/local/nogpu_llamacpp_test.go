@@ -5,7 +5,6 @@ package local
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +14,7 @@ import (
 
 // TestWarnNoGPU: a GPU backend library that was found but offers no device
 // (here: one that failed to load, on this GPU-less machine) gets one
-// warning a process, worded as `vlmcmp devices` says it; none when no
+// status line a process, worded as `vlmcmp devices` says it; none when no
 // library was found.
 func TestWarnNoGPU(t *testing.T) {
 	devs, err := native.Devices()
@@ -28,21 +27,19 @@ func TestWarnNoGPU(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	t.Cleanup(func() { slog.SetDefault(old); noGPUWarned = sync.Once{} })
+	t.Cleanup(func() { noGPUWarned = sync.Once{} })
 
 	noGPUWarned = sync.Once{}
-	warnNoGPU(nil)
+	warnNoGPU(nil, &buf)
 	if buf.Len() != 0 {
 		t.Fatalf("no backend library: warned %q", buf.String())
 	}
 	noGPUWarned = sync.Once{} // another process: one with the library
 	loads := []native.BackendLoad{{Path: "/opt/x/libggml-cuda.so", Err: errors.New("libcudart.so.12: cannot open shared object file")}}
-	warnNoGPU(loads)
-	warnNoGPU(loads)
+	warnNoGPU(loads, &buf)
+	warnNoGPU(loads, &buf)
 	out := buf.String()
-	if n := strings.Count(out, "level=WARN"); n != 1 || !strings.Contains(out, "no CUDA device found: libggml-cuda.so did not load (libcudart.so.12") {
+	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, "no CUDA device found: libggml-cuda.so did not load (libcudart.so.12") {
 		t.Errorf("%d warnings:\n%s\nwant one naming the library and why it did not load", n, out)
 	}
 }

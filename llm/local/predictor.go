@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -302,7 +301,7 @@ func newPredictor(cfg Config, engs []engine, setups []engineSetup) (*Predictor, 
 		}
 		s.Close()
 	}
-	slog.Debug("local: scheduler", "model", cfg.ModelFile, "replicas", len(p.replicas),
+	cfg.log().Debug("local: scheduler", "model", cfg.ModelFile, "replicas", len(p.replicas),
 		"parallel", p.replicas[0].parallel, "encode_ahead", p.replicas[0].ahead,
 		"threads", cfg.Threads, "encoder_threads", cfg.EncoderThreads, "lend_threads", p.replicas[0].lend)
 	p.quit, p.stop = context.WithCancel(context.Background())
@@ -430,7 +429,7 @@ func (p *Predictor) requeue(r *replica, j *job, err error) {
 		j.answer(nil, err)
 		return
 	}
-	slog.Warn("local: a replica failed a request; another replica runs it", "replica", r.id, "image", j.name(), "err", err)
+	fmt.Fprintf(p.cfg.status(), "local: replica %d failed a request (%s: %v); another replica runs it\n", r.id, j.name(), err)
 	j.release()
 	j.timings = llm.Timings{}
 	p.mu.Lock()

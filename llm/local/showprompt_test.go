@@ -1,16 +1,16 @@
 package local
 
 import (
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/usage"
 )
 
 // TestRenderPromptChecksFirst: in either build, a config mistake is
-// ErrConfig and a missing file is named before llama.cpp is asked.
+// a usage error and a missing file is named before llama.cpp is asked.
 func TestRenderPromptChecksFirst(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "none.gguf")
 	for _, tc := range []struct {
@@ -23,8 +23,13 @@ func TestRenderPromptChecksFirst(t *testing.T) {
 		{Config{ModelFile: missing, MmprojFile: missing}, missing, false},
 	} {
 		_, err := RenderPrompt(t.Context(), tc.cfg, &llm.Request{Prompt: "Rate."})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || errors.Is(err, ErrConfig) != tc.errConfig {
-			t.Errorf("%+v: %v, want an error saying %q (ErrConfig %v)", tc.cfg, err, tc.want, tc.errConfig)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || isUsage(err) != tc.errConfig {
+			t.Errorf("%+v: %v, want an error saying %q (usage error %v)", tc.cfg, err, tc.want, tc.errConfig)
 		}
 	}
+}
+
+func isUsage(err error) bool {
+	_, ok := usage.Is(err)
+	return ok
 }

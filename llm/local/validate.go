@@ -27,3 +27,21 @@ func validateFiles(cfg *Config) (*family.Family, error) {
 	}
 	return fam, nil
 }
+
+// Resolve is cfg as [New] would run it, without loading anything: checked,
+// its files validated in Go (GGUF headers), and its defaults filled in with
+// the family of its projector (image-token budget, answer length). What can
+// change an answer is then known before a model loads.
+func Resolve(cfg Config) (Config, error) {
+	if err := cfg.check(); err != nil {
+		return Config{}, err
+	}
+	fam, err := validateFiles(&cfg)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.fill(fam); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}

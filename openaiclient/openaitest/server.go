@@ -46,6 +46,11 @@
 // counts are floats, 1.0, as the API writes them), then succeeded, or
 // failed when [Server.FailJobs] is set; cancel moves a job to cancelled.
 //
+// [NewAzure] serves the same behind an Azure OpenAI resource's routes and
+// rules (api-version, api-key, deployments, Azure's error bodies); files
+// are listed (GET /files) on both, and a fault may answer Late, after the
+// work is done.
+//
 // A Server is safe for concurrent use.
 package openaitest
 
@@ -100,6 +105,10 @@ type Fault struct {
 	Truncated bool
 	// Message is the error message of a Status fault.
 	Message string
+	// Late serves the request first (an upload is stored) and then waits
+	// Delay before answering: a server whose answer is lost or late
+	// although the work was done.
+	Late bool
 
 	used int
 }
@@ -107,6 +116,8 @@ type Fault struct {
 // Request is one recorded request.
 type Request struct {
 	Method, Path string
+	// Query is the URL's raw query (Azure's api-version=…).
+	Query string
 	// Status is what the fake answered.
 	Status int
 	// Fault is true when an injected fault answered it.
@@ -177,8 +188,15 @@ type Server struct {
 	// Fingerprint is the chat answers' system_fingerprint (default
 	// "fp_fake").
 	Fingerprint string
+	// Serves, when set, are the only models the fake serves, as a vLLM or
+	// Ollama server serves those it has loaded: a chat request for another
+	// model is answered 404 model_not_found, as the API answers an unknown
+	// model.
+	Serves []string
 
 	srv *httptest.Server
+	// azure, when set, makes the fake an Azure OpenAI resource ([NewAzure]).
+	azure *azureState
 
 	mu       sync.Mutex
 	faults   []*Fault
@@ -340,7 +358,7 @@ func ScoreOf(img image.Image) int {
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	var body []byte
-	if s.UploadRate > 0 && r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/files") {
+	if s.UploadRate > 0 && r.Method == http.MethodPost && (strings.HasPrefix(r.URL.Path, "/v1/files") || strings.HasPrefix(r.URL.Path, "/openai/files")) {
 		var err error
 		if body, err = s.readSlowly(r); err != nil {
 			s.record(Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Status: 499})
@@ -359,9 +377,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.inflight--
 		s.mu.Unlock()
 	}()
-	rec := Request{Method: r.Method, Path: r.URL.Path, Time: time.Now(), Body: body, Fault: fault != nil}
+	rec := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Time: time.Now(), Body: body, Fault: fault != nil}
 	delay := s.Latency
-	if fault != nil {
+	if fault != nil && !fault.Late {
 		delay += fault.Delay
 	}
 	if delay > 0 {
@@ -393,7 +411,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		if fault.Status == http.StatusUnauthorized && fault.Message == "" {
 			msg = "Incorrect API key provided"
 		}
-		apiError(rw, fault.Status, msg, errType(fault.Status), "")
+		if s.azure != nil {
+			azureError(rw, fault.Status, strconv.Itoa(fault.Status), msg)
+		} else {
+			apiError(rw, fault.Status, msg, errType(fault.Status), "")
+		}
 	case fault != nil && fault.Malformed:
 		rw.Header().Set("Content-Type", "application/json")
 		rw.WriteHeader(http.StatusOK)
@@ -403,6 +425,28 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		rw.Header().Set("Content-Length", "4096")
 		rw.WriteHeader(http.StatusOK)
 		io.WriteString(rw, `{"id": "chatcmpl-cut", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "Safety`)
+	case fault != nil && fault.Late:
+		// The work is done; the answer comes after Delay, or never.
+		late := httptest.NewRecorder()
+		if s.azure != nil {
+			rec.Chat = s.routeAzure(late, r, body)
+		} else {
+			rec.Chat = s.route(late, r, body)
+		}
+		select {
+		case <-time.After(fault.Delay):
+		case <-r.Context().Done():
+			rec.Status = 499
+			s.record(rec)
+			return
+		}
+		for k, v := range late.Header() {
+			rw.Header()[k] = v
+		}
+		rw.WriteHeader(late.Code)
+		rw.Write(late.Body.Bytes())
+	case s.azure != nil:
+		rec.Chat = s.routeAzure(rw, r, body)
 	default:
 		rec.Chat = s.route(rw, r, body)
 	}
@@ -643,6 +687,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, body []byte) *Cha
 		return s.chat(w, body)
 	case p == "/v1/files" && r.Method == http.MethodPost:
 		s.upload(w, r, body)
+	case p == "/v1/files" && r.Method == http.MethodGet:
+		s.listFiles(w, r)
 	case len(parts) == 2 && parts[0] == "files" && r.Method == http.MethodGet:
 		s.getFile(w, parts[1])
 	case p == "/v1/fine_tuning/jobs" && r.Method == http.MethodPost:
@@ -719,7 +765,7 @@ func (s *Server) chat(w http.ResponseWriter, body []byte) *ChatRequest {
 	if req.Model == "" {
 		return bad("you must provide a model parameter")
 	}
-	if strings.HasPrefix(req.Model, "missing") {
+	if strings.HasPrefix(req.Model, "missing") || (len(s.Serves) > 0 && !slices.Contains(s.Serves, req.Model)) {
 		apiError(w, 404, fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.Model), "invalid_request_error", "model_not_found")
 		return cr
 	}
@@ -1082,7 +1128,7 @@ func (s *Server) createJob(w http.ResponseWriter, body []byte) {
 		apiError(w, 400, "Missing required parameter: 'model'.", "invalid_request_error", "")
 		return
 	}
-	if strings.HasPrefix(req.Model, "missing") {
+	if strings.HasPrefix(req.Model, "missing") || (len(s.Serves) > 0 && !slices.Contains(s.Serves, req.Model)) {
 		apiError(w, 404, fmt.Sprintf("The model `%s` does not exist or you do not have access to it.", req.Model), "invalid_request_error", "model_not_found")
 		return
 	}
@@ -1386,6 +1432,9 @@ func (s *Server) advance(j *job) {
 		j.status = "succeeded"
 		suffix, _ := j.obj["suffix"].(string)
 		j.obj["fine_tuned_model"] = fmt.Sprintf("ft:%s:org-fake:%s:%s", j.obj["model"], suffix, strings.TrimPrefix(j.obj["id"].(string), "ftjob-"))
+		if s.azure != nil {
+			j.obj["fine_tuned_model"] = azureModelName(j.obj["model"].(string), j.obj["id"].(string))
+		}
 		j.obj["trained_tokens"] = 1234 * steps
 		j.obj["result_files"] = []string{"file-result-" + j.obj["id"].(string)}
 		s.event(j, "info", "message", "New fine-tuned model created", nil)

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"image"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vlmcmp/vlmcmp/llm"
+	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
+)
+
+const azureTestKey = "azkeyDONOTSHOW0123456789abcdef01"
+
+// azureEnv starts the Azure fake with its key in a key file (azure.key),
+// clears the OpenAI variables (the Azure path must not need them) and
+// moves into a fresh working directory.
+func azureEnv(t *testing.T) *openaitest.Server {
+	t.Helper()
+	srv := openaitest.NewAzure(t)
+	srv.Key = azureTestKey
+	for _, k := range []string{"OPENAI_BASE_URL", "OPENAI_API_KEY", openaiclient.AzureKeyEnv, openaiclient.AzureEndpointEnv, openaiclient.AzureVersionEnv} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("VLMCMP_CACHE_DIR", filepath.Join(t.TempDir(), "cache"))
+	t.Chdir(t.TempDir())
+	if err := os.WriteFile("azure.key", []byte(azureTestKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// The Azure loop from the command line: prepare, finetune start --provider
+// azure --wait, the deployment step it prints (done with the fake's
+// helper, standing in for az), then the printed models entry scores every
+// image with the fine-tuned deployment and a base one. status and list
+// find the provider in the record. The key is written nowhere.
+func TestFinetuneAzureLoop(t *testing.T) {
+	srv := azureEnv(t)
+	dir := prepared(t)
+	var all strings.Builder
+	code, out, errs := vlmcmp(t, t.Context(), "--log-level", "debug", "finetune", "start", "--provider", "azure", "--base-url", srv.Endpoint(),
+		"--api-version", "2024-10-21", "--api-key-file", "azure.key", "--model", "gpt-4o-2024-08-06",
+		"--train", dir+"/train_with_images.jsonl", "--val", dir+"/val_with_images.jsonl", "--suffix", "safety", "--wait", "--poll", "1ms")
+	all.WriteString(out + errs)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	in := readInfo(t)
+	if in.Status != "succeeded" || in.Provider != "azure" || in.Endpoint != srv.Endpoint() || in.APIVersion != "2024-10-21" ||
+		!strings.HasPrefix(in.FineTunedModel, "gpt-4o-2024-08-06.ft-") || in.BaseURL != "" {
+		t.Errorf("record %+v", in)
+	}
+	for _, want := range []string{
+		"az cognitiveservices account deployment create",
+		"--deployment-name vlmcmp-safety",
+		"--model-name " + in.FineTunedModel + " --model-version 1 --model-format OpenAI",
+		"backend: azure",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the success lacks %q:\n%s", want, out)
+		}
+	}
+	// The models entry, as printed.
+	i := strings.Index(out, "  - name: ")
+	if i < 0 {
+		t.Fatalf("no models entry in:\n%s", out)
+	}
+	var entries []struct {
+		Name, Backend, Endpoint, Deployment, Model string
+		APIVersion                                 string `yaml:"api_version"`
+		APIKeyFile                                 string `yaml:"api_key_file"`
+	}
+	if err := yaml.Unmarshal([]byte(out[i:]), &entries); err != nil || len(entries) != 1 {
+		t.Fatalf("the models entry does not read as YAML (%v):\n%s", err, out[i:])
+	}
+	e := entries[0]
+	if e.Backend != "azure" || e.Endpoint != srv.Endpoint() || e.Deployment != "vlmcmp-safety" || e.APIVersion != "2024-10-21" ||
+		e.APIKeyFile != "azure.key" || e.Model != in.FineTunedModel {
+		t.Errorf("entry %+v", e)
+	}
+	// status, wait and list need no --provider: the record has it.
+	for _, args := range [][]string{{"finetune", "status"}, {"finetune", "list"}, {"finetune", "wait", "--poll", "1ms"}} {
+		code, out, errs := vlmcmp(t, t.Context(), append(append([]string{"--log-level", "debug"}, args...), "--api-key-file", "azure.key")...)
+		all.WriteString(out + errs)
+		if code != 0 || !strings.Contains(out, "succeeded") {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+	// The deployment step, then scoring: the fine-tuned deployment from
+	// the printed entry, and a base deployment beside it.
+	if err := srv.Deploy(e.Deployment, in.FineTunedModel); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Deploy("gpt-4o-base", "gpt-4o-2024-08-06"); err != nil {
+		t.Fatal(err)
+	}
+	images, _ := filepath.Glob("configs/images/*.png")
+	if len(images) < 20 {
+		t.Fatalf("%d images", len(images))
+	}
+	for _, d := range []openaiclient.AzureConfig{
+		{Endpoint: e.Endpoint, Deployment: e.Deployment, APIVersion: e.APIVersion, APIKeyFile: e.APIKeyFile, Model: e.Model},
+		{Endpoint: e.Endpoint, Deployment: "gpt-4o-base", APIVersion: e.APIVersion, APIKeyFile: e.APIKeyFile},
+	} {
+		d.Options = openaiclient.Config{RetryBase: time.Millisecond, Timeout: 5 * time.Second}
+		p, err := openaiclient.NewAzurePredictor(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reqs []*llm.Request
+		for _, path := range images {
+			reqs = append(reqs, &llm.Request{ID: path, ImagePath: path, Prompt: llm.DefaultPrompt})
+		}
+		scored := 0
+		for r := range p.PredictBatch(t.Context(), reqs) {
+			if r.Err != nil || r.Prediction.Score == nil {
+				t.Errorf("%s on %s: %+v %v", r.Request.ID, d.Deployment, r.Prediction, r.Err)
+				continue
+			}
+			b, _ := os.ReadFile(r.Request.ImagePath)
+			img, _, _ := image.Decode(bytes.NewReader(b))
+			if want := float64(openaitest.ScoreOf(img)); *r.Prediction.Score != want {
+				t.Errorf("%s on %s: score %v, want %v", r.Request.ID, d.Deployment, *r.Prediction.Score, want)
+			}
+			scored++
+		}
+		if scored != len(images) {
+			t.Errorf("%s scored %d of %d images", d.Deployment, scored, len(images))
+		}
+	}
+	if strings.Contains(all.String(), "DONOTSHOW") {
+		t.Errorf("the key appears in the output:\n%s", all.String())
+	}
+	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == "azure.key" {
+			return err
+		}
+		if b, _ := os.ReadFile(p); bytes.Contains(b, []byte("DONOTSHOW")) {
+			t.Errorf("the key appears in %s", p)
+		}
+		return nil
+	})
+	for _, r := range srv.Requests() {
+		if strings.Contains(string(r.Body), "DONOTSHOW") || !strings.HasPrefix(r.Path, "/openai/") {
+			t.Errorf("request %s %s", r.Method, r.Path)
+		}
+	}
+}
+
+// Azure's refusals from the command line, each with its hint.
+func TestFinetuneAzureErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"no key", []string{"finetune", "list", "--provider", "azure"}, map[string]string{openaiclient.AzureEndpointEnv: "ENDPOINT"},
+			[]string{"no Azure OpenAI API key: set AZURE_OPENAI_API_KEY or give api_key_file", "Set AZURE_OPENAI_API_KEY"}},
+		{"wrong key", []string{"finetune", "list", "--provider", "azure", "--base-url", "ENDPOINT"}, map[string]string{openaiclient.AzureKeyEnv: "wrongkey0000"},
+			[]string{"status 401: Access denied due to invalid subscription key or wrong API endpoint", "The Azure OpenAI resource refused the key"}},
+		{"version not served", []string{"finetune", "list", "--provider", "azure", "--base-url", "ENDPOINT", "--api-key-file", "azure.key", "--api-version", "2019-01-01"}, nil,
+			[]string{"status 400: API version not supported"}},
+		{"request URL for an endpoint", []string{"finetune", "list", "--provider", "azure", "--base-url", "ENDPOINT/openai/deployments/x?api-version=2024-10-21", "--api-key-file", "azure.key"}, nil,
+			[]string{"has a path or query; give the resource's root"}},
+		{"version without azure", []string{"finetune", "list", "--api-version", "2024-10-21"}, nil, []string{"--api-version is Azure's: give --provider azure"}},
+		{"unknown provider", []string{"finetune", "list", "--provider", "vertex"}, nil, []string{`--provider "vertex" is not openai or azure`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := azureEnv(t)
+			for k, v := range tt.env {
+				t.Setenv(k, strings.ReplaceAll(v, "ENDPOINT", srv.Endpoint()))
+			}
+			var args []string
+			for _, a := range tt.args {
+				args = append(args, strings.ReplaceAll(a, "ENDPOINT", srv.Endpoint()))
+			}
+			code, out, errs := vlmcmp(t, t.Context(), args...)
+			if code == 0 {
+				t.Fatalf("exit 0:\n%s%s", out, errs)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errs, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, errs)
+				}
+			}
+			if regexp.MustCompile(`DONOTSHOW|wrongkey`).MatchString(out + errs) {
+				t.Errorf("a key shows:\n%s%s", out, errs)
+			}
+		})
+	}
+}

@@ -436,6 +436,9 @@ func runSheet(f *excelize.File, st *styles, in *Input, res *metrics.Result) erro
 		add("created", in.Created.UTC().Format("2006-01-02 15:04:05 UTC"))
 	}
 	add("baseline", res.Baseline)
+	if t := incompleteText(in); t != "" {
+		add("incomplete run", t+". The figures are over the answers there are.")
+	}
 	section("Verdict")
 	for _, s := range Decide(in, res).Sentences {
 		add("", s)

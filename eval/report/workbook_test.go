@@ -36,6 +36,7 @@ func workbookFixture(t *testing.T) (*Input, string) {
 		}
 	}
 	in.Models[1].Predictions[2].Text = strings.Repeat("a long answer that goes on ", 20)
+	in.Incomplete = &Incomplete{Missing: 2, Expected: 38, Images: 12, Models: []IncompleteModel{{Name: "qwen2vl-ft", Missing: 2, NoLine: 2}}}
 	return in, runDir
 }
 
@@ -104,7 +105,7 @@ func TestWorkbookFormatted(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := append([]string{"run = golden", "baseline = median", "Verdict", "intervals = 95%, percentile bootstrap with",
-		"paired test = ", "data = data/truth.json", "split = val (12 images)", "gpt4o-mini-ft = openai · ft:gpt-4o-mini:acme::abc"},
+		"paired test = ", "data = data/truth.json", "incomplete run = 2 of 38 image × model answers are missing (qwen2vl-ft 2: 2 without a line)", "split = val (12 images)", "gpt4o-mini-ft = openai · ft:gpt-4o-mini:acme::abc"},
 		Decide(in, res).Sentences...)
 	for _, w := range want {
 		if !strings.Contains(all, w) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval/report"
-	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // WriteOutputs builds a run's outputs (package eval/report: metrics,
@@ -77,7 +77,7 @@ func reportInput(runDir string, info *RunInfo, recs map[string][]Record) *report
 				p.LatencyMS = float64(pr.Latency.Microseconds()) / 1000
 				p.CostUSD = pr.CostUSD
 				if sv := pr.Server; sv != nil {
-					p.Served = report.Served{URL: openaiclient.RedactURL(sv.URL), Model: pr.Model, Software: sv.Software, Fingerprint: sv.Fingerprint}
+					p.Served = report.Served{URL: llm.RedactURL(sv.URL), Model: pr.Model, Software: sv.Software, Fingerprint: sv.Fingerprint}
 				}
 				if mr.Backend == "" {
 					mr.Backend, mr.Model = pr.Backend, pr.Model

@@ -12,6 +12,8 @@ var (
 	_ func() bool                              = SupportsGPUOffload
 	_ func() int                               = MaxParallelSequences
 	_ func(*slog.Logger)                       = SetLogger
+	_ func([]byte, int) (JPEGImage, error)     = DecodeJPEG
+	_                                          = JPEGDecoder
 
 	_ func(string, ModelParams) (*Model, error)                                        = LoadModel
 	_ func(*Model) error                                                               = (*Model).Close

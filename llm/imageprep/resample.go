@@ -179,52 +179,84 @@ func Resize(src RGB, w, h int, r Resample) RGB {
 }
 
 // horizontal is ImagingResampleHorizontal_8bpc: row y of dst from row
-// y+offset of src.
+// y+offset of src. Red and green are summed together in one int64, red in
+// the low 32 bits and green above (each channel's sum fits an int32, so
+// the two never mix and each comes back exactly); blue alone.
 func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 	const half = 1 << (pillowBits - 1)
 	sstride, dstride := src.Width*3, dst.Width*3
+	rgRow := make([]int64, src.Width) // red | green<<32 of each source pixel
+	bRow := make([]int64, src.Width)
 	for y := range dst.Height {
 		srow := src.Pix[(y+offset)*sstride : (y+offset+1)*sstride]
+		for x := range rgRow {
+			p := srow[3*x:]
+			p = p[:3]
+			rgRow[x] = int64(p[0]) | int64(p[1])<<32
+			bRow[x] = int64(p[2])
+		}
 		drow := dst.Pix[y*dstride : (y+1)*dstride]
 		for xx := range dst.Width {
 			xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
+			rgs := rgRow[xmin : xmin+n]
+			bs := bRow[xmin : xmin+n]
 			k := kk[xx*ksize : xx*ksize+n]
-			s := srow[xmin*3 : (xmin+n)*3]
-			var s0, s1, s2 int32 = half, half, half
-			for i, c := range k {
-				p := s[i*3 : i*3+3 : i*3+3]
-				s0 += int32(p[0]) * c
-				s1 += int32(p[1]) * c
-				s2 += int32(p[2]) * c
+			bs, k = bs[:len(rgs)], k[:len(rgs)]
+			rg := int64(half) | int64(half)<<32
+			var b int64 = half
+			for i, v := range rgs {
+				c := int64(k[i])
+				rg += v * c
+				b += bs[i] * c
 			}
-			d := drow[xx*3 : xx*3+3 : xx*3+3]
-			d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
+			r := int32(rg)
+			g := int32((rg - int64(r)) >> 32)
+			d := drow[xx*3:]
+			d = d[:3]
+			d[0], d[1], d[2] = clip8(r), clip8(g), clip8(int32(b))
 		}
 	}
 }
 
 // vertical is ImagingResampleVertical_8bpc, summed tap by tap over whole
-// rows (the same integer sums in another order, which is exact).
+// rows (the same integer sums in another order, which is exact), two
+// bytes to an int64 as in horizontal.
 func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 	const half = 1 << (pillowBits - 1)
 	stride := src.Width * 3
-	acc := make([]int32, stride)
+	pairs := stride / 2
+	acc := make([]int64, pairs)
 	for yy := range dst.Height {
 		ymin, n := int(bounds[2*yy]), int(bounds[2*yy+1])
+		taps := kk[yy*ksize : yy*ksize+n]
 		for i := range acc {
-			acc[i] = half
+			acc[i] = int64(half) | int64(half)<<32
 		}
-		for i, c := range kk[yy*ksize : yy*ksize+n] {
+		odd := int32(half)
+		for i, c := range taps {
 			row := src.Pix[(ymin+i)*stride : (ymin+i+1)*stride]
-			row = row[:len(acc)]
-			for x, v := range row {
-				acc[x] += int32(v) * c
+			c64 := int64(c)
+			rp := row[:2*len(acc)]
+			for x := range acc {
+				q := rp[2*x:]
+				q = q[:2]
+				acc[x] += (int64(q[0]) | int64(q[1])<<32) * c64
+			}
+			if stride%2 == 1 {
+				odd += int32(row[stride-1]) * c
 			}
 		}
 		drow := dst.Pix[yy*stride : (yy+1)*stride]
-		drow = drow[:len(acc)]
+		dp := drow[:2*len(acc)]
 		for x, v := range acc {
-			drow[x] = clip8(v)
+			lo := int32(v)
+			hi := int32((v - int64(lo)) >> 32)
+			q := dp[2*x:]
+			q = q[:2]
+			q[0], q[1] = clip8(lo), clip8(hi)
+		}
+		if stride%2 == 1 {
+			drow[stride-1] = clip8(odd)
 		}
 	}
 }

@@ -48,6 +48,7 @@ var (
 	_ func(*Chunks) int                                                                = (*Chunks).Len
 	_ func(*Chunks, int) ChunkKind                                                     = (*Chunks).Kind
 	_ func(*Chunks, int) int                                                           = (*Chunks).NTokens
+	_ func(*Chunks, int) (int, int)                                                    = (*Chunks).ImageGrid
 	_ func(*Chunks, int) []Token                                                       = (*Chunks).Tokens
 	_ func(*Chunks) int                                                                = (*Chunks).TotalTokens
 	_ func(*Chunks) error                                                              = (*Chunks).Close

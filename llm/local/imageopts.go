@@ -81,16 +81,16 @@ func ReadPreprocessor(path string, fam *family.Family) (*Preprocessor, error) {
 			ShortestEdge *float64 `json:"shortest_edge"`
 			LongestEdge  *float64 `json:"longest_edge"`
 		} `json:"size"`
-		PatchSize      *int       `json:"patch_size"`
-		MergeSize      *int       `json:"merge_size"`
-		Resample       *int       `json:"resample"`
-		ImageMean      []float64  `json:"image_mean"`
-		ImageStd       []float64  `json:"image_std"`
-		DoResize       *bool      `json:"do_resize"`
-		DoNormalize    *bool      `json:"do_normalize"`
-		RescaleFactor  *float64   `json:"rescale_factor"`
-		DoRescale      *bool      `json:"do_rescale"`
-		DoConvertRGB   *bool      `json:"do_convert_rgb"`
+		PatchSize     *int      `json:"patch_size"`
+		MergeSize     *int      `json:"merge_size"`
+		Resample      *int      `json:"resample"`
+		ImageMean     []float64 `json:"image_mean"`
+		ImageStd      []float64 `json:"image_std"`
+		DoResize      *bool     `json:"do_resize"`
+		DoNormalize   *bool     `json:"do_normalize"`
+		RescaleFactor *float64  `json:"rescale_factor"`
+		DoRescale     *bool     `json:"do_rescale"`
+		DoConvertRGB  *bool     `json:"do_convert_rgb"`
 	}
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("preprocessor %s: not a preprocessor_config.json: %v", path, err)

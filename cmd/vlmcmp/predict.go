@@ -20,6 +20,9 @@ import (
 type engineOptions struct {
 	local.Config
 	LoRAFlags []string // PATH[:SCALE]
+	// Resample, Orientation and Preprocessor are the image flags, parsed
+	// by config into Config.Image.
+	Resample, Orientation, Preprocessor string
 }
 
 // engineFlags are the command-line flags of engineOptions.
@@ -34,6 +37,9 @@ func engineFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer (default: image max tokens + 512)"},
 		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes; smaller images are scaled up (default: the model family's, 4 for Qwen2-VL and Qwen2.5-VL, 64 for Qwen3-VL)"},
 		&cli.IntFlag{Name: "image-max-tokens", Usage: "largest number of tokens `N` an image becomes; larger images are scaled down (default: the model family's, 1024 for Qwen2-VL and Qwen2.5-VL, 784 for Qwen3-VL)"},
+		&cli.StringFlag{Name: "resample", Value: "bicubic", Usage: "how images are scaled to the encoder's size, `MODE`: bicubic (Pillow's, as Hugging Face's Qwen-VL processors train), bilinear or nearest (Pillow's), or llama.cpp (llama.cpp's own, as llama-server)"},
+		&cli.StringFlag{Name: "orientation", Value: "exif", Usage: "`MODE` exif turns photos upright by their EXIF orientation, as Hugging Face does; ignore takes the stored pixels"},
+		&cli.StringFlag{Name: "preprocessor", Usage: "the model's preprocessor_config.json `FILE` from Hugging Face: its min/max pixels and resample replace the family's defaults (--image-min-tokens/--image-max-tokens still win)"},
 		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
 		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU, or when the decoder's and encoder's threads fit in the CPUs together), on or off"},
 		&cli.BoolFlag{Name: "text-first", Usage: "put the prompt before the image in the user's turn, as the OpenAI backend (and so bench --server) sends it: the text before the image is then decoded once and shared by every request"},
@@ -42,7 +48,8 @@ func engineFlags() []cli.Flag {
 
 // engineOptionsFrom reads the engine flags.
 func engineOptionsFrom(c *cli.Context) engineOptions {
-	return engineOptions{LoRAFlags: c.StringSlice("lora"), Config: local.Config{
+	return engineOptions{LoRAFlags: c.StringSlice("lora"),
+		Resample: c.String("resample"), Orientation: c.String("orientation"), Preprocessor: c.String("preprocessor"), Config: local.Config{
 		ModelFile:      c.String("model-file"),
 		MmprojFile:     c.String("mmproj"),
 		GPULayers:      c.Int("gpu-layers"),
@@ -71,6 +78,11 @@ func (o engineOptions) config() (local.Config, error) {
 		}
 		cfg.LoRA = append(cfg.LoRA, l)
 	}
+	img, err := local.ParseImageOptions(o.Resample, o.Orientation, o.Preprocessor)
+	if err != nil {
+		return local.Config{}, usageError{err}
+	}
+	cfg.Image = img
 	if err := cfg.Check(); err != nil {
 		return local.Config{}, usageError{err}
 	}
@@ -117,7 +129,8 @@ func newPredictCommand(s *streams) *cli.Command {
 		UsageText: "vlmcmp predict --model <name> --image <file> [--prompt <text>] [--config <file>]\n" +
 			"vlmcmp predict --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... --image <file> --prompt <text>\n" +
 			"  [--system <text>] [--max-tokens <n>] [--gpu-layers <n>] [--threads <n>] [{--grammar <file> | --json-schema <file>}]\n" +
-			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
+			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]\n" +
+			"  [--resample {bicubic | bilinear | nearest | llama.cpp}] [--orientation {exif | ignore}] [--preprocessor <json>]",
 		Description: help("predict"),
 		Flags:       flags,
 		Action: noArgs(func(c *cli.Context) error {
@@ -151,7 +164,8 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 		return usagef("--system has no effect with --raw-prompt: put the system turn in --prompt")
 	}
 	req := predict.Request{Image: opts.Image, Prompt: opts.Prompt, System: opts.System, MaxTokens: opts.MaxTokens,
-		GrammarFile: opts.GrammarFile, SchemaFile: opts.SchemaFile}
+		GrammarFile: opts.GrammarFile, SchemaFile: opts.SchemaFile,
+		ImageNote: func(note string) { fmt.Fprintln(s.Err, "note: "+note) }}
 	var pred *llm.Prediction
 	if local {
 		cfg, err := e.config()

@@ -26,6 +26,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"strings"
 
 	"github.com/vlmcmp/vlmcmp/llm/imagefile"
@@ -131,9 +132,13 @@ func Prepare(data []byte, o Options) (*Result, error) {
 // makes it (see the package comment), without orientation or resizing.
 func Decode(data []byte) (RGB, *Result, error) {
 	if len(data) >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF {
+		// The header's size first, as imagefile.Decode checks it.
+		if cfg, err := jpeg.DecodeConfig(bytes.NewReader(data)); err == nil && int64(cfg.Width)*int64(cfg.Height) > imagefile.MaxPixels {
+			return RGB{}, nil, fmt.Errorf("%w: jpeg image of %dx%d is over %d pixels", imagefile.ErrNotImage, cfg.Width, cfg.Height, imagefile.MaxPixels)
+		}
 		j, err := native.DecodeJPEG(data, imagefile.MaxPixels)
 		if err != nil {
-			return RGB{}, nil, fmt.Errorf("%w: corrupt or truncated jpeg: %v", imagefile.ErrNotImage, err)
+			return RGB{}, nil, fmt.Errorf("%w: corrupt or truncated jpeg: %s", imagefile.ErrNotImage, strings.TrimPrefix(err.Error(), "jpeg: "))
 		}
 		return jpegRGB(j), &Result{Format: "jpeg", Decoder: native.JPEGDecoder}, nil
 	}

@@ -3,6 +3,8 @@ package imagefile
 import (
 	"bytes"
 	"encoding/binary"
+	"image"
+	"image/draw"
 )
 
 // Orientation returns the EXIF orientation (1..8) of an encoded JPEG, PNG
@@ -120,4 +122,47 @@ func tiffOrientation(t []byte) int {
 		return 0
 	}
 	return 0
+}
+
+// Upright returns img turned by EXIF orientation o (Orientation) as
+// Pillow's ImageOps.exif_transpose turns it: 2 mirror, 3 rotate 180°, 4 flip,
+// 5 transpose, 6 rotate 90° clockwise, 7 transverse, 8 rotate 90°
+// counter-clockwise. For o 1 (or any other value) it returns img itself.
+// The result is an *image.NRGBA.
+func Upright(img image.Image, o int) image.Image {
+	if o < 2 || o > 8 {
+		return img
+	}
+	b := img.Bounds()
+	src := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(src, src.Rect, img, b.Min, draw.Src)
+	W, H := b.Dx(), b.Dy()
+	w, h := W, H
+	if o >= 5 {
+		w, h = H, W
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			var sx, sy int
+			switch o {
+			case 2:
+				sx, sy = W-1-x, y
+			case 3:
+				sx, sy = W-1-x, H-1-y
+			case 4:
+				sx, sy = x, H-1-y
+			case 5:
+				sx, sy = y, x
+			case 6:
+				sx, sy = y, H-1-x
+			case 7:
+				sx, sy = W-1-y, H-1-x
+			case 8:
+				sx, sy = W-1-y, x
+			}
+			copy(out.Pix[out.PixOffset(x, y):][:4], src.Pix[src.PixOffset(sx, sy):][:4])
+		}
+	}
+	return out
 }

@@ -184,38 +184,79 @@ func Resize(src RGB, w, h int, r Resample) RGB {
 // the two never mix and each comes back exactly); blue alone.
 func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 	const half = 1 << (pillowBits - 1)
+	const rgHalf = int64(half) | int64(half)<<32
 	sstride, dstride := src.Width*3, dst.Width*3
-	rgRow := make([]int64, src.Width) // red | green<<32 of each source pixel
-	bRow := make([]int64, src.Width)
-	for y := range dst.Height {
-		srow := src.Pix[(y+offset)*sstride : (y+offset+1)*sstride]
-		for x := range rgRow {
-			p := srow[3*x:]
-			p = p[:3]
-			rgRow[x] = int64(p[0]) | int64(p[1])<<32
-			bRow[x] = int64(p[2])
+	// Four rows at a time, so that each output pixel's weights are loaded
+	// once for the four.
+	var rg, bl [4][]int64 // red | green<<32, and blue, of each source pixel
+	for i := range 4 {
+		rg[i], bl[i] = make([]int64, src.Width), make([]int64, src.Width)
+	}
+	for y0 := 0; y0 < dst.Height; y0 += 4 {
+		n4 := min(4, dst.Height-y0)
+		for j := range n4 {
+			srow := src.Pix[(y0+j+offset)*sstride : (y0+j+offset+1)*sstride]
+			r, b := rg[j], bl[j]
+			for x := range r {
+				p := srow[3*x:]
+				p = p[:3]
+				r[x] = int64(p[0]) | int64(p[1])<<32
+				b[x] = int64(p[2])
+			}
 		}
-		drow := dst.Pix[y*dstride : (y+1)*dstride]
+		if n4 < 4 {
+			for j := range n4 {
+				for xx := range dst.Width {
+					xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
+					k := kk[xx*ksize : xx*ksize+n]
+					s, t := rg[j][xmin:xmin+n], bl[j][xmin:xmin+n]
+					a, c := rgHalf, int64(half)
+					for i, w := range k {
+						a += s[i] * int64(w)
+						c += t[i] * int64(w)
+					}
+					putPixel(dst.Pix[(y0+j)*dstride+3*xx:], a, c)
+				}
+			}
+			continue
+		}
+		d0 := dst.Pix[(y0+0)*dstride : (y0+1)*dstride]
+		d1 := dst.Pix[(y0+1)*dstride : (y0+2)*dstride]
+		d2 := dst.Pix[(y0+2)*dstride : (y0+3)*dstride]
+		d3 := dst.Pix[(y0+3)*dstride : (y0+4)*dstride]
 		for xx := range dst.Width {
 			xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
-			rgs := rgRow[xmin : xmin+n]
-			bs := bRow[xmin : xmin+n]
 			k := kk[xx*ksize : xx*ksize+n]
-			bs, k = bs[:len(rgs)], k[:len(rgs)]
-			rg := int64(half) | int64(half)<<32
-			var b int64 = half
-			for i, v := range rgs {
-				c := int64(k[i])
-				rg += v * c
-				b += bs[i] * c
+			r0, r1, r2, r3 := rg[0][xmin:xmin+n], rg[1][xmin:xmin+n], rg[2][xmin:xmin+n], rg[3][xmin:xmin+n]
+			b0, b1, b2, b3 := bl[0][xmin:xmin+n], bl[1][xmin:xmin+n], bl[2][xmin:xmin+n], bl[3][xmin:xmin+n]
+			a0, a1, a2, a3 := rgHalf, rgHalf, rgHalf, rgHalf
+			c0, c1, c2, c3 := int64(half), int64(half), int64(half), int64(half)
+			for i, w32 := range k {
+				w := int64(w32)
+				a0 += r0[i] * w
+				a1 += r1[i] * w
+				a2 += r2[i] * w
+				a3 += r3[i] * w
+				c0 += b0[i] * w
+				c1 += b1[i] * w
+				c2 += b2[i] * w
+				c3 += b3[i] * w
 			}
-			r := int32(rg)
-			g := int32((rg - int64(r)) >> 32)
-			d := drow[xx*3:]
-			d = d[:3]
-			d[0], d[1], d[2] = clip8(r), clip8(g), clip8(int32(b))
+			putPixel(d0[3*xx:], a0, c0)
+			putPixel(d1[3*xx:], a1, c1)
+			putPixel(d2[3*xx:], a2, c2)
+			putPixel(d3[3*xx:], a3, c3)
 		}
 	}
+}
+
+// putPixel writes the sums of one pixel: red and green packed in rg (red
+// in the low 32 bits, each sum an int32), blue in b.
+func putPixel(d []byte, rg, b int64) {
+	r := int32(rg)
+	g := int32((rg - int64(r)) >> 32)
+	d = d[:3]
+	d[0], d[1], d[2] = clip8(r), clip8(g), clip8(int32(b))
 }
 
 // vertical is ImagingResampleVertical_8bpc, summed tap by tap over whole
@@ -233,9 +274,24 @@ func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 			acc[i] = int64(half) | int64(half)<<32
 		}
 		odd := int32(half)
-		for i, c := range taps {
+		i := 0
+		for ; i+1 < len(taps); i += 2 { // two rows a turn: half the accumulator traffic
+			row0 := src.Pix[(ymin+i)*stride : (ymin+i+1)*stride]
+			row1 := src.Pix[(ymin+i+1)*stride : (ymin+i+2)*stride]
+			c0, c1 := int64(taps[i]), int64(taps[i+1])
+			p0, p1 := row0[:2*len(acc)], row1[:2*len(acc)]
+			for x := range acc {
+				q0, q1 := p0[2*x:], p1[2*x:]
+				q0, q1 = q0[:2], q1[:2]
+				acc[x] += (int64(q0[0])|int64(q0[1])<<32)*c0 + (int64(q1[0])|int64(q1[1])<<32)*c1
+			}
+			if stride%2 == 1 {
+				odd += int32(row0[stride-1])*taps[i] + int32(row1[stride-1])*taps[i+1]
+			}
+		}
+		if i < len(taps) {
 			row := src.Pix[(ymin+i)*stride : (ymin+i+1)*stride]
-			c64 := int64(c)
+			c64 := int64(taps[i])
 			rp := row[:2*len(acc)]
 			for x := range acc {
 				q := rp[2*x:]
@@ -243,7 +299,7 @@ func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 				acc[x] += (int64(q[0]) | int64(q[1])<<32) * c64
 			}
 			if stride%2 == 1 {
-				odd += int32(row[stride-1]) * c
+				odd += int32(row[stride-1]) * taps[i]
 			}
 		}
 		drow := dst.Pix[yy*stride : (yy+1)*stride]

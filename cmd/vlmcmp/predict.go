@@ -48,20 +48,19 @@ func engineFlags() []cli.Flag {
 
 // engineOptionsFrom reads the engine flags.
 func engineOptionsFrom(c *cli.Context) engineOptions {
-	return engineOptions{LoRAFlags: c.StringSlice("lora"),
-		Resample: c.String("resample"), Orientation: c.String("orientation"), Preprocessor: c.String("preprocessor"), Config: local.Config{
-			ModelFile:      c.String("model-file"),
-			MmprojFile:     c.String("mmproj"),
-			GPULayers:      c.Int("gpu-layers"),
-			Threads:        c.Int("threads"),
-			EncoderThreads: c.Int("encoder-threads"),
-			ContextSize:    c.Int("ctx-size"),
-			ImageMinTokens: c.Int("image-min-tokens"),
-			ImageMaxTokens: c.Int("image-max-tokens"),
-			FlashAttention: c.String("flash-attn"),
-			EncodeAhead:    c.String("encode-ahead"),
-			TextFirst:      c.Bool("text-first"),
-		}}
+	return engineOptions{LoRAFlags: c.StringSlice("lora"), Config: local.Config{
+		ModelFile:      c.String("model-file"),
+		MmprojFile:     c.String("mmproj"),
+		GPULayers:      c.Int("gpu-layers"),
+		Threads:        c.Int("threads"),
+		EncoderThreads: c.Int("encoder-threads"),
+		ContextSize:    c.Int("ctx-size"),
+		ImageMinTokens: c.Int("image-min-tokens"),
+		ImageMaxTokens: c.Int("image-max-tokens"),
+		FlashAttention: c.String("flash-attn"),
+		EncodeAhead:    c.String("encode-ahead"),
+		TextFirst:      c.Bool("text-first"),
+	}, Resample: c.String("resample"), Orientation: c.String("orientation"), Preprocessor: c.String("preprocessor")}
 }
 
 // config is the local.Config of the flags; command-line mistakes are

@@ -213,8 +213,13 @@ def main():
                 except ValueError:
                     hh, ww = -1, -1
                 sizes.append([h, w, factor, mn, mx, hh, ww])
+    # One case, and one smart_resize row [h, w, factor, min, max, h_bar, w_bar], a line.
     with open(os.path.join(OUT, "goldens.json"), "w") as f:
-        json.dump({"pillow": PIL.__version__, "cases": cases, "smart_resize": sizes}, f, indent=0)
+        f.write('{"pillow": %s,\n"cases": [\n' % json.dumps(PIL.__version__))
+        f.write(",\n".join(json.dumps(c) for c in cases))
+        f.write('],\n"smart_resize": [\n')
+        f.write(",\n".join(json.dumps(r) for r in sizes))
+        f.write("]}\n")
 
 
 if __name__ == "__main__":

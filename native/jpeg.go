@@ -2,7 +2,7 @@
 
 package native
 
-// #cgo LDFLAGS: -ljpeg
+// #cgo LDFLAGS: -l:libjpeg.a
 // #include <stdio.h>
 // #include <stdlib.h>
 // #include <string.h>
@@ -93,6 +93,10 @@ import (
 	"runtime"
 	"unsafe"
 )
+
+// libjpeg-turbo is linked statically (libjpeg.a of libjpeg62-turbo-dev), so
+// the binary runs where only llama.cpp's own libraries are, as the GPU bundle
+// does.
 
 // JPEGDecoder names the decoder DecodeJPEG uses in this build.
 const JPEGDecoder = "libjpeg-turbo"

@@ -19,3 +19,22 @@ func TestOrientationFiles(t *testing.T) {
 		}
 	}
 }
+
+// FuzzOrientation: any bytes give an orientation in 1..8 and no panic,
+// from seeds that are JPEG, PNG and WebP files with and without EXIF.
+func FuzzOrientation(f *testing.F) {
+	for _, n := range []string{"orient6.png", "orient3.jpg", "orient8.jpg", "p420.jpg", "rgba.png"} {
+		b, err := os.ReadFile("../imageprep/testdata/goldens/" + n)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+		f.Add(b[:len(b)/3])
+	}
+	f.Add([]byte("RIFF\x20\x00\x00\x00WEBPEXIF\x0e\x00\x00\x00II*\x00\x08\x00\x00\x00\x01\x00\x12\x01"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if o := Orientation(data); o < 1 || o > 8 {
+			t.Fatalf("Orientation = %d, want 1..8", o)
+		}
+	})
+}

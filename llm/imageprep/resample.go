@@ -192,6 +192,7 @@ func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 	for i := range 4 {
 		rg[i], bl[i] = make([]int64, src.Width), make([]int64, src.Width)
 	}
+	bb01, bb23 := make([]int64, src.Width), make([]int64, src.Width)
 	for y0 := 0; y0 < dst.Height; y0 += 4 {
 		n4 := min(4, dst.Height-y0)
 		for j := range n4 {
@@ -220,6 +221,12 @@ func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 			}
 			continue
 		}
+		// Blue of rows 0 and 1, and of rows 2 and 3, packed like red and
+		// green: six products a tap for the four rows instead of eight.
+		for x := range bb01 {
+			bb01[x] = bl[0][x] | bl[1][x]<<32
+			bb23[x] = bl[2][x] | bl[3][x]<<32
+		}
 		d0 := dst.Pix[(y0+0)*dstride : (y0+1)*dstride]
 		d1 := dst.Pix[(y0+1)*dstride : (y0+2)*dstride]
 		d2 := dst.Pix[(y0+2)*dstride : (y0+3)*dstride]
@@ -228,24 +235,26 @@ func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 			xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
 			k := kk[xx*ksize : xx*ksize+n]
 			r0, r1, r2, r3 := rg[0][xmin:xmin+n], rg[1][xmin:xmin+n], rg[2][xmin:xmin+n], rg[3][xmin:xmin+n]
-			b0, b1, b2, b3 := bl[0][xmin:xmin+n], bl[1][xmin:xmin+n], bl[2][xmin:xmin+n], bl[3][xmin:xmin+n]
+			p01, p23 := bb01[xmin:xmin+n], bb23[xmin:xmin+n]
 			a0, a1, a2, a3 := rgHalf, rgHalf, rgHalf, rgHalf
-			c0, c1, c2, c3 := int64(half), int64(half), int64(half), int64(half)
+			c01, c23 := rgHalf, rgHalf
 			for i, w32 := range k {
 				w := int64(w32)
 				a0 += r0[i] * w
 				a1 += r1[i] * w
 				a2 += r2[i] * w
 				a3 += r3[i] * w
-				c0 += b0[i] * w
-				c1 += b1[i] * w
-				c2 += b2[i] * w
-				c3 += b3[i] * w
+				c01 += p01[i] * w
+				c23 += p23[i] * w
 			}
-			putPixel(d0[3*xx:], a0, c0)
-			putPixel(d1[3*xx:], a1, c1)
-			putPixel(d2[3*xx:], a2, c2)
-			putPixel(d3[3*xx:], a3, c3)
+			b0 := int32(c01)
+			b1 := int32((c01 - int64(b0)) >> 32)
+			b2 := int32(c23)
+			b3 := int32((c23 - int64(b2)) >> 32)
+			putPixel(d0[3*xx:], a0, int64(b0))
+			putPixel(d1[3*xx:], a1, int64(b1))
+			putPixel(d2[3*xx:], a2, int64(b2))
+			putPixel(d3[3*xx:], a3, int64(b3))
 		}
 	}
 }

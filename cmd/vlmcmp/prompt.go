@@ -52,7 +52,7 @@ func newPromptCommand(s *streams) *cli.Command {
 			&cli.StringFlag{Name: "resample", Value: "bicubic", Destination: &opts.Resample, Usage: "`MODE` bicubic, bilinear, nearest or llama.cpp, as for predict"},
 			&cli.StringFlag{Name: "orientation", Value: "exif", Destination: &opts.Orientation, Usage: "`MODE` exif or ignore, as for predict"},
 			&cli.StringFlag{Name: "preprocessor", Destination: &opts.Preprocessor, Usage: "the model's preprocessor_config.json `FILE`, as for predict"},
-			&cli.StringFlag{Name: "save-image", Destination: &opts.SaveImage, Usage: "write the RGB pixels the vision encoder gets for --image to `FILE`, as PNG"},
+			&cli.StringFlag{Name: "save-image", Destination: &opts.SaveImage, Usage: "write the RGB pixels the vision encoder gets for --image to `FILE`, as PNG (with --resample llama.cpp: before mtmd resizes them)"},
 		},
 		Action: noArgs(func(c *cli.Context) error {
 			if err := requireFlags("--model-file", opts.ModelFile, "--mmproj", opts.Mmproj, "--prompt", opts.Prompt); err != nil {
@@ -106,7 +106,11 @@ func printPrompt(s *streams, p *local.RenderedPrompt) {
 		if im.Orientation != 1 {
 			turned = fmt.Sprintf(", turned upright by EXIF orientation %d", im.Orientation)
 		}
-		fmt.Fprintf(s.Out, "image: %s %dx%d (decoded by %s%s), %s to %dx%d\n", im.Format, im.SourceWidth, im.SourceHeight, im.Decoder, turned, im.Resample, im.Width, im.Height)
+		resized := fmt.Sprintf("%s to %dx%d", im.Resample, im.Width, im.Height)
+		if im.Resample == "llama.cpp" {
+			resized = "resized by llama.cpp's mtmd (--save-image writes it before that)"
+		}
+		fmt.Fprintf(s.Out, "image: %s %dx%d (decoded by %s%s), %s\n", im.Format, im.SourceWidth, im.SourceHeight, im.Decoder, turned, resized)
 	}
 	fmt.Fprintf(s.Out, "prompt:\n%s", p.Prompt)
 	if !strings.HasSuffix(p.Prompt, "\n") {

@@ -269,47 +269,68 @@ func putPixel(d []byte, rg, b int64) {
 }
 
 // vertical is ImagingResampleVertical_8bpc, summed tap by tap over whole
-// rows (the same integer sums in another order, which is exact), two
-// bytes to an int64 as in horizontal.
+// rows (the same integer sums in another order, which is exact). Each
+// source row is packed once, two bytes to an int64 as in horizontal, into a
+// ring that holds the rows the output rows in flight read (their windows
+// only move down).
 func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 	const half = 1 << (pillowBits - 1)
 	stride := src.Width * 3
 	pairs := stride / 2
+	odd := stride%2 == 1
 	acc := make([]int64, pairs)
+	ringN := ksize + 1
+	ring := make([][]int64, ringN)
+	ringOdd := make([]int32, ringN)
+	ringRow := make([]int, ringN) // which source row each slot holds
+	for i := range ring {
+		ring[i] = make([]int64, pairs)
+		ringRow[i] = -1
+	}
+	row := func(y int) ([]int64, int32) {
+		slot := y % ringN
+		if ringRow[slot] != y {
+			sp := src.Pix[y*stride : (y+1)*stride]
+			r := ring[slot]
+			sp2 := sp[:2*len(r)]
+			for x := range r {
+				q := sp2[2*x:]
+				q = q[:2]
+				r[x] = int64(q[0]) | int64(q[1])<<32
+			}
+			if odd {
+				ringOdd[slot] = int32(sp[stride-1])
+			}
+			ringRow[slot] = y
+		}
+		return ring[slot], ringOdd[slot]
+	}
 	for yy := range dst.Height {
 		ymin, n := int(bounds[2*yy]), int(bounds[2*yy+1])
 		taps := kk[yy*ksize : yy*ksize+n]
 		for i := range acc {
 			acc[i] = int64(half) | int64(half)<<32
 		}
-		odd := int32(half)
+		last := int32(half)
 		i := 0
 		for ; i+1 < len(taps); i += 2 { // two rows a turn: half the accumulator traffic
-			row0 := src.Pix[(ymin+i)*stride : (ymin+i+1)*stride]
-			row1 := src.Pix[(ymin+i+1)*stride : (ymin+i+2)*stride]
+			r0, o0 := row(ymin + i)
+			r1, o1 := row(ymin + i + 1)
 			c0, c1 := int64(taps[i]), int64(taps[i+1])
-			p0, p1 := row0[:2*len(acc)], row1[:2*len(acc)]
+			r0, r1 = r0[:len(acc)], r1[:len(acc)]
 			for x := range acc {
-				q0, q1 := p0[2*x:], p1[2*x:]
-				q0, q1 = q0[:2], q1[:2]
-				acc[x] += (int64(q0[0])|int64(q0[1])<<32)*c0 + (int64(q1[0])|int64(q1[1])<<32)*c1
+				acc[x] += r0[x]*c0 + r1[x]*c1
 			}
-			if stride%2 == 1 {
-				odd += int32(row0[stride-1])*taps[i] + int32(row1[stride-1])*taps[i+1]
-			}
+			last += o0*taps[i] + o1*taps[i+1]
 		}
 		if i < len(taps) {
-			row := src.Pix[(ymin+i)*stride : (ymin+i+1)*stride]
-			c64 := int64(taps[i])
-			rp := row[:2*len(acc)]
+			r0, o0 := row(ymin + i)
+			c0 := int64(taps[i])
+			r0 = r0[:len(acc)]
 			for x := range acc {
-				q := rp[2*x:]
-				q = q[:2]
-				acc[x] += (int64(q[0]) | int64(q[1])<<32) * c64
+				acc[x] += r0[x] * c0
 			}
-			if stride%2 == 1 {
-				odd += int32(row[stride-1]) * taps[i]
-			}
+			last += o0 * taps[i]
 		}
 		drow := dst.Pix[yy*stride : (yy+1)*stride]
 		dp := drow[:2*len(acc)]
@@ -320,8 +341,8 @@ func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 			q = q[:2]
 			q[0], q[1] = clip8(lo), clip8(hi)
 		}
-		if stride%2 == 1 {
-			drow[stride-1] = clip8(odd)
+		if odd {
+			drow[stride-1] = clip8(last)
 		}
 	}
 }

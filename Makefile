@@ -49,13 +49,17 @@ CGO_ENV = CGO_ENABLED=1 \
 
 all: build
 
-# deps installs what a fresh Debian/Ubuntu machine lacks: a C/C++ compiler and
-# stb_image (mtmd-helper.cpp includes <stb/stb_image.h>), then downloads the
-# Go modules. As root it runs apt-get; otherwise it prints the command.
-DEB_PKGS := libstb-dev g++ make
+# deps installs what a fresh Debian/Ubuntu machine lacks: a C/C++ compiler,
+# stb_image (mtmd-helper.cpp includes <stb/stb_image.h>) and libjpeg-turbo
+# (native decodes JPEG with it, as Pillow does; libjpeg-dev is
+# libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu), then
+# downloads the Go modules. As root it runs apt-get; otherwise it prints the
+# command.
+DEB_PKGS := libstb-dev libjpeg-dev g++ make
 deps:
 	@missing=""; \
 	[ -f /usr/include/stb/stb_image.h ] || missing="$$missing libstb-dev"; \
+	[ -f /usr/include/jpeglib.h ] || missing="$$missing libjpeg-dev"; \
 	command -v g++ >/dev/null 2>&1 || missing="$$missing g++"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -12,6 +12,8 @@ var (
 	_ func() bool                              = SupportsGPUOffload
 	_ func() int                               = MaxParallelSequences
 	_ func(*slog.Logger)                       = SetLogger
+	_ func([]byte, int) (JPEGImage, error)     = DecodeJPEG
+	_                                          = JPEGDecoder
 
 	_ func(string, ModelParams) (*Model, error)                                        = LoadModel
 	_ func(*Model) error                                                               = (*Model).Close
@@ -46,6 +48,7 @@ var (
 	_ func(*Chunks) int                                                                = (*Chunks).Len
 	_ func(*Chunks, int) ChunkKind                                                     = (*Chunks).Kind
 	_ func(*Chunks, int) int                                                           = (*Chunks).NTokens
+	_ func(*Chunks, int) (int, int)                                                    = (*Chunks).ImageGrid
 	_ func(*Chunks, int) []Token                                                       = (*Chunks).Tokens
 	_ func(*Chunks) int                                                                = (*Chunks).TotalTokens
 	_ func(*Chunks) error                                                              = (*Chunks).Close

@@ -550,9 +550,10 @@ func (ch *Chunks) Tokens(i int) []Token {
 	return out
 }
 
-// imageGrid returns the width and height in tokens of image chunk i (for
-// tests).
-func (ch *Chunks) imageGrid(i int) (nx, ny int) {
+// ImageGrid returns the width and height in tokens of image chunk i (0, 0
+// for a text chunk): for Qwen-VL, the picture mtmd encodes is
+// nx×(patch×merge) by ny×(patch×merge) pixels.
+func (ch *Chunks) ImageGrid(i int) (nx, ny int) {
 	if !ch.rlock() {
 		return 0, 0
 	}

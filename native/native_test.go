@@ -385,7 +385,7 @@ func TestEncodeThenDecodeMatchesEval(t *testing.T) {
 	if img < 0 {
 		t.Fatalf("no image chunk among %d", ch.Len())
 	}
-	nx, ny := ch.imageGrid(img)
+	nx, ny := ch.ImageGrid(img)
 	// Qwen2-VL's M-RoPE: an image of nx*ny tokens advances the position by
 	// max(nx, ny).
 	if nx*ny != ch.NTokens(img) || ch.nPos(img) != max(nx, ny) {

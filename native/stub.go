@@ -267,6 +267,9 @@ func (c *Chunks) NTokens(i int) int { return 0 }
 // Tokens returns a copy of the tokens of text chunk i (nil for images).
 func (c *Chunks) Tokens(i int) []Token { return nil }
 
+// ImageGrid returns the width and height in tokens of image chunk i.
+func (c *Chunks) ImageGrid(i int) (nx, ny int) { return 0, 0 }
+
 // TotalTokens returns the KV cells all chunks take.
 func (c *Chunks) TotalTokens() int { return 0 }
 

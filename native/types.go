@@ -253,3 +253,11 @@ func (e *ImageEmbedding) Bytes() int { return 4 * len(e.data) }
 // Floats returns the embedding rows as one slice (one row of the model's
 // input embedding width per image token). The caller must not modify it.
 func (e *ImageEmbedding) Floats() []float32 { return e.data }
+
+// JPEGImage is a decoded JPEG (DecodeJPEG): Width×Height pixels of
+// Components bytes each, rows packed: 1 gray, 3 RGB, or 4 CMYK as stored in
+// the file (Adobe's convention, each ink inverted).
+type JPEGImage struct {
+	Width, Height, Components int
+	Pix                       []byte
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"math"
 
 	"github.com/vlmcmp/vlmcmp/llm/imagefile"
@@ -50,23 +51,39 @@ type EncodedImage struct {
 	Width, Height int    // pixels sent
 	Bytes         int    // encoded size
 	Scaled        bool   // the image was scaled down (and re-encoded as JPEG)
+	Upright       bool   // the image was turned upright by its EXIF orientation (and re-encoded)
 }
 
 // EncodeImage decodes data and returns it as a data URL at the size the API
 // would use for detail, so that nothing is sent that the model would not
 // see. Images already small enough are sent as they are when their format is
 // one the API takes (JPEG, PNG, WebP, GIF); others are re-encoded as JPEG
-// (quality 90).
+// (quality 90). A photo with an EXIF orientation other than 1 is turned
+// upright first and re-encoded (PNG as PNG, others as JPEG), as the local
+// models and the raters see it.
 func EncodeImage(data []byte, detail string) (*EncodedImage, error) {
 	img, format, err := imagefile.Decode(data)
 	if err != nil {
 		return nil, err
 	}
+	// A photo whose EXIF orientation turns it is sent upright, re-encoded
+	// (as PNG when it was a PNG, else JPEG), as every model sees it.
+	o := imagefile.Orientation(data)
+	img = imagefile.Upright(img, o)
 	b := img.Bounds()
 	w, h := TargetSize(detail, b.Dx(), b.Dy())
 	mime := map[string]string{"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}[format]
-	out := &EncodedImage{Width: w, Height: h}
-	if w == b.Dx() && h == b.Dy() && mime != "" {
+	out := &EncodedImage{Width: w, Height: h, Upright: o != 1}
+	if o != 1 && format == "png" && w == b.Dx() && h == b.Dy() {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			return nil, fmt.Errorf("encode image: %w", err)
+		}
+		out.DataURL = "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
+		out.Bytes = buf.Len()
+		return out, nil
+	}
+	if w == b.Dx() && h == b.Dy() && mime != "" && o == 1 {
 		out.DataURL = "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(data)
 		out.Bytes = len(data)
 		return out, nil

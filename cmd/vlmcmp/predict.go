@@ -21,6 +21,9 @@ import (
 type engineOptions struct {
 	local.Config
 	LoRAFlags []string // PATH[:SCALE]
+	// Resample, Orientation and Preprocessor are the image flags, parsed
+	// by config into Config.Image.
+	Resample, Orientation, Preprocessor string
 }
 
 // engineFlags are the command-line flags of engineOptions.
@@ -35,6 +38,9 @@ func engineFlags() []cli.Flag {
 		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer", DefaultText: "image max tokens + 512"},
 		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes; smaller images are scaled up", DefaultText: "the model family's, 4 for Qwen2-VL and Qwen2.5-VL, 64 for Qwen3-VL"},
 		&cli.IntFlag{Name: "image-max-tokens", Usage: "largest number of tokens `N` an image becomes; larger images are scaled down", DefaultText: "the model family's, 1024 for Qwen2-VL and Qwen2.5-VL, 784 for Qwen3-VL"},
+		&cli.StringFlag{Name: "resample", Value: "bicubic", Usage: "how images are scaled to the encoder's size, `MODE`: bicubic (Pillow's, as Hugging Face's Qwen-VL processors train), bilinear or nearest (Pillow's), or llama.cpp (llama.cpp's own, as llama-server)"},
+		&cli.StringFlag{Name: "orientation", Value: "exif", Usage: "`MODE` exif turns photos upright by their EXIF orientation, as Hugging Face does; ignore takes the stored pixels"},
+		&cli.StringFlag{Name: "preprocessor", Usage: "the model's preprocessor_config.json `FILE` from Hugging Face: its min/max pixels and resample replace the family's defaults (--image-min-tokens/--image-max-tokens still win)"},
 		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
 		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU, or when the decoder's and encoder's threads fit in the CPUs together), on or off"},
 		&cli.BoolFlag{Name: "text-first", Usage: "put the prompt before the image in the user's turn, as the OpenAI backend (and so bench --server) sends it: the text before the image is then decoded once and shared by every request"},
@@ -55,7 +61,7 @@ func engineOptionsFrom(c *cli.Context) engineOptions {
 		FlashAttention: c.String("flash-attn"),
 		EncodeAhead:    c.String("encode-ahead"),
 		TextFirst:      c.Bool("text-first"),
-	}}
+	}, Resample: c.String("resample"), Orientation: c.String("orientation"), Preprocessor: c.String("preprocessor")}
 }
 
 // config is the local.Config of the flags; command-line mistakes are
@@ -72,6 +78,11 @@ func (o engineOptions) config() (local.Config, error) {
 		}
 		cfg.LoRA = append(cfg.LoRA, l)
 	}
+	img, err := local.ParseImageOptions(o.Resample, o.Orientation, o.Preprocessor)
+	if err != nil {
+		return local.Config{}, usage.Wrap("", err)
+	}
+	cfg.Image = img
 	if err := cfg.Check(); err != nil {
 		return local.Config{}, usage.Wrap("", err)
 	}
@@ -118,7 +129,8 @@ func newPredictCommand(s *streams) *cli.Command {
 		UsageText: "vlmcmp predict --model <name> --image <file> [--prompt <text>] [--config <file>]\n" +
 			"vlmcmp predict --model-file <gguf> --mmproj <gguf> [--lora <gguf>[:<scale>]]... --image <file> --prompt <text>\n" +
 			"  [--system <text>] [--max-tokens <n>] [--gpu-layers <n>] [--threads <n>] [{--grammar <file> | --json-schema <file>}]\n" +
-			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]",
+			"  [--raw-prompt] [--image-max-tokens <n>] [--image-min-tokens <n>]\n" +
+			"  [--resample {bicubic | bilinear | nearest | llama.cpp}] [--orientation {exif | ignore}] [--preprocessor <json>]",
 		Description: help("predict"),
 		Flags:       flags,
 		Action: noArgs(func(c *cli.Context) error {
@@ -152,7 +164,8 @@ func runPredict(ctx context.Context, s *streams, opts predictOptions) error {
 		return usage.Errorf("--system", "--system has no effect with --raw-prompt: put the system turn in --prompt")
 	}
 	req := predict.Request{Image: opts.Image, Prompt: opts.Prompt, System: opts.System, MaxTokens: opts.MaxTokens,
-		GrammarFile: opts.GrammarFile, SchemaFile: opts.SchemaFile}
+		GrammarFile: opts.GrammarFile, SchemaFile: opts.SchemaFile,
+		ImageNote: func(note string) { fmt.Fprintln(s.Err, "note: "+note) }}
 	var pred *llm.Prediction
 	if local {
 		cfg, err := e.config()

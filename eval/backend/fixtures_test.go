@@ -1,6 +1,7 @@
 package backend
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -25,10 +26,15 @@ func init() {
 		if err != nil {
 			t.Fatal(err)
 		}
+		pre := filepath.Join(t.TempDir(), "preprocessor_config.json")
+		if err := os.WriteFile(pre, []byte(`{"min_pixels": 3136, "max_pixels": 200704, "patch_size": 14, "merge_size": 2}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		one, two, zero := 1, 2, 0
 		return []Spec{&LocalSpec{
 			ModelFile: f.Model, Mmproj: f.Mmproj, LoRA: []LoRA{{Path: f.LoRA}}, Structured: true,
 			GPULayers: &zero, Parallel: 2, Threads: 1, Replicas: &two, Devices: []int{0, 1},
-		}, &LocalSpec{ModelFile: f.Model, Mmproj: f.Mmproj, Replicas: &one}}, Env{}
+			ImageMinTokens: 8, ImageMaxTokens: 64, Resample: "bilinear", Orientation: "ignore",
+		}, &LocalSpec{ModelFile: f.Model, Mmproj: f.Mmproj, Replicas: &one, Preprocessor: pre}}, Env{}
 	}
 }

@@ -3,6 +3,7 @@ package backend
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -42,6 +43,18 @@ type LocalSpec struct {
 	// as `vlmcmp devices` lists the GPUs. Answers do not depend on either.
 	Replicas *int  `yaml:"replicas"`
 	Devices  []int `yaml:"devices"`
+
+	// What the vision encoder sees (README "What the model sees"):
+	// ImageMinTokens and ImageMaxTokens bound an image's tokens (0: the
+	// family's, or the preprocessor file's); Resample is bicubic (default),
+	// bilinear, nearest or llama.cpp; Orientation exif (default) or
+	// ignore; Preprocessor the model's preprocessor_config.json from
+	// Hugging Face, whose pixel budget replaces the family's.
+	ImageMinTokens int    `yaml:"image_min_tokens"`
+	ImageMaxTokens int    `yaml:"image_max_tokens"`
+	Resample       string `yaml:"resample"`
+	Orientation    string `yaml:"orientation"`
+	Preprocessor   string `yaml:"preprocessor" vlmcmp:"path"`
 
 	common Common
 }
@@ -117,6 +130,19 @@ func (s *LocalSpec) Validate() error {
 	if s.Replicas != nil && s.Devices != nil && len(s.Devices) != *s.Replicas {
 		return usage.Errorf("devices", "replicas is %d but devices lists %d GPUs, want one device per replica", *s.Replicas, len(s.Devices))
 	}
+	if s.ImageMinTokens < 0 || s.ImageMaxTokens < 0 {
+		return usage.Errorf("image_min_tokens", "image_min_tokens and image_max_tokens must not be negative")
+	}
+	if s.ImageMinTokens > 0 && s.ImageMaxTokens > 0 && s.ImageMinTokens > s.ImageMaxTokens {
+		return usage.Errorf("image_min_tokens", "image_min_tokens %d is above image_max_tokens %d", s.ImageMinTokens, s.ImageMaxTokens)
+	}
+	if _, err := local.ParseImageOptions(s.Resample, s.Orientation, s.Preprocessor); err != nil {
+		key := "resample"
+		if strings.Contains(err.Error(), "orientation") {
+			key = "orientation"
+		}
+		return usage.Wrap(key, err)
+	}
 	if s.Devices != nil && len(s.Devices) == 0 {
 		return usage.Errorf("devices", "devices is empty: list a GPU number per replica, or leave it out")
 	}
@@ -151,7 +177,12 @@ func (s *LocalSpec) Config() local.Config {
 		MaxTokens:  s.common.MaxTokens,
 		Replicas:   s.ReplicaCount(),
 		Devices:    s.Devices,
+
+		ImageMinTokens: s.ImageMinTokens,
+		ImageMaxTokens: s.ImageMaxTokens,
 	}
+	// Validate has refused options that do not parse.
+	lc.Image, _ = local.ParseImageOptions(s.Resample, s.Orientation, s.Preprocessor)
 	if s.GPULayers != nil {
 		lc.GPULayers = *s.GPULayers
 	}
@@ -180,6 +211,7 @@ func (s *LocalSpec) Identity(Env) (Identity, error) {
 	id["image_min_tokens"] = strconv.Itoa(lc.ImageMinTokens)
 	id["image_max_tokens"] = strconv.Itoa(lc.ImageMaxTokens)
 	id["max_tokens"] = strconv.Itoa(lc.MaxTokens)
+	maps.Copy(id, lc.ImageIdentity())
 	return id, nil
 }
 

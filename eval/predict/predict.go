@@ -34,6 +34,10 @@ type Request struct {
 	// GrammarFile (GBNF, local models only) or SchemaFile (JSON schema)
 	// constrain the answer; at most one may be set.
 	GrammarFile, SchemaFile string
+	// ImageNote, when set, is given the local model's one-sentence note
+	// when the image was scaled below what Hugging Face's processor for
+	// its family keeps by default (local.Predictor.ImageBudgetNote).
+	ImageNote func(string)
 }
 
 // read turns r into an llm.Request: the image and the constraint files
@@ -91,7 +95,11 @@ func Local(ctx context.Context, cfg local.Config, r Request) (*llm.Prediction, e
 		return nil, err
 	}
 	defer p.Close()
-	return p.Predict(ctx, req)
+	pred, err := p.Predict(ctx, req)
+	if _, _, note := p.ImageBudgetNote(); note != "" && r.ImageNote != nil {
+		r.ImageNote(note)
+	}
+	return pred, err
 }
 
 // Configured answers req with the model of cfg named name, local or

@@ -95,6 +95,13 @@ type Config struct {
 	// projector file; a bound set here wins over the default.
 	ImageMinTokens int
 	ImageMaxTokens int
+	// Image says how an image file becomes the encoder's pixels: resample,
+	// orientation, preprocessor file (ImageOptions).
+	Image ImageOptions
+	// userMinTokens and userMaxTokens: the bounds were set, not defaulted
+	// (fill); plan is the image options resolved (planImages).
+	userMinTokens, userMaxTokens bool
+	plan                         *imagePlan
 	// MaxTokens is the default answer length for requests that set none;
 	// 0: DefaultMaxTokens.
 	MaxTokens int
@@ -272,6 +279,7 @@ func (c *Config) check() error {
 // contradict it (max 32 on Qwen3-VL lowers the default min of 64 to 32).
 func (c *Config) fill(fam *family.Family) error {
 	minDef, maxDef := 0, DefaultImageMaxTokens
+	c.userMinTokens, c.userMaxTokens = c.ImageMinTokens > 0, c.ImageMaxTokens > 0
 	if fam != nil {
 		minDef, maxDef = fam.DefaultImageTokens()
 	}
@@ -285,6 +293,9 @@ func (c *Config) fill(fam *family.Family) error {
 	}
 	if c.ImageMinTokens > c.ImageMaxTokens {
 		return fmt.Errorf("local: image min tokens %d is above image max tokens %d", c.ImageMinTokens, c.ImageMaxTokens)
+	}
+	if err := c.planImages(fam); err != nil {
+		return err
 	}
 	if c.ContextSize == 0 {
 		c.ContextSize = c.ImageMaxTokens + defaultTextTokens

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/llm"
-	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -127,7 +126,9 @@ func (r *replica) ready1(j *job) error {
 		}
 	}
 	t0 := time.Now()
-	img, _, err := imagefile.Decode(data)
+	// Decode, orient, flatten and resample in Go (imageprep), so that
+	// mtmd only copies the pixels.
+	img, err := p.cfg.plan.prepareImage(data)
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
@@ -135,7 +136,7 @@ func (r *replica) ready1(j *job) error {
 	if err != nil {
 		return fmt.Errorf("image %s: %w", name, err)
 	}
-	w, h, rgb := imagefile.RGB(img)
+	w, h, rgb := img.Width, img.Height, img.Pix
 	if r.embeds != "" {
 		j.img = imageKey(w, h, rgb)
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/vlmcmp/vlmcmp/llm"
-	"github.com/vlmcmp/vlmcmp/llm/imagefile"
+	"github.com/vlmcmp/vlmcmp/llm/imageprep"
 	"github.com/vlmcmp/vlmcmp/native"
 )
 
@@ -25,6 +25,22 @@ type RenderedPrompt struct {
 	Template string        `json:"template"` // chat.FromFile, chat.FromFamily or TemplateLlamaCpp
 	Prompt   string        `json:"prompt"`   // the image as native.MediaMarker
 	Chunks   []PromptChunk `json:"chunks"`
+	// Image is the picture the encoder gets; nil for the stand-in.
+	Image *EncoderImage `json:"image,omitempty"`
+}
+
+// EncoderImage is an image as the vision encoder gets it (imageprep).
+type EncoderImage struct {
+	Width        int    `json:"width"` // what the encoder gets (with resample llama.cpp, before mtmd resizes it)
+	Height       int    `json:"height"`
+	SourceWidth  int    `json:"source_width"` // upright, before resizing
+	SourceHeight int    `json:"source_height"`
+	Orientation  int    `json:"exif_orientation"` // applied; 1: none
+	Format       string `json:"format"`
+	Decoder      string `json:"decoder"`
+	Resample     string `json:"resample"`
+	// Pixels are the packed RGB pixels (vlmcmp prompt --save-image).
+	Pixels imageprep.RGB `json:"-"`
 }
 
 // PromptChunk is a text chunk (its tokens and their pieces, special tokens
@@ -67,6 +83,7 @@ func RenderPrompt(ctx context.Context, cfg Config, req *llm.Request) (*RenderedP
 		return nil, err
 	}
 	w, h, rgb := 64, 48, make([]byte, 64*48*3)
+	var encImage *EncoderImage
 	if req.Image == nil && req.ImagePath == "" {
 		for i := range rgb {
 			rgb[i] = 128
@@ -78,18 +95,20 @@ func RenderPrompt(ctx context.Context, cfg Config, req *llm.Request) (*RenderedP
 				return nil, fmt.Errorf("read image: %w", err)
 			}
 		}
-		img, _, err := imagefile.Decode(data)
+		img, err := cfg.plan.prepareImage(data)
 		if err != nil {
 			return nil, fmt.Errorf("image %s: %w", req.ImagePath, err)
 		}
-		w, h, rgb = imagefile.RGB(img)
+		w, h, rgb = img.Width, img.Height, img.Pix
+		encImage = &EncoderImage{Width: img.Width, Height: img.Height, SourceWidth: img.SourceWidth, SourceHeight: img.SourceHeight,
+			Orientation: img.Orientation, Format: img.Format, Decoder: img.Decoder, Resample: cfg.plan.opts.Resample.String(), Pixels: img.RGB}
 	}
 	eng, err := openPromptEngine(ctx, &cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
-	out := &RenderedPrompt{Model: cfg.ModelFile, Family: fam.Name, Template: eng.TemplateSource()}
+	out := &RenderedPrompt{Model: cfg.ModelFile, Family: fam.Name, Template: eng.TemplateSource(), Image: encImage}
 	if out.Prompt, err = chatPrompt(&cfg, eng, req); err != nil {
 		return nil, err
 	}

@@ -162,3 +162,36 @@ func TestAzureEntryErrors(t *testing.T) {
 		t.Errorf("no endpoint: %+v", r)
 	}
 }
+
+// An openai entry's model: {from: FILE} refuses an Azure job's record,
+// pointing to the azure backend; an OpenAI job's record still names its
+// model.
+func TestOpenAIFromRefusesAzureRecord(t *testing.T) {
+	clearAzureEnv(t)
+	t.Setenv("OPENAI_API_KEY", "sk-test")
+	dir := t.TempDir()
+	write := func(info openaiclient.Info) {
+		t.Helper()
+		if err := openaiclient.WriteInfo(filepath.Join(dir, "fine_tune_info.json"), &info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, err := decodeEntry(t, dir, "name: ft\nbackend: openai\nmodel: {from: fine_tune_info.json}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(openaiclient.Info{JobID: "ftjob-1", Status: "succeeded", FineTunedModel: "ft:gpt-4o-mini-2024-07-18:org::abc"})
+	if id, err := spec.Identity(Env{}); err != nil || id["model"] != "ft:gpt-4o-mini-2024-07-18:org::abc" {
+		t.Fatalf("OpenAI record: %v %v", id, err)
+	}
+	write(openaiclient.Info{JobID: "ftjob-2", Status: "succeeded", FineTunedModel: "gpt-4o-2024-08-06.ft-2", Provider: "azure",
+		Endpoint: "https://r.openai.azure.com", APIVersion: "2024-10-21"})
+	_, err = spec.Identity(Env{})
+	if key, _ := usage.Is(err); key != "model" || err == nil || !strings.Contains(err.Error(), "records an Azure OpenAI fine-tuning job") ||
+		!strings.Contains(err.Error(), "backend: azure entry") {
+		t.Errorf("Azure record: %v", err)
+	}
+	if r := spec.Ready(Env{}); r.Ready || !strings.Contains(r.Reason, "backend: azure") {
+		t.Errorf("readiness %+v", r)
+	}
+}

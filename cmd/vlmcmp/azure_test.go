@@ -201,3 +201,62 @@ func TestFinetuneAzureErrors(t *testing.T) {
 		})
 	}
 }
+
+// vlmcmp pipeline --provider azure: the job runs on the Azure fake with
+// the endpoint, version and key given, compare first runs without the
+// fine-tuned model (with the reminder to deploy it), and once deployed and
+// added to the config a second pipeline run skips prepare and finetune and
+// scores it. The OpenAI variables are empty: nothing goes to OpenAI.
+func TestPipelineAzure(t *testing.T) {
+	srv := azureEnv(t)
+	data := writeGroundTruth(t, 30)
+	cfg := "data: " + data + "\nmodels:\n  - {name: mean, backend: baseline}\n"
+	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"pipeline", "--auto", "--config", "vlmcmp.yaml", "--provider", "azure", "--base-url", srv.Endpoint(),
+		"--api-version", "2024-10-21", "--api-key-file", "azure.key", "--poll", "1ms"}
+	var all strings.Builder
+	code, out, errs := vlmcmp(t, t.Context(), args...)
+	all.WriteString(out + errs)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"step 2/4 finetune: vlmcmp finetune start --model gpt-4o-2024-08-06",
+		"--provider azure --api-key-file azure.key --base-url " + srv.Endpoint() + " --api-version 2024-10-21",
+		"step 3/4 compare: warning: the config has no azure model",
+		"pipeline: done",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if regexp.MustCompile(`step 3/4 compare: vlmcmp compare .*(--base-url|--api-key-file)`).MatchString(errs) {
+		t.Errorf("compare got Azure's flags:\n%s", errs)
+	}
+	in := readInfo(t)
+	if in.Provider != "azure" || in.Status != "succeeded" {
+		t.Fatalf("record %+v", in)
+	}
+	if err := srv.Deploy("vlmcmp-ft", in.FineTunedModel); err != nil {
+		t.Fatal(err)
+	}
+	cfg += "  - {name: ft, backend: azure, endpoint: " + srv.Endpoint() + ", deployment: vlmcmp-ft, api_version: 2024-10-21, api_key_file: azure.key, model: " + in.FineTunedModel + "}\n"
+	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = vlmcmp(t, t.Context(), args...)
+	all.WriteString(out + errs)
+	if code != 0 {
+		t.Fatalf("second run: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "step 1/4 prepare: skipped") || !strings.Contains(errs, "step 2/4 finetune: skipped, fine-tuned model "+in.FineTunedModel) ||
+		strings.Contains(errs, "warning: the config has no azure model") {
+		t.Errorf("second run's steps:\n%s", errs)
+	}
+	if !regexp.MustCompile(`(?m)^ft +\d+ +\d+ `).MatchString(out) {
+		t.Errorf("no ft row in the metrics:\n%s", out)
+	}
+	keyNowhere(t, azureTestKey, all.String(), "azure.key")
+}

@@ -170,3 +170,40 @@ models:
 	keyNowhere(t, testKey, all.String())
 	claude.Verify(t)
 }
+
+// A key Claude refuses leaves every answer missing (refused_key), not "no
+// score": the run says how to finish it, and --resume with the right key
+// scores every image.
+func TestCompareAnthropicRefusedKeyResumes(t *testing.T) {
+	openaiEnv(t)
+	claude := anthropictest.New(t)
+	t.Setenv(anthropicclient.BaseURLEnv, "")
+	t.Setenv(anthropicclient.KeyEnv, "sk-ant-api03-wrong-0123456789")
+	const n = 6
+	if _, err := demo.WriteDataset("data", n, 7); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "data: data/ground_truth.json\noutput_dir: results\nmodels:\n  - {name: claude, backend: anthropic, model: claude-haiku-4-5, base_url: " + claude.URL() + "}\n"
+	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := vlmcmp(t, t.Context(), "compare", "--split", "all", "--run-id", "r")
+	if code == 0 || !strings.Contains(errs, "finish with: vlmcmp compare") {
+		t.Fatalf("refused key: exit %d\n%s", code, errs)
+	}
+	b, err := os.ReadFile(eval.PredictionsPath(filepath.Join("results", "r"), "claude"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The run may stop asking once the key is refused: every line written
+	// is a missing answer, none a "no score".
+	lines := strings.Count(string(b), "\n")
+	if got := strings.Count(string(b), `"missing":"refused_key"`); got == 0 || got != lines {
+		t.Errorf("%d of %d lines marked refused_key:\n%s", got, lines, b)
+	}
+	t.Setenv(anthropicclient.KeyEnv, claude.Key)
+	if code, out, errs := vlmcmp(t, t.Context(), "compare", "--resume", "--output-dir", "results", "--run-id", "r"); code != 0 {
+		t.Fatalf("resume: exit %d\n%s%s", code, out, errs)
+	}
+	scoredAll(t, filepath.Join("results", "r"), "claude", n, anthropictest.ScoreOf)
+}

@@ -214,6 +214,12 @@ func TestPipelineAzure(t *testing.T) {
 	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	for _, bad := range [][]string{{"--provider", "vertex"}, {"--api-version", "2024-10-21"}} {
+		code, _, errs := vlmcmp(t, t.Context(), append([]string{"pipeline", "--auto", "--config", "vlmcmp.yaml"}, bad...)...)
+		if code != 2 || !strings.Contains(errs, bad[0]) {
+			t.Errorf("pipeline %v: exit %d %s", bad, code, errs)
+		}
+	}
 	args := []string{"pipeline", "--auto", "--config", "vlmcmp.yaml", "--provider", "azure", "--base-url", srv.Endpoint(),
 		"--api-version", "2024-10-21", "--api-key-file", "azure.key", "--poll", "1ms"}
 	var all strings.Builder

@@ -3,6 +3,7 @@
 #   make          CPU build of ./vlmcmp with llama.cpp linked in (tag llamacpp)
 #   make cuda     the same, plus ggml's CUDA backend built with CMake beside the binary
 #   make test     tracked file sizes, go vet, the tests without llama.cpp, then every test with it
+#                 (installs Debian's chromium for the report.html browser tests)
 #   make demo     build, then run the built-in demo on synthetic data and models
 #   make bench    local inference throughput on the `small` synthetic model
 #   make slurm-test  a 3-shard comparison on a one-node Slurm started on this machine
@@ -44,7 +45,7 @@ CGO_ENV = CGO_ENABLED=1 \
 	CGO_CFLAGS="-O3 -march=$(MARCH)" \
 	CGO_CXXFLAGS="-O3 -march=$(MARCH)"
 
-.PHONY: all build cuda test check-sizes graph check-graph test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps env slurm-test template-check
+.PHONY: all build cuda test check-sizes graph check-graph test-stub test-native test-race test-link-amx demo bench gpu-bundle clean deps browser env slurm-test template-check
 
 all: build
 
@@ -110,7 +111,7 @@ env: deps
 	@echo export CGO_CFLAGS=\"-O3 -march=$(MARCH)\"
 	@echo export CGO_CXXFLAGS=\"-O3 -march=$(MARCH)\"
 
-test: check-sizes deps check-graph test-stub test-native test-race test-link-amx
+test: check-sizes deps browser check-graph test-stub test-native test-race test-link-amx
 
 # graph writes the import graph of the packages into docs/architecture.md;
 # check-graph fails when the committed one is stale or an import breaks the
@@ -125,6 +126,20 @@ check-graph:
 # model, data): scripts/check-file-sizes.sh.
 check-sizes:
 	scripts/check-file-sizes.sh
+
+# browser installs Debian's chromium for the browser tests of report.html
+# (eval/report drives it with chromedp). As root it runs apt-get; otherwise,
+# or when apt-get fails, it says so and goes on: the tests then skip, saying
+# why, or fail when CI=true.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "browser: installing chromium"; \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+				echo "browser: apt-get could not install chromium; the browser tests will fail in CI" >&2; \
+		else \
+			echo "browser: no chromium; run: sudo apt-get install -y chromium (the browser tests skip without it)" >&2; \
+		fi; }
 
 # test-link-amx builds (links) the binary for an AMX Xeon (Sapphire Rapids),
 # whatever this machine's CPU, so that ggml's AMX code can never again fail to

@@ -3,7 +3,7 @@ package eval
 import (
 	"strings"
 
-	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // FinishCommand is the complete vlmcmp command line that finishes this
@@ -24,7 +24,7 @@ func (c *Comparison) FinishCommand(flags ...string) string {
 	}
 	add("--api-key-file", c.opts.OpenAI.APIKeyFile)
 	// A password in the URL is not printed: the user gives it again.
-	add("--base-url", openaiclient.RedactURL(c.opts.OpenAI.BaseURL))
+	add("--base-url", llm.RedactURL(c.opts.OpenAI.BaseURL))
 	add("--output-dir", c.OutputDir)
 	if c.Info != nil {
 		add("--run-id", c.Info.ID)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/vlmcmp/vlmcmp/eval/report"
-	"github.com/vlmcmp/vlmcmp/openaiclient"
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // WriteOutputs builds a run's outputs (package eval/report: metrics,
@@ -43,7 +45,7 @@ func writeOutputs(ctx context.Context, runDir string, info *RunInfo, recs map[st
 // that have any, each one's records in the order of info.Items (records of
 // images the run does not list come last, in file order).
 func reportInput(runDir string, info *RunInfo, recs map[string][]Record) *report.Input {
-	in := &report.Input{RunDir: runDir, RunID: info.ID, Created: info.Created, Baseline: info.Baseline}
+	in := &report.Input{RunDir: runDir, RunID: info.ID, Created: info.Created, Baseline: info.Baseline, Settings: runSettings(info)}
 	pos := make(map[string]int, len(info.Items))
 	expected := make(map[string]float64, len(info.Items))
 	for i, it := range info.Items {
@@ -75,7 +77,7 @@ func reportInput(runDir string, info *RunInfo, recs map[string][]Record) *report
 				p.LatencyMS = float64(pr.Latency.Microseconds()) / 1000
 				p.CostUSD = pr.CostUSD
 				if sv := pr.Server; sv != nil {
-					p.Served = report.Served{URL: openaiclient.RedactURL(sv.URL), Model: pr.Model, Software: sv.Software, Fingerprint: sv.Fingerprint}
+					p.Served = report.Served{URL: llm.RedactURL(sv.URL), Model: pr.Model, Software: sv.Software, Fingerprint: sv.Fingerprint}
 				}
 				if mr.Backend == "" {
 					mr.Backend, mr.Model = pr.Backend, pr.Model
@@ -86,6 +88,31 @@ func reportInput(runDir string, info *RunInfo, recs map[string][]Record) *report
 		in.Models = append(in.Models, mr)
 	}
 	return in
+}
+
+// runSettings are the settings of info the workbook's first sheet lists.
+func runSettings(info *RunInfo) []report.Setting {
+	var out []report.Setting
+	add := func(name, value string) {
+		if value != "" {
+			out = append(out, report.Setting{Name: name, Value: value})
+		}
+	}
+	add("data", info.Data)
+	add("split", info.SplitName)
+	if info.Split != "" && info.Split != info.SplitName {
+		add("split file", info.Split)
+	}
+	add("images", strconv.Itoa(len(info.Items)))
+	if info.Limit > 0 {
+		add("limit", strconv.Itoa(info.Limit))
+	}
+	add("config", info.Config)
+	add("models", strings.Join(info.Models, ", "))
+	if s := info.Shard; s != nil {
+		add("shard", fmt.Sprintf("%d of %d (%d images in all)", s.Index, s.Count, s.SetSize))
+	}
+	return out
 }
 
 // incompleteOf is the incomplete marker of a run (nil when every image ×

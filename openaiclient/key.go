@@ -1,9 +1,10 @@
 package openaiclient
 
 import (
+	"github.com/vlmcmp/vlmcmp/llm"
+
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -97,21 +98,5 @@ func Redact(s, key string) string {
 	return keyLike.ReplaceAllString(s, "[redacted]")
 }
 
-// userinfo matches the user:password@ part of a URL that url.Parse cannot
-// read.
-var userinfo = regexp.MustCompile(`://[^/@]*@`)
-
-// RedactURL is u with the password of its userinfo replaced by "xxxxx"
-// ([url.URL.Redacted]), for every URL that is shown or written: results,
-// reports, logs, printed commands. A URL that does not parse loses its
-// whole userinfo.
-func RedactURL(u string) string {
-	if !strings.Contains(u, "@") {
-		return u
-	}
-	p, err := url.Parse(u)
-	if err != nil {
-		return userinfo.ReplaceAllString(u, "://xxxxx@")
-	}
-	return p.Redacted()
-}
+// RedactURL is [llm.RedactURL], kept here for the package's callers.
+func RedactURL(u string) string { return llm.RedactURL(u) }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -29,11 +30,11 @@ func engineFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mmproj", Usage: "vision projector `GGUF` made for the model"},
 		&cli.StringSliceFlag{Name: "lora", Usage: "LoRA adapter `GGUF[:SCALE]` applied at load (scale 1 by default); repeatable"},
 		&cli.IntFlag{Name: "gpu-layers", Usage: "`N` layers offloaded to the GPU; -1: all (needs make cuda)"},
-		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads of the decoder, and of the vision encoder unless --encoder-threads is set (default: the CPUs, at most 16; on 4 or more they are split between the decoder and the encoder, which encodes ahead, and the decoder borrows the encoder's threads while it has no image; on fewer the two take turns on every CPU)"},
-		&cli.IntFlag{Name: "encoder-threads", Usage: "CPU `N` threads of the vision encoder (default: --threads when set, else the CPUs the decoder does not take, or all of them on fewer than 4)"},
-		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer (default: image max tokens + 512)"},
-		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes; smaller images are scaled up (default: the model family's, 4 for Qwen2-VL and Qwen2.5-VL, 64 for Qwen3-VL)"},
-		&cli.IntFlag{Name: "image-max-tokens", Usage: "largest number of tokens `N` an image becomes; larger images are scaled down (default: the model family's, 1024 for Qwen2-VL and Qwen2.5-VL, 784 for Qwen3-VL)"},
+		&cli.IntFlag{Name: "threads", Usage: "CPU `N` threads of the decoder, and of the vision encoder unless --encoder-threads is set", DefaultText: "the CPUs, at most 16; on 4 or more they are split between the decoder and the encoder, which encodes ahead, and the decoder borrows the encoder's threads while it has no image; on fewer the two take turns on every CPU"},
+		&cli.IntFlag{Name: "encoder-threads", Usage: "CPU `N` threads of the vision encoder", DefaultText: "--threads when set, else the CPUs the decoder does not take, or all of them on fewer than 4"},
+		&cli.IntFlag{Name: "ctx-size", Usage: "tokens `N` one sequence holds: image, prompt and answer", DefaultText: "image max tokens + 512"},
+		&cli.IntFlag{Name: "image-min-tokens", Usage: "smallest number of tokens `N` an image becomes; smaller images are scaled up", DefaultText: "the model family's, 4 for Qwen2-VL and Qwen2.5-VL, 64 for Qwen3-VL"},
+		&cli.IntFlag{Name: "image-max-tokens", Usage: "largest number of tokens `N` an image becomes; larger images are scaled down", DefaultText: "the model family's, 1024 for Qwen2-VL and Qwen2.5-VL, 784 for Qwen3-VL"},
 		&cli.StringFlag{Name: "flash-attn", Value: "auto", Usage: "flash attention `MODE`: auto, on or off"},
 		&cli.StringFlag{Name: "encode-ahead", Value: "auto", Usage: "encode queued images while others decode, `MODE`: auto (on with a GPU, or when the decoder's and encoder's threads fit in the CPUs together), on or off"},
 		&cli.BoolFlag{Name: "text-first", Usage: "put the prompt before the image in the user's turn, as the OpenAI backend (and so bench --server) sends it: the text before the image is then decoded once and shared by every request"},
@@ -102,7 +103,7 @@ func newPredictCommand(s *streams) *cli.Command {
 		&cli.StringFlag{Name: "image", Destination: &opts.Image, Usage: "image `FILE` to score (JPEG, PNG, WebP, GIF or BMP)"},
 		&cli.StringFlag{Name: "prompt", Destination: &opts.Prompt, Usage: "the user's `TEXT`"},
 		&cli.StringFlag{Name: "system", Destination: &opts.System, Usage: "system prompt `TEXT` (default: none)"},
-		&cli.IntFlag{Name: "max-tokens", Destination: &opts.MaxTokens, Usage: fmt.Sprintf("longest answer in tokens `N` (default %d)", local.DefaultMaxTokens)},
+		&cli.IntFlag{Name: "max-tokens", Destination: &opts.MaxTokens, Usage: "longest answer in tokens `N`", DefaultText: strconv.Itoa(local.DefaultMaxTokens)},
 		&cli.StringFlag{Name: "grammar", Destination: &opts.GrammarFile, Usage: "GBNF grammar `FILE` the answer must follow"},
 		&cli.StringFlag{Name: "json-schema", Destination: &opts.SchemaFile, Usage: "JSON schema `FILE` the answer must follow (converted to a grammar)"},
 		&cli.BoolFlag{Name: "raw-prompt", Destination: &opts.RawPrompt, Usage: "use --prompt as the whole prompt, without the chat template; put " + "<__media__>" + " where the image goes"},

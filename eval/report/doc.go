@@ -7,7 +7,8 @@
 //
 //	summary.json           every metric per model, intervals, the paired comparison,
 //	                       the verdict (whether each model beats mean, the winner)
-//	metrics.xlsx           sheets Metrics, one per model's predictions, Side by side
+//	metrics.xlsx           sheets Run (verdict, settings), Metrics, one per model's
+//	                       predictions, Side by side; formatted and filterable
 //	<model>_results.json   each model's predictions, as compare_all_models.py wrote them
 //	<model>_results.xlsx   the same as a sheet
 //	plots/*.png, *.svg     metric bars with intervals, predicted vs expected,
@@ -18,8 +19,9 @@
 //	                       whether the difference holds; which servers
 //	                       answered each model ([ServedBy]); best and worst
 //	                       predictions
-//	report.html            one self-contained file with the same, the plots
-//	                       and thumbnails of the worst-predicted images
+//	report.html            one self-contained file with the same, the plots,
+//	                       thumbnails of the worst-predicted images, and every
+//	                       image in a table to sort and filter (html_every.go)
 //
 // Every file is written to a temporary name and renamed, so a reader never
 // sees half a file. Write may be called again on the same folder (vlmcmp

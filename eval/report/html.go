@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"html/template"
-	"image/jpeg"
 	"io"
 	"log/slog"
 
 	"github.com/vlmcmp/vlmcmp/eval/metrics"
-	"github.com/vlmcmp/vlmcmp/llm/imagefile"
 )
 
 // ThumbnailSize bounds the thumbnails of report.html, in pixels.
@@ -18,16 +16,9 @@ const ThumbnailSize = 160
 // Thumbnail reads the image at path and returns it scaled to fit
 // ThumbnailSize × ThumbnailSize as a JPEG data URL.
 func Thumbnail(path string) (template.URL, error) {
-	img, _, err := imagefile.Read(path)
-	if err != nil {
-		return "", err
-	}
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, imagefile.Fit(img, ThumbnailSize, ThumbnailSize), &jpeg.Options{Quality: 80}); err != nil {
-		return "", err
-	}
+	u, err := thumbnail(path, ThumbnailSize, 80)
 	// The data is our own JPEG, so the URL is safe to mark as such.
-	return template.URL("data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(b.Bytes())), nil
+	return template.URL(u), err
 }
 
 type htmlPred struct {
@@ -65,6 +56,7 @@ type htmlData struct {
 	Paired                                              []htmlPaired
 	Plots                                               []htmlPlot
 	Models                                              []htmlModel
+	Every                                               template.HTML
 }
 
 var htmlTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
@@ -105,6 +97,7 @@ Intervals: {{.Confidence}}, percentile bootstrap with {{.Resamples}} resamples.<
 <tr><th>model</th><th>images</th><th>MAE</th><th>baseline MAE</th><th>ΔMAE</th><th>ΔMAE CI</th><th>p-value</th><th>holds</th></tr>
 {{range .Paired}}<tr><td>{{.Model}}</td><td>{{.N}}</td><td>{{.MAE}}</td><td>{{.BaseMAE}}</td><td>{{.Diff}}</td><td>{{.DiffCI}}</td><td>{{.P}}</td><td>{{.Holds}}</td></tr>
 {{end}}</table>{{end}}
+{{.Every}}
 <h2>Plots</h2>
 <div class="plots">
 {{range .Plots}}<h3>{{.Name}}</h3>
@@ -159,6 +152,10 @@ func WriteHTML(w io.Writer, in *Input, res *metrics.Result, pngs []NamedPNG) err
 	for _, p := range pngs {
 		d.Plots = append(d.Plots, htmlPlot{p.Name, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(p.Data))})
 	}
+	var err error
+	if d.Every, err = everyImageHTML(in, newThumbCache(nil)); err != nil {
+		return err
+	}
 	n := in.extremes()
 	for i := range in.Models {
 		m := &in.Models[i]
@@ -173,7 +170,7 @@ func WriteHTML(w io.Writer, in *Input, res *metrics.Result, pngs []NamedPNG) err
 	if err := htmlTemplate.Execute(&b, d); err != nil {
 		return err
 	}
-	_, err := w.Write(b.Bytes())
+	_, err = w.Write(b.Bytes())
 	return err
 }
 

@@ -38,6 +38,9 @@ type Input struct {
 	// NoThumbnails leaves images out of report.html (for tests and runs
 	// whose images are not at hand); the reports still name them.
 	NoThumbnails bool
+	// Settings are the run's own settings (data file, split, config), in
+	// the order the first sheet of metrics.xlsx lists them.
+	Settings []Setting
 	// Incomplete, when set, says that some image × model lacks an answer;
 	// summary.json and both reports carry it.
 	Incomplete *Incomplete
@@ -93,6 +96,9 @@ func (ic *Incomplete) Sentence() string {
 	}
 	return s
 }
+
+// Setting is one named setting of a run, as a person reads it.
+type Setting struct{ Name, Value string }
 
 // ModelResult is one model's predictions.
 type ModelResult struct {

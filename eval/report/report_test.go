@@ -153,11 +153,11 @@ func TestWorkbookReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := []string{MetricsSheet, "median", "gpt4o-mini-ft", "qwen2vl-ft", SideBySideSheet}
+	want := []string{RunSheet, MetricsSheet, "median", "gpt4o-mini-ft", "qwen2vl-ft", SideBySideSheet}
 	if got := f.GetSheetList(); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("sheets %q, want %q", got, want)
 	}
-	rows, err := f.GetRows(MetricsSheet)
+	rows, err := f.GetRows(MetricsSheet, excelize.Options{RawCellValue: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,15 +172,16 @@ func TestWorkbookReadBack(t *testing.T) {
 	if got := rows[1][indexOf(rows[0], "holds")]; got != "baseline" {
 		t.Errorf("median holds cell %q, want baseline", got)
 	}
-	side, err := f.GetRows(SideBySideSheet)
+	side, err := f.GetRows(SideBySideSheet, excelize.Options{RawCellValue: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(side) != 13 || strings.Join(side[0], "|") != "image|expected score|median|gpt4o-mini-ft|qwen2vl-ft" {
+	if len(side) != 13 || strings.Join(side[0], "|") != "image|expected score|median|gpt4o-mini-ft|qwen2vl-ft|disagreement" {
 		t.Fatalf("side by side header %q and %d rows, want 13", side[0], len(side))
 	}
-	// Image 8: expected 5, median 6, fine-tuned 6, qwen refused (empty).
-	if r := side[9]; r[0] != "images/street_08.jpg" || r[1] != "5" || r[2] != "6" || r[3] != "6" || (len(r) > 4 && r[4] != "") {
+	// Image 8: expected 5, median 6, fine-tuned 6, qwen refused (empty),
+	// so the disagreement is 0.
+	if r := side[9]; len(r) != 6 || r[0] != "images/street_08.jpg" || r[1] != "5" || r[2] != "6" || r[3] != "6" || r[4] != "" || r[5] != "0" {
 		t.Errorf("side by side row 9 = %q", r)
 	}
 	qrows, err := f.GetRows("qwen2vl-ft")
@@ -366,7 +367,7 @@ func TestHTMLSelfContainedAndEscaped(t *testing.T) {
 	if strings.Contains(s, "<looks>") || !strings.Contains(s, "&lt;looks&gt;") {
 		t.Error("answers are not escaped")
 	}
-	for _, bad := range []string{`src="http`, `href="http`, `src="/`, `<script`} {
+	for _, bad := range []string{`src="http`, `href="http`, `src="/`, `<script src`} {
 		if strings.Contains(s, bad) {
 			t.Errorf("report.html refers outside itself: %q", bad)
 		}

@@ -116,7 +116,7 @@ func Write(ctx context.Context, in *Input) (*Written, error) {
 			return w, err
 		}
 		w.Results = append(w.Results, path)
-		rb, err := ResultsWorkbook(m)
+		rb, err := ResultsWorkbook(m, in.RunDir)
 		if err == nil {
 			data, err = xlsxBytes(rb)
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	anthropic "github.com/anthropics/anthropic-sdk-go/v2"
+
+	"github.com/vlmcmp/vlmcmp/llm"
 )
 
 // Sentinels callers branch on.
@@ -72,4 +74,30 @@ func convertError(err error, key string) error {
 		return errors.New(r)
 	}
 	return err
+}
+
+// missingReason is why a failed request has no answer when the failure is
+// not the request's own (llm.Missing*), so that a run counts it apart from
+// the model's answers without a score and a resume asks again: a refused
+// key, a model the API does not serve, a 429 or 529 (overloaded) or other
+// 5xx past the retries, no connection. "" when the API refused this
+// request for what it holds (400, 413, 415, 422: its image, its settings),
+// which another try would not change.
+func missingReason(err error) string {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return llm.MissingUnreachable
+	}
+	switch s := ae.Status; {
+	case s == http.StatusBadRequest || s == http.StatusRequestEntityTooLarge ||
+		s == http.StatusUnsupportedMediaType || s == http.StatusUnprocessableEntity:
+		return ""
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return llm.MissingRefusedKey
+	case s == http.StatusNotFound:
+		return llm.MissingNoModel
+	case s == http.StatusTooManyRequests:
+		return llm.MissingRateLimited
+	}
+	return llm.MissingServerError
 }

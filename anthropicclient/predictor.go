@@ -374,8 +374,9 @@ func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Predict
 	return pred, nil
 }
 
-// wrapError names the model, converts the SDK's error and says when a
-// retry-after was too long to wait for.
+// wrapError names the model, converts the SDK's error, says when a
+// retry-after was too long to wait for, and marks an answer missing for a
+// reason that is not the request's own (see [missingReason]).
 func (p *Predictor) wrapError(err error) error {
 	var ae *anthropic.Error
 	suffix := ""
@@ -385,8 +386,9 @@ func (p *Predictor) wrapError(err error) error {
 		}
 	}
 	err = convertError(err, p.key)
+	reason := missingReason(err)
 	if suffix != "" {
-		return fmt.Errorf("anthropic %s: %w%s", p.cfg.Model, err, suffix)
+		return llm.Missing(reason, fmt.Errorf("anthropic %s: %w%s", p.cfg.Model, err, suffix))
 	}
-	return fmt.Errorf("anthropic %s: %w", p.cfg.Model, err)
+	return llm.Missing(reason, fmt.Errorf("anthropic %s: %w", p.cfg.Model, err))
 }

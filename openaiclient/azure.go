@@ -322,9 +322,11 @@ func (p *AzurePredictor) notFound(ae *APIError) error {
 		msg = ae.Error()
 	}
 	waited := time.Duration(p.cfg.DeploymentRetries) * p.cfg.DeploymentWait
-	return &sentinelError{sentinel: ErrDeploymentNotFound, err: fmt.Errorf("azure deployment %s at %s: %s (waited %s for it); "+
+	// The resource lacks the model: a missing answer (asked again on
+	// resume), not the model's answer without a score.
+	return llm.Missing(llm.MissingNoModel, &sentinelError{sentinel: ErrDeploymentNotFound, err: fmt.Errorf("azure deployment %s at %s: %s (waited %s for it); "+
 		"create it with az cognitiveservices account deployment create, or check the name with az cognitiveservices account deployment list",
-		p.cfg.Deployment, p.cfg.Endpoint, msg, waited)}
+		p.cfg.Deployment, p.cfg.Endpoint, msg, waited)})
 }
 
 // sentinelError is err, which also wraps sentinel (for the CLI's hints).

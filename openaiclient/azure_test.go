@@ -219,13 +219,15 @@ func TestAzureErrors(t *testing.T) {
 	}
 }
 
-// Once a deployment is known not to exist, later requests fail at once.
+// Once a deployment is known not to exist, later requests fail at once;
+// each is a missing answer (no_model), not the model's "no score".
 func TestAzureDeploymentGoneFailsFast(t *testing.T) {
 	srv := openaitest.NewAzure(t)
 	p, _ := newAzurePredictor(t, srv, "nope", func(c *AzureConfig) { c.DeploymentRetries = 1 })
 	for range 3 {
-		if _, err := p.Predict(t.Context(), &llm.Request{Image: pngOf(t, 8, 8, 1)}); !errors.Is(err, ErrDeploymentNotFound) {
-			t.Fatalf("err %v", err)
+		_, err := p.Predict(t.Context(), &llm.Request{Image: pngOf(t, 8, 8, 1)})
+		if !errors.Is(err, ErrDeploymentNotFound) || llm.MissingReason(err) != llm.MissingNoModel {
+			t.Fatalf("err %v (missing %q)", err, llm.MissingReason(err))
 		}
 	}
 	if n := srv.Count("POST", "/openai/deployments/"); n != 2 {

@@ -2,18 +2,16 @@ package main
 
 import (
 	"bytes"
-	"image"
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/vlmcmp/vlmcmp/llm"
 	"github.com/vlmcmp/vlmcmp/openaiclient"
 	"github.com/vlmcmp/vlmcmp/openaiclient/openaitest"
 )
@@ -40,9 +38,11 @@ func azureEnv(t *testing.T) *openaitest.Server {
 
 // The Azure loop from the command line: prepare, finetune start --provider
 // azure --wait, the deployment step it prints (done with the fake's
-// helper, standing in for az), then the printed models entry scores every
-// image with the fine-tuned deployment and a base one. status and list
-// find the provider in the record. The key is written nowhere.
+// helper, standing in for az), then compare with the printed models entry
+// (the fine-tuned deployment) beside a base deployment: every held-out
+// image scored by both. status and list find the provider in the record.
+// The key is written nowhere: not in the output, any file of the run or
+// the working folder, nor the response cache.
 func TestFinetuneAzureLoop(t *testing.T) {
 	srv := azureEnv(t)
 	dir := prepared(t)
@@ -95,57 +95,58 @@ func TestFinetuneAzureLoop(t *testing.T) {
 			t.Errorf("%v: exit %d\n%s%s", args, code, out, errs)
 		}
 	}
-	// The deployment step, then scoring: the fine-tuned deployment from
-	// the printed entry, and a base deployment beside it.
+	// The deployment step, standing in for the az command printed, then
+	// compare with the printed entry as it is, beside a base deployment:
+	// vlmcmp's --base-url and --api-key-file are the OpenAI models' and
+	// must not send Azure's requests elsewhere.
 	if err := srv.Deploy(e.Deployment, in.FineTunedModel); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Deploy("gpt-4o-base", "gpt-4o-2024-08-06"); err != nil {
 		t.Fatal(err)
 	}
-	images, _ := filepath.Glob("configs/images/*.png")
-	if len(images) < 20 {
-		t.Fatalf("%d images", len(images))
+	cfg := "data: configs/vlm_safety_training_data.json\nmodels:\n" + out[i:] +
+		"  - {name: gpt-4o-base, backend: azure, endpoint: " + srv.Endpoint() + ", deployment: gpt-4o-base, api_version: 2024-10-21, api_key_file: azure.key}\n"
+	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for _, d := range []openaiclient.AzureConfig{
-		{Endpoint: e.Endpoint, Deployment: e.Deployment, APIVersion: e.APIVersion, APIKeyFile: e.APIKeyFile, Model: e.Model},
-		{Endpoint: e.Endpoint, Deployment: "gpt-4o-base", APIVersion: e.APIVersion, APIKeyFile: e.APIKeyFile},
-	} {
-		d.Options = openaiclient.Config{RetryBase: time.Millisecond, Timeout: 5 * time.Second}
-		p, err := openaiclient.NewAzurePredictor(d)
-		if err != nil {
-			t.Fatal(err)
+	before := len(srv.Requests())
+	code, out, errs = vlmcmp(t, t.Context(), "--log-level", "debug", "compare", "--run-id", "az",
+		"--base-url", "http://127.0.0.1:9/v1", "--api-key-file", "openai.key")
+	all.WriteString(out + errs)
+	if code != 0 {
+		t.Fatalf("compare: exit %d\n%s%s", code, out, errs)
+	}
+	run := filepath.Join("results", "model_comparison", "az")
+	var info struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	b, err := os.ReadFile(filepath.Join(run, "run.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &info)
+	}
+	if err != nil || len(info.Items) < 3 {
+		t.Fatalf("run.json: %v, %d items", err, len(info.Items))
+	}
+	for _, name := range []string{e.Name, "gpt-4o-base"} {
+		scoredAll(t, run, name, len(info.Items), openaitest.ScoreOf)
+	}
+	chats := map[string]int{}
+	for _, r := range srv.Requests()[before:] {
+		if r.Status == 200 && r.Query == "api-version=2024-10-21" {
+			chats[r.Path]++
 		}
-		var reqs []*llm.Request
-		for _, path := range images {
-			reqs = append(reqs, &llm.Request{ID: path, ImagePath: path, Prompt: llm.DefaultPrompt})
-		}
-		scored := 0
-		for r := range p.PredictBatch(t.Context(), reqs) {
-			if r.Err != nil || r.Prediction.Score == nil {
-				t.Errorf("%s on %s: %+v %v", r.Request.ID, d.Deployment, r.Prediction, r.Err)
-				continue
+	}
+	if chats["/openai/deployments/"+e.Deployment+"/chat/completions"] != len(info.Items) || chats["/openai/deployments/gpt-4o-base/chat/completions"] != len(info.Items) {
+		t.Errorf("chat requests by path %v, want %d each", chats, len(info.Items))
+	}
+	keyNowhere(t, azureTestKey, all.String(), "azure.key")
+	cache := os.Getenv("VLMCMP_CACHE_DIR")
+	filepath.WalkDir(cache, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(azureTestKey)) {
+				t.Errorf("the key appears in the cache's %s", p)
 			}
-			b, _ := os.ReadFile(r.Request.ImagePath)
-			img, _, _ := image.Decode(bytes.NewReader(b))
-			if want := float64(openaitest.ScoreOf(img)); *r.Prediction.Score != want {
-				t.Errorf("%s on %s: score %v, want %v", r.Request.ID, d.Deployment, *r.Prediction.Score, want)
-			}
-			scored++
-		}
-		if scored != len(images) {
-			t.Errorf("%s scored %d of %d images", d.Deployment, scored, len(images))
-		}
-	}
-	if strings.Contains(all.String(), "DONOTSHOW") {
-		t.Errorf("the key appears in the output:\n%s", all.String())
-	}
-	filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || p == "azure.key" {
-			return err
-		}
-		if b, _ := os.ReadFile(p); bytes.Contains(b, []byte("DONOTSHOW")) {
-			t.Errorf("the key appears in %s", p)
 		}
 		return nil
 	})
@@ -199,4 +200,69 @@ func TestFinetuneAzureErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// vlmcmp pipeline --provider azure: the job runs on the Azure fake with
+// the endpoint, version and key given, compare first runs without the
+// fine-tuned model (with the reminder to deploy it), and once deployed and
+// added to the config a second pipeline run skips prepare and finetune and
+// scores it. The OpenAI variables are empty: nothing goes to OpenAI.
+func TestPipelineAzure(t *testing.T) {
+	srv := azureEnv(t)
+	data := writeGroundTruth(t, 30)
+	cfg := "data: " + data + "\nmodels:\n  - {name: mean, backend: baseline}\n"
+	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{{"--provider", "vertex"}, {"--api-version", "2024-10-21"}} {
+		code, _, errs := vlmcmp(t, t.Context(), append([]string{"pipeline", "--auto", "--config", "vlmcmp.yaml"}, bad...)...)
+		if code != 2 || !strings.Contains(errs, bad[0]) {
+			t.Errorf("pipeline %v: exit %d %s", bad, code, errs)
+		}
+	}
+	args := []string{"pipeline", "--auto", "--config", "vlmcmp.yaml", "--provider", "azure", "--base-url", srv.Endpoint(),
+		"--api-version", "2024-10-21", "--api-key-file", "azure.key", "--poll", "1ms"}
+	var all strings.Builder
+	code, out, errs := vlmcmp(t, t.Context(), args...)
+	all.WriteString(out + errs)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"step 2/4 finetune: vlmcmp finetune start --model gpt-4o-2024-08-06",
+		"--provider azure --api-key-file azure.key --base-url " + srv.Endpoint() + " --api-version 2024-10-21",
+		"step 3/4 compare: warning: the config has no azure model",
+		"pipeline: done",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if regexp.MustCompile(`step 3/4 compare: vlmcmp compare .*(--base-url|--api-key-file)`).MatchString(errs) {
+		t.Errorf("compare got Azure's flags:\n%s", errs)
+	}
+	in := readInfo(t)
+	if in.Provider != "azure" || in.Status != "succeeded" {
+		t.Fatalf("record %+v", in)
+	}
+	if err := srv.Deploy("vlmcmp-ft", in.FineTunedModel); err != nil {
+		t.Fatal(err)
+	}
+	cfg += "  - {name: ft, backend: azure, endpoint: " + srv.Endpoint() + ", deployment: vlmcmp-ft, api_version: 2024-10-21, api_key_file: azure.key, model: " + in.FineTunedModel + "}\n"
+	if err := os.WriteFile("vlmcmp.yaml", []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = vlmcmp(t, t.Context(), args...)
+	all.WriteString(out + errs)
+	if code != 0 {
+		t.Fatalf("second run: exit %d\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "step 1/4 prepare: skipped") || !strings.Contains(errs, "step 2/4 finetune: skipped, fine-tuned model "+in.FineTunedModel) ||
+		strings.Contains(errs, "warning: the config has no azure model") {
+		t.Errorf("second run's steps:\n%s", errs)
+	}
+	if !regexp.MustCompile(`(?m)^ft +\d+ +\d+ `).MatchString(out) {
+		t.Errorf("no ft row in the metrics:\n%s", out)
+	}
+	keyNowhere(t, azureTestKey, all.String(), "azure.key")
 }

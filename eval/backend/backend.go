@@ -1,6 +1,7 @@
 // Package backend turns a model's entry of vlmcmp.yaml into a ready
 // predictor (llm.Predictor). Each backend is one file of this package
-// (local.go, openai.go, baseline.go) that owns its part of the entry:
+// (local.go, openai.go, azure.go, anthropic.go, baseline.go) that owns its
+// part of the entry:
 //
 //   - a spec type: a struct whose yaml-tagged fields are the backend's keys
 //     (model_file, detail, ...). Adding a key to a backend is adding a field

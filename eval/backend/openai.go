@@ -287,7 +287,8 @@ func (s *OpenAISpec) Ready(env Env) Readiness {
 func (s *OpenAISpec) Describe() string { return s.Model.String() }
 
 // FineTunedModel reads the fine-tuned model's name from the record vlmcmp
-// finetune writes, or says why there is none yet.
+// finetune writes, or says why there is none yet. An Azure job's record is
+// refused: its model is scored through a deployment, by the azure backend.
 func FineTunedModel(path string) (string, error) {
 	info, err := openaiclient.ReadInfo(path)
 	switch {
@@ -295,6 +296,9 @@ func FineTunedModel(path string) (string, error) {
 		return "", fmt.Errorf("no fine-tuned model: %s not found (run vlmcmp finetune start)", path)
 	case err != nil:
 		return "", fmt.Errorf("no fine-tuned model: %w", err)
+	}
+	if info.Provider == "azure" {
+		return "", usage.Errorf("model", "%s records an Azure OpenAI fine-tuning job, whose model answers only through a deployment: score it with a backend: azure entry (endpoint, deployment, api_version), as vlmcmp finetune printed when the job succeeded", path)
 	}
 	if info.FineTunedModel == "" {
 		st := info.Status

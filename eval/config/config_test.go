@@ -80,7 +80,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top key", "modles: []\n", `c.yaml:1: unknown key "modles"`},
 		{"unknown model key", "models:\n  - name: a\n    backend: baseline\n    modle: mean\n", `c.yaml:4: unknown key "modle" for backend baseline`},
 		{"unknown from key", "models:\n  - name: a\n    backend: openai\n    model: {form: x}\n", `c.yaml:4: unknown key "form" in model`},
-		{"bad backend", "models:\n  - name: a\n    backend: vllm\n", `c.yaml:2: model "a": backend "vllm" is not one of baseline, local, openai`},
+		{"bad backend", "models:\n  - name: a\n    backend: vllm\n", `c.yaml:2: model "a": backend "vllm" is not one of ` + strings.Join(backend.Names(), ", ")},
 		{"no backend", "models:\n  - name: a\n", `c.yaml:2: model "a" has no backend`},
 		{"duplicate", "models:\n  - {name: a, backend: baseline, model: mean}\n  - {name: a, backend: baseline, model: median}\n", `c.yaml:3: model name "a" is used twice`},
 		{"bad baseline", "models:\n  - {name: a, backend: baseline}\n", `baseline model "a" is not mean or median`},

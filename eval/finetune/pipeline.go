@@ -31,6 +31,12 @@ type PipelineOptions struct {
 	Models []string
 	// APIKeyFile and BaseURL are passed on to the steps that call the API.
 	APIKeyFile, BaseURL string
+	// Provider runs the fine-tuning job: "" or "openai", or "azure" (an
+	// Azure OpenAI resource: BaseURL is its endpoint, APIVersion its
+	// data-plane version, APIKeyFile its key). With azure they go to the
+	// finetune step only: compare's --base-url and --api-key-file are the
+	// OpenAI models', and Azure models take theirs from their entries.
+	Provider, APIVersion string
 	// Poll is how often the fine-tuning job is checked (0: finetune's).
 	Poll time.Duration
 	// TextOnly fine-tunes on the text-only files, and FineTuneModel names
@@ -100,7 +106,12 @@ func Plan(opts PipelineOptions) []Step {
 	var common, api []string
 	common = appendFlag(appendFlag(common, "--config", opts.ConfigPath), "--gpt4-model", opts.GPT4Model)
 	api = appendFlag(appendFlag(api, "--api-key-file", opts.APIKeyFile), "--base-url", opts.BaseURL)
-	compare := append(append([]string{"compare", "--data", data}, common...), api...)
+	compare := append([]string{"compare", "--data", data}, common...)
+	if opts.Provider == "azure" {
+		api = appendFlag(append([]string{"--provider", "azure"}, api...), "--api-version", opts.APIVersion)
+	} else {
+		compare = append(compare, api...)
+	}
 	compare = appendFlag(compare, "--models", strings.Join(opts.Models, ","))
 	info := config.DefaultFineTuneInfo
 	for _, m := range cfg.Models {
@@ -134,6 +145,9 @@ func Plan(opts PipelineOptions) []Step {
 		steps[1].Args = append([]string{"finetune", "wait"}, ftFlags...)
 		steps[1].What, steps[1].Note = "wait for the fine-tuning job recorded in "+info, nil
 	}
+	if opts.Provider == "azure" {
+		steps[2].Note = func() string { return azureCompareNote(opts.Config) }
+	}
 	if opts.SkipPrepare {
 		steps[0].Skip = "--skip-data-prep"
 	}
@@ -158,15 +172,31 @@ func finetuneStep(opts PipelineOptions, prepOut string, ftFlags []string) (Step,
 	textOnly := opts.TextOnly || !models.AcceptsImages(model)
 	args := []string{"finetune", "start", "--model", model,
 		"--train", filepath.Join(prepOut, TrainImagesFile), "--val", filepath.Join(prepOut, ValImagesFile)}
-	st := Step{Name: "finetune", What: "fine-tune " + model + " on OpenAI (image files) and wait for the job",
+	where := "OpenAI"
+	if opts.Provider == "azure" {
+		where = "Azure OpenAI"
+	}
+	st := Step{Name: "finetune", What: "fine-tune " + model + " on " + where + " (image files) and wait for the job",
 		OnFail: "check the job with vlmcmp finetune status; rerun with --skip-finetuning to compare the other models"}
 	if textOnly {
 		args = append(args, "--text-only")
-		st.What = "fine-tune " + model + " on OpenAI (text-only files: it takes no images in fine-tuning) and wait for the job"
+		st.What = "fine-tune " + model + " on " + where + " (text-only files: it takes no images in fine-tuning) and wait for the job"
 		st.Note = func() string { return TextOnlyNote(prepOut, model) }
 	}
 	st.Args = append(append(args, "--wait"), ftFlags...)
 	return st, model
+}
+
+// azureCompareNote reminds, before compare, that an Azure fine-tuned model
+// answers only once deployed and added to the config as an azure entry
+// (finetune printed both); "" when the config has an azure model.
+func azureCompareNote(cfg *config.Config) string {
+	for _, m := range cfg.Models {
+		if m.Backend == "azure" {
+			return ""
+		}
+	}
+	return "the config has no azure model: the fine-tuned model answers only once deployed (the az command finetune printed) and added to vlmcmp.yaml's models (the entry it printed); compare runs the other models now"
 }
 
 // TextOnlyNote says what a model fine-tuned on the text-only files that

@@ -197,3 +197,39 @@ func TestPrepareDataAndTextOnlyNote(t *testing.T) {
 		t.Error("val ratio 1 accepted")
 	}
 }
+
+// With --provider azure the fine-tuning flags (endpoint, version, key)
+// go to the finetune step, start and wait alike, and not to compare,
+// where --base-url and --api-key-file would redirect the OpenAI models;
+// compare is preceded by the deployment reminder while the config has no
+// azure model.
+func TestPlanAzure(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg := parseConfig(t, "models:\n  - {name: gpt4, backend: openai, model: gpt-4o}\n")
+	opts := PipelineOptions{Config: cfg, Provider: "azure", BaseURL: "https://r.openai.azure.com", APIVersion: "2024-10-21", APIKeyFile: "azure.key"}
+	steps := Plan(opts)
+	ft, cmp := steps[1].Args, steps[2].Args
+	if argValue(ft, "--provider") != "azure" || argValue(ft, "--base-url") != "https://r.openai.azure.com" ||
+		argValue(ft, "--api-version") != "2024-10-21" || argValue(ft, "--api-key-file") != "azure.key" || !strings.Contains(steps[1].What, "on Azure OpenAI") {
+		t.Errorf("finetune step %v (%s)", ft, steps[1].What)
+	}
+	if slices.Contains(cmp, "--base-url") || slices.Contains(cmp, "--api-key-file") || slices.Contains(cmp, "--provider") {
+		t.Errorf("compare step %v carries Azure's flags", cmp)
+	}
+	if steps[2].Note == nil || !strings.Contains(steps[2].Note(), "no azure model") {
+		t.Errorf("compare has no deployment reminder")
+	}
+	os.MkdirAll(filepath.Dir(config.DefaultFineTuneInfo), 0o755)
+	openaiclient.WriteInfo(config.DefaultFineTuneInfo, &openaiclient.Info{JobID: "ftjob-1", Status: "running", Provider: "azure"})
+	if ft = Plan(opts)[1].Args; strings.Join(ft[:2], " ") != "finetune wait" || argValue(ft, "--provider") != "azure" || argValue(ft, "--api-version") != "2024-10-21" {
+		t.Errorf("wait step %v", ft)
+	}
+	opts.Config = parseConfig(t, "models:\n  - {name: ft, backend: azure, endpoint: https://r.openai.azure.com, deployment: d}\n")
+	if n := Plan(opts)[2].Note(); n != "" {
+		t.Errorf("note with an azure model: %s", n)
+	}
+	// OpenAI, as before: compare gets the flags.
+	if cmp = Plan(PipelineOptions{Config: cfg, BaseURL: "http://x/v1"})[2].Args; argValue(cmp, "--base-url") != "http://x/v1" {
+		t.Errorf("openai compare step %v", cmp)
+	}
+}

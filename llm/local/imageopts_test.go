@@ -2,6 +2,7 @@ package local
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -122,14 +123,14 @@ func TestPlanImages(t *testing.T) {
 	ids := map[string]bool{}
 	for _, c := range []Config{def, withPre, capped, fill(Config{Image: ImageOptions{Resample: imageprep.Nearest}}),
 		fill(Config{Image: ImageOptions{Orientation: imageprep.OrientIgnore}}), fill(Config{Image: ImageOptions{Resample: imageprep.LlamaCpp}})} {
-		id := c.plan.identity()
+		id := fmt.Sprint(c.ImageIdentity())
 		if ids[id] {
 			t.Errorf("identity %q given twice", id)
 		}
 		ids[id] = true
 	}
-	if id := def.plan.identity(); id != "resample=bicubic orientation=exif" {
-		t.Errorf("default identity %q", id)
+	if id := fmt.Sprint(def.ImageIdentity()); id != "map[orientation:exif resample:bicubic]" {
+		t.Errorf("default identity %s", id)
 	}
 }
 

@@ -62,6 +62,11 @@ func EncodeImage(data []byte, detail string) (*EncodedImage, error) {
 	if err != nil {
 		return nil, err
 	}
+	return encodeDecoded(data, img, format, detail)
+}
+
+// encodeDecoded is EncodeImage of data already decoded as img (format).
+func encodeDecoded(data []byte, img image.Image, format, detail string) (*EncodedImage, error) {
 	b := img.Bounds()
 	w, h := TargetSize(detail, b.Dx(), b.Dy())
 	mime := map[string]string{"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif"}[format]

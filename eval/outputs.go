@@ -15,7 +15,14 @@ import (
 // among them) depend on the answers alone: a merged sharded run gives those of
 // the same run unsharded.
 func WriteOutputs(ctx context.Context, runDir string, info *RunInfo, recs map[string][]Record) (*report.Written, error) {
+	return writeOutputs(ctx, runDir, info, recs, nil)
+}
+
+// writeOutputs is WriteOutputs with the timing of the sitting that ran it,
+// for summary.json (nil: none).
+func writeOutputs(ctx context.Context, runDir string, info *RunInfo, recs map[string][]Record, timing *report.RunTiming) (*report.Written, error) {
 	in := reportInput(runDir, info, recs)
+	in.Timing = timing
 	if len(in.Models) == 0 {
 		return nil, fmt.Errorf("run %s has no predictions yet: run vlmcmp compare --run-id %s", runDir, info.ID)
 	}

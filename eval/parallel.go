@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
+	"github.com/vlmcmp/vlmcmp/eval/report"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
 
@@ -80,6 +81,12 @@ func (r *Runner) runAll(ctx context.Context, models []Model, items []dataset.Ite
 			win.need(mr.idx[k], mr.share)
 		}
 	}
+	asked := 0
+	for _, s := range win.slots {
+		if s.pending > 0 {
+			asked++
+		}
+	}
 
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -114,6 +121,7 @@ func (r *Runner) runAll(ctx context.Context, models []Model, items []dataset.Ite
 		r.report(p)
 	}
 	r.WindowPeak = win.Peak()
+	r.Timing = runTiming(runs, asked)
 	results := make([]ModelResult, len(runs))
 	var errs []error
 	for i, mr := range runs {
@@ -202,6 +210,34 @@ func (r *Runner) inFlight(m Model) int {
 		return 2 * n
 	}
 	return n
+}
+
+// runTiming is the timing of a run's sitting: each model's and the run's
+// (from the first start to the last answer), over the images asked.
+func runTiming(runs []*modelRun, asked int) *report.RunTiming {
+	t := &report.RunTiming{Images: asked}
+	var first, last time.Time
+	for _, mr := range runs {
+		res := mr.res
+		n := res.Answered + res.Errors
+		t.Models = append(t.Models, report.ModelTiming{Model: res.Model, WallS: res.Wall.Seconds(), Images: n, ImagesPerS: res.Rate()})
+		t.Answers += n
+		if res.Started.IsZero() {
+			continue
+		}
+		if first.IsZero() || res.Started.Before(first) {
+			first = res.Started
+		}
+		if end := res.Started.Add(res.Wall); end.After(last) {
+			last = end
+		}
+	}
+	if last.After(first) {
+		t.WallS = last.Sub(first).Seconds()
+		t.ImagesPerS = float64(t.Images) / t.WallS
+		t.AnswersPerS = float64(t.Answers) / t.WallS
+	}
+	return t
 }
 
 // underlying finds an optional interface of p, or of the predictor it wraps

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
+	"github.com/vlmcmp/vlmcmp/eval/report"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
 
@@ -110,8 +111,10 @@ type Runner struct {
 	// parallel.go); 0 means the larger of DefaultWindow and twice the
 	// requests the models have in flight together.
 	Window int
-	// WindowPeak is, after Run, the most images it held at once.
+	// WindowPeak is, after Run, the most images it held at once; Timing
+	// each model's wall time and rate, and the run's.
 	WindowPeak int
+	Timing     *report.RunTiming
 }
 
 // ModelResult is what Run did for one model.

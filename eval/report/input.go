@@ -34,6 +34,9 @@ type Input struct {
 	// NoThumbnails leaves images out of report.html (for tests and runs
 	// whose images are not at hand); the reports still name them.
 	NoThumbnails bool
+	// Timing, when set, is how long the sitting that wrote the outputs
+	// took (summary.json's timing).
+	Timing *RunTiming
 }
 
 // ModelResult is one model's predictions.

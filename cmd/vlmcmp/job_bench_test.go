@@ -66,7 +66,14 @@ func TestJobBench(t *testing.T) {
 	if err := os.WriteFile("data/gt.json", []byte("["+strings.Join(recs, ",\n")+"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	local := "model_file: model/model.gguf, mmproj: model/mmproj.gguf, max_tokens: 16"
+	// One thread each by default ($VLMCMP_BENCH_THREADS): on a loaded
+	// 2-core machine ggml's two threads stall at every barrier whenever one
+	// is descheduled (docs/benchmarks.md).
+	threads := "1"
+	if v := os.Getenv("VLMCMP_BENCH_THREADS"); v != "" {
+		threads = v
+	}
+	local := "model_file: model/model.gguf, mmproj: model/mmproj.gguf, max_tokens: 16, threads: " + threads
 	cfg := "data: data/gt.json\noutput_dir: results\nmodels:\n" +
 		"  - {name: gpt4, backend: openai, model: gpt-4o, concurrency: 4}\n" +
 		"  - {name: mini, backend: openai, model: gpt-4o-mini, concurrency: 4}\n" +

@@ -307,9 +307,7 @@ func newPredictor(cfg Config, engs []engine, setups []engineSetup) (*Predictor, 
 		"parallel", p.replicas[0].parallel, "encode_ahead", p.replicas[0].ahead,
 		"threads", cfg.Threads, "encoder_threads", cfg.EncoderThreads, "lend_threads", p.replicas[0].lend)
 	p.quit, p.stop = context.WithCancel(context.Background())
-	if p.onCPU() {
-		cpuModels.Add(1) // cputurn.go; until Close
-	}
+	p.openCPU() // cputurn.go; until Close
 	for _, r := range p.replicas {
 		p.wg.Add(2)
 		go r.prepare()
@@ -512,8 +510,6 @@ func (p *Predictor) Close() error {
 	for _, r := range p.replicas {
 		errs = append(errs, r.eng.Close())
 	}
-	if p.onCPU() {
-		cpuModels.Add(-1)
-	}
+	p.closeCPU()
 	return errors.Join(errs...)
 }

@@ -1,9 +1,12 @@
 package local
 
 import (
+	"context"
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Two local models on one CPU
@@ -14,20 +17,24 @@ import (
 // computing at once (a base model and its fine-tune in one comparison)
 // would run twice the threads on the same cores and each slow the other
 // down more than half. So while the open predictors that compute on the
-// CPU have more threads together than the machine has CPUs, their engine
-// calls (a decoding step, a prompt's prefill, an image's encoding) take
-// turns, one at a time, in the order they asked (a Go channel queues its
-// waiters in order): each model has its cores for its own calls and the
-// cores never run more threads than there are, so the models together
-// take no longer than one after the other, and the Go-side work of one
-// (reading and decoding images, tokenizing, sampling) runs while the other
-// computes. Models whose threads fit the CPUs together (one thread each on
-// two cores) need no turns: each computes on its own cores. Each model
-// keeps its own batch (Config.Parallel): a turn is one of its steps over
-// all its live sequences. Predictors on a GPU do not take turns.
+// CPU have more threads together than the machine has CPUs, each of their
+// engine calls (a decoding step or a prompt's prefill on Threads threads,
+// an image's encoding on EncoderThreads) first takes its threads from one
+// budget of the machine's CPUs, in the order the calls asked
+// (golang.org/x/sync/semaphore: weighted, first come first served), and
+// gives them back after. Models of every core each then take turns, a
+// call at a time, each with all its cores; models of one thread each on
+// two cores (decoder and encoder ahead) run two calls at once, whichever
+// model they belong to. The cores never run more threads than there are,
+// so the models together take no longer than one after the other, and the
+// Go-side work of one (reading and decoding images, tokenizing, sampling)
+// runs while the other computes. Each model keeps its own batch
+// (Config.Parallel): a step is one call over all its live sequences.
+// Predictors on a GPU take no part.
 
-// cpuTurn is held during one CPU engine call while turns are taken.
-var cpuTurn = make(chan struct{}, 1)
+// cpuBudget holds a thread of the machine's CPUs for each thread of an
+// engine call in progress while turns are taken.
+var cpuBudget = semaphore.NewWeighted(int64(runtime.NumCPU()))
 
 // cpuModels counts the open predictors that compute on the CPU, cpuThreads
 // the threads they may run at once (each replica's larger of Threads and
@@ -62,21 +69,33 @@ func (p *Predictor) closeCPU() {
 	}
 }
 
-// turn waits for the CPU's turn when r computes on the CPU and another
-// predictor does too, and returns the function that ends it. Call it right
-// around one engine call.
-func (r *replica) turn() (end func()) {
+// turn waits for n of the CPU's threads (capped at the CPUs) when r
+// computes on the CPU and the CPU models' threads together are over the
+// CPUs, and returns the function that gives them back. Call it right
+// around one engine call on n threads.
+func (r *replica) turn(n int) (end func()) {
 	if r.encodeGPU || cpuModels.Load() < 2 || int(cpuThreads.Load()) <= runtime.NumCPU() {
 		return func() {}
 	}
+	w := int64(min(max(n, 1), runtime.NumCPU()))
 	t0 := time.Now()
-	cpuTurn <- struct{}{}
+	cpuBudget.Acquire(context.Background(), w) // never fails without a deadline
 	if d := time.Since(t0); d > 0 {
 		r.p.addStats(func(s *Stats) { s.TurnWait += d })
 	}
-	return func() { <-cpuTurn }
+	return func() { cpuBudget.Release(w) }
 }
 
 // onCPU reports whether p computes on the CPU (its first replica's encoder
 // runs there: the model and projector are placed together).
 func (p *Predictor) onCPU() bool { return !p.replicas[0].encodeGPU }
+
+// threadsNow is the threads the owner's next decode runs on: its own, and
+// the encoder's too when it may borrow them (a decode that borrows takes
+// the whole replica's share).
+func (r *runner) threadsNow() int {
+	if r.rep.lend {
+		return r.p.cfg.Threads + r.p.cfg.EncoderThreads
+	}
+	return r.p.cfg.Threads
+}

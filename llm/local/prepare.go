@@ -203,7 +203,7 @@ func (r *replica) encode(j *job) error {
 // encodeNow runs the vision encoder on j's image and records it in j's
 // timings and the stats.
 func (r *replica) encodeNow(j *job) (embedding, error) {
-	end := r.turn() // cputurn.go
+	end := r.turn(r.p.cfg.EncoderThreads) // cputurn.go
 	emb, err := r.eng.Encode(j.chunks, j.imageAt)
 	end()
 	if err != nil {

@@ -222,7 +222,7 @@ func (r *runner) start(s *seq, j *job) {
 		err = j.ctx.Err()
 	}
 	if err == nil {
-		end := r.rep.turn() // cputurn.go
+		end := r.rep.turn(r.threadsNow()) // cputurn.go
 		done := r.interruptOn(j)
 		err = r.prefill(s)
 		done()
@@ -409,7 +409,7 @@ func (r *runner) decodeStep() {
 		r.live = append(r.live, s)
 		jobs = append(jobs, s.job)
 	}
-	end := r.rep.turn() // cputurn.go
+	end := r.rep.turn(r.threadsNow()) // cputurn.go
 	release := r.borrow()
 	done := r.interruptOn(jobs...)
 	t0 := time.Now()

@@ -206,6 +206,11 @@ func (r *Runner) inFlight(m Model) int {
 		// prepares as many ahead.
 		return 2 * max(p.Parallel(), 1)
 	}
+	if c, ok := underlying[interface{ Concurrency() int }](m.Predictor); ok {
+		// A backend that bounds its own requests in flight (the OpenAI
+		// one) gets twice its bound.
+		return 2 * max(c.Concurrency(), 1)
+	}
 	if _, ok := m.Predictor.(llm.BatchPredictor); ok {
 		return 2 * n
 	}

@@ -34,9 +34,10 @@ import (
 // others never wait on it.
 
 // DefaultWindow is the images in flight of a run at least (Runner.Window 0):
-// the run's window is the larger of this and twice the requests all its
-// models have in flight together.
-const DefaultWindow = 64
+// the run's window is the larger of this and twice the most requests one of
+// its models has in flight, so that the models in step each keep theirs
+// full while the leader runs ahead by as many.
+const DefaultWindow = 32
 
 // modelRun is one model's part of a run: what openModel found, for
 // recordModel.
@@ -65,15 +66,15 @@ func (r *Runner) runAll(ctx context.Context, models []Model, items []dataset.Ite
 		}
 	}
 	runs := make([]*modelRun, len(models))
-	inflight := 0
+	widest := 0
 	for i, m := range models {
 		mr := r.openModel(m, items, first)
 		runs[i] = mr
-		inflight += mr.limit
+		widest = max(widest, mr.limit)
 	}
 	size := r.Window
 	if size <= 0 {
-		size = max(DefaultWindow, 2*inflight)
+		size = max(DefaultWindow, 2*widest)
 	}
 	win := newImageWindow(items, size)
 	for _, mr := range runs {
@@ -466,6 +467,7 @@ func (w *imageWindow) acquire(ctx context.Context, i int) (*llm.SharedImage, err
 	s := &w.slots[i]
 	if s.shared == nil {
 		s.shared = llm.NewSharedImage(w.items[i].ImagePath)
+		s.shared.SetDecoders(s.pending)
 		for k, n := range s.want {
 			s.shared.SetWant(k, n)
 		}

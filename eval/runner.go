@@ -108,8 +108,8 @@ type Runner struct {
 	// slog.Default().
 	Log *slog.Logger
 	// Window bounds the images in flight over every model at once (see
-	// parallel.go); 0 means the larger of DefaultWindow and twice the
-	// requests the models have in flight together.
+	// parallel.go); 0 means the larger of DefaultWindow and twice the most
+	// requests one model has in flight.
 	Window int
 	// WindowPeak is, after Run, the most images it held at once; Timing
 	// each model's wall time and rate, and the run's.

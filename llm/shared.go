@@ -27,10 +27,13 @@ type SharedImage struct {
 	data     []byte
 	loadErr  error
 
-	decodeOnce sync.Once
-	img        image.Image
-	format     string
-	decodeErr  error
+	decodeMu  sync.Mutex
+	decoded   bool // img, format and decodeErr hold the decode
+	decoders  int  // Decode calls expected (SetDecoders); 0: keep the pixels
+	decodes   int  // Decode calls so far
+	img       image.Image
+	format    string
+	decodeErr error
 
 	hashOnce sync.Once
 	hash     string
@@ -74,22 +77,37 @@ func (s *SharedImage) Data() ([]byte, error) {
 }
 
 // Decode returns the decoded image and its format (see imagefile.Decode),
-// decoded on the first call. The error names the file.
+// decoded on the first call. The error names the file. Once as many calls
+// as SetDecoders gave have had the pixels they are dropped (a decoded
+// photo is large), and a later call decodes again.
 func (s *SharedImage) Decode() (image.Image, string, error) {
-	s.decodeOnce.Do(func() {
-		data, err := s.Data()
-		if err != nil {
+	s.decodeMu.Lock()
+	defer s.decodeMu.Unlock()
+	if !s.decoded {
+		s.img, s.format, s.decodeErr = nil, "", nil
+		if data, err := s.Data(); err != nil {
 			s.decodeErr = err
-			return
-		}
-		img, format, err := imagefile.Decode(data)
-		if err != nil {
+		} else if img, format, err := imagefile.Decode(data); err != nil {
 			s.decodeErr = fmt.Errorf("image %s: %w", s.path, err)
-			return
+		} else {
+			s.img, s.format = img, format
 		}
-		s.img, s.format = img, format
-	})
-	return s.img, s.format, s.decodeErr
+		s.decoded = true
+	}
+	img, format, err := s.img, s.format, s.decodeErr
+	s.decodes++
+	if s.decoders > 0 && s.decodes >= s.decoders {
+		s.img, s.decoded = nil, false
+	}
+	return img, format, err
+}
+
+// SetDecoders says how many Decode calls to expect (the models that will
+// ask about the image): the pixels are dropped after the last.
+func (s *SharedImage) SetDecoders(n int) {
+	s.decodeMu.Lock()
+	s.decoders = n
+	s.decodeMu.Unlock()
 }
 
 // Hash is the hex SHA-256 of the file's bytes (see ImageHash), computed
@@ -184,6 +202,9 @@ func (p *sharedPart) free() {
 // anything made later is not kept. The runner calls it once every model has
 // answered the image.
 func (s *SharedImage) Release() {
+	s.decodeMu.Lock()
+	s.img, s.decoded = nil, false
+	s.decodeMu.Unlock()
 	s.mu.Lock()
 	s.released = true
 	parts := s.parts

@@ -76,3 +76,29 @@ func TestSharedImageRelease(t *testing.T) {
 		t.Error("Hash of a missing file: no error")
 	}
 }
+
+// The pixels are decoded once for the decoders expected, dropped after the
+// last, and decoded again for a caller after that.
+func TestSharedImageDecodeOnce(t *testing.T) {
+	s := NewSharedImage(writePNG(t, 4, 3))
+	s.SetDecoders(2)
+	a, _, err := s.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := s.Decode()
+	if a != b {
+		t.Error("the second decoder got other pixels: decoded twice")
+	}
+	if s.img != nil {
+		t.Error("the pixels are kept after the last decoder")
+	}
+	c, _, err := s.Decode()
+	if err != nil || c == nil || c.Bounds().Dx() != 4 {
+		t.Errorf("a late decoder got %v, %v", c, err)
+	}
+	bad := NewSharedImage(filepath.Join(t.TempDir(), "none.png"))
+	if _, _, err := bad.Decode(); err == nil {
+		t.Error("Decode of a missing file: no error")
+	}
+}

@@ -45,7 +45,7 @@ func Analyze(ctx context.Context, runDir string, opts AnalyzeOptions) (*Analysis
 		}
 		info.Baseline = opts.Baseline
 	}
-	w, err := writeOutputs(ctx, runDir, info, recs, rep)
+	w, err := writeOutputs(ctx, runDir, info, recs, rep, nil)
 	if err != nil {
 		return nil, err
 	}

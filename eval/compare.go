@@ -95,6 +95,8 @@ type Comparison struct {
 	// hold only the metrics of its own images.
 	Results []ModelResult
 	Outputs *report.Written
+	// Timing is each model's wall time and rate in Run, and the run's.
+	Timing *report.RunTiming
 
 	cfg  *config.Config
 	opts CompareOptions
@@ -331,6 +333,7 @@ func (c *Comparison) Run(ctx context.Context) error {
 	runner := &Runner{Dir: c.Dir, Progress: c.opts.Progress, Status: c.opts.Status, Log: c.opts.Log}
 	var runErr error
 	c.Results, runErr = runner.Run(ctx, models, c.Info.Items)
+	c.Timing = runner.Timing
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -353,7 +356,7 @@ func (c *Comparison) Run(ctx context.Context) error {
 		}
 		return runErr
 	}
-	if c.Outputs, err = WriteOutputs(ctx, c.Dir, info, recs); err != nil {
+	if c.Outputs, err = writeOutputs(ctx, c.Dir, info, recs, nil, c.Timing); err != nil {
 		if runErr != nil { // the first failure (a predictions file on a full disk) leads
 			return fmt.Errorf("%w; the outputs could not be written either: %v", runErr, err)
 		}

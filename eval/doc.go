@@ -10,17 +10,27 @@
 //
 // # The runner
 //
-// [Runner.Run] takes the models one after another. For each it opens the
-// model's predictions file, keeps the answered images (a torn last line, as a
-// crash leaves it, is dropped and redone with a warning; lines that recorded
-// an error are redone), and asks the model for the rest:
+// [Runner.Run] runs every model at once, each on its own goroutine into its
+// own file (see parallel.go). For each it opens the model's predictions
+// file, keeps the answered images (a torn last line, as a crash leaves it, is
+// dropped and redone with a warning; lines that recorded an error are
+// redone), and asks the model for the rest, in the order of the run's images:
 //
-//   - when the model's predictor implements [llm.BatchPredictor], all missing
-//     requests go to PredictBatch at once and the backend schedules them
-//     (the local backend decodes many sequences per step, the OpenAI backend
-//     runs them concurrently under its rate limit);
+//   - when the model's predictor implements [llm.BatchPredictor], requests go
+//     to PredictBatch a few at a time (twice the sequences a local model
+//     decodes together, twice an API model's concurrency) and the backend
+//     schedules them (the local backend decodes many sequences per step, the
+//     OpenAI backend runs them concurrently under its rate limit);
 //   - otherwise the runner calls Predict from Concurrency goroutines
 //     ([Model.Concurrency], else [Runner.Concurrency], else 4).
+//
+// The models share one window of images ([Runner.Window]): each image is an
+// [llm.SharedImage], read and decoded once for every model, held until every
+// model has answered it; the leading model waits at the window's edge, so the
+// images in flight are bounded whatever the number of images, and backends
+// share work on an image through it (local models of one projector share its
+// embedding). Progress is reported on Run's goroutine, every model's as it
+// comes; [Runner.Timing] gives each model's wall time and rate, and the run's.
 //
 // Every answer is written, one JSON line, to the file as soon as it arrives;
 // the file is fsynced every [SyncEvery] lines or [SyncInterval], and at the

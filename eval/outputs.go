@@ -18,14 +18,16 @@ import (
 // among them) depend on the answers alone: a merged sharded run gives those of
 // the same run unsharded.
 func WriteOutputs(ctx context.Context, runDir string, info *RunInfo, recs map[string][]Record) (*report.Written, error) {
-	return writeOutputs(ctx, runDir, info, recs, nil)
+	return writeOutputs(ctx, runDir, info, recs, nil, nil)
 }
 
 // writeOutputs is WriteOutputs of a run merged from shards as rep says
-// (nil: an unsharded run, or one shard's folder).
-func writeOutputs(ctx context.Context, runDir string, info *RunInfo, recs map[string][]Record, rep *ShardReport) (*report.Written, error) {
+// (nil: an unsharded run, or one shard's folder), with the timing of the
+// sitting that ran it for summary.json (nil: none).
+func writeOutputs(ctx context.Context, runDir string, info *RunInfo, recs map[string][]Record, rep *ShardReport, timing *report.RunTiming) (*report.Written, error) {
 	in := reportInput(runDir, info, recs)
 	in.Incomplete = incompleteOf(info, recs, rep)
+	in.Timing = timing
 	if len(in.Models) == 0 {
 		return nil, fmt.Errorf("run %s has no predictions yet: run vlmcmp compare --run-id %s", runDir, info.ID)
 	}

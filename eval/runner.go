@@ -2,13 +2,13 @@ package eval
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
 	"github.com/vlmcmp/vlmcmp/eval/dataset"
+	"github.com/vlmcmp/vlmcmp/eval/report"
 	"github.com/vlmcmp/vlmcmp/llm"
 )
 
@@ -110,6 +110,14 @@ type Runner struct {
 	// lines; nil: discarded.
 	Status io.Writer
 	Log    *slog.Logger
+	// Window bounds the images in flight over every model at once (see
+	// parallel.go); 0 means the larger of DefaultWindow and twice the most
+	// requests one model has in flight.
+	Window int
+	// WindowPeak is, after Run, the most images it held at once; Timing
+	// each model's wall time and rate, and the run's.
+	WindowPeak int
+	Timing     *report.RunTiming
 }
 
 // ModelResult is what Run did for one model.
@@ -120,12 +128,27 @@ type ModelResult struct {
 	// Err is set when the model was stopped (MaxLeadingErrors) or its file
 	// could not be written.
 	Err error
+	// Started is when the model began in this run; Wall how long it ran
+	// until its last answer (every model of a run runs at once).
+	Started time.Time
+	Wall    time.Duration
+}
+
+// Rate is the images per second the model answered in this run (errors
+// included); 0 when it answered none.
+func (m ModelResult) Rate() float64 {
+	if m.Wall <= 0 {
+		return 0
+	}
+	return float64(m.Answered+m.Errors) / m.Wall.Seconds()
 }
 
 // Run asks every model about every item not yet answered in the run folder,
 // which it owns for the time ([LockRun]) unless its caller does already.
-// It returns one result per model; the error is ctx's when the run was
-// interrupted, and otherwise joins the errors of the models that stopped.
+// Every model runs at once, each at its own concurrency or batch, over one
+// window of shared images (see parallel.go). It returns one result per
+// model; the error is ctx's when the run was interrupted, and otherwise
+// joins the errors of the models that stopped.
 func (r *Runner) Run(ctx context.Context, models []Model, items []dataset.Item) ([]ModelResult, error) {
 	if !HeldHere(r.Dir) { // the caller did not take the folder: the runner does
 		l, err := LockRun(r.Dir)
@@ -134,22 +157,7 @@ func (r *Runner) Run(ctx context.Context, models []Model, items []dataset.Item) 
 		}
 		defer l.Unlock()
 	}
-	var results []ModelResult
-	var errs []error
-	for _, m := range models {
-		res := r.runModel(ctx, m, items)
-		results = append(results, res)
-		if err := ctx.Err(); err != nil {
-			return results, err
-		}
-		if res.Err != nil {
-			errs = append(errs, fmt.Errorf("model %s: %w", m.Name, res.Err))
-			if _, ok := errors.AsType[*WriteError](res.Err); ok {
-				break // the disk, not the model: the next would fail alike
-			}
-		}
-	}
-	return results, errors.Join(errs...)
+	return r.runAll(ctx, models, items)
 }
 
 func (r *Runner) log() *slog.Logger {
@@ -166,101 +174,6 @@ func (r *Runner) status() io.Writer {
 	return io.Discard
 }
 
-func (r *Runner) runModel(ctx context.Context, m Model, items []dataset.Item) (res ModelResult) {
-	res.Model = m.Name
-	path := PredictionsPath(r.Dir, m.Name)
-	w, kept, read, err := OpenPredictions(path, func(rec *Record) bool { return rec.Error == "" })
-	if err != nil {
-		res.Err = err
-		return res
-	}
-	defer func() {
-		if err := w.Close(); err != nil && res.Err == nil {
-			res.Err = err
-		}
-	}()
-	if read.Torn {
-		fmt.Fprintf(r.status(), "%s had a torn last line (an interrupted write); dropped it, the image is redone\n", path)
-	}
-	if n := len(read.Records) - len(kept); n > 0 {
-		fmt.Fprintf(r.status(), "%s: redoing %d items that recorded an error\n", m.Name, n)
-	}
-	done := make(map[string]bool, len(kept))
-	for _, rec := range kept {
-		done[rec.ID] = true
-	}
-	var reqs []*llm.Request
-	byID := make(map[string]*dataset.Item, len(items))
-	for i := range items {
-		it := &items[i]
-		if done[it.ID] {
-			res.Resumed++
-			continue
-		}
-		if byID[it.ID] != nil {
-			continue // the same image twice in the set: ask once
-		}
-		byID[it.ID] = it
-		reqs = append(reqs, r.request(m, it))
-	}
-	total := res.Resumed + len(reqs)
-	p := Progress{Model: m.Name, Total: total, Done: res.Resumed, Resumed: res.Resumed}
-	start := time.Now()
-	report := func(finished bool) {
-		if r.Progress != nil {
-			p.Elapsed, p.Finished = time.Since(start), finished
-			r.Progress(p)
-		}
-	}
-	report(len(reqs) == 0)
-	if len(reqs) == 0 {
-		return res
-	}
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	leadingErrs := 0
-	var firstErr error
-	for out := range r.predict(ctx, m, reqs) {
-		it := byID[out.Request.ID]
-		if out.Err != nil && ctx.Err() != nil {
-			continue // interrupted, not answered: redone on resume
-		}
-		rec := Record{ID: it.ID, Image: it.ImagePath, Expected: it.Score, Model: m.Name, Time: time.Now().UTC()}
-		if out.Err != nil {
-			rec.Error, rec.Missing = out.Err.Error(), llm.MissingReason(out.Err)
-			res.Errors++
-			p.Errors++
-			if res.Answered == 0 {
-				leadingErrs++
-				if firstErr == nil {
-					firstErr = out.Err
-				}
-			}
-			r.log().Debug("item failed", "model", m.Name, "id", it.ID, "err", out.Err)
-		} else {
-			rec.Prediction = out.Prediction
-			res.Answered++
-			if out.Prediction.Cached {
-				p.Cached++
-			}
-		}
-		if err := w.Append(&rec); err != nil {
-			res.Err = err
-			cancel()
-			continue
-		}
-		p.Done++
-		report(false)
-		if res.Answered == 0 && leadingErrs >= MaxLeadingErrors && res.Err == nil {
-			res.Err = fmt.Errorf("stopped after its first %d images all failed: %w", leadingErrs, firstErr)
-			cancel()
-		}
-	}
-	report(true)
-	return res
-}
-
 // request builds the request for one item: the model's prompts when set,
 // else the item's.
 func (r *Runner) request(m Model, it *dataset.Item) *llm.Request {
@@ -272,21 +185,4 @@ func (r *Runner) request(m Model, it *dataset.Item) *llm.Request {
 		req.System = m.System
 	}
 	return req
-}
-
-// predict answers reqs through PredictBatch when the predictor has it, else
-// through llm.PredictPool calling Predict. The channel is closed after the
-// last result.
-func (r *Runner) predict(ctx context.Context, m Model, reqs []*llm.Request) <-chan llm.Result {
-	if bp, ok := m.Predictor.(llm.BatchPredictor); ok {
-		return bp.PredictBatch(ctx, reqs)
-	}
-	n := m.Concurrency
-	if n <= 0 {
-		n = r.Concurrency
-	}
-	if n <= 0 {
-		n = DefaultConcurrency
-	}
-	return llm.PredictPool(ctx, reqs, n, m.Predictor.Predict)
 }

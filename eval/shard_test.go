@@ -158,6 +158,7 @@ func summaryFigures(t *testing.T, path string) map[string]any {
 	}
 	delete(m, "run_id")
 	delete(m, "created")
+	delete(m, "timing") // the sitting's wall times: the unsharded run's alone
 	models, _ := m["models"].([]any)
 	if len(models) == 0 {
 		t.Fatalf("%s has no models", path)

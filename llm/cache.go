@@ -107,6 +107,9 @@ func CacheKey(identity string, req *Request, imageHash string) string {
 // ImageHash is the hex SHA-256 of the request's image: Image when set, else
 // the file at ImagePath, streamed.
 func ImageHash(req *Request) (string, error) {
+	if req.Image == nil && req.Shared != nil {
+		return req.Shared.Hash()
+	}
 	h := sha256.New()
 	if req.Image != nil {
 		h.Write(req.Image)
@@ -219,6 +222,10 @@ func (c *cachedPredictor) Predict(ctx context.Context, req *Request) (*Predictio
 	}
 	return p, err
 }
+
+// Unwrap returns the wrapped predictor, whose optional interfaces (its
+// parallel sequences, its share key) the runner looks for.
+func (c *cachedPredictor) Unwrap() Predictor { return c.inner }
 
 // Close closes the wrapped predictor when it is an io.Closer.
 func (c *cachedPredictor) Close() error {

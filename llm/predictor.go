@@ -54,6 +54,10 @@ type Request struct {
 	// Image holds the encoded image (JPEG, PNG, WebP, GIF or BMP) when the
 	// caller has already read it.
 	Image []byte
+	// Shared, when set, is the run's one copy of the image at ImagePath,
+	// read and decoded once for every model that asks about it (see
+	// SharedImage); backends take the bytes and pixels from it.
+	Shared *SharedImage
 	// Prompt is the user's text; System the system prompt (may be empty).
 	Prompt string
 	System string

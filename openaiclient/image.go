@@ -66,6 +66,11 @@ func EncodeImage(data []byte, detail string) (*EncodedImage, error) {
 	if err != nil {
 		return nil, err
 	}
+	return encodeDecoded(data, img, format, detail)
+}
+
+// encodeDecoded is EncodeImage of data already decoded as img (format).
+func encodeDecoded(data []byte, img image.Image, format, detail string) (*EncodedImage, error) {
 	// A photo whose EXIF orientation turns it is sent upright, re-encoded
 	// (as PNG when it was a PNG, else JPEG), as every model sees it.
 	o := imagefile.Orientation(data)

@@ -308,16 +308,9 @@ func (p *Predictor) Predict(ctx context.Context, req *llm.Request) (*llm.Predict
 
 func (p *Predictor) predict(ctx context.Context, req *llm.Request) (*llm.Prediction, error) {
 	cfg := p.c.cfg
-	data := req.Image
-	if data == nil {
-		var err error
-		if data, err = os.ReadFile(req.ImagePath); err != nil {
-			return nil, fmt.Errorf("read image: %w", err)
-		}
-	}
-	img, err := EncodeImage(data, cfg.Detail)
+	img, err := requestImage(req, cfg.Detail)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", req.ImagePath, err)
+		return nil, err
 	}
 	var msgs []openai.ChatCompletionMessage
 	if req.System != "" {
@@ -443,4 +436,33 @@ func readStructured(pred *llm.Prediction, text string) {
 // under the rate limits. See llm.BatchPredictor.
 func (p *Predictor) PredictBatch(ctx context.Context, reqs []*llm.Request) <-chan llm.Result {
 	return llm.PredictPool(ctx, reqs, cap(p.sem), p.Predict)
+}
+
+// requestImage is req's image ready to send: from its shared image when the
+// runner gave one (read and decoded once for every model of a run), else
+// from Image or the file.
+func requestImage(req *llm.Request, detail string) (*EncodedImage, error) {
+	if req.Shared != nil && req.Image == nil {
+		data, err := req.Shared.Data()
+		if err != nil {
+			return nil, err
+		}
+		img, format, err := req.Shared.Decode()
+		if err != nil {
+			return nil, err
+		}
+		return encodeDecoded(data, img, format, detail)
+	}
+	data := req.Image
+	if data == nil {
+		var err error
+		if data, err = os.ReadFile(req.ImagePath); err != nil {
+			return nil, fmt.Errorf("read image: %w", err)
+		}
+	}
+	img, err := EncodeImage(data, detail)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: %w", req.ImagePath, err)
+	}
+	return img, nil
 }

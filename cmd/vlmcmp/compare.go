@@ -115,6 +115,7 @@ func runCompare(ctx context.Context, s *streams, opts compareOptions) error {
 	}
 	if c.Outputs != nil {
 		fmt.Fprint(s.Out, c.Outputs.Brief())
+		fmt.Fprint(s.Out, c.Timing.Table())
 	}
 	if c.Shard.Sharded() {
 		fmt.Fprintf(s.Err, "shard %s: %d images, answers in %s; once every shard is done, merge them with: %s\n",

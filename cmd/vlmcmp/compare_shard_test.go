@@ -48,6 +48,7 @@ func figures(t *testing.T, path string) map[string]any {
 	}
 	delete(m, "run_id")
 	delete(m, "created")
+	delete(m, "timing") // the sitting's wall times: the unsharded run's alone
 	for _, x := range m["models"].([]any) {
 		delete(x.(map[string]any), "latency")
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -26,17 +27,25 @@ func IsTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// Run shows a comparison run's progress on w: a bar per model on a
-// terminal, plain lines otherwise (every tenth of the work but at most once a
-// second, at least every 10 s, and at the end).
+// Run shows a comparison run's progress on w. Every model of a run works at
+// once, so each has its own line: on a terminal a block of lines, one per
+// model, redrawn in place (at most every 100 ms, and at each model's end);
+// elsewhere plain lines, per model every tenth of its work but at most once
+// a second, at least every 10 s, and at its end.
 type Run struct {
-	w    io.Writer
-	tty  bool
-	bar  *progressbar.ProgressBar // current model's bar (tty)
-	name string                   // current model
-	last time.Time                // last plain line
-	step int                      // items between plain lines
-	next int                      // Done at which the next plain line is due
+	w      io.Writer
+	tty    bool
+	models []*runModel // in the order they first reported
+	drawn  int         // lines of the block drawn last (tty)
+	last   time.Time   // last redraw (tty)
+}
+
+// runModel is one model's state in a Run.
+type runModel struct {
+	p    eval.Progress
+	last time.Time // last plain line
+	step int       // items between plain lines
+	next int       // Done at which the next plain line is due
 }
 
 // NewRun shows a run's progress on w.
@@ -46,52 +55,66 @@ func NewRun(w io.Writer) *Run {
 
 // Update is the runner's Progress callback (eval.CompareOptions.Progress).
 func (v *Run) Update(p eval.Progress) {
-	if p.Model != v.name {
-		v.start(p)
-	}
+	m := v.model(p)
+	m.p = p
 	if v.tty {
-		v.bar.Describe(v.describe(p))
-		v.bar.Set(p.Done)
-		if p.Finished {
-			v.bar.Finish()
-			fmt.Fprintln(v.w)
+		if p.Finished || time.Since(v.last) >= 100*time.Millisecond {
+			v.draw()
 		}
 		return
 	}
-	if p.Finished || (p.Done >= v.next && time.Since(v.last) >= time.Second) || time.Since(v.last) >= 10*time.Second {
+	if p.Finished || (p.Done >= m.next && time.Since(m.last) >= time.Second) || time.Since(m.last) >= 10*time.Second {
 		fmt.Fprintln(v.w, p)
-		v.last = time.Now()
-		v.next = p.Done + v.step
+		m.last = time.Now()
+		m.next = p.Done + m.step
 	}
 }
 
-func (v *Run) start(p eval.Progress) {
-	v.name = p.Model
-	v.step = max(1, p.Total/10)
-	v.next = p.Done + v.step
-	v.last = time.Now()
-	if v.tty {
-		v.bar = progressbar.NewOptions(p.Total,
-			progressbar.OptionSetWriter(v.w),
-			progressbar.OptionSetDescription(v.describe(p)),
-			progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(),
-			progressbar.OptionSetItsString("img"),
-			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionThrottle(100*time.Millisecond),
-			progressbar.OptionSetWidth(30),
-		)
-	} else if p.Resumed > 0 {
+// model finds p's model, adding it on its first report.
+func (v *Run) model(p eval.Progress) *runModel {
+	for _, m := range v.models {
+		if m.p.Model == p.Model {
+			return m
+		}
+	}
+	m := &runModel{p: p, step: max(1, p.Total/10), next: p.Done + max(1, p.Total/10), last: time.Now()}
+	v.models = append(v.models, m)
+	if !v.tty && p.Resumed > 0 {
 		fmt.Fprintf(v.w, "%s: %d of %d already answered\n", p.Model, p.Resumed, p.Total)
 	}
+	return m
 }
 
-func (v *Run) describe(p eval.Progress) string {
-	d := p.Model
-	if p.Errors > 0 {
-		d += fmt.Sprintf(" (%d errors)", p.Errors)
+// draw redraws the block of model lines in place.
+func (v *Run) draw() {
+	var b strings.Builder
+	if v.drawn > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", v.drawn) // back to the block's first line
 	}
-	return d
+	width := 0
+	for _, m := range v.models {
+		width = max(width, len(m.p.Model))
+	}
+	for _, m := range v.models {
+		b.WriteString("\r\x1b[2K")
+		b.WriteString(bar(m.p, width))
+		b.WriteByte('\n')
+	}
+	v.drawn = len(v.models)
+	v.last = time.Now()
+	io.WriteString(v.w, b.String())
+}
+
+// bar is one model's line on a terminal: its name, a bar and its figures.
+func bar(p eval.Progress, width int) string {
+	const cells = 30
+	fill := cells
+	if p.Total > 0 {
+		fill = cells * p.Done / p.Total
+	}
+	line := fmt.Sprintf("%-*s [%s%s]", width, p.Model, strings.Repeat("=", fill), strings.Repeat(" ", cells-fill))
+	rest := p.String()[len(p.Model)+1:] // " 12/30 40% 1.5 img/s eta 12s errors 0 ..."
+	return line + rest
 }
 
 // Bytes shows a transfer's progress in bytes on w: a bar on a

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/vlmcmp/vlmcmp/eval"
 )
 
 func TestByteProgressLines(t *testing.T) {
@@ -35,5 +37,43 @@ func TestByteProgressLines(t *testing.T) {
 				t.Errorf("lines %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// Models that run at once each keep their own plain lines, interleaved as
+// they report; every model's last line is there.
+func TestRunLinesPerModel(t *testing.T) {
+	var b bytes.Buffer
+	v := NewRun(&b)
+	for i := 0; i <= 4; i++ {
+		for _, m := range []string{"gpt4", "local"} {
+			v.Update(eval.Progress{Model: m, Total: 4, Done: i, Finished: i == 4})
+		}
+	}
+	out := b.String()
+	for _, want := range []string{"gpt4: 4/4 100% errors 0 done", "local: 4/4 100% errors 0 done"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// On a terminal the block of model lines is redrawn in place: one line per
+// model, the cursor moved back over the block before each redraw.
+func TestRunDrawsBlock(t *testing.T) {
+	var b bytes.Buffer
+	v := &Run{w: &b, tty: true}
+	v.Update(eval.Progress{Model: "a", Total: 2, Done: 0})
+	v.Update(eval.Progress{Model: "bb", Total: 2, Done: 2, Finished: true})
+	v.Update(eval.Progress{Model: "a", Total: 2, Done: 2, Finished: true})
+	out := b.String()
+	if n := strings.Count(out, "\x1b[2A"); n != 1 {
+		t.Errorf("%d moves up over the 2-line block, want 1:\n%q", n, out)
+	}
+	last := out[strings.LastIndex(out, "\x1b[2A"):]
+	for _, want := range []string{"a  [==============================] 2/2 100% errors 0 done", "bb [==============================] 2/2 100% errors 0 done"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("last redraw lacks %q:\n%q", want, last)
+		}
 	}
 }

@@ -44,6 +44,9 @@ type Input struct {
 	// Incomplete, when set, says that some image × model lacks an answer;
 	// summary.json and both reports carry it.
 	Incomplete *Incomplete
+	// Timing, when set, is how long the sitting that wrote the outputs
+	// took (summary.json's timing).
+	Timing *RunTiming
 }
 
 // Incomplete is the marker of a run with answers missing: no line yet (a

@@ -35,6 +35,10 @@ type SummaryFile struct {
 	// Verdict says first whether each model beats the mean baseline.
 	Verdict VerdictSummary `json:"verdict"`
 	Models  []ModelSummary `json:"models"`
+	// Timing is the wall time and rate of each model and of the run, in
+	// the sitting that wrote this file; absent when outputs were rewritten
+	// later (vlmcmp analyze).
+	Timing *RunTiming `json:"timing,omitempty"`
 }
 
 // VerdictSummary is the verdict in summary.json: whether each model beats
@@ -191,6 +195,7 @@ func Summary(in *Input, res *metrics.Result) *SummaryFile {
 		Seed:          res.Options.Seed,
 		Test:          metrics.TestName,
 		Incomplete:    in.Incomplete,
+		Timing:        in.Timing,
 	}
 	v := Decide(in, res)
 	f.Verdict = verdictSummary(&v, res.Options.Confidence)

@@ -77,6 +77,13 @@
 // image that will not decode, a prompt longer than a sequence's context, a
 // grammar llama.cpp refuses) fail that request only.
 //
+// # Sharing with other models
+//
+// Predictors of one projector file and image settings share each image's
+// embedding through the comparison runner's shared images
+// (llm.SharedImage; shared.go); predictors on the CPU take turns at it,
+// one engine call at a time (cputurn.go).
+//
 // Files are checked with package llm/gguf before llama.cpp sees them, since
 // llama.cpp aborts the process on some malformed files.
 package local

@@ -22,10 +22,12 @@ const DefaultEmbeddingCacheMiB = 1024
 //
 // An entry is found by the projector's identity and the image's pixels
 // (embedKey). It is kept until the process ends; once the budget is spent
-// nothing more is added. A comparison asks for the images of one model
-// after the other in the same order, and least-recently-used eviction
-// would then throw out each entry just before it is asked for again:
-// keeping the first images gives hits for as many as fit.
+// nothing more is added: passes that ask for the same images one after
+// the other in the same order would see least-recently-used eviction throw
+// out each entry just before it is asked for again, so keeping the first
+// images gives hits for as many as fit. A comparison does not use it: its
+// models run at once over the run's shared images, and share each
+// embedding through them (shared.go), at any number of images.
 type embedCache struct {
 	mu     sync.Mutex
 	budget int64 // bytes

@@ -225,28 +225,40 @@ func (c *Config) planImages(fam *family.Family) error {
 // counts it against Hugging Face's default budget.
 // A nil plan (a Config never filled) leaves the image at its size for mtmd.
 func (pl *imagePlan) prepareImage(data []byte) (*imageprep.Result, error) {
-	if pl == nil {
-		return imageprep.Prepare(data, imageprep.Options{Resample: imageprep.LlamaCpp})
-	}
-	res, err := imageprep.Prepare(data, pl.opts)
+	res, err := pl.prepareOnly(data)
 	if err != nil {
 		return nil, err
 	}
-	if pl.hfMax > 0 && pl.opts.Resample != imageprep.LlamaCpp {
-		below := false
-		if h, w, err := imageprep.SmartResize(res.SourceHeight, res.SourceWidth, pl.opts.Factor, pl.hfMin, pl.hfMax); err == nil && w*h > res.Width*res.Height {
-			below = true
-			slog.Debug("local: image scaled below Hugging Face's default", "source", fmt.Sprintf("%dx%d", res.SourceWidth, res.SourceHeight),
-				"encoder", fmt.Sprintf("%dx%d", res.Width, res.Height), "hf_default", fmt.Sprintf("%dx%d", w, h))
-		}
-		pl.mu.Lock()
-		pl.seen++
-		if below {
-			pl.below++
-		}
-		pl.mu.Unlock()
-	}
+	pl.count(res)
 	return res, nil
+}
+
+// prepareOnly is prepareImage without the count, for pixels prepared once
+// for several models (each counts them).
+func (pl *imagePlan) prepareOnly(data []byte) (*imageprep.Result, error) {
+	if pl == nil {
+		return imageprep.Prepare(data, imageprep.Options{Resample: imageprep.LlamaCpp})
+	}
+	return imageprep.Prepare(data, pl.opts)
+}
+
+// count counts res against Hugging Face's default budget for the family.
+func (pl *imagePlan) count(res *imageprep.Result) {
+	if pl == nil || pl.hfMax == 0 || pl.opts.Resample == imageprep.LlamaCpp {
+		return
+	}
+	below := false
+	if h, w, err := imageprep.SmartResize(res.SourceHeight, res.SourceWidth, pl.opts.Factor, pl.hfMin, pl.hfMax); err == nil && w*h > res.Width*res.Height {
+		below = true
+		slog.Debug("local: image scaled below Hugging Face's default", "source", fmt.Sprintf("%dx%d", res.SourceWidth, res.SourceHeight),
+			"encoder", fmt.Sprintf("%dx%d", res.Width, res.Height), "hf_default", fmt.Sprintf("%dx%d", w, h))
+	}
+	pl.mu.Lock()
+	pl.seen++
+	if below {
+		pl.below++
+	}
+	pl.mu.Unlock()
 }
 
 // identity is the image options' part of the model's identity.

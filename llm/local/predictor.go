@@ -88,6 +88,7 @@ type Stats struct {
 	TextPrefill   time.Duration // the text after the image, with the first logits
 	Sample        time.Duration // sampling (first tokens and every step's)
 	OwnerWait     time.Duration // the owner goroutine waiting for a prepared request with nothing live
+	TurnWait      time.Duration // waiting for the CPU while another model computed on it (cputurn.go)
 }
 
 // TraceEvent is one step of the scheduler, given to the function set with
@@ -305,6 +306,7 @@ func newPredictor(cfg Config, engs []engine, setups []engineSetup) (*Predictor, 
 		"parallel", p.replicas[0].parallel, "encode_ahead", p.replicas[0].ahead,
 		"threads", cfg.Threads, "encoder_threads", cfg.EncoderThreads, "lend_threads", p.replicas[0].lend)
 	p.quit, p.stop = context.WithCancel(context.Background())
+	p.openCPU() // cputurn.go; until Close
 	for _, r := range p.replicas {
 		p.wg.Add(2)
 		go r.prepare()
@@ -507,5 +509,6 @@ func (p *Predictor) Close() error {
 	for _, r := range p.replicas {
 		errs = append(errs, r.eng.Close())
 	}
+	p.closeCPU()
 	return errors.Join(errs...)
 }

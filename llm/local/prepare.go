@@ -2,7 +2,6 @@ package local
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -115,22 +114,12 @@ func (r *replica) ready1(j *job) error {
 	j.started = time.Now()
 	req := j.req
 	name := j.name()
-	data := req.Image
-	if data == nil {
-		if req.ImagePath == "" {
-			return fmt.Errorf("request %q has no image", req.ID)
-		}
-		var err error
-		if data, err = os.ReadFile(req.ImagePath); err != nil {
-			return fmt.Errorf("read image: %w", err)
-		}
-	}
 	t0 := time.Now()
 	// Decode, orient, flatten and resample in Go (imageprep), so that
 	// mtmd only copies the pixels.
-	img, err := p.cfg.plan.prepareImage(data)
+	img, err := r.prepareImage(j) // shared.go: the file read once per run when shared
 	if err != nil {
-		return fmt.Errorf("image %s: %w", name, err)
+		return err
 	}
 	prompt, err := chatPrompt(&p.cfg, r.eng, req)
 	if err != nil {
@@ -182,7 +171,7 @@ func (r *replica) ready1(j *job) error {
 // cached gives j its image's embedding from the process's cache when it
 // holds it, and reports whether it did.
 func (r *replica) cached(j *job) bool {
-	if r.embeds == "" {
+	if r.embeds == "" || r.sharing(j) {
 		return false
 	}
 	emb, ok := processEmbeddings.get(embedKey{proj: r.embeds, img: j.img})
@@ -194,11 +183,14 @@ func (r *replica) cached(j *job) bool {
 	return true
 }
 
-// encode runs the vision encoder on j's image, records it in j's timings
-// and the stats, and keeps the embedding in the process's cache. Callers
-// look in the cache first (cached).
+// encode gives j its image's embedding: through its shared image when the
+// run shares it (shared.go), else encoded now and kept in the process's
+// cache. Callers look in the cache first (cached).
 func (r *replica) encode(j *job) error {
-	emb, err := r.eng.Encode(j.chunks, j.imageAt)
+	if r.sharing(j) {
+		return r.encodeShared(j)
+	}
+	emb, err := r.encodeNow(j)
 	if err != nil {
 		return err
 	}
@@ -206,11 +198,23 @@ func (r *replica) encode(j *job) error {
 		processEmbeddings.put(embedKey{proj: r.embeds, img: j.img}, emb)
 	}
 	j.emb = emb
+	return nil
+}
+
+// encodeNow runs the vision encoder on j's image and records it in j's
+// timings and the stats.
+func (r *replica) encodeNow(j *job) (embedding, error) {
+	end := r.turn(r.p.cfg.EncoderThreads) // cputurn.go
+	emb, err := r.eng.Encode(j.chunks, j.imageAt)
+	end()
+	if err != nil {
+		return nil, err
+	}
 	d := emb.EncodeTime()
 	r.p.traced("encode", time.Now().Add(-d), d, 1, 0)
 	j.timings.ImageEncodeMS = ms(d)
 	r.p.addStats(func(s *Stats) { s.Images++; s.ImageEncode += d })
-	return nil
+	return emb, nil
 }
 
 // templater renders a chat with the model's template (engine.Template).

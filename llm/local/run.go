@@ -222,9 +222,11 @@ func (r *runner) start(s *seq, j *job) {
 		err = j.ctx.Err()
 	}
 	if err == nil {
+		end := r.rep.turn(r.threadsNow()) // cputurn.go
 		done := r.interruptOn(j)
 		err = r.prefill(s)
 		done()
+		end()
 		if err != nil && len(r.p.replicas) > 1 && r.cause(j, err) == err {
 			// The image and prompt were fine (they were prepared): a
 			// failed decode is the engine's, and another replica may run it.
@@ -407,6 +409,7 @@ func (r *runner) decodeStep() {
 		r.live = append(r.live, s)
 		jobs = append(jobs, s.job)
 	}
+	end := r.rep.turn(r.threadsNow()) // cputurn.go
 	release := r.borrow()
 	done := r.interruptOn(jobs...)
 	t0 := time.Now()
@@ -414,6 +417,7 @@ func (r *runner) decodeStep() {
 	d := time.Since(t0)
 	done()
 	release()
+	end()
 	if err != nil {
 		r.stepFailed(err)
 		return

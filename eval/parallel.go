@@ -123,6 +123,11 @@ func (r *Runner) runAll(ctx context.Context, models []Model, items []dataset.Ite
 	}
 	r.WindowPeak = win.Peak()
 	r.Timing = runTiming(runs, asked)
+	for _, mr := range runs {
+		if note := imageBudgetNote(mr.m.Predictor); note != "" {
+			fmt.Fprintf(r.status(), "%s: %s\n", mr.m.Name, note)
+		}
+	}
 	results := make([]ModelResult, len(runs))
 	var errs []error
 	for i, mr := range runs {
@@ -505,4 +510,27 @@ func (w *imageWindow) Peak() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.peak
+}
+
+// imageBudgetNoter is a predictor that says how many images it scaled below
+// what the training processor keeps by default (llm/local).
+type imageBudgetNoter interface {
+	ImageBudgetNote() (below, seen int, note string)
+}
+
+// imageBudgetNote is p's note, "" when it has none; p may be wrapped in
+// the response cache.
+func imageBudgetNote(p llm.Predictor) string {
+	for p != nil {
+		if n, ok := p.(imageBudgetNoter); ok {
+			_, _, note := n.ImageBudgetNote()
+			return note
+		}
+		u, ok := p.(interface{ Unwrap() llm.Predictor })
+		if !ok {
+			return ""
+		}
+		p = u.Unwrap()
+	}
+	return ""
 }

@@ -300,8 +300,8 @@ func (p *Predictor) ImageBudgetNote() (below, seen int, note string) {
 		return below, seen, ""
 	}
 	f2 := pl.opts.Factor * pl.opts.Factor
-	return below, seen, fmt.Sprintf("%s: %d of %d images were scaled below what Hugging Face's %s processor keeps by default (up to %s pixels; here %s tokens, %s pixels): if the model was trained at full size, give its preprocessor_config.json (preprocessor:) or raise image_max_tokens",
-		p.name, below, seen, pl.fam.Title, thousands(pl.hfMax), thousands(pl.opts.MaxPixels/f2), thousands(pl.opts.MaxPixels))
+	return below, seen, fmt.Sprintf("%d of %d images were scaled below what Hugging Face's %s processor keeps by default (up to %s pixels; here %s tokens, %s pixels): if the model was trained at full size, give its preprocessor_config.json (preprocessor:) or raise image_max_tokens",
+		below, seen, pl.fam.Title, thousands(pl.hfMax), thousands(pl.opts.MaxPixels/f2), thousands(pl.opts.MaxPixels))
 }
 
 // thousands writes n with commas.

@@ -163,7 +163,7 @@ func TestImageBudgetNote(t *testing.T) {
 		t.Logf("%dx%d -> %dx%d", size[0], size[1], res.Width, res.Height)
 	}
 	below, seen, note := p.ImageBudgetNote()
-	want := "qwen: 1 of 3 images were scaled below what Hugging Face's Qwen2-VL processor keeps by default (up to 12,845,056 pixels; here 1,024 tokens, 802,816 pixels)"
+	want := "1 of 3 images were scaled below what Hugging Face's Qwen2-VL processor keeps by default (up to 12,845,056 pixels; here 1,024 tokens, 802,816 pixels)"
 	if below != 1 || seen != 3 || !strings.HasPrefix(note, want) {
 		t.Errorf("ImageBudgetNote() = %d, %d, %q; want 1, 3, %q...", below, seen, note, want)
 	}

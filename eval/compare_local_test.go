@@ -5,8 +5,8 @@ package eval_test
 import (
 	"fmt"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vlmcmp/vlmcmp/eval"

@@ -82,9 +82,10 @@ func newApp(s *streams) *cli.App {
 	app := &cli.App{
 		Name:  "vlmcmp",
 		Usage: "compare vision-language models that score images",
-		Description: "vlmcmp prepares OpenAI fine-tuning data, runs fine-tuning jobs, predicts with\n" +
-			"OpenAI models and a local Qwen2-VL (llama.cpp, in-process), and compares them\n" +
-			"on the same held-out images with metrics, sheets, plots and reports.",
+		Description: "vlmcmp prepares fine-tuning data, runs fine-tuning jobs (OpenAI, Azure OpenAI),\n" +
+			"predicts with OpenAI, Azure OpenAI and Claude models and a local Qwen2-VL\n" +
+			"(llama.cpp, in-process), and compares them on the same held-out images, all at\n" +
+			"once, with metrics, sheets, plots and reports.",
 		Reader:    s.In,
 		Writer:    s.Out,
 		ErrWriter: s.Err,

@@ -120,16 +120,31 @@ func coeffs(in, out int, f filter) (bounds []int32, kk []int32, ksize int) {
 	return bounds, kk, ksize
 }
 
-// clip8 is Pillow's clip8: the fixed-point sum back to a byte.
+// clip8 is Pillow's clip8: the fixed-point sum back to a byte. min and max
+// compile to conditional moves: no branch to mispredict on noisy pictures,
+// where overshoot past 0 or 255 is common.
 func clip8(v int32) byte {
-	v >>= pillowBits
-	if v < 0 {
-		return 0
+	return byte(min(max(v>>pillowBits, 0), 255))
+}
+
+// padTaps pads every window of a coeffs table to the same number of taps,
+// a multiple of four, with zero weights (that add exactly nothing), so the
+// passes run the same unrolled loop for every output position. It returns
+// the weights as int64 (m to a position) and m.
+func padTaps(bounds, kk []int32, ksize int) ([]int64, int) {
+	n := 0
+	for i := 1; i < len(bounds); i += 2 {
+		n = max(n, int(bounds[i]))
 	}
-	if v > 255 {
-		return 255
+	m := (n + 3) &^ 3
+	out := len(bounds) / 2
+	w := make([]int64, out*m)
+	for o := range out {
+		for i := range int(bounds[2*o+1]) {
+			w[o*m+i] = int64(kk[o*ksize+i])
+		}
 	}
-	return byte(v)
+	return w, m
 }
 
 // Resize scales src to w×h as Pillow's Image.resize does for an RGB image
@@ -179,102 +194,100 @@ func Resize(src RGB, w, h int, r Resample) RGB {
 }
 
 // horizontal is ImagingResampleHorizontal_8bpc: row y of dst from row
-// y+offset of src. Red and green are summed together in one int64, red in
-// the low 32 bits and green above (each channel's sum fits an int32, so
-// the two never mix and each comes back exactly); blue alone.
+// y+offset of src, four rows at a time so that each weight is loaded once
+// for the four. Two channel sums share one int64 (each sum fits an int32,
+// so they never mix and each comes back exactly): per source pixel six
+// lanes, red|green<<32 of rows 0 to 3, then blue of rows 0|1<<32 and
+// 2|3<<32, side by side so that a window is one contiguous slice.
 func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 	const half = 1 << (pillowBits - 1)
-	const rgHalf = int64(half) | int64(half)<<32
+	const halves = int64(half) | int64(half)<<32
+	w, m := padTaps(bounds, kk, ksize)
 	sstride, dstride := src.Width*3, dst.Width*3
-	// Four rows at a time, so that each output pixel's weights are loaded
-	// once for the four.
-	var rg, bl [4][]int64 // red | green<<32, and blue, of each source pixel
-	for i := range 4 {
-		rg[i], bl[i] = make([]int64, src.Width), make([]int64, src.Width)
-	}
-	bb01, bb23 := make([]int64, src.Width), make([]int64, src.Width)
+	// m pixels of zeros past the end, where the padded taps of the last
+	// windows read.
+	buf := make([]int64, 6*(src.Width+m))
+	pix := buf[:6*src.Width]
+	// Where the rows past dst's end go when its height is not a multiple
+	// of four (their source is the last row again).
+	scratch := make([]byte, dstride)
+	var d [4][]byte
 	for y0 := 0; y0 < dst.Height; y0 += 4 {
-		n4 := min(4, dst.Height-y0)
-		for j := range n4 {
-			srow := src.Pix[(y0+j+offset)*sstride : (y0+j+offset+1)*sstride]
-			r, b := rg[j], bl[j]
-			for x := range r {
-				p := srow[3*x:]
-				p = p[:3]
-				r[x] = int64(p[0]) | int64(p[1])<<32
-				b[x] = int64(p[2])
+		var s [4][]byte
+		for j := range 4 {
+			y := min(y0+j, dst.Height-1)
+			s[j] = src.Pix[(y+offset)*sstride : (y+offset+1)*sstride]
+			d[j] = scratch
+			if y0+j < dst.Height {
+				d[j] = dst.Pix[(y0+j)*dstride : (y0+j+1)*dstride]
 			}
 		}
-		if n4 < 4 {
-			for j := range n4 {
-				for xx := range dst.Width {
-					xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
-					k := kk[xx*ksize : xx*ksize+n]
-					s, t := rg[j][xmin:xmin+n], bl[j][xmin:xmin+n]
-					a, c := rgHalf, int64(half)
-					for i, w := range k {
-						a += s[i] * int64(w)
-						c += t[i] * int64(w)
-					}
-					putPixel(dst.Pix[(y0+j)*dstride+3*xx:], a, c)
-				}
-			}
-			continue
+		s0, s1, s2, s3 := s[0], s[1][:len(s[0])], s[2][:len(s[0])], s[3][:len(s[0])]
+		for x := 0; x+6 <= len(pix); x += 6 {
+			i := x / 2 // 3 bytes a pixel, 6 lanes
+			p := pix[x : x+6 : x+6]
+			q0, q1, q2, q3 := s0[i:i+3:i+3], s1[i:i+3:i+3], s2[i:i+3:i+3], s3[i:i+3:i+3]
+			p[0] = int64(q0[0]) | int64(q0[1])<<32
+			p[1] = int64(q1[0]) | int64(q1[1])<<32
+			p[2] = int64(q2[0]) | int64(q2[1])<<32
+			p[3] = int64(q3[0]) | int64(q3[1])<<32
+			p[4] = int64(q0[2]) | int64(q1[2])<<32
+			p[5] = int64(q2[2]) | int64(q3[2])<<32
 		}
-		// Blue of rows 0 and 1, and of rows 2 and 3, packed like red and
-		// green: six products a tap for the four rows instead of eight.
-		for x := range bb01 {
-			bb01[x] = bl[0][x] | bl[1][x]<<32
-			bb23[x] = bl[2][x] | bl[3][x]<<32
-		}
-		d0 := dst.Pix[(y0+0)*dstride : (y0+1)*dstride]
-		d1 := dst.Pix[(y0+1)*dstride : (y0+2)*dstride]
-		d2 := dst.Pix[(y0+2)*dstride : (y0+3)*dstride]
-		d3 := dst.Pix[(y0+3)*dstride : (y0+4)*dstride]
+		d0, d1, d2, d3 := d[0][:dstride], d[1][:dstride], d[2][:dstride], d[3][:dstride]
 		for xx := range dst.Width {
-			xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
-			k := kk[xx*ksize : xx*ksize+n]
-			r0, r1, r2, r3 := rg[0][xmin:xmin+n], rg[1][xmin:xmin+n], rg[2][xmin:xmin+n], rg[3][xmin:xmin+n]
-			p01, p23 := bb01[xmin:xmin+n], bb23[xmin:xmin+n]
-			a0, a1, a2, a3 := rgHalf, rgHalf, rgHalf, rgHalf
-			c01, c23 := rgHalf, rgHalf
-			for i, w32 := range k {
-				w := int64(w32)
-				a0 += r0[i] * w
-				a1 += r1[i] * w
-				a2 += r2[i] * w
-				a3 += r3[i] * w
-				c01 += p01[i] * w
-				c23 += p23[i] * w
+			xmin := int(bounds[2*xx])
+			k := w[xx*m : xx*m+m]
+			p := buf[6*xmin : 6*(xmin+m)]
+			a0, a1, a2, a3, c01, c23 := halves, halves, halves, halves, halves, halves
+			// Four taps a turn (m is a multiple of four): Go does not
+			// unroll loops itself.
+			for len(k) >= 4 && len(p) >= 24 {
+				w0, w1, w2, w3 := k[0], k[1], k[2], k[3]
+				q := p[:24:24]
+				a0 += q[0]*w0 + q[6]*w1 + q[12]*w2 + q[18]*w3
+				a1 += q[1]*w0 + q[7]*w1 + q[13]*w2 + q[19]*w3
+				a2 += q[2]*w0 + q[8]*w1 + q[14]*w2 + q[20]*w3
+				a3 += q[3]*w0 + q[9]*w1 + q[15]*w2 + q[21]*w3
+				c01 += q[4]*w0 + q[10]*w1 + q[16]*w2 + q[22]*w3
+				c23 += q[5]*w0 + q[11]*w1 + q[17]*w2 + q[23]*w3
+				k, p = k[4:], p[24:]
 			}
-			b0 := int32(c01)
-			b1 := int32((c01 - int64(b0)) >> 32)
-			b2 := int32(c23)
-			b3 := int32((c23 - int64(b2)) >> 32)
-			putPixel(d0[3*xx:], a0, int64(b0))
-			putPixel(d1[3*xx:], a1, int64(b1))
-			putPixel(d2[3*xx:], a2, int64(b2))
-			putPixel(d3[3*xx:], a3, int64(b3))
+			b0, b1 := split(c01)
+			b2, b3 := split(c23)
+			o := d0[3*xx : 3*xx+3 : 3*xx+3]
+			putPixel(o, a0, b0)
+			putPixel(d1[3*xx:3*xx+3:3*xx+3], a1, b1)
+			putPixel(d2[3*xx:3*xx+3:3*xx+3], a2, b2)
+			putPixel(d3[3*xx:3*xx+3:3*xx+3], a3, b3)
 		}
 	}
 }
 
-// putPixel writes the sums of one pixel: red and green packed in rg (red
-// in the low 32 bits, each sum an int32), blue in b.
-func putPixel(d []byte, rg, b int64) {
-	r := int32(rg)
-	g := int32((rg - int64(r)) >> 32)
-	d = d[:3]
-	d[0], d[1], d[2] = clip8(r), clip8(g), clip8(int32(b))
+// split takes apart two int32 sums packed in one int64 (low, high).
+func split(v int64) (lo, hi int32) {
+	lo = int32(v)
+	return lo, int32((v - int64(lo)) >> 32)
 }
 
-// vertical is ImagingResampleVertical_8bpc, summed tap by tap over whole
-// rows (the same integer sums in another order, which is exact). Each
-// source row is packed once, two bytes to an int64 as in horizontal, into a
-// ring that holds the rows the output rows in flight read (their windows
-// only move down).
+// putPixel writes the sums of one pixel: red and green packed in rg, blue
+// in b.
+func putPixel(d []byte, rg int64, b int32) {
+	r, g := split(rg)
+	d = d[:3]
+	d[0], d[1], d[2] = clip8(r), clip8(g), clip8(b)
+}
+
+// vertical is ImagingResampleVertical_8bpc, summed over whole rows four
+// taps at a time (the same integer sums in another order, which is exact).
+// Each source row is packed once, two bytes to an int64 as in horizontal,
+// into a ring that holds the rows the output rows in flight read (their
+// windows only move down). Windows of more than four taps keep their
+// partial sums in acc between groups of four; the last group writes bytes.
 func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 	const half = 1 << (pillowBits - 1)
+	const halves = int64(half) | int64(half)<<32
+	w, m := padTaps(bounds, kk, ksize)
 	stride := src.Width * 3
 	pairs := stride / 2
 	odd := stride%2 == 1
@@ -294,8 +307,7 @@ func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 			r := ring[slot]
 			sp2 := sp[:2*len(r)]
 			for x := range r {
-				q := sp2[2*x:]
-				q = q[:2]
+				q := sp2[2*x : 2*x+2 : 2*x+2]
 				r[x] = int64(q[0]) | int64(q[1])<<32
 			}
 			if odd {
@@ -305,44 +317,53 @@ func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
 		}
 		return ring[slot], ringOdd[slot]
 	}
+	rows := make([][]int64, m)
+	odds := make([]int32, m)
 	for yy := range dst.Height {
 		ymin, n := int(bounds[2*yy]), int(bounds[2*yy+1])
-		taps := kk[yy*ksize : yy*ksize+n]
-		for i := range acc {
-			acc[i] = int64(half) | int64(half)<<32
+		for j := range m {
+			// Padded taps (weight 0) read the window's last row again.
+			rows[j], odds[j] = row(ymin + max(min(j, n-1), 0))
 		}
-		last := int32(half)
-		i := 0
-		for ; i+1 < len(taps); i += 2 { // two rows a turn: half the accumulator traffic
-			r0, o0 := row(ymin + i)
-			r1, o1 := row(ymin + i + 1)
-			c0, c1 := int64(taps[i]), int64(taps[i+1])
-			r0, r1 = r0[:len(acc)], r1[:len(acc)]
-			for x := range acc {
-				acc[x] += r0[x]*c0 + r1[x]*c1
-			}
-			last += o0*taps[i] + o1*taps[i+1]
-		}
-		if i < len(taps) {
-			r0, o0 := row(ymin + i)
-			c0 := int64(taps[i])
-			r0 = r0[:len(acc)]
-			for x := range acc {
-				acc[x] += r0[x] * c0
-			}
-			last += o0 * taps[i]
-		}
+		k := w[yy*m : yy*m+m]
 		drow := dst.Pix[yy*stride : (yy+1)*stride]
-		dp := drow[:2*len(acc)]
-		for x, v := range acc {
-			lo := int32(v)
-			hi := int32((v - int64(lo)) >> 32)
-			q := dp[2*x:]
-			q = q[:2]
-			q[0], q[1] = clip8(lo), clip8(hi)
-		}
 		if odd {
+			last := int32(half)
+			for j, o := range odds {
+				last += o * int32(k[j])
+			}
 			drow[stride-1] = clip8(last)
+		}
+		dp := drow[:2*pairs]
+		for g := 0; g < m; g += 4 {
+			r0, r1, r2, r3 := rows[g][:pairs], rows[g+1][:pairs], rows[g+2][:pairs], rows[g+3][:pairs]
+			c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
+			first, final := g == 0, g+4 == m
+			switch {
+			case first && final: // one group: straight to bytes
+				for x := range r0 {
+					lo, hi := split(halves + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3)
+					q := dp[2*x : 2*x+2 : 2*x+2]
+					q[0], q[1] = clip8(lo), clip8(hi)
+				}
+			case first:
+				a := acc[:len(r0)]
+				for x := range r0 {
+					a[x] = halves + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+				}
+			case !final:
+				a := acc[:len(r0)]
+				for x := range r0 {
+					a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+				}
+			default:
+				a := acc[:len(r0)]
+				for x := range r0 {
+					lo, hi := split(a[x] + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3)
+					q := dp[2*x : 2*x+2 : 2*x+2]
+					q[0], q[1] = clip8(lo), clip8(hi)
+				}
+			}
 		}
 	}
 }

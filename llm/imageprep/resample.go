@@ -150,7 +150,8 @@ func padTaps(bounds, kk []int32, ksize int) ([]int64, int) {
 // Resize scales src to w×h as Pillow's Image.resize does for an RGB image
 // (no reducing_gap), with r Bicubic, Bilinear or Nearest: same size is a
 // copy; otherwise ImagingResample's two passes, horizontal first (only over
-// the rows the vertical pass reads), each rounded to bytes.
+// the rows the vertical pass reads), each rounded to bytes. A pass whose
+// size does not change is skipped, as Pillow skips it.
 func Resize(src RGB, w, h int, r Resample) RGB {
 	if src.Width == w && src.Height == h {
 		return RGB{Width: w, Height: h, Pix: append([]byte(nil), src.Pix...)}
@@ -166,61 +167,93 @@ func Resize(src RGB, w, h int, r Resample) RGB {
 	default:
 		panic(fmt.Sprintf("imageprep: Resize with %v", r))
 	}
-	needH, needV := w != src.Width, h != src.Height
-	hb, hk, hks := coeffs(src.Width, w, f)
-	vb, vk, vks := coeffs(src.Height, h, f)
-	cur := src
-	if needH {
-		first := int(vb[0])
-		last := int(vb[2*h-2] + vb[2*h-1])
-		if !needV {
-			first, last = 0, src.Height
+	out := RGB{Width: w, Height: h, Pix: make([]byte, w*h*3)}
+	var vb, vk []int32
+	var vks int
+	if h != src.Height {
+		vb, vk, vks = coeffs(src.Height, h, f)
+	} else {
+		// No vertical pass: the rows go through the vertical loop with
+		// one tap of weight 1.0, which gives each byte back unchanged
+		// ((b<<22 + half) >> 22 == b).
+		vb, vk, vks = make([]int32, 2*h), make([]int32, h), 1
+		for y := range h {
+			vb[2*y], vb[2*y+1], vk[y] = int32(y), 1, 1<<pillowBits
 		}
-		tmp := RGB{Width: w, Height: last - first, Pix: make([]byte, w*(last-first)*3)}
-		horizontal(tmp, src, first, hb, hk, hks)
-		if needV {
-			for i := range h {
-				vb[2*i] -= int32(first)
-			}
-		}
-		cur = tmp
 	}
-	if !needV {
-		return cur
+	// The intermediate rows the vertical pass reads: first to last.
+	first, last := int(vb[0]), int(vb[2*h-2]+vb[2*h-1])
+	for y := range h {
+		vb[2*y] -= int32(first)
 	}
-	out := RGB{Width: cur.Width, Height: h, Pix: make([]byte, cur.Width*h*3)}
-	vertical(out, cur, vb, vk, vks)
+	var fill rowFiller
+	if w != src.Width {
+		hb, hk, hks := coeffs(src.Width, w, f)
+		fill = newHorizontal(src, first, last, w, hb, hk, hks)
+	} else {
+		fill = packRows(src, first, last)
+	}
+	vertical(out, fill, vb, vk, vks)
 	return out
 }
 
-// horizontal is ImagingResampleHorizontal_8bpc: row y of dst from row
-// y+offset of src, four rows at a time so that each weight is loaded once
-// for the four. Two channel sums share one int64 (each sum fits an int32,
-// so they never mix and each comes back exactly): per source pixel six
-// lanes, red|green<<32 of rows 0 to 3, then blue of rows 0|1<<32 and
-// 2|3<<32, side by side so that a window is one contiguous slice.
-func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
+// The intermediate image (the horizontal pass's output, or the source when
+// that pass is skipped) is never stored whole: the vertical pass asks for
+// its rows four at a time, as its windows move down, and keeps them in a
+// small ring, packed as it sums them. A packed row of a w-pixel image is
+// w + ⌈w/2⌉ int64: red|green<<32 of every pixel, then blue of pixels
+// 2j|2j+1<<32. Two channels share one int64 because each channel's sum
+// fits an int32, so the two never mix and each comes back exactly: half
+// the multiplications.
+
+// rowFiller packs intermediate rows y0 to y0+3 into dst (rows past the
+// end repeat the last one).
+type rowFiller func(y0 int, dst *[4][]int64)
+
+func packedLen(w int) int { return w + (w+1)/2 }
+
+// packRows is the rowFiller of the source rows first to last themselves.
+func packRows(src RGB, first, last int) rowFiller {
+	w := src.Width
+	return func(y0 int, dst *[4][]int64) {
+		for j, d := range dst {
+			y := first + min(y0+j, last-first-1)
+			s := src.Pix[y*w*3 : (y+1)*w*3]
+			rg, bl := d[:w], d[w:packedLen(w)]
+			for x := range rg {
+				p := s[3*x : 3*x+3 : 3*x+3]
+				rg[x] = int64(p[0]) | int64(p[1])<<32
+			}
+			for x := range bl {
+				b := int64(s[6*x+2])
+				if 6*x+5 < len(s) {
+					b |= int64(s[6*x+5]) << 32
+				}
+				bl[x] = b
+			}
+		}
+	}
+}
+
+// newHorizontal is ImagingResampleHorizontal_8bpc as a rowFiller: rows
+// first to last of src scaled to w pixels, four rows at a time so that
+// each weight is loaded once for the four.
+func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) rowFiller {
 	const half = 1 << (pillowBits - 1)
 	const halves = int64(half) | int64(half)<<32
-	w, m := padTaps(bounds, kk, ksize)
-	sstride, dstride := src.Width*3, dst.Width*3
-	// m pixels of zeros past the end, where the padded taps of the last
-	// windows read.
+	wt, m := padTaps(bounds, kk, ksize)
+	sstride := src.Width * 3
+	// Six int64 lanes per source pixel, side by side so that a window is
+	// one contiguous slice: red|green<<32 of rows 0 to 3, then blue of rows
+	// 0|1<<32 and 2|3<<32. Then m pixels of zeros, where the padded taps of
+	// the last windows read.
 	buf := make([]int64, 6*(src.Width+m))
 	pix := buf[:6*src.Width]
-	// Where the rows past dst's end go when its height is not a multiple
-	// of four (their source is the last row again).
-	scratch := make([]byte, dstride)
-	var d [4][]byte
-	for y0 := 0; y0 < dst.Height; y0 += 4 {
+	return func(y0 int, dst *[4][]int64) {
 		var s [4][]byte
-		for j := range 4 {
-			y := min(y0+j, dst.Height-1)
-			s[j] = src.Pix[(y+offset)*sstride : (y+offset+1)*sstride]
-			d[j] = scratch
-			if y0+j < dst.Height {
-				d[j] = dst.Pix[(y0+j)*dstride : (y0+j+1)*dstride]
-			}
+		for j := range s {
+			y := first + min(y0+j, last-first-1)
+			s[j] = src.Pix[y*sstride : (y+1)*sstride]
 		}
 		s0, s1, s2, s3 := s[0], s[1][:len(s[0])], s[2][:len(s[0])], s[3][:len(s[0])]
 		for x := 0; x+6 <= len(pix); x += 6 {
@@ -234,10 +267,12 @@ func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 			p[4] = int64(q0[2]) | int64(q1[2])<<32
 			p[5] = int64(q2[2]) | int64(q3[2])<<32
 		}
-		d0, d1, d2, d3 := d[0][:dstride], d[1][:dstride], d[2][:dstride], d[3][:dstride]
-		for xx := range dst.Width {
+		rg0, rg1, rg2, rg3 := dst[0][:w], dst[1][:w], dst[2][:w], dst[3][:w]
+		bl0, bl1, bl2, bl3 := dst[0][w:], dst[1][w:], dst[2][w:], dst[3][w:]
+		var even [4]int64 // blue of the last even pixel, until its odd neighbour comes
+		for xx := range rg0 {
 			xmin := int(bounds[2*xx])
-			k := w[xx*m : xx*m+m]
+			k := wt[xx*m : xx*m+m]
 			p := buf[6*xmin : 6*(xmin+m)]
 			a0, a1, a2, a3, c01, c23 := halves, halves, halves, halves, halves, halves
 			// Four taps a turn (m is a multiple of four): Go does not
@@ -253,13 +288,20 @@ func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
 				c23 += q[5]*w0 + q[11]*w1 + q[17]*w2 + q[23]*w3
 				k, p = k[4:], p[24:]
 			}
+			rg0[xx], rg1[xx], rg2[xx], rg3[xx] = clip8x2(a0), clip8x2(a1), clip8x2(a2), clip8x2(a3)
 			b0, b1 := split(c01)
 			b2, b3 := split(c23)
-			o := d0[3*xx : 3*xx+3 : 3*xx+3]
-			putPixel(o, a0, b0)
-			putPixel(d1[3*xx:3*xx+3:3*xx+3], a1, b1)
-			putPixel(d2[3*xx:3*xx+3:3*xx+3], a2, b2)
-			putPixel(d3[3*xx:3*xx+3:3*xx+3], a3, b3)
+			v0, v1, v2, v3 := int64(clip8(b0)), int64(clip8(b1)), int64(clip8(b2)), int64(clip8(b3))
+			if xx&1 == 0 {
+				even = [4]int64{v0, v1, v2, v3}
+				continue
+			}
+			j := xx / 2
+			bl0[j], bl1[j], bl2[j], bl3[j] = even[0]|v0<<32, even[1]|v1<<32, even[2]|v2<<32, even[3]|v3<<32
+		}
+		if w&1 == 1 {
+			j := w / 2
+			bl0[j], bl1[j], bl2[j], bl3[j] = even[0], even[1], even[2], even[3]
 		}
 	}
 }
@@ -270,99 +312,73 @@ func split(v int64) (lo, hi int32) {
 	return lo, int32((v - int64(lo)) >> 32)
 }
 
-// putPixel writes the sums of one pixel: red and green packed in rg, blue
-// in b.
-func putPixel(d []byte, rg int64, b int32) {
-	r, g := split(rg)
-	d = d[:3]
-	d[0], d[1], d[2] = clip8(r), clip8(g), clip8(b)
+// clip8x2 rounds two packed sums to bytes, packed again.
+func clip8x2(v int64) int64 {
+	lo, hi := split(v)
+	return int64(clip8(lo)) | int64(clip8(hi))<<32
 }
 
-// vertical is ImagingResampleVertical_8bpc, summed over whole rows four
-// taps at a time (the same integer sums in another order, which is exact).
-// Each source row is packed once, two bytes to an int64 as in horizontal,
-// into a ring that holds the rows the output rows in flight read (their
-// windows only move down). Windows of more than four taps keep their
-// partial sums in acc between groups of four; the last group writes bytes.
-func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
+// vertical is ImagingResampleVertical_8bpc over the packed intermediate
+// rows fill gives, summed over whole rows four taps at a time (the same
+// integer sums in another order, which is exact). Windows of more than
+// four taps keep their partial sums in acc between groups of four; the
+// last group writes bytes.
+func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
 	const half = 1 << (pillowBits - 1)
 	const halves = int64(half) | int64(half)<<32
-	w, m := padTaps(bounds, kk, ksize)
-	stride := src.Width * 3
-	pairs := stride / 2
-	odd := stride%2 == 1
-	acc := make([]int64, pairs)
-	ringN := ksize + 1
+	wt, m := padTaps(bounds, kk, ksize)
+	w := dst.Width
+	plen := packedLen(w)
+	acc := make([]int64, plen)
+	// The ring holds the rows of the window being summed and the up to
+	// three rows filled past it: windows only move down.
+	ringN := ksize + 4
 	ring := make([][]int64, ringN)
-	ringOdd := make([]int32, ringN)
-	ringRow := make([]int, ringN) // which source row each slot holds
 	for i := range ring {
-		ring[i] = make([]int64, pairs)
-		ringRow[i] = -1
+		ring[i] = make([]int64, plen)
 	}
-	row := func(y int) ([]int64, int32) {
-		slot := y % ringN
-		if ringRow[slot] != y {
-			sp := src.Pix[y*stride : (y+1)*stride]
-			r := ring[slot]
-			sp2 := sp[:2*len(r)]
-			for x := range r {
-				q := sp2[2*x : 2*x+2 : 2*x+2]
-				r[x] = int64(q[0]) | int64(q[1])<<32
-			}
-			if odd {
-				ringOdd[slot] = int32(sp[stride-1])
-			}
-			ringRow[slot] = y
-		}
-		return ring[slot], ringOdd[slot]
-	}
+	filled := 0 // rows 0 to filled-1 have been filled
 	rows := make([][]int64, m)
-	odds := make([]int32, m)
 	for yy := range dst.Height {
 		ymin, n := int(bounds[2*yy]), int(bounds[2*yy+1])
-		for j := range m {
-			// Padded taps (weight 0) read the window's last row again.
-			rows[j], odds[j] = row(ymin + max(min(j, n-1), 0))
-		}
-		k := w[yy*m : yy*m+m]
-		drow := dst.Pix[yy*stride : (yy+1)*stride]
-		if odd {
-			last := int32(half)
-			for j, o := range odds {
-				last += o * int32(k[j])
+		for filled < ymin+n {
+			var four [4][]int64
+			for j := range four {
+				four[j] = ring[(filled+j)%ringN]
 			}
-			drow[stride-1] = clip8(last)
+			fill(filled, &four)
+			filled += 4
 		}
-		dp := drow[:2*pairs]
+		for j := range rows {
+			// Padded taps (weight 0) read the window's last row again.
+			rows[j] = ring[(ymin+max(min(j, n-1), 0))%ringN][:plen]
+		}
+		k := wt[yy*m : yy*m+m]
+		drow := dst.Pix[yy*w*3 : (yy+1)*w*3]
 		for g := 0; g < m; g += 4 {
-			r0, r1, r2, r3 := rows[g][:pairs], rows[g+1][:pairs], rows[g+2][:pairs], rows[g+3][:pairs]
+			r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
 			c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
-			first, final := g == 0, g+4 == m
-			switch {
-			case first && final: // one group: straight to bytes
-				for x := range r0 {
-					lo, hi := split(halves + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3)
-					q := dp[2*x : 2*x+2 : 2*x+2]
-					q[0], q[1] = clip8(lo), clip8(hi)
-				}
-			case first:
-				a := acc[:len(r0)]
+			a := acc[:plen]
+			if g == 0 {
 				for x := range r0 {
 					a[x] = halves + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
 				}
-			case !final:
-				a := acc[:len(r0)]
-				for x := range r0 {
-					a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
-				}
-			default:
-				a := acc[:len(r0)]
-				for x := range r0 {
-					lo, hi := split(a[x] + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3)
-					q := dp[2*x : 2*x+2 : 2*x+2]
-					q[0], q[1] = clip8(lo), clip8(hi)
-				}
+				continue
+			}
+			for x := range r0 {
+				a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			}
+		}
+		for x, v := range acc[:w] {
+			r, g := split(v)
+			d := drow[3*x : 3*x+2 : 3*x+2]
+			d[0], d[1] = clip8(r), clip8(g)
+		}
+		for j, v := range acc[w:plen] {
+			b0, b1 := split(v)
+			drow[6*j+2] = clip8(b0)
+			if 6*j+5 < len(drow) {
+				drow[6*j+5] = clip8(b1)
 			}
 		}
 	}

@@ -127,10 +127,12 @@ func clip8(v int32) byte {
 	return byte(min(max(v>>pillowBits, 0), 255))
 }
 
-// padTaps pads every window of a coeffs table to the same number of taps,
-// a multiple of four, with zero weights (that add exactly nothing), so the
-// passes run the same unrolled loop for every output position. It returns
-// the weights as int64 (m to a position) and m.
+// padTaps copies a coeffs table to int64 weights, m to an output position
+// with m a multiple of four, zero past each window's taps. The passes sum
+// four taps a turn, then two (Go does not unroll loops itself), over each
+// window's taps rounded up to even (taps(n)): a zero weight adds exactly
+// nothing, and m zero pixels past the end of a row keep every padded tap
+// in range.
 func padTaps(bounds, kk []int32, ksize int) ([]int64, int) {
 	n := 0
 	for i := 1; i < len(bounds); i += 2 {
@@ -146,6 +148,10 @@ func padTaps(bounds, kk []int32, ksize int) ([]int64, int) {
 	}
 	return w, m
 }
+
+// taps is the number of taps the passes sum for a window of n: n rounded
+// up to even (4 or 2 a turn).
+func taps(n int32) int { return int(n+1) &^ 1 }
 
 // Resize scales src to w×h as Pillow's Image.resize does for an RGB image
 // (no reducing_gap), with r Bicubic, Bilinear or Nearest: same size is a
@@ -272,11 +278,9 @@ func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) r
 		var even [4]int64 // blue of the last even pixel, until its odd neighbour comes
 		for xx := range rg0 {
 			xmin := int(bounds[2*xx])
-			k := wt[xx*m : xx*m+m]
-			p := buf[6*xmin : 6*(xmin+m)]
+			k := wt[xx*m : xx*m+taps(bounds[2*xx+1])]
+			p := buf[6*xmin : 6*(xmin+len(k))]
 			a0, a1, a2, a3, c01, c23 := halves, halves, halves, halves, halves, halves
-			// Four taps a turn (m is a multiple of four): Go does not
-			// unroll loops itself.
 			for len(k) >= 4 && len(p) >= 24 {
 				w0, w1, w2, w3 := k[0], k[1], k[2], k[3]
 				q := p[:24:24]
@@ -287,6 +291,16 @@ func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) r
 				c01 += q[4]*w0 + q[10]*w1 + q[16]*w2 + q[22]*w3
 				c23 += q[5]*w0 + q[11]*w1 + q[17]*w2 + q[23]*w3
 				k, p = k[4:], p[24:]
+			}
+			if len(k) >= 2 && len(p) >= 12 {
+				w0, w1 := k[0], k[1]
+				q := p[:12:12]
+				a0 += q[0]*w0 + q[6]*w1
+				a1 += q[1]*w0 + q[7]*w1
+				a2 += q[2]*w0 + q[8]*w1
+				a3 += q[3]*w0 + q[9]*w1
+				c01 += q[4]*w0 + q[10]*w1
+				c23 += q[5]*w0 + q[11]*w1
 			}
 			rg0[xx], rg1[xx], rg2[xx], rg3[xx] = clip8x2(a0), clip8x2(a1), clip8x2(a2), clip8x2(a3)
 			b0, b1 := split(c01)
@@ -349,25 +363,42 @@ func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
 			fill(filled, &four)
 			filled += 4
 		}
-		for j := range rows {
+		nt := taps(bounds[2*yy+1])
+		for j := range nt {
 			// Padded taps (weight 0) read the window's last row again.
 			rows[j] = ring[(ymin+max(min(j, n-1), 0))%ringN][:plen]
 		}
-		k := wt[yy*m : yy*m+m]
+		k := wt[yy*m : yy*m+nt]
 		drow := dst.Pix[yy*w*3 : (yy+1)*w*3]
-		for g := 0; g < m; g += 4 {
-			r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
-			c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
-			a := acc[:plen]
-			if g == 0 {
-				for x := range r0 {
-					a[x] = halves + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+		a := acc[:plen]
+		for g := 0; g < nt; {
+			if nt-g >= 4 {
+				r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
+				c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
+				if g == 0 {
+					for x := range r0 {
+						a[x] = halves + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+					}
+				} else {
+					for x := range r0 {
+						a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+					}
 				}
+				g += 4
 				continue
 			}
-			for x := range r0 {
-				a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			r0, r1 := rows[g], rows[g+1][:plen]
+			c0, c1 := k[g], k[g+1]
+			if g == 0 {
+				for x := range r0 {
+					a[x] = halves + r0[x]*c0 + r1[x]*c1
+				}
+			} else {
+				for x := range r0 {
+					a[x] += r0[x]*c0 + r1[x]*c1
+				}
 			}
+			g += 2
 		}
 		for x, v := range acc[:w] {
 			r, g := split(v)

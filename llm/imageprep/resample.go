@@ -120,11 +120,36 @@ func coeffs(in, out int, f filter) (bounds []int32, kk []int32, ksize int) {
 	return bounds, kk, ksize
 }
 
-// clip8 is Pillow's clip8: the fixed-point sum back to a byte. min and max
-// compile to conditional moves: no branch to mispredict on noisy pictures,
-// where overshoot past 0 or 255 is common.
-func clip8(v int32) byte {
-	return byte(min(max(v>>pillowBits, 0), 255))
+// Two channel sums share one int64 in both passes, in its low and high
+// 32 bits, so that one multiplication weighs two bytes. Each lane starts at
+// Pillow's rounding half plus 2^31: every channel sum fits an int32, so a
+// lane ends in [0, 2^32), the two never mix, and each comes back with a
+// shift and a mask. The 2^31 moves the byte value, sum>>22, up by 512,
+// which clipTab takes back off (Pillow's clip8 is a table too).
+const (
+	half = 1 << (pillowBits - 1)
+	// laneStart is (half + 2^31) in each lane, 0x8020000080200000 as an int64.
+	laneStart int64 = -0x7FDFFFFF7FE00000
+)
+
+// clipTab is Pillow's clip8 of a lane's sum>>22 + 512.
+var clipTab = func() (t [1024]byte) {
+	for i := range t {
+		t[i] = byte(min(max(i-512, 0), 255))
+	}
+	return t
+}()
+
+// unpack gives the two bytes of a packed sum.
+func unpack(v int64) (lo, hi byte) {
+	u := uint64(v)
+	return clipTab[u>>pillowBits&1023], clipTab[u>>(32+pillowBits)]
+}
+
+// repack gives the two bytes of a packed sum, packed for the next pass.
+func repack(v int64) int64 {
+	lo, hi := unpack(v)
+	return int64(lo) | int64(hi)<<32
 }
 
 // padTaps copies a coeffs table to int64 weights, m to an output position
@@ -245,8 +270,6 @@ func packRows(src RGB, first, last int) rowFiller {
 // first to last of src scaled to w pixels, four rows at a time so that
 // each weight is loaded once for the four.
 func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) rowFiller {
-	const half = 1 << (pillowBits - 1)
-	const halves = int64(half) | int64(half)<<32
 	wt, m := padTaps(bounds, kk, ksize)
 	sstride := src.Width * 3
 	// Six int64 lanes per source pixel, side by side so that a window is
@@ -280,7 +303,7 @@ func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) r
 			xmin := int(bounds[2*xx])
 			k := wt[xx*m : xx*m+taps(bounds[2*xx+1])]
 			p := buf[6*xmin : 6*(xmin+len(k))]
-			a0, a1, a2, a3, c01, c23 := halves, halves, halves, halves, halves, halves
+			a0, a1, a2, a3, c01, c23 := laneStart, laneStart, laneStart, laneStart, laneStart, laneStart
 			for len(k) >= 4 && len(p) >= 24 {
 				w0, w1, w2, w3 := k[0], k[1], k[2], k[3]
 				q := p[:24:24]
@@ -302,10 +325,10 @@ func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) r
 				c01 += q[4]*w0 + q[10]*w1
 				c23 += q[5]*w0 + q[11]*w1
 			}
-			rg0[xx], rg1[xx], rg2[xx], rg3[xx] = clip8x2(a0), clip8x2(a1), clip8x2(a2), clip8x2(a3)
-			b0, b1 := split(c01)
-			b2, b3 := split(c23)
-			v0, v1, v2, v3 := int64(clip8(b0)), int64(clip8(b1)), int64(clip8(b2)), int64(clip8(b3))
+			rg0[xx], rg1[xx], rg2[xx], rg3[xx] = repack(a0), repack(a1), repack(a2), repack(a3)
+			b0, b1 := unpack(c01)
+			b2, b3 := unpack(c23)
+			v0, v1, v2, v3 := int64(b0), int64(b1), int64(b2), int64(b3)
 			if xx&1 == 0 {
 				even = [4]int64{v0, v1, v2, v3}
 				continue
@@ -320,26 +343,12 @@ func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) r
 	}
 }
 
-// split takes apart two int32 sums packed in one int64 (low, high).
-func split(v int64) (lo, hi int32) {
-	lo = int32(v)
-	return lo, int32((v - int64(lo)) >> 32)
-}
-
-// clip8x2 rounds two packed sums to bytes, packed again.
-func clip8x2(v int64) int64 {
-	lo, hi := split(v)
-	return int64(clip8(lo)) | int64(clip8(hi))<<32
-}
-
 // vertical is ImagingResampleVertical_8bpc over the packed intermediate
 // rows fill gives, summed over whole rows four taps at a time (the same
 // integer sums in another order, which is exact). Windows of more than
 // four taps keep their partial sums in acc between groups of four; the
 // last group writes bytes.
 func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
-	const half = 1 << (pillowBits - 1)
-	const halves = int64(half) | int64(half)<<32
 	wt, m := padTaps(bounds, kk, ksize)
 	w := dst.Width
 	plen := packedLen(w)
@@ -377,7 +386,7 @@ func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
 				c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
 				if g == 0 {
 					for x := range r0 {
-						a[x] = halves + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+						a[x] = laneStart + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
 					}
 				} else {
 					for x := range r0 {
@@ -391,7 +400,7 @@ func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
 			c0, c1 := k[g], k[g+1]
 			if g == 0 {
 				for x := range r0 {
-					a[x] = halves + r0[x]*c0 + r1[x]*c1
+					a[x] = laneStart + r0[x]*c0 + r1[x]*c1
 				}
 			} else {
 				for x := range r0 {
@@ -401,15 +410,14 @@ func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
 			g += 2
 		}
 		for x, v := range acc[:w] {
-			r, g := split(v)
 			d := drow[3*x : 3*x+2 : 3*x+2]
-			d[0], d[1] = clip8(r), clip8(g)
+			d[0], d[1] = unpack(v)
 		}
 		for j, v := range acc[w:plen] {
-			b0, b1 := split(v)
-			drow[6*j+2] = clip8(b0)
+			b0, b1 := unpack(v)
+			drow[6*j+2] = b0
 			if 6*j+5 < len(drow) {
-				drow[6*j+5] = clip8(b1)
+				drow[6*j+5] = b1
 			}
 		}
 	}

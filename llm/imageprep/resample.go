@@ -372,52 +372,59 @@ func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
 			fill(filled, &four)
 			filled += 4
 		}
-		nt := taps(bounds[2*yy+1])
+		// The taps go four at a time, the last four straight to bytes;
+		// a window of 4q+2 starts with two. The weights past a window's
+		// taps are zero, m at least four.
+		nt := max(taps(bounds[2*yy+1]), 4)
 		for j := range nt {
 			// Padded taps (weight 0) read the window's last row again.
 			rows[j] = ring[(ymin+max(min(j, n-1), 0))%ringN][:plen]
 		}
 		k := wt[yy*m : yy*m+nt]
-		drow := dst.Pix[yy*w*3 : (yy+1)*w*3]
 		a := acc[:plen]
-		for g := 0; g < nt; {
-			if nt-g >= 4 {
-				r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
-				c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
-				if g == 0 {
-					for x := range r0 {
-						a[x] = laneStart + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
-					}
-				} else {
-					for x := range r0 {
-						a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
-					}
-				}
-				g += 4
-				continue
+		g := 0
+		switch {
+		case nt%4 == 2:
+			r0, r1 := rows[0], rows[1][:plen]
+			c0, c1 := k[0], k[1]
+			for x := range r0 {
+				a[x] = laneStart + r0[x]*c0 + r1[x]*c1
 			}
-			r0, r1 := rows[g], rows[g+1][:plen]
-			c0, c1 := k[g], k[g+1]
-			if g == 0 {
-				for x := range r0 {
-					a[x] = laneStart + r0[x]*c0 + r1[x]*c1
-				}
-			} else {
-				for x := range r0 {
-					a[x] += r0[x]*c0 + r1[x]*c1
-				}
+			g = 2
+		case nt == 4:
+			for x := range a {
+				a[x] = laneStart
 			}
-			g += 2
+		default:
+			r0, r1, r2, r3 := rows[0], rows[1][:plen], rows[2][:plen], rows[3][:plen]
+			c0, c1, c2, c3 := k[0], k[1], k[2], k[3]
+			for x := range r0 {
+				a[x] = laneStart + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			}
+			g = 4
 		}
-		for x, v := range acc[:w] {
+		for ; g+4 < nt; g += 4 {
+			r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
+			c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
+			for x := range r0 {
+				a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			}
+		}
+		r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
+		c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
+		drow := dst.Pix[yy*w*3 : (yy+1)*w*3]
+		for x := range w { // red|green of each pixel
+			v := a[x] + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
 			d := drow[3*x : 3*x+2 : 3*x+2]
 			d[0], d[1] = unpack(v)
 		}
-		for j, v := range acc[w:plen] {
+		for x := w; x < plen; x++ { // blue of two pixels
+			v := a[x] + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
 			b0, b1 := unpack(v)
-			drow[6*j+2] = b0
-			if 6*j+5 < len(drow) {
-				drow[6*j+5] = b1
+			j := 6*(x-w) + 2
+			drow[j] = b0
+			if j+3 < len(drow) {
+				drow[j+3] = b1
 			}
 		}
 	}

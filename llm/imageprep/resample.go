@@ -360,12 +360,12 @@ func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
 	for i := range ring {
 		ring[i] = make([]int64, plen)
 	}
-	filled := 0 // rows 0 to filled-1 have been filled
+	filled := 0         // rows 0 to filled-1 have been filled
+	var four [4][]int64 // the slots fill packs into (one allocation, not one a call)
 	rows := make([][]int64, m)
 	for yy := range dst.Height {
 		ymin, n := int(bounds[2*yy]), int(bounds[2*yy+1])
 		for filled < ymin+n {
-			var four [4][]int64
 			for j := range four {
 				four[j] = ring[(filled+j)%ringN]
 			}

@@ -304,20 +304,22 @@ func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) r
 			k := wt[xx*m : xx*m+taps(bounds[2*xx+1])]
 			p := buf[6*xmin : 6*(xmin+len(k))]
 			a0, a1, a2, a3, c01, c23 := laneStart, laneStart, laneStart, laneStart, laneStart, laneStart
-			for len(k) >= 4 && len(p) >= 24 {
-				w0, w1, w2, w3 := k[0], k[1], k[2], k[3]
-				q := p[:24:24]
+			// Four taps a turn, then two (taps rounds windows up to even),
+			// by index: re-slicing k and p each turn costs more.
+			i := 0
+			for ; i+4 <= len(k); i += 4 {
+				kw, q := k[i:i+4:i+4], p[6*i:6*i+24:6*i+24]
+				w0, w1, w2, w3 := kw[0], kw[1], kw[2], kw[3]
 				a0 += q[0]*w0 + q[6]*w1 + q[12]*w2 + q[18]*w3
 				a1 += q[1]*w0 + q[7]*w1 + q[13]*w2 + q[19]*w3
 				a2 += q[2]*w0 + q[8]*w1 + q[14]*w2 + q[20]*w3
 				a3 += q[3]*w0 + q[9]*w1 + q[15]*w2 + q[21]*w3
 				c01 += q[4]*w0 + q[10]*w1 + q[16]*w2 + q[22]*w3
 				c23 += q[5]*w0 + q[11]*w1 + q[17]*w2 + q[23]*w3
-				k, p = k[4:], p[24:]
 			}
-			if len(k) >= 2 && len(p) >= 12 {
-				w0, w1 := k[0], k[1]
-				q := p[:12:12]
+			if i+2 <= len(k) {
+				kw, q := k[i:i+2:i+2], p[6*i:6*i+12:6*i+12]
+				w0, w1 := kw[0], kw[1]
 				a0 += q[0]*w0 + q[6]*w1
 				a1 += q[1]*w0 + q[7]*w1
 				a2 += q[2]*w0 + q[8]*w1

@@ -120,22 +120,69 @@ func coeffs(in, out int, f filter) (bounds []int32, kk []int32, ksize int) {
 	return bounds, kk, ksize
 }
 
-// clip8 is Pillow's clip8: the fixed-point sum back to a byte.
-func clip8(v int32) byte {
-	v >>= pillowBits
-	if v < 0 {
-		return 0
+// Two channel sums share one int64 in both passes, in its low and high
+// 32 bits, so that one multiplication weighs two bytes. Each lane starts at
+// Pillow's rounding half plus 2^31: every channel sum fits an int32, so a
+// lane ends in [0, 2^32), the two never mix, and each comes back with a
+// shift and a mask. The 2^31 moves the byte value, sum>>22, up by 512,
+// which clipTab takes back off (Pillow's clip8 is a table too).
+const (
+	half = 1 << (pillowBits - 1)
+	// laneStart is (half + 2^31) in each lane, 0x8020000080200000 as an int64.
+	laneStart int64 = -0x7FDFFFFF7FE00000
+)
+
+// clipTab is Pillow's clip8 of a lane's sum>>22 + 512.
+var clipTab = func() (t [1024]byte) {
+	for i := range t {
+		t[i] = byte(min(max(i-512, 0), 255))
 	}
-	if v > 255 {
-		return 255
-	}
-	return byte(v)
+	return t
+}()
+
+// unpack gives the two bytes of a packed sum.
+func unpack(v int64) (lo, hi byte) {
+	u := uint64(v)
+	return clipTab[u>>pillowBits&1023], clipTab[u>>(32+pillowBits)]
 }
+
+// repack gives the two bytes of a packed sum, packed for the next pass.
+func repack(v int64) int64 {
+	lo, hi := unpack(v)
+	return int64(lo) | int64(hi)<<32
+}
+
+// padTaps copies a coeffs table to int64 weights, m to an output position
+// with m a multiple of four, zero past each window's taps. The passes sum
+// four taps a turn, then two (Go does not unroll loops itself), over each
+// window's taps rounded up to even (taps(n)): a zero weight adds exactly
+// nothing, and m zero pixels past the end of a row keep every padded tap
+// in range.
+func padTaps(bounds, kk []int32, ksize int) ([]int64, int) {
+	n := 0
+	for i := 1; i < len(bounds); i += 2 {
+		n = max(n, int(bounds[i]))
+	}
+	m := (n + 3) &^ 3
+	out := len(bounds) / 2
+	w := make([]int64, out*m)
+	for o := range out {
+		for i := range int(bounds[2*o+1]) {
+			w[o*m+i] = int64(kk[o*ksize+i])
+		}
+	}
+	return w, m
+}
+
+// taps is the number of taps the passes sum for a window of n: n rounded
+// up to even (4 or 2 a turn).
+func taps(n int32) int { return int(n+1) &^ 1 }
 
 // Resize scales src to w×h as Pillow's Image.resize does for an RGB image
 // (no reducing_gap), with r Bicubic, Bilinear or Nearest: same size is a
 // copy; otherwise ImagingResample's two passes, horizontal first (only over
-// the rows the vertical pass reads), each rounded to bytes.
+// the rows the vertical pass reads), each rounded to bytes. A pass whose
+// size does not change is skipped, as Pillow skips it.
 func Resize(src RGB, w, h int, r Resample) RGB {
 	if src.Width == w && src.Height == h {
 		return RGB{Width: w, Height: h, Pix: append([]byte(nil), src.Pix...)}
@@ -151,198 +198,236 @@ func Resize(src RGB, w, h int, r Resample) RGB {
 	default:
 		panic(fmt.Sprintf("imageprep: Resize with %v", r))
 	}
-	needH, needV := w != src.Width, h != src.Height
-	hb, hk, hks := coeffs(src.Width, w, f)
-	vb, vk, vks := coeffs(src.Height, h, f)
-	cur := src
-	if needH {
-		first := int(vb[0])
-		last := int(vb[2*h-2] + vb[2*h-1])
-		if !needV {
-			first, last = 0, src.Height
+	out := RGB{Width: w, Height: h, Pix: make([]byte, w*h*3)}
+	var vb, vk []int32
+	var vks int
+	if h != src.Height {
+		vb, vk, vks = coeffs(src.Height, h, f)
+	} else {
+		// No vertical pass: the rows go through the vertical loop with
+		// one tap of weight 1.0, which gives each byte back unchanged
+		// ((b<<22 + half) >> 22 == b).
+		vb, vk, vks = make([]int32, 2*h), make([]int32, h), 1
+		for y := range h {
+			vb[2*y], vb[2*y+1], vk[y] = int32(y), 1, 1<<pillowBits
 		}
-		tmp := RGB{Width: w, Height: last - first, Pix: make([]byte, w*(last-first)*3)}
-		horizontal(tmp, src, first, hb, hk, hks)
-		if needV {
-			for i := range h {
-				vb[2*i] -= int32(first)
-			}
-		}
-		cur = tmp
 	}
-	if !needV {
-		return cur
+	// The intermediate rows the vertical pass reads: first to last.
+	first, last := int(vb[0]), int(vb[2*h-2]+vb[2*h-1])
+	for y := range h {
+		vb[2*y] -= int32(first)
 	}
-	out := RGB{Width: cur.Width, Height: h, Pix: make([]byte, cur.Width*h*3)}
-	vertical(out, cur, vb, vk, vks)
+	var fill rowFiller
+	if w != src.Width {
+		hb, hk, hks := coeffs(src.Width, w, f)
+		fill = newHorizontal(src, first, last, w, hb, hk, hks)
+	} else {
+		fill = packRows(src, first, last)
+	}
+	vertical(out, fill, vb, vk, vks)
 	return out
 }
 
-// horizontal is ImagingResampleHorizontal_8bpc: row y of dst from row
-// y+offset of src. Red and green are summed together in one int64, red in
-// the low 32 bits and green above (each channel's sum fits an int32, so
-// the two never mix and each comes back exactly); blue alone.
-func horizontal(dst, src RGB, offset int, bounds, kk []int32, ksize int) {
-	const half = 1 << (pillowBits - 1)
-	const rgHalf = int64(half) | int64(half)<<32
-	sstride, dstride := src.Width*3, dst.Width*3
-	// Four rows at a time, so that each output pixel's weights are loaded
-	// once for the four.
-	var rg, bl [4][]int64 // red | green<<32, and blue, of each source pixel
-	for i := range 4 {
-		rg[i], bl[i] = make([]int64, src.Width), make([]int64, src.Width)
-	}
-	bb01, bb23 := make([]int64, src.Width), make([]int64, src.Width)
-	for y0 := 0; y0 < dst.Height; y0 += 4 {
-		n4 := min(4, dst.Height-y0)
-		for j := range n4 {
-			srow := src.Pix[(y0+j+offset)*sstride : (y0+j+offset+1)*sstride]
-			r, b := rg[j], bl[j]
-			for x := range r {
-				p := srow[3*x:]
-				p = p[:3]
-				r[x] = int64(p[0]) | int64(p[1])<<32
-				b[x] = int64(p[2])
+// The intermediate image (the horizontal pass's output, or the source when
+// that pass is skipped) is never stored whole: the vertical pass asks for
+// its rows four at a time, as its windows move down, and keeps them in a
+// small ring, packed as it sums them. A packed row of a w-pixel image is
+// w + ⌈w/2⌉ int64: red|green<<32 of every pixel, then blue of pixels
+// 2j|2j+1<<32. Two channels share one int64 because each channel's sum
+// fits an int32, so the two never mix and each comes back exactly: half
+// the multiplications.
+
+// rowFiller packs intermediate rows y0 to y0+3 into dst (rows past the
+// end repeat the last one).
+type rowFiller func(y0 int, dst *[4][]int64)
+
+func packedLen(w int) int { return w + (w+1)/2 }
+
+// packRows is the rowFiller of the source rows first to last themselves.
+func packRows(src RGB, first, last int) rowFiller {
+	w := src.Width
+	return func(y0 int, dst *[4][]int64) {
+		for j, d := range dst {
+			y := first + min(y0+j, last-first-1)
+			s := src.Pix[y*w*3 : (y+1)*w*3]
+			rg, bl := d[:w], d[w:packedLen(w)]
+			for x := range rg {
+				p := s[3*x : 3*x+3 : 3*x+3]
+				rg[x] = int64(p[0]) | int64(p[1])<<32
 			}
-		}
-		if n4 < 4 {
-			for j := range n4 {
-				for xx := range dst.Width {
-					xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
-					k := kk[xx*ksize : xx*ksize+n]
-					s, t := rg[j][xmin:xmin+n], bl[j][xmin:xmin+n]
-					a, c := rgHalf, int64(half)
-					for i, w := range k {
-						a += s[i] * int64(w)
-						c += t[i] * int64(w)
-					}
-					putPixel(dst.Pix[(y0+j)*dstride+3*xx:], a, c)
+			for x := range bl {
+				b := int64(s[6*x+2])
+				if 6*x+5 < len(s) {
+					b |= int64(s[6*x+5]) << 32
 				}
+				bl[x] = b
 			}
-			continue
-		}
-		// Blue of rows 0 and 1, and of rows 2 and 3, packed like red and
-		// green: six products a tap for the four rows instead of eight.
-		for x := range bb01 {
-			bb01[x] = bl[0][x] | bl[1][x]<<32
-			bb23[x] = bl[2][x] | bl[3][x]<<32
-		}
-		d0 := dst.Pix[(y0+0)*dstride : (y0+1)*dstride]
-		d1 := dst.Pix[(y0+1)*dstride : (y0+2)*dstride]
-		d2 := dst.Pix[(y0+2)*dstride : (y0+3)*dstride]
-		d3 := dst.Pix[(y0+3)*dstride : (y0+4)*dstride]
-		for xx := range dst.Width {
-			xmin, n := int(bounds[2*xx]), int(bounds[2*xx+1])
-			k := kk[xx*ksize : xx*ksize+n]
-			r0, r1, r2, r3 := rg[0][xmin:xmin+n], rg[1][xmin:xmin+n], rg[2][xmin:xmin+n], rg[3][xmin:xmin+n]
-			p01, p23 := bb01[xmin:xmin+n], bb23[xmin:xmin+n]
-			a0, a1, a2, a3 := rgHalf, rgHalf, rgHalf, rgHalf
-			c01, c23 := rgHalf, rgHalf
-			for i, w32 := range k {
-				w := int64(w32)
-				a0 += r0[i] * w
-				a1 += r1[i] * w
-				a2 += r2[i] * w
-				a3 += r3[i] * w
-				c01 += p01[i] * w
-				c23 += p23[i] * w
-			}
-			b0 := int32(c01)
-			b1 := int32((c01 - int64(b0)) >> 32)
-			b2 := int32(c23)
-			b3 := int32((c23 - int64(b2)) >> 32)
-			putPixel(d0[3*xx:], a0, int64(b0))
-			putPixel(d1[3*xx:], a1, int64(b1))
-			putPixel(d2[3*xx:], a2, int64(b2))
-			putPixel(d3[3*xx:], a3, int64(b3))
 		}
 	}
 }
 
-// putPixel writes the sums of one pixel: red and green packed in rg (red
-// in the low 32 bits, each sum an int32), blue in b.
-func putPixel(d []byte, rg, b int64) {
-	r := int32(rg)
-	g := int32((rg - int64(r)) >> 32)
-	d = d[:3]
-	d[0], d[1], d[2] = clip8(r), clip8(g), clip8(int32(b))
+// newHorizontal is ImagingResampleHorizontal_8bpc as a rowFiller: rows
+// first to last of src scaled to w pixels, four rows at a time so that
+// each weight is loaded once for the four.
+func newHorizontal(src RGB, first, last, w int, bounds, kk []int32, ksize int) rowFiller {
+	wt, m := padTaps(bounds, kk, ksize)
+	sstride := src.Width * 3
+	// Six int64 lanes per source pixel, side by side so that a window is
+	// one contiguous slice: red|green<<32 of rows 0 to 3, then blue of rows
+	// 0|1<<32 and 2|3<<32. Then m pixels of zeros, where the padded taps of
+	// the last windows read.
+	buf := make([]int64, 6*(src.Width+m))
+	pix := buf[:6*src.Width]
+	return func(y0 int, dst *[4][]int64) {
+		var s [4][]byte
+		for j := range s {
+			y := first + min(y0+j, last-first-1)
+			s[j] = src.Pix[y*sstride : (y+1)*sstride]
+		}
+		s0, s1, s2, s3 := s[0], s[1][:len(s[0])], s[2][:len(s[0])], s[3][:len(s[0])]
+		for x := 0; x+6 <= len(pix); x += 6 {
+			i := x / 2 // 3 bytes a pixel, 6 lanes
+			p := pix[x : x+6 : x+6]
+			q0, q1, q2, q3 := s0[i:i+3:i+3], s1[i:i+3:i+3], s2[i:i+3:i+3], s3[i:i+3:i+3]
+			p[0] = int64(q0[0]) | int64(q0[1])<<32
+			p[1] = int64(q1[0]) | int64(q1[1])<<32
+			p[2] = int64(q2[0]) | int64(q2[1])<<32
+			p[3] = int64(q3[0]) | int64(q3[1])<<32
+			p[4] = int64(q0[2]) | int64(q1[2])<<32
+			p[5] = int64(q2[2]) | int64(q3[2])<<32
+		}
+		rg0, rg1, rg2, rg3 := dst[0][:w], dst[1][:w], dst[2][:w], dst[3][:w]
+		bl0, bl1, bl2, bl3 := dst[0][w:], dst[1][w:], dst[2][w:], dst[3][w:]
+		var even [4]int64 // blue of the last even pixel, until its odd neighbour comes
+		for xx := range rg0 {
+			xmin := int(bounds[2*xx])
+			k := wt[xx*m : xx*m+taps(bounds[2*xx+1])]
+			p := buf[6*xmin : 6*(xmin+len(k))]
+			a0, a1, a2, a3, c01, c23 := laneStart, laneStart, laneStart, laneStart, laneStart, laneStart
+			// Four taps a turn, then two (taps rounds windows up to even),
+			// by index: re-slicing k and p each turn costs more.
+			i := 0
+			for ; i+4 <= len(k); i += 4 {
+				kw, q := k[i:i+4:i+4], p[6*i:6*i+24:6*i+24]
+				w0, w1, w2, w3 := kw[0], kw[1], kw[2], kw[3]
+				a0 += q[0]*w0 + q[6]*w1 + q[12]*w2 + q[18]*w3
+				a1 += q[1]*w0 + q[7]*w1 + q[13]*w2 + q[19]*w3
+				a2 += q[2]*w0 + q[8]*w1 + q[14]*w2 + q[20]*w3
+				a3 += q[3]*w0 + q[9]*w1 + q[15]*w2 + q[21]*w3
+				c01 += q[4]*w0 + q[10]*w1 + q[16]*w2 + q[22]*w3
+				c23 += q[5]*w0 + q[11]*w1 + q[17]*w2 + q[23]*w3
+			}
+			if i+2 <= len(k) {
+				kw, q := k[i:i+2:i+2], p[6*i:6*i+12:6*i+12]
+				w0, w1 := kw[0], kw[1]
+				a0 += q[0]*w0 + q[6]*w1
+				a1 += q[1]*w0 + q[7]*w1
+				a2 += q[2]*w0 + q[8]*w1
+				a3 += q[3]*w0 + q[9]*w1
+				c01 += q[4]*w0 + q[10]*w1
+				c23 += q[5]*w0 + q[11]*w1
+			}
+			rg0[xx], rg1[xx], rg2[xx], rg3[xx] = repack(a0), repack(a1), repack(a2), repack(a3)
+			b0, b1 := unpack(c01)
+			b2, b3 := unpack(c23)
+			v0, v1, v2, v3 := int64(b0), int64(b1), int64(b2), int64(b3)
+			if xx&1 == 0 {
+				even = [4]int64{v0, v1, v2, v3}
+				continue
+			}
+			j := xx / 2
+			bl0[j], bl1[j], bl2[j], bl3[j] = even[0]|v0<<32, even[1]|v1<<32, even[2]|v2<<32, even[3]|v3<<32
+		}
+		if w&1 == 1 {
+			j := w / 2
+			bl0[j], bl1[j], bl2[j], bl3[j] = even[0], even[1], even[2], even[3]
+		}
+	}
 }
 
-// vertical is ImagingResampleVertical_8bpc, summed tap by tap over whole
-// rows (the same integer sums in another order, which is exact). Each
-// source row is packed once, two bytes to an int64 as in horizontal, into a
-// ring that holds the rows the output rows in flight read (their windows
-// only move down).
-func vertical(dst, src RGB, bounds, kk []int32, ksize int) {
-	const half = 1 << (pillowBits - 1)
-	stride := src.Width * 3
-	pairs := stride / 2
-	odd := stride%2 == 1
-	acc := make([]int64, pairs)
-	ringN := ksize + 1
+// vertical is ImagingResampleVertical_8bpc over the packed intermediate
+// rows fill gives, summed over whole rows four taps at a time (the same
+// integer sums in another order, which is exact). Windows of more than
+// four taps keep their partial sums in acc between groups of four; the
+// last group writes bytes.
+func vertical(dst RGB, fill rowFiller, bounds, kk []int32, ksize int) {
+	wt, m := padTaps(bounds, kk, ksize)
+	w := dst.Width
+	plen := packedLen(w)
+	acc := make([]int64, plen)
+	// The ring holds the rows of the window being summed and the up to
+	// three rows filled past it: windows only move down.
+	ringN := ksize + 4
 	ring := make([][]int64, ringN)
-	ringOdd := make([]int32, ringN)
-	ringRow := make([]int, ringN) // which source row each slot holds
 	for i := range ring {
-		ring[i] = make([]int64, pairs)
-		ringRow[i] = -1
+		ring[i] = make([]int64, plen)
 	}
-	row := func(y int) ([]int64, int32) {
-		slot := y % ringN
-		if ringRow[slot] != y {
-			sp := src.Pix[y*stride : (y+1)*stride]
-			r := ring[slot]
-			sp2 := sp[:2*len(r)]
-			for x := range r {
-				q := sp2[2*x:]
-				q = q[:2]
-				r[x] = int64(q[0]) | int64(q[1])<<32
-			}
-			if odd {
-				ringOdd[slot] = int32(sp[stride-1])
-			}
-			ringRow[slot] = y
-		}
-		return ring[slot], ringOdd[slot]
-	}
+	filled := 0         // rows 0 to filled-1 have been filled
+	var four [4][]int64 // the slots fill packs into (one allocation, not one a call)
+	rows := make([][]int64, m)
 	for yy := range dst.Height {
 		ymin, n := int(bounds[2*yy]), int(bounds[2*yy+1])
-		taps := kk[yy*ksize : yy*ksize+n]
-		for i := range acc {
-			acc[i] = int64(half) | int64(half)<<32
-		}
-		last := int32(half)
-		i := 0
-		for ; i+1 < len(taps); i += 2 { // two rows a turn: half the accumulator traffic
-			r0, o0 := row(ymin + i)
-			r1, o1 := row(ymin + i + 1)
-			c0, c1 := int64(taps[i]), int64(taps[i+1])
-			r0, r1 = r0[:len(acc)], r1[:len(acc)]
-			for x := range acc {
-				acc[x] += r0[x]*c0 + r1[x]*c1
+		for filled < ymin+n {
+			for j := range four {
+				four[j] = ring[(filled+j)%ringN]
 			}
-			last += o0*taps[i] + o1*taps[i+1]
+			fill(filled, &four)
+			filled += 4
 		}
-		if i < len(taps) {
-			r0, o0 := row(ymin + i)
-			c0 := int64(taps[i])
-			r0 = r0[:len(acc)]
-			for x := range acc {
-				acc[x] += r0[x] * c0
+		// The taps go four at a time, the last four straight to bytes;
+		// a window of 4q+2 starts with two. The weights past a window's
+		// taps are zero, m at least four.
+		nt := max(taps(bounds[2*yy+1]), 4)
+		for j := range nt {
+			// Padded taps (weight 0) read the window's last row again.
+			rows[j] = ring[(ymin+max(min(j, n-1), 0))%ringN][:plen]
+		}
+		k := wt[yy*m : yy*m+nt]
+		a := acc[:plen]
+		g := 0
+		switch {
+		case nt%4 == 2:
+			r0, r1 := rows[0], rows[1][:plen]
+			c0, c1 := k[0], k[1]
+			for x := range r0 {
+				a[x] = laneStart + r0[x]*c0 + r1[x]*c1
 			}
-			last += o0 * taps[i]
+			g = 2
+		case nt == 4:
+			for x := range a {
+				a[x] = laneStart
+			}
+		default:
+			r0, r1, r2, r3 := rows[0], rows[1][:plen], rows[2][:plen], rows[3][:plen]
+			c0, c1, c2, c3 := k[0], k[1], k[2], k[3]
+			for x := range r0 {
+				a[x] = laneStart + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			}
+			g = 4
 		}
-		drow := dst.Pix[yy*stride : (yy+1)*stride]
-		dp := drow[:2*len(acc)]
-		for x, v := range acc {
-			lo := int32(v)
-			hi := int32((v - int64(lo)) >> 32)
-			q := dp[2*x:]
-			q = q[:2]
-			q[0], q[1] = clip8(lo), clip8(hi)
+		for ; g+4 < nt; g += 4 {
+			r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
+			c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
+			for x := range r0 {
+				a[x] += r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			}
 		}
-		if odd {
-			drow[stride-1] = clip8(last)
+		r0, r1, r2, r3 := rows[g], rows[g+1][:plen], rows[g+2][:plen], rows[g+3][:plen]
+		c0, c1, c2, c3 := k[g], k[g+1], k[g+2], k[g+3]
+		drow := dst.Pix[yy*w*3 : (yy+1)*w*3]
+		for x := range w { // red|green of each pixel
+			v := a[x] + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			d := drow[3*x : 3*x+2 : 3*x+2]
+			d[0], d[1] = unpack(v)
+		}
+		for x := w; x < plen; x++ { // blue of two pixels
+			v := a[x] + r0[x]*c0 + r1[x]*c1 + r2[x]*c2 + r3[x]*c3
+			b0, b1 := unpack(v)
+			j := 6*(x-w) + 2
+			drow[j] = b0
+			if j+3 < len(drow) {
+				drow[j+3] = b1
+			}
 		}
 	}
 }

@@ -122,9 +122,11 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 	// Without a pool of its own ggml starts and joins its worker threads
 	// for every graph: a decoding step of the small model cost 2.6 ms
 	// against llama-server's 0.7 (docs/benchmarks.md, "Single-model
-	// parity"). The pool has a thread per CPU (at least the context's
-	// threads), so that SetThreads may raise the count up to that.
-	c.pool = C.vlmcmp_attach_pool(cc, C.int(max(int(params.n_threads), int(params.n_threads_batch), runtime.NumCPU())))
+	// parity"). The pool has a thread per CPU, at most 16 (the most
+	// local.Config gives the decoder and encoder together), and at least
+	// the context's threads, so that SetThreads may raise the count up to
+	// that; its threads sleep while the context is idle.
+	c.pool = C.vlmcmp_attach_pool(cc, C.int(max(int(params.n_threads), int(params.n_threads_batch), min(runtime.NumCPU(), 16))))
 	runtime.SetFinalizer(c, func(c *Context) {
 		slog.Debug("native: context not closed")
 		c.Close()

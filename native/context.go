@@ -4,6 +4,18 @@ package native
 
 // #include <stdlib.h>
 // #include "llama.h"
+// #include "ggml-cpu.h"
+//
+// // A thread pool kept for the context's life (see NewContext). Its workers
+// // sleep between decodes (poll 0) rather than spin, so they leave the CPUs
+// // to Go's work (sampling, preparing the next image) in between.
+// static struct ggml_threadpool *vlmcmp_attach_pool(struct llama_context *ctx, int n) {
+//     struct ggml_threadpool_params tp = ggml_threadpool_params_default(n);
+//     tp.poll = 0;
+//     struct ggml_threadpool *pool = ggml_threadpool_new(&tp);
+//     if (pool) llama_attach_threadpool(ctx, pool, pool);
+//     return pool;
+// }
 //
 // // The abort flag lives in C memory: ggml reads it between graph nodes,
 // // any goroutine may set it, and no Go code runs inside a decode.
@@ -44,6 +56,10 @@ type Context struct {
 
 	abortMu   sync.Mutex // guards abortFlag against Close
 	abortFlag *C.int     // non-zero: decodes abort; freed by Close
+
+	// pool is the CPU thread pool of every decode (nil: ggml makes and
+	// joins one per decode), freed by Close after the context.
+	pool *C.struct_ggml_threadpool
 
 	// outputs[i] says whether batch token i of the last decode has logits;
 	// lastOut whether the last decode or eval produced any (index -1).
@@ -103,6 +119,14 @@ func NewContext(m *Model, p ContextParams) (*Context, error) {
 		kvSplit: p.KVSplit,
 	}
 	c.abortFlag = C.vlmcmp_set_abort(cc)
+	// Without a pool of its own ggml starts and joins its worker threads
+	// for every graph: a decoding step of the small model cost 2.6 ms
+	// against llama-server's 0.7 (docs/benchmarks.md, "Single-model
+	// parity"). The pool has a thread per CPU, at most 16 (the most
+	// local.Config gives the decoder and encoder together), and at least
+	// the context's threads, so that SetThreads may raise the count up to
+	// that; its threads sleep while the context is idle.
+	c.pool = C.vlmcmp_attach_pool(cc, C.int(max(int(params.n_threads), int(params.n_threads_batch), min(runtime.NumCPU(), 16))))
 	runtime.SetFinalizer(c, func(c *Context) {
 		slog.Debug("native: context not closed")
 		c.Close()
@@ -130,7 +154,10 @@ func (c *Context) Close() error {
 	c.abortMu.Lock()
 	C.llama_free(c.c)
 	C.free(unsafe.Pointer(c.abortFlag))
-	c.c, c.mem, c.abortFlag = nil, nil, nil
+	if c.pool != nil {
+		C.ggml_threadpool_free(c.pool)
+	}
+	c.c, c.mem, c.abortFlag, c.pool = nil, nil, nil, nil
 	c.abortMu.Unlock()
 	c.releaseLoRA()
 	c.model.release(userContext)

@@ -18,16 +18,21 @@
 # BATCHES (8,16,32), PARALLELS ("8 16 32"), THREADS (server -t values to
 # try, each with every --parallel; default nproc), LOCAL_FLAGS (vlmcmp bench
 # flags of the local path; default --text-first: the prompt before the
-# image, as the server gets it from the OpenAI backend), REPEAT (rounds, 3),
-# PORT (8089), OUT (build/peer-bench). Run it on a quiet machine: every
-# figure is wall time.
+# image, as the server gets it from the OpenAI backend), BEFORE (a second
+# vlmcmp binary, e.g. a build of an earlier commit, timed right before
+# ./vlmcmp in every round, into before-*.json), REPEAT (rounds, 3),
+# PORT (8089), OUT (build/peer-bench), QUIET (seconds, 0 to skip; default
+# 120: before each timed run wait up to that long for a second in which the
+# CPUs are at most 20% busy, so that another job's burst, such as a test
+# run, does not land in one path's figure; each run's line says how long it
+# waited). Run it on a quiet machine: every figure is wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 1 ] || { echo "usage: $0 LLAMA_CPP_DIR" >&2; exit 2; }
 LLAMA=$1
 IMAGES=${IMAGES:-32} SIZE=${SIZE:-320x240} TOKENS=${TOKENS:-16 64}
 BATCHES=${BATCHES:-8,16,32} PARALLELS=${PARALLELS:-8 16 32} THREADS=${THREADS:-$(nproc)}
-REPEAT=${REPEAT:-3} PORT=${PORT:-8089} OUT=${OUT:-build/peer-bench} LOCAL_FLAGS=${LOCAL_FLAGS---text-first}
+REPEAT=${REPEAT:-3} QUIET=${QUIET:-120} PORT=${PORT:-8089} OUT=${OUT:-build/peer-bench} LOCAL_FLAGS=${LOCAL_FLAGS---text-first}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -37,6 +42,19 @@ M=$OUT/small
 scripts/peer-server.sh "$LLAMA" --build-only
 
 common=(--synthetic "$IMAGES" --synthetic-size "$SIZE" --repeat 1)
+# quiet waits up to QUIET seconds for a second with the CPUs at most 20%
+# busy (from /proc/stat) and prints how long it waited.
+quiet() {
+	local t0=$SECONDS a b
+	while [ $((SECONDS - t0)) -lt "$QUIET" ]; do
+		a=($(head -1 /proc/stat)); sleep 1; b=($(head -1 /proc/stat))
+		local idle=$(( b[4] + b[5] - a[4] - a[5] )) total=0 i
+		for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+		[ "$total" -gt 0 ] && [ $(( (total - idle) * 100 / total )) -le 20 ] && break
+	done
+	printf '(waited %ds for quiet, load %s)' $((SECONDS - t0)) "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
 server_pid=
 stop_server() {
 	if [ -n "$server_pid" ]; then
@@ -50,7 +68,14 @@ trap stop_server EXIT
 echo "peer-bench: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $REPEAT rounds" | tee "$OUT/summary.txt"
 for t in $TOKENS; do
 	for r in $(seq 1 "$REPEAT"); do
-		echo "== round $r, $t tokens: local ($LOCAL_FLAGS), batch $BATCHES" | tee -a "$OUT/summary.txt"
+		if [ -n "${BEFORE:-}" ]; then
+			echo "== round $r, $t tokens: before ($BEFORE), batch $BATCHES $(quiet)" | tee -a "$OUT/summary.txt"
+			# shellcheck disable=SC2086
+			"$BEFORE" bench --model-file "$M/model.gguf" --mmproj "$M/mmproj.gguf" "${common[@]}" \
+				--max-tokens "$t" --batch "$BATCHES" --json "$OUT/before-$t-r$r.json" $LOCAL_FLAGS 2>/dev/null |
+				grep -E '^ +local' | sed 's/^  local /  before/' | tee -a "$OUT/summary.txt"
+		fi
+		echo "== round $r, $t tokens: local ($LOCAL_FLAGS), batch $BATCHES $(quiet)" | tee -a "$OUT/summary.txt"
 		# shellcheck disable=SC2086
 		./vlmcmp bench --model-file "$M/model.gguf" --mmproj "$M/mmproj.gguf" "${common[@]}" \
 			--max-tokens "$t" --batch "$BATCHES" --json "$OUT/local-$t-r$r.json" $LOCAL_FLAGS 2>/dev/null |
@@ -60,6 +85,7 @@ for t in $TOKENS; do
 				scripts/peer-server.sh "$LLAMA" --model "$M/model.gguf" --mmproj "$M/mmproj.gguf" \
 					--parallel "$p" --threads "$th" --port "$PORT" --ctx $((p * 1024)) >/dev/null
 				server_pid=$(cat "$LLAMA/build-vlmcmp/server-$PORT.pid")
+				echo "   server --parallel $p -t $th $(quiet)" | tee -a "$OUT/summary.txt"
 				./vlmcmp bench --server "http://127.0.0.1:$PORT/v1" "${common[@]}" --max-tokens "$t" \
 					--batch "$p" --concurrency "$p" --json "$OUT/server-$t-$p-t$th-r$r.json" 2>/dev/null |
 					grep -E '^ +server' | sed "s/\$/  (-t $th)/" | tee -a "$OUT/summary.txt"

@@ -472,7 +472,6 @@ func (w *imageWindow) acquire(ctx context.Context, i int) (*llm.SharedImage, err
 	s := &w.slots[i]
 	if s.shared == nil {
 		s.shared = llm.NewSharedImage(w.items[i].ImagePath)
-		s.shared.SetDecoders(s.pending)
 		for k, n := range s.want {
 			s.shared.SetWant(k, n)
 		}
@@ -521,16 +520,10 @@ type imageBudgetNoter interface {
 // imageBudgetNote is p's note, "" when it has none; p may be wrapped in
 // the response cache.
 func imageBudgetNote(p llm.Predictor) string {
-	for p != nil {
-		if n, ok := p.(imageBudgetNoter); ok {
-			_, _, note := n.ImageBudgetNote()
-			return note
-		}
-		u, ok := p.(interface{ Unwrap() llm.Predictor })
-		if !ok {
-			return ""
-		}
-		p = u.Unwrap()
+	n, ok := underlying[imageBudgetNoter](p)
+	if !ok {
+		return ""
 	}
-	return ""
+	_, _, note := n.ImageBudgetNote()
+	return note
 }

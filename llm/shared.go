@@ -27,14 +27,6 @@ type SharedImage struct {
 	data     []byte
 	loadErr  error
 
-	decodeMu  sync.Mutex
-	decoded   bool // img, format and decodeErr hold the decode
-	decoders  int  // Decode calls expected (SetDecoders); 0: keep the pixels
-	decodes   int  // Decode calls so far
-	img       image.Image
-	format    string
-	decodeErr error
-
 	hashOnce sync.Once
 	hash     string
 
@@ -76,38 +68,39 @@ func (s *SharedImage) Data() ([]byte, error) {
 	return s.data, s.loadErr
 }
 
-// Decode returns the decoded image and its format (see imagefile.Decode),
-// decoded on the first call. The error names the file. Once as many calls
-// as SetDecoders gave have had the pixels they are dropped (a decoded
-// photo is large), and a later call decodes again.
-func (s *SharedImage) Decode() (image.Image, string, error) {
-	s.decodeMu.Lock()
-	defer s.decodeMu.Unlock()
-	if !s.decoded {
-		s.img, s.format, s.decodeErr = nil, "", nil
-		if data, err := s.Data(); err != nil {
-			s.decodeErr = err
-		} else if img, format, err := imagefile.Decode(data); err != nil {
-			s.decodeErr = fmt.Errorf("image %s: %w", s.path, err)
-		} else {
-			s.img, s.format = img, format
-		}
-		s.decoded = true
-	}
-	img, format, err := s.img, s.format, s.decodeErr
-	s.decodes++
-	if s.decoders > 0 && s.decodes >= s.decoders {
-		s.img, s.decoded = nil, false
-	}
-	return img, format, err
+// DecodeKey is the share key of the predictors that take an image's decoded
+// pixels ([SharedImage.Decode]): the runner counts them with the other keys
+// ([Sharer]), so the pixels are dropped once the last of them has them.
+const DecodeKey = "decoded pixels"
+
+// decodedImage is what Decode shares.
+type decodedImage struct {
+	img    image.Image
+	format string
 }
 
-// SetDecoders says how many Decode calls to expect (the models that will
-// ask about the image): the pixels are dropped after the last.
-func (s *SharedImage) SetDecoders(n int) {
-	s.decodeMu.Lock()
-	s.decoders = n
-	s.decodeMu.Unlock()
+// Decode returns the decoded image and its format (see imagefile.Decode),
+// decoded on the first call: a Take of [DecodeKey], so that once as many
+// calls as SetWant(DecodeKey) gave have had the pixels they are dropped (a
+// decoded photo is large), and a later call decodes again. The error names
+// the file.
+func (s *SharedImage) Decode() (image.Image, string, error) {
+	v, _, err := s.Take(DecodeKey, DecodeKey, func() (any, error) {
+		data, err := s.Data()
+		if err != nil {
+			return nil, err
+		}
+		img, format, err := imagefile.Decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", s.path, err)
+		}
+		return decodedImage{img, format}, nil
+	}, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	d := v.(decodedImage)
+	return d.img, d.format, nil
 }
 
 // Hash is the hex SHA-256 of the file's bytes (see ImageHash), computed
@@ -202,9 +195,6 @@ func (p *sharedPart) free() {
 // anything made later is not kept. The runner calls it once every model has
 // answered the image.
 func (s *SharedImage) Release() {
-	s.decodeMu.Lock()
-	s.img, s.decoded = nil, false
-	s.decodeMu.Unlock()
 	s.mu.Lock()
 	s.released = true
 	parts := s.parts

@@ -77,11 +77,11 @@ func TestSharedImageRelease(t *testing.T) {
 	}
 }
 
-// The pixels are decoded once for the decoders expected, dropped after the
-// last, and decoded again for a caller after that.
+// The pixels are decoded once for the decoders expected (DecodeKey's
+// want), dropped after the last, and decoded again for a caller after that.
 func TestSharedImageDecodeOnce(t *testing.T) {
 	s := NewSharedImage(writePNG(t, 4, 3))
-	s.SetDecoders(2)
+	s.SetWant(DecodeKey, 2)
 	a, _, err := s.Decode()
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func TestSharedImageDecodeOnce(t *testing.T) {
 	if a != b {
 		t.Error("the second decoder got other pixels: decoded twice")
 	}
-	if s.img != nil {
+	if len(s.parts) != 0 {
 		t.Error("the pixels are kept after the last decoder")
 	}
 	c, _, err := s.Decode()

@@ -438,6 +438,11 @@ func (p *Predictor) PredictBatch(ctx context.Context, reqs []*llm.Request) <-cha
 	return llm.PredictPool(ctx, reqs, cap(p.sem), p.Predict)
 }
 
+// ShareKey makes the runner count the predictor among those that take a
+// shared image's decoded pixels (llm.DecodeKey), so they are dropped once
+// every such model has them.
+func (p *Predictor) ShareKey() string { return llm.DecodeKey }
+
 // requestImage is req's image ready to send: from its shared image when the
 // runner gave one (read and decoded once for every model of a run), else
 // from Image or the file.

@@ -82,3 +82,12 @@ func TestResizeMatchesNaive(t *testing.T) {
 		}
 	}
 }
+
+// TestLaneStart: the literal laneStart is Pillow's rounding half plus 2^31
+// in each 32-bit lane, as its comment says.
+func TestLaneStart(t *testing.T) {
+	lane := uint64(half + 1<<31)
+	if want := lane<<32 | lane; uint64(laneStart) != want {
+		t.Errorf("laneStart = %#x, want %#x", uint64(laneStart), want)
+	}
+}

@@ -87,7 +87,8 @@ func TestResizeMatchesNaive(t *testing.T) {
 // in each 32-bit lane, as its comment says.
 func TestLaneStart(t *testing.T) {
 	lane := uint64(half + 1<<31)
-	if want := lane<<32 | lane; uint64(laneStart) != want {
-		t.Errorf("laneStart = %#x, want %#x", uint64(laneStart), want)
+	got := laneStart // a variable: the constant is negative as an int64
+	if want := lane<<32 | lane; uint64(got) != want {
+		t.Errorf("laneStart = %#x, want %#x", uint64(got), want)
 	}
 }

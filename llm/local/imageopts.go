@@ -176,6 +176,9 @@ type imagePlan struct {
 	hfMin, hfMax int
 	fam          *family.Family
 	pre          *Preprocessor // nil without a file
+	// key names the plan among those sharing a projector (its identity),
+	// for pixels prepared once per run (shared.go).
+	key string
 	// below counts images scaled below what hfMax keeps; seen, all images.
 	mu          sync.Mutex
 	below, seen int
@@ -217,6 +220,7 @@ func (c *Config) planImages(fam *family.Family) error {
 	} else if fam != nil {
 		pl.hfMin, pl.hfMax = fam.MinPixels, fam.MaxPixels
 	}
+	pl.key = fmt.Sprint(pl.identity())
 	c.plan = pl
 	return nil
 }
@@ -259,6 +263,14 @@ func (pl *imagePlan) count(res *imageprep.Result) {
 		pl.below++
 	}
 	pl.mu.Unlock()
+}
+
+// shareKey is pl.key; "" for a nil plan.
+func (pl *imagePlan) shareKey() string {
+	if pl == nil {
+		return ""
+	}
+	return pl.key
 }
 
 // identity is the image options' part of the model's identity.

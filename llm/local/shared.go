@@ -159,7 +159,7 @@ func (r *replica) prepareImage(j *job) (*imageprep.Result, error) {
 			}
 			return v.(*imageprep.Result), nil
 		}
-		v, _, err := req.Shared.Take(r.embeds, r.embeds+"|pixels|"+fmt.Sprint(pl.identity()), mk, nil)
+		v, _, err := req.Shared.Take(r.embeds, r.embeds+"|pixels|"+pl.shareKey(), mk, nil)
 		if err != nil {
 			return nil, err
 		}

@@ -25,8 +25,9 @@
 //     ([Model.Concurrency], else [Runner.Concurrency], else 4).
 //
 // The models share one window of images ([Runner.Window]): each image is an
-// [llm.SharedImage], read and decoded once for every model, held until every
-// model has answered it; the leading model waits at the window's edge, so the
+// [llm.SharedImage], read once for every model (its decoded or prepared
+// pixels made once per kind of backend that needs them: llm.DecodeKey, a
+// local projector's key), held until every model has answered it; the leading model waits at the window's edge, so the
 // images in flight are bounded whatever the number of images, and backends
 // share work on an image through it (local models of one projector share its
 // embedding). Progress is reported on Run's goroutine, every model's as it

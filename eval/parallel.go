@@ -22,7 +22,7 @@ import (
 // about its unanswered images in the order of the run's items.
 //
 // The models share one window of images (imageWindow): an image is one
-// llm.SharedImage, read and decoded once by the first backend that needs it,
+// llm.SharedImage, read once, its pixels made once per share key that needs them,
 // and released when every model that has it to answer has answered it. A
 // model may take image i only while i is within Window images of the oldest
 // image some model still has to answer; the leading model waits there. So

@@ -27,10 +27,10 @@
 // The models share one window of images ([Runner.Window]): each image is an
 // [llm.SharedImage], read once for every model (its decoded or prepared
 // pixels made once per kind of backend that needs them: llm.DecodeKey, a
-// local projector's key), held until every model has answered it; the leading model waits at the window's edge, so the
-// images in flight are bounded whatever the number of images, and backends
-// share work on an image through it (local models of one projector share its
-// embedding). Progress is reported on Run's goroutine, every model's as it
+// local projector's key), held until every model has answered it; the
+// leading model waits at the window's edge, so the images in flight are
+// bounded whatever the number of images, and backends share work on an image
+// through it (local models of one projector share its embedding). Progress is reported on Run's goroutine, every model's as it
 // comes; [Runner.Timing] gives each model's wall time and rate, and the run's.
 //
 // Every answer is written, one JSON line, to the file as soon as it arrives;
